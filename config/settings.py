@@ -1,0 +1,180 @@
+"""One typed settings object for every Pantau process.
+
+Values come, highest priority first, from: keyword arguments (tests), `PANTAU_*` environment
+variables, the YAML file named by `PANTAU_CONFIG_FILE` (keys are the field names), then defaults.
+An invalid value stops start-up with a message that names the field.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AnyUrl, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+CONFIG_DIR = Path(__file__).resolve().parent
+DEFAULT_WATCHLIST = CONFIG_DIR / "watchlist.yaml"
+
+PositiveInt = Annotated[int, Field(gt=0)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+
+
+class SettingsError(ValueError):
+    """Raised with a readable, field-naming message when the settings are invalid."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PANTAU_",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    # -- where the engines are -----------------------------------------------------------------
+    data_dir: Path = Field(
+        default=Path("var"),
+        description="Local state of the embedded engines (ClickHouse data, Valkey AOF) and checkpoints.",
+    )
+    kafka_brokers: str = Field(
+        default="",
+        description="Comma-separated host:port list. Empty: `pantau up` starts an embedded broker.",
+    )
+    clickhouse_dsn: str = Field(
+        default="",
+        description="http(s)://user:password@host:8123/database for a server, chdb:///abs/dir for the "
+        "in-process engine. Empty: chdb in <data_dir>/clickhouse.",
+    )
+    redis_url: str = Field(
+        default="",
+        description="redis://host:6379/0. Empty: `pantau up` starts an embedded Valkey server.",
+    )
+
+    # -- streams -------------------------------------------------------------------------------
+    app_id: str = Field(default="pantau", pattern=r"^[A-Za-z0-9._-]+$")
+    topic_partitions: PositiveInt = 4
+    topic_replication: PositiveInt = 1
+    broker_session_timeout: PositiveFloat = Field(
+        default=6.0, description="Seconds. Small values make group joins fast on the embedded broker."
+    )
+    enrich_batch_size: PositiveInt = 64
+    enrich_batch_seconds: PositiveFloat = 0.2
+    store_batch_size: PositiveInt = 1000
+    store_batch_seconds: PositiveFloat = 0.5
+    dlq_max_raw_bytes: PositiveInt = Field(
+        default=65536, description="Raw payload kept in a dead-letter record, truncated past this."
+    )
+    max_post_text_chars: PositiveInt = Field(
+        default=10000, description="Longer texts are truncated when normalised (the raw payload keeps all)."
+    )
+
+    # -- storage -------------------------------------------------------------------------------
+    posts_ttl_days: int = Field(default=400, ge=0, description="0 keeps posts forever.")
+
+    # -- detection (the skeleton's volume-burst detector) ----------------------------------------
+    burst_window_seconds: PositiveInt = 60
+    burst_min_count: PositiveInt = 8
+    burst_ratio: PositiveFloat = 3.0
+    burst_z: PositiveFloat = 3.0
+    burst_alpha: float = Field(default=0.1, gt=0, lt=1)
+    burst_allowed_lateness_seconds: int = Field(default=30, ge=0)
+
+    # -- alerts --------------------------------------------------------------------------------
+    alert_dedup_ttl_seconds: PositiveInt = 7 * 24 * 3600
+    alert_feed_maxlen: PositiveInt = 10000
+
+    # -- api -----------------------------------------------------------------------------------
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=0, le=65535)
+    api_max_body_bytes: PositiveInt = 1_048_576
+    api_max_batch_posts: PositiveInt = 1000
+
+    # -- targets -------------------------------------------------------------------------------
+    watchlist_path: Path = DEFAULT_WATCHLIST
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("kafka_brokers")
+    @classmethod
+    def _brokers_are_host_ports(cls, value: str) -> str:
+        for broker in filter(None, (b.strip() for b in value.split(","))):
+            host, sep, port = broker.rpartition(":")
+            if not sep or not host or not port.isdigit():
+                raise ValueError(f"{broker!r} is not host:port")
+        return value
+
+    @field_validator("clickhouse_dsn")
+    @classmethod
+    def _dsn_scheme(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://", "chdb://")):
+            raise ValueError("must start with http://, https:// or chdb://")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        if value:
+            url = AnyUrl(value)
+            if url.scheme not in ("redis", "rediss", "unix"):
+                raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
+
+    @field_validator("watchlist_path")
+    @classmethod
+    def _watchlist_exists(cls, value: Path) -> Path:
+        if not value.is_file():
+            raise ValueError(f"no file at {value}")
+        return value
+
+    @property
+    def embedded(self) -> bool:
+        """True when at least one engine is to be started in-process by `pantau up`."""
+        return not (self.kafka_brokers and self.clickhouse_dsn and self.redis_url)
+
+    @property
+    def resolved_clickhouse_dsn(self) -> str:
+        if self.clickhouse_dsn:
+            return self.clickhouse_dsn
+        return f"chdb://{(self.data_dir / 'clickhouse').resolve()}"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("PANTAU_CONFIG_FILE")
+        if config_file:
+            if not Path(config_file).is_file():
+                raise SettingsError(f"PANTAU_CONFIG_FILE: no file at {config_file}")
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
+        return tuple(sources)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings, turning a validation error into one message that names each field."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"]) or "settings"
+            env_name = f"PANTAU_{field.upper()}" if error["loc"] else "PANTAU_CONFIG_FILE"
+            problems.append(f"{field} ({env_name}): {error['msg']}")
+        raise SettingsError("invalid settings: " + "; ".join(problems)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings; tests override the FastAPI dependency instead of this cache."""
+    return load_settings()

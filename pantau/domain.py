@@ -1,0 +1,188 @@
+"""Pantau's own language: the records that travel between stages and land in storage.
+
+Every stage boundary carries one of these types, serialised as JSON (`encode` / `decode`).
+Adding a field touches, in order: this module, a new migration, the API schema.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """Naive datetimes are taken as UTC; aware ones are converted to UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _datetimes_in_utc(cls, value: Any) -> Any:
+        return as_utc(value) if isinstance(value, datetime) else value
+
+
+class Metrics(_Record):
+    likes: int = Field(default=0, ge=0)
+    reposts: int = Field(default=0, ge=0)
+    replies: int = Field(default=0, ge=0)
+    quotes: int = Field(default=0, ge=0)
+    views: int = Field(default=0, ge=0)
+
+
+class Post(_Record):
+    """A post in canonical form, whatever platform or collector it came from."""
+
+    id: str = Field(description="Platform-scoped, stable: '<platform>:<native id>'.")
+    platform: str
+    native_id: str
+    author_id: str
+    author_handle: str
+    text: str
+    lang: str = Field(default="", description="Language hint from the source ('' when unknown).")
+    created_at: datetime
+    url: str = ""
+    reply_to: str = Field(default="", description="Platform-scoped id of the post this replies to.")
+    repost_of: str = ""
+    quote_of: str = ""
+    hashtags: tuple[str, ...] = ()
+    mentions: tuple[str, ...] = ()
+    links: tuple[str, ...] = ()
+    metrics: Metrics = Metrics()
+    source: str = Field(default="", description="Which source brought it: replay, api, a collector name.")
+    received_at: datetime
+    raw: str = Field(default="", description="The payload as received (JSON text), for audits.")
+
+
+class Sentiment(StrEnum):
+    negative = "negative"
+    neutral = "neutral"
+    positive = "positive"
+
+
+class Stance(StrEnum):
+    favor = "favor"
+    against = "against"
+    none = "none"
+
+
+class TargetStance(_Record):
+    target: str
+    stance: Stance
+    score: float = Field(ge=0.0, le=1.0)
+
+
+class Enrichment(_Record):
+    """What the classifier adds to a post."""
+
+    lang: str
+    sentiment: Sentiment
+    sentiment_score: float = Field(ge=0.0, le=1.0)
+    targets: tuple[TargetStance, ...] = ()
+    terms: tuple[str, ...] = ()
+    fingerprint: str = Field(default="", description="Hash of the normalised text (near-duplicates).")
+    model: str = ""
+
+
+class EnrichedPost(_Record):
+    post: Post
+    enrichment: Enrichment
+    enriched_at: datetime
+
+
+class SignalKind(StrEnum):
+    volume_burst = "volume_burst"
+    emerging_topic = "emerging_topic"
+    sentiment_shift = "sentiment_shift"
+    stance_shift = "stance_shift"
+    coordinated_posting = "coordinated_posting"
+
+
+class Signal(_Record):
+    """A detector's finding: something changed on a key, with the numbers and the posts behind it."""
+
+    id: str
+    kind: SignalKind
+    key_kind: str = Field(description="What the key is: target, hashtag, term, topic.")
+    key: str
+    target: str = Field(default="", description="Watchlist target id when the key names one.")
+    window_start: datetime
+    window_end: datetime
+    numbers: dict[str, float]
+    evidence: tuple[str, ...] = Field(default=(), description="Post ids.")
+    detected_at: datetime
+
+    @staticmethod
+    def make_id(kind: str, key_kind: str, key: str, window_start: datetime) -> str:
+        """Deterministic, so that a signal found twice (redelivery, restart) is one signal."""
+        basis = f"{kind}|{key_kind}|{key}|{as_utc(window_start).isoformat()}"
+        return hashlib.blake2b(basis.encode(), digest_size=10).hexdigest()
+
+
+class Severity(StrEnum):
+    info = "info"
+    warning = "warning"
+    critical = "critical"
+
+
+class AlertStatus(StrEnum):
+    open = "open"
+    acknowledged = "acknowledged"
+    resolved = "resolved"
+
+
+class Alert(_Record):
+    id: str
+    fingerprint: str
+    kind: SignalKind
+    key_kind: str
+    key: str
+    target: str = ""
+    severity: Severity
+    status: AlertStatus = AlertStatus.open
+    title: str
+    summary: str = ""
+    numbers: dict[str, float] = Field(default_factory=dict)
+    evidence: tuple[str, ...] = ()
+    signal_ids: tuple[str, ...] = ()
+    first_seen: datetime
+    last_seen: datetime
+    created_at: datetime
+    updated_at: datetime
+    acked_by: str = ""
+    acked_at: datetime | None = None
+
+
+class DeadLetter(_Record):
+    """A message a stage could not use, with the reason, so nothing is silently lost."""
+
+    stage: str
+    reason: str
+    topic: str = ""
+    partition: int = -1
+    offset: int = -1
+    raw: str
+    failed_at: datetime
+
+
+R = TypeVar("R", bound=BaseModel)
+
+
+def encode(record: BaseModel) -> bytes:
+    return record.model_dump_json().encode()
+
+
+def decode(model: type[R], data: bytes | str) -> R:
+    return model.model_validate_json(data)

@@ -1,0 +1,343 @@
+"""From whatever a source delivers to a canonical `Post`.
+
+Input shapes understood (see README, "Input shapes"):
+- the Pantau post object (`PostIn`): flat JSON, also what `POST /ingest` takes;
+- the same flattened to strings, as read from a CSV row (`author_id`, `author_handle`, metric columns);
+- an X API v2 tweet object (`{"data": {...}, "includes": {"users": [...]}}`);
+- any of these wrapped in the envelope `{"envelope": "pantau/1", "source": ..., "payload": {...}}`,
+  which is what `pantau replay`, the API and external collectors write to `posts.raw`.
+
+Bad input raises `InvalidPost` with a reason a person can act on; the stream sends it to the DLQ.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Annotated, Any
+
+import orjson
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from pantau.domain import Metrics, Post, as_utc, utcnow
+
+ENVELOPE_VERSION = "pantau/1"
+MAX_TEXT_CHARS_DEFAULT = 10000
+
+_HASHTAG = re.compile(r"(?<![\w&])#(\w{1,100})", re.UNICODE)
+_MENTION = re.compile(r"(?<![\w@])@(\w{1,50})", re.UNICODE)
+_LINK = re.compile(r"https?://[^\s<>\"'`]+", re.IGNORECASE)
+_TRAILING_PUNCT = ".,;:!?)]}…'\""
+# Plausible post times: not before the first social networks, not more than a day in the future.
+_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+class InvalidPost(ValueError):
+    """The input cannot become a post; `reason` says why, for the dead-letter record."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def parse_timestamp(value: Any) -> datetime:
+    """ISO-8601 (naive = UTC), epoch seconds or milliseconds, or the classic Twitter/RFC 2822 form."""
+    if isinstance(value, datetime):
+        result = as_utc(value)
+    elif isinstance(value, bool):
+        raise ValueError("a boolean is not a time")
+    elif isinstance(value, int | float):
+        result = _from_epoch(float(value))
+    elif isinstance(value, str):
+        text = value.strip()
+        if not text:
+            raise ValueError("empty time")
+        if re.fullmatch(r"-?\d+(\.\d+)?", text):
+            result = _from_epoch(float(text))
+        else:
+            try:
+                result = as_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+            except ValueError:
+                try:
+                    result = as_utc(_parse_twitter_time(text))
+                except (TypeError, ValueError):
+                    raise ValueError(f"unrecognised time {text[:40]!r}") from None
+    else:
+        raise ValueError(f"a time must be a string or a number, not {type(value).__name__}")
+    if result < _EARLIEST:
+        raise ValueError(f"time {result.isoformat()} is before 2000")
+    return result
+
+
+def _from_epoch(seconds: float) -> datetime:
+    if seconds > 1e11:  # milliseconds
+        seconds /= 1000.0
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        raise ValueError(f"epoch time {seconds} out of range") from None
+
+
+def _parse_twitter_time(text: str) -> datetime:
+    try:
+        return datetime.strptime(text, "%a %b %d %H:%M:%S %z %Y")
+    except ValueError:
+        return parsedate_to_datetime(text)
+
+
+def _id_text(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("an id must be a string or an integer")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return value.strip()
+    return value
+
+
+def _optional_ref(value: Any) -> Any:
+    if value is None:
+        return ""
+    return _id_text(value)
+
+
+IdText = Annotated[str, BeforeValidator(_id_text), Field(min_length=1, max_length=128)]
+OptionalRef = Annotated[str, BeforeValidator(_optional_ref), Field(max_length=128)]
+
+
+class AuthorIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: IdText
+    handle: Annotated[str, Field(max_length=100)] = ""
+
+
+class MetricsIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    likes: int = Field(default=0, ge=0)
+    reposts: int = Field(default=0, ge=0)
+    replies: int = Field(default=0, ge=0)
+    quotes: int = Field(default=0, ge=0)
+    views: int = Field(default=0, ge=0)
+
+
+class PostIn(BaseModel):
+    """The Pantau post object, as sources and `POST /ingest` send it."""
+
+    model_config = ConfigDict(extra="allow", str_strip_whitespace=False)
+
+    platform: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")
+    id: IdText
+    created_at: datetime
+    author: AuthorIn
+    text: str = Field(max_length=1_000_000)
+    lang: str = Field(default="", max_length=16)
+    url: str = Field(default="", max_length=2048)
+    reply_to: OptionalRef = ""
+    repost_of: OptionalRef = ""
+    quote_of: OptionalRef = ""
+    hashtags: list[str] | None = None
+    mentions: list[str] | None = None
+    links: list[str] | None = None
+    metrics: MetricsIn = MetricsIn()
+
+    @field_validator("created_at", mode="before")
+    @classmethod
+    def _any_time(cls, value: Any) -> datetime:
+        return parse_timestamp(value)
+
+    @field_validator("lang", "url", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return "" if value is None else value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat_author_and_metrics(cls, data: Any) -> Any:
+        """Accept CSV-style flat columns: author_id/author_handle and likes/reposts/... at top level."""
+        if not isinstance(data, dict):
+            return data
+        if "author" not in data and ("author_id" in data or "author_handle" in data):
+            data = dict(data)
+            data["author"] = {"id": data.pop("author_id", None), "handle": data.pop("author_handle", "")}
+        metric_cols = {k: data[k] for k in MetricsIn.model_fields if k in data and "metrics" not in data}
+        if metric_cols:
+            data = {k: v for k, v in data.items() if k not in metric_cols}
+            data["metrics"] = {k: (v if v not in ("", None) else 0) for k, v in metric_cols.items()}
+        return data
+
+
+def clean_text(text: str, max_chars: int) -> str:
+    """Repair what sources break: NUL and control characters, lone surrogates; cap the length."""
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc")
+    return text[:max_chars]
+
+
+def _strip_link(link: str) -> str:
+    return link.rstrip(_TRAILING_PUNCT)
+
+
+def extract_entities(text: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """Hashtags and mentions (lower case, without # and @) and links, in order, without repeats."""
+    hashtags = tuple(dict.fromkeys(h.lower() for h in _HASHTAG.findall(text)))
+    mentions = tuple(dict.fromkeys(m.lower() for m in _MENTION.findall(text)))
+    links = tuple(dict.fromkeys(_strip_link(u) for u in _LINK.findall(text)))
+    return hashtags, mentions, links
+
+
+def _scoped(platform: str, ref: str) -> str:
+    return f"{platform}:{ref}" if ref else ""
+
+
+def post_from_input(
+    item: PostIn,
+    *,
+    source: str,
+    received_at: datetime | None = None,
+    raw: str = "",
+    max_text_chars: int = MAX_TEXT_CHARS_DEFAULT,
+) -> Post:
+    platform = item.platform.lower()
+    text = clean_text(item.text, max_text_chars)
+    found_tags, found_mentions, found_links = extract_entities(text)
+    hashtags = (
+        tuple(dict.fromkeys(h.lstrip("#").lower() for h in item.hashtags if h.strip("#")))
+        if (item.hashtags is not None)
+        else found_tags
+    )
+    mentions = (
+        tuple(dict.fromkeys(m.lstrip("@").lower() for m in item.mentions if m.strip("@")))
+        if (item.mentions is not None)
+        else found_mentions
+    )
+    links = tuple(dict.fromkeys(item.links)) if item.links is not None else found_links
+    return Post(
+        id=f"{platform}:{item.id}",
+        platform=platform,
+        native_id=item.id,
+        author_id=item.author.id,
+        author_handle=item.author.handle.lstrip("@"),
+        text=text,
+        lang=item.lang.lower(),
+        created_at=item.created_at,
+        url=item.url,
+        reply_to=_scoped(platform, item.reply_to),
+        repost_of=_scoped(platform, item.repost_of),
+        quote_of=_scoped(platform, item.quote_of),
+        hashtags=hashtags,
+        mentions=mentions,
+        links=links,
+        metrics=Metrics(**item.metrics.model_dump()),
+        source=source,
+        received_at=received_at or utcnow(),
+        raw=raw,
+    )
+
+
+def _from_x_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    """Map an X API v2 tweet (with `includes.users`) onto the Pantau post object."""
+    tweet = payload["data"]
+    if not isinstance(tweet, dict):
+        raise InvalidPost("X v2 payload: 'data' must be an object")
+    users = {u.get("id"): u for u in payload.get("includes", {}).get("users", []) if isinstance(u, dict)}
+    author_id = tweet.get("author_id")
+    refs = {r.get("type"): r.get("id") for r in tweet.get("referenced_tweets", []) if isinstance(r, dict)}
+    entities = tweet.get("entities") or {}
+    pm = tweet.get("public_metrics") or {}
+    handle = users.get(author_id, {}).get("username", "")
+    mapped: dict[str, Any] = {
+        "platform": "x",
+        "id": tweet.get("id"),
+        "created_at": tweet.get("created_at"),
+        "author": {"id": author_id, "handle": handle},
+        "text": tweet.get("text"),
+        "lang": tweet.get("lang", ""),
+        "url": f"https://x.com/{handle or 'i'}/status/{tweet.get('id')}",
+        "reply_to": refs.get("replied_to"),
+        "repost_of": refs.get("retweeted"),
+        "quote_of": refs.get("quoted"),
+        "metrics": {
+            "likes": pm.get("like_count", 0),
+            "reposts": pm.get("retweet_count", 0),
+            "replies": pm.get("reply_count", 0),
+            "quotes": pm.get("quote_count", 0),
+            "views": pm.get("impression_count", 0),
+        },
+    }
+    if "hashtags" in entities:
+        mapped["hashtags"] = [h.get("tag", "") for h in entities["hashtags"] if isinstance(h, dict)]
+    if "mentions" in entities:
+        mapped["mentions"] = [m.get("username", "") for m in entities["mentions"] if isinstance(m, dict)]
+    if "urls" in entities:
+        mapped["links"] = [
+            u.get("expanded_url") or u.get("url", "") for u in entities["urls"] if isinstance(u, dict)
+        ]
+    return mapped
+
+
+def _describe(error: ValidationError) -> str:
+    parts = []
+    for e in error.errors()[:5]:
+        loc = ".".join(str(p) for p in e["loc"]) or "post"
+        parts.append(f"{loc}: {e['msg']}")
+    return "; ".join(parts)
+
+
+def make_envelope(payload: dict[str, Any], *, source: str, received_at: datetime | None = None) -> bytes:
+    """What sources write to `posts.raw`."""
+    return orjson.dumps(
+        {
+            "envelope": ENVELOPE_VERSION,
+            "source": source,
+            "received_at": (received_at or utcnow()).isoformat(),
+            "payload": payload,
+        }
+    )
+
+
+def normalise(raw: bytes | str, *, max_text_chars: int = MAX_TEXT_CHARS_DEFAULT) -> Post:
+    """Turn one `posts.raw` message into a canonical post, or raise `InvalidPost`."""
+    try:
+        message = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidPost(f"not JSON: {exc}") from None
+    if not isinstance(message, dict):
+        raise InvalidPost(f"expected a JSON object, got {type(message).__name__}")
+
+    source = "unknown"
+    received_at: datetime | None = None
+    payload: Any = message
+    if "envelope" in message:
+        if message["envelope"] != ENVELOPE_VERSION:
+            raise InvalidPost(f"unknown envelope version {message['envelope']!r}")
+        payload = message.get("payload")
+        source = str(message.get("source") or "unknown")
+        try:
+            received_at = parse_timestamp(message["received_at"]) if message.get("received_at") else None
+        except ValueError as exc:
+            raise InvalidPost(f"envelope.received_at: {exc}") from None
+        if not isinstance(payload, dict):
+            raise InvalidPost("envelope.payload must be a JSON object")
+
+    raw_text = orjson.dumps(payload).decode()
+    if "data" in payload and "platform" not in payload:
+        payload = _from_x_v2(payload)
+    try:
+        item = PostIn.model_validate(payload)
+    except ValidationError as exc:
+        raise InvalidPost(_describe(exc)) from None
+    return post_from_input(
+        item, source=source, received_at=received_at, raw=raw_text, max_text_chars=max_text_chars
+    )
