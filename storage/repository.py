@@ -1,0 +1,187 @@
+"""The reads and writes Pantau makes against ClickHouse, behind one class.
+
+All methods are synchronous (clickhouse-connect has no async client for chdb, and one client is
+safe to share across threads); async callers go through `asyncio.to_thread`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from clickhouse_connect.driver.client import Client
+
+from pantau.domain import Alert, AlertStatus, DeadLetter, EnrichedPost, Severity, SignalKind, as_utc
+
+POST_COLUMNS = (
+    "id", "platform", "native_id", "author_id", "author_handle", "text", "lang", "created_at", "url",
+    "reply_to", "repost_of", "quote_of", "hashtags", "mentions", "links", "likes", "reposts", "replies",
+    "quotes", "views", "source", "received_at", "raw", "detected_lang", "sentiment", "sentiment_score",
+    "targets", "stances", "stance_scores", "terms", "fingerprint", "model", "enriched_at",
+)  # fmt: skip
+
+ALERT_COLUMNS = (
+    "id", "fingerprint", "kind", "key_kind", "key", "target", "severity", "status", "title", "summary",
+    "numbers", "evidence", "signal_ids", "first_seen", "last_seen", "created_at", "updated_at",
+    "acked_by", "acked_at",
+)  # fmt: skip
+
+
+def _as_int(value: Any) -> int:
+    """`Client.command` returns a scalar for one-value results; its type says much more."""
+    return int(value)
+
+
+def post_row(item: EnrichedPost) -> list[Any]:
+    p, e = item.post, item.enrichment
+    m = p.metrics
+    return [
+        p.id, p.platform, p.native_id, p.author_id, p.author_handle, p.text, p.lang, p.created_at, p.url,
+        p.reply_to, p.repost_of, p.quote_of, list(p.hashtags), list(p.mentions), list(p.links),
+        m.likes, m.reposts, m.replies, m.quotes, m.views, p.source, p.received_at, p.raw,
+        e.lang, e.sentiment.value, e.sentiment_score,
+        [t.target for t in e.targets], [t.stance.value for t in e.targets], [t.score for t in e.targets],
+        list(e.terms), e.fingerprint, e.model, item.enriched_at,
+    ]  # fmt: skip
+
+
+def alert_row(alert: Alert) -> list[Any]:
+    return [
+        alert.id, alert.fingerprint, alert.kind.value, alert.key_kind, alert.key, alert.target,
+        alert.severity.value, alert.status.value, alert.title, alert.summary, dict(alert.numbers),
+        list(alert.evidence), list(alert.signal_ids), alert.first_seen, alert.last_seen, alert.created_at,
+        alert.updated_at, alert.acked_by, alert.acked_at,
+    ]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class AlertQuery:
+    status: AlertStatus | None = None
+    severity: Severity | None = None
+    target: str | None = None
+    kind: SignalKind | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+class ClickHouseStore:
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        # Serialises the read-then-write of `insert_new_posts` within this process.
+        self._post_write_lock = threading.Lock()
+
+    # -- posts ----------------------------------------------------------------------------------
+    def existing_post_ids(self, ids: Sequence[str]) -> set[str]:
+        if not ids:
+            return set()
+        rows = self.client.query(
+            "SELECT DISTINCT id FROM posts WHERE id IN {ids:Array(String)}", parameters={"ids": list(ids)}
+        ).result_rows
+        return {r[0] for r in rows}
+
+    def insert_new_posts(self, items: Sequence[EnrichedPost]) -> list[EnrichedPost]:
+        """Insert the posts not stored yet, as one batch; return those that were new.
+
+        Delivery is at least once, so the same post can arrive again (a repeated send, a batch
+        re-read after a restart). Posts are keyed by id on the topic, so one writer owns each id at
+        a time and this read-then-write keeps one row per post.
+        """
+        unique = list({item.post.id: item for item in items}.values())
+        with self._post_write_lock:
+            existing = self.existing_post_ids([i.post.id for i in unique])
+            new = [i for i in unique if i.post.id not in existing]
+            if new:
+                self.client.insert("posts", [post_row(i) for i in new], column_names=list(POST_COLUMNS))
+        return new
+
+    def count_posts(self) -> int:
+        return _as_int(self.client.command("SELECT count() FROM posts FINAL"))
+
+    def get_posts(self, ids: Sequence[str]) -> list[dict[str, Any]]:
+        if not ids:
+            return []
+        result = self.client.query(
+            "SELECT id, platform, author_id, author_handle, text, created_at, url, hashtags, detected_lang, "
+            "sentiment, sentiment_score, targets, stances FROM posts FINAL WHERE id IN {ids:Array(String)} "
+            "ORDER BY created_at",
+            parameters={"ids": list(ids)},
+        )
+        return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
+
+    # -- alerts ---------------------------------------------------------------------------------
+    def upsert_alerts(self, alerts: Sequence[Alert], *, event: str, actor: str = "pantau") -> None:
+        if not alerts:
+            return
+        self.client.insert("alerts", [alert_row(a) for a in alerts], column_names=list(ALERT_COLUMNS))
+        self.client.insert(
+            "alert_events",
+            [
+                [a.id, a.updated_at, event, actor, a.status.value, orjson.dumps(a.numbers).decode()]
+                for a in alerts
+            ],
+            column_names=["alert_id", "at", "event", "actor", "status", "details"],
+        )
+
+    def get_alert(self, alert_id: str) -> Alert | None:
+        found = self._query_alerts("id = {id:String}", {"id": alert_id}, limit=1, offset=0)
+        return found[0] if found else None
+
+    def list_alerts(self, query: AlertQuery) -> tuple[list[Alert], int]:
+        clauses: list[str] = ["1"]
+        params: dict[str, Any] = {}
+        if query.status is not None:
+            clauses.append("status = {status:String}")
+            params["status"] = query.status.value
+        if query.severity is not None:
+            clauses.append("severity = {severity:String}")
+            params["severity"] = query.severity.value
+        if query.target:
+            clauses.append("target = {target:String}")
+            params["target"] = query.target
+        if query.kind is not None:
+            clauses.append("kind = {kind:String}")
+            params["kind"] = query.kind.value
+        if query.since is not None:
+            clauses.append("last_seen >= {since:DateTime64(3, 'UTC')}")
+            params["since"] = as_utc(query.since)
+        if query.until is not None:
+            clauses.append("first_seen < {until:DateTime64(3, 'UTC')}")
+            params["until"] = as_utc(query.until)
+        where = " AND ".join(clauses)
+        total = _as_int(
+            self.client.command(f"SELECT count() FROM alerts FINAL WHERE {where}", parameters=params)
+        )
+        return self._query_alerts(where, params, limit=query.limit, offset=query.offset), total
+
+    def _query_alerts(self, where: str, params: dict[str, Any], *, limit: int, offset: int) -> list[Alert]:
+        result = self.client.query(
+            f"SELECT {', '.join(ALERT_COLUMNS)} FROM alerts FINAL WHERE {where} "
+            f"ORDER BY created_at DESC, id LIMIT {int(limit)} OFFSET {int(offset)}",
+            parameters=params,
+        )
+        alerts = []
+        for row in result.result_rows:
+            data = dict(zip(ALERT_COLUMNS, row, strict=True))
+            data["evidence"] = tuple(data["evidence"])
+            data["signal_ids"] = tuple(data["signal_ids"])
+            alerts.append(Alert.model_validate(data))
+        return alerts
+
+    # -- dead letters ---------------------------------------------------------------------------
+    def insert_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
+        if letters:
+            self.client.insert(
+                "dead_letters",
+                [[d.failed_at, d.stage, d.reason, d.topic, d.partition, d.offset, d.raw] for d in letters],
+                column_names=["failed_at", "stage", "reason", "topic", "partition", "offset", "raw"],
+            )
+
+    # -- health ---------------------------------------------------------------------------------
+    def ping(self) -> bool:
+        return _as_int(self.client.command("SELECT 1")) == 1
