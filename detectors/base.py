@@ -1,0 +1,62 @@
+"""What detectors see and the interface they implement.
+
+Detectors are pure: no I/O, no faust, time comes from the observations (event time), so a
+replay at any speed gives the same signals.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from pantau.domain import EnrichedPost, Signal
+
+
+class Observation(BaseModel):
+    """One post seen under one detection key (a target, a hashtag...)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key_kind: str
+    key: str
+    target: str = ""
+    post_id: str
+    author_id: str
+    at: datetime
+    sentiment: str = "neutral"
+    stance: str = "none"
+    fingerprint: str = ""
+
+    @property
+    def routing_key(self) -> str:
+        return f"{self.key_kind}:{self.key}"
+
+
+def observations(item: EnrichedPost) -> list[Observation]:
+    """The keys a post is detected under: every target it names and every hashtag it carries."""
+    post, enrichment = item.post, item.enrichment
+    base = Observation(
+        key_kind="",
+        key="",
+        post_id=post.id,
+        author_id=post.author_id,
+        at=post.created_at,
+        sentiment=enrichment.sentiment.value,
+        fingerprint=enrichment.fingerprint,
+    )
+    found = [
+        base.model_copy(
+            update={"key_kind": "target", "key": t.target, "target": t.target, "stance": t.stance.value}
+        )
+        for t in enrichment.targets
+    ]
+    found += [base.model_copy(update={"key_kind": "hashtag", "key": tag}) for tag in post.hashtags]
+    return found
+
+
+class Detector(Protocol):
+    def update(self, observation: Observation) -> list[Signal]:
+        """Learn from one observation; return the signals it completes (often none)."""
+        ...
