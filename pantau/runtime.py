@@ -1,0 +1,254 @@
+"""Assembling processes: the worker, the API, and `pantau up` (both, on embedded engines).
+
+chdb allows one process per data directory and no fork after it is open, so `pantau up` runs the
+Faust worker and the API in one process and one event loop, sharing one ClickHouse client; the
+broker and Valkey are child processes started before the engine opens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import faust
+import mode
+import uvicorn
+from redis.asyncio import Redis
+
+from alerts.state import AlertState
+from config.settings import Settings
+from config.watchlist import load_watchlist
+from detectors.volume import VolumeBurst
+from nlp.classifier import LexiconClassifier
+from pantau import bus
+from pantau.engines import TansuBroker, ValkeyServer
+from storage.client import describe, open_client
+from storage.migrate import Migrator, apply_posts_ttl
+from storage.repository import ClickHouseStore
+from streams.app import Pipeline, build_agents, faust_app
+from streams.sources import read_rows, rebase, replay
+
+log = logging.getLogger("pantau")
+ENGINES_FILE = "engines.json"
+
+
+def make_detector(settings: Settings) -> VolumeBurst:
+    return VolumeBurst(
+        window_seconds=settings.burst_window_seconds,
+        min_count=settings.burst_min_count,
+        ratio=settings.burst_ratio,
+        z=settings.burst_z,
+        alpha=settings.burst_alpha,
+        allowed_lateness_seconds=settings.burst_allowed_lateness_seconds,
+    )
+
+
+def open_store(settings: Settings, *, migrate: bool) -> ClickHouseStore:
+    client = open_client(settings.resolved_clickhouse_dsn)
+    migrator = Migrator(client)
+    if migrate:
+        applied = migrator.up()
+        if applied:
+            log.info("applied migrations: %s", ", ".join(f"{m.version:04d}_{m.name}" for m in applied))
+        apply_posts_ttl(client, settings.posts_ttl_days)
+    else:
+        latest = migrator.migrations[-1].version
+        current = migrator.current_version()
+        if current < latest:
+            raise SystemExit(
+                f"ClickHouse schema is at version {current}, this Pantau needs {latest}: "
+                "run `pantau migrate up`"
+            )
+    log.info("ClickHouse at %s", describe(settings.resolved_clickhouse_dsn))
+    return ClickHouseStore(client)
+
+
+class ApiServer(mode.Service):
+    """Uvicorn inside the worker's event loop; the worker owns signal handling."""
+
+    def __init__(self, app: Any, host: str, port: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.server = _QuietSignalsServer(
+            uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", access_log=False)
+        )
+        self._task: asyncio.Task[None] | None = None
+
+    async def on_start(self) -> None:
+        self._task = asyncio.ensure_future(self.server.serve())
+        while not self.server.started:
+            if self._task.done():
+                self._task.result()  # raises the reason it could not start
+                raise RuntimeError("API server exited during start-up")
+            await asyncio.sleep(0.05)
+        host, port = self.server.config.host, self.server.config.port
+        log.info("API listening on http://%s:%d (docs at /docs)", host, port)
+
+    async def on_stop(self) -> None:
+        self.server.should_exit = True
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+class _QuietSignalsServer(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class DemoReplay(mode.Service):
+    """Replays the bundled demo stream once the worker's agents are running."""
+
+    def __init__(self, app: faust.App, settings: Settings, speed: float | None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.app = app
+        self.settings = settings
+        self.speed = speed
+
+    @mode.Service.task
+    async def _replay(self) -> None:
+        rows = demo_rows()
+        producer = bus.RawProducer(self.settings.kafka_brokers)
+        await producer.start()
+        try:
+            log.info("demo: replaying %d posts at %sx", len(rows), self.speed or "max")
+            sent = await replay(producer, rows, speed=self.speed, source="demo")
+            log.info("demo: %d posts sent", sent)
+        finally:
+            await producer.stop()
+
+
+def demo_rows() -> list[dict[str, Any] | str]:
+    from pantau.domain import utcnow
+
+    with resources.as_file(resources.files("pantau.demo") / "posts.jsonl") as path:
+        return rebase(list(read_rows(path)), utcnow())
+
+
+@dataclass
+class Embedded:
+    broker: TansuBroker | None = None
+    valkey: ValkeyServer | None = None
+
+    def stop(self) -> None:
+        # Valkey first is fine; the broker last, after the worker's final offset commit.
+        for engine in (self.valkey, self.broker):
+            if engine is not None:
+                engine.stop()
+
+
+def start_embedded(settings: Settings) -> tuple[Settings, Embedded]:
+    """Start the engines the settings leave empty; return settings that point at them."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    logs = settings.data_dir / "logs"
+    logs.mkdir(exist_ok=True)
+    embedded = Embedded()
+    update: dict[str, Any] = {}
+    try:
+        if not settings.kafka_brokers:
+            embedded.broker = TansuBroker(log_path=logs / "broker.log")
+            embedded.broker.start()
+            update["kafka_brokers"] = embedded.broker.brokers
+        if not settings.redis_url:
+            embedded.valkey = ValkeyServer(
+                data_dir=settings.data_dir / "valkey", log_path=logs / "valkey.log"
+            )
+            embedded.valkey.start()
+            update["redis_url"] = embedded.valkey.url
+    except BaseException:
+        embedded.stop()
+        raise
+    resolved = settings.model_copy(update=update)
+    (settings.data_dir / ENGINES_FILE).write_text(
+        json.dumps({"kafka_brokers": resolved.kafka_brokers, "redis_url": resolved.redis_url})
+    )
+    return resolved, embedded
+
+
+def running_engines(settings: Settings) -> dict[str, str]:
+    """The addresses a running `pantau up` published in its data directory (empty when none)."""
+    path = settings.data_dir / ENGINES_FILE
+    try:
+        data: dict[str, str] = json.loads(path.read_text())
+        return data
+    except (OSError, ValueError):
+        return {}
+
+
+def run(settings: Settings, *, api: bool, demo: bool, demo_speed: float | None, migrate: bool) -> int:
+    """Run the worker (and optionally the API and the demo) until SIGINT/SIGTERM; return the exit code."""
+    from api.app import ApiContext, create_app
+
+    asyncio.run(
+        bus.ensure_topics(settings.kafka_brokers, settings.topic_partitions, settings.topic_replication)
+    )
+    store = open_store(settings, migrate=migrate)
+    watchlist = load_watchlist(settings.watchlist_path)
+    redis = Redis.from_url(settings.redis_url)
+    alert_state = AlertState(
+        redis, dedup_ttl_seconds=settings.alert_dedup_ttl_seconds, feed_maxlen=settings.alert_feed_maxlen
+    )
+    pipeline = Pipeline(
+        settings=settings,
+        store=store,
+        alert_state=alert_state,
+        classifier=LexiconClassifier(watchlist),
+        detector=make_detector(settings),
+        watchlist=watchlist,
+    )
+    app = faust_app(settings)
+    build_agents(app, pipeline)
+    services: list[mode.Service] = []
+    producer = bus.RawProducer(settings.kafka_brokers)
+    if api:
+        context = ApiContext(settings=settings, store=store, alert_state=alert_state, producer=producer)
+        services.append(ApiServer(create_app(settings, context), settings.api_host, settings.api_port))
+    if demo:
+        services.append(DemoReplay(app, settings, demo_speed))
+    worker = faust.Worker(
+        app,
+        *services,
+        loglevel=settings.log_level,
+        quiet=True,
+        redirect_stdouts=False,
+        override_logging=False,
+    )
+
+    async def _close(app: faust.App, **_: Any) -> None:
+        with contextlib.suppress(Exception):
+            await producer.stop()
+
+    app.on_before_shutdown.connect(_close)  # type: ignore[arg-type]
+
+    async def _start_producer(*_: Any, **__: Any) -> None:
+        await producer.start()
+
+    worker.loop.run_until_complete(_start_producer())
+    exit_code = 0
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as exc:
+        exit_code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        with contextlib.suppress(Exception):
+            store.client.close()
+    if worker._signal_stop_time is not None:  # stopped by SIGINT/SIGTERM: an orderly exit
+        exit_code = 0
+    return exit_code
+
+
+def install_exit_on_sigterm() -> None:
+    """Before the worker installs its own handlers, make SIGTERM exit like Ctrl-C (cleanup runs)."""
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+
+
+def engines_dir(settings: Settings) -> Path:
+    return settings.data_dir

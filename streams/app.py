@@ -1,0 +1,262 @@
+"""The Faust app: one thin agent per stage, each calling pure code and sending the result on.
+
+Delivery is at least once. Every agent takes batches without acking (`noack_take`), does its work,
+waits until what it sent has reached the broker (or ClickHouse has the rows), and only then acks,
+so Faust commits an offset only after the effect of its message is durable. A message a stage
+cannot use goes to `posts.dlq` with the reason and is acked: it never stops a stage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import faust
+from pydantic import ValidationError
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
+
+from alerts.lifecycle import apply_signal, fingerprint
+from alerts.state import AlertState
+from config.settings import Settings
+from config.watchlist import Watchlist
+from detectors.base import Detector, Observation, observations
+from nlp.classifier import Classifier
+from pantau import bus, metrics
+from pantau.domain import DeadLetter, EnrichedPost, Post, Signal, decode, encode, utcnow
+from pantau.normalise import InvalidPost, normalise
+from storage.repository import ClickHouseStore
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass
+class Pipeline:
+    """What the agents work with; built once per worker process."""
+
+    settings: Settings
+    store: ClickHouseStore
+    alert_state: AlertState
+    classifier: Classifier
+    detector: Detector
+    watchlist: Watchlist
+    model_executor: Executor = field(default_factory=lambda: ThreadPoolExecutor(1, "pantau-model"))
+
+
+def faust_app(settings: Settings) -> faust.App:
+    return faust.App(
+        settings.app_id,
+        broker=[f"kafka://{b}" for b in bus.bootstrap_servers(settings.kafka_brokers)],
+        store="memory://",
+        autodiscover=False,
+        web_enabled=False,
+        processing_guarantee="at_least_once",
+        topic_replication_factor=settings.topic_replication,
+        topic_partitions=settings.topic_partitions,
+        table_standby_replicas=0,
+        broker_session_timeout=settings.broker_session_timeout,
+        broker_heartbeat_interval=1.0,
+        broker_rebalance_timeout=settings.broker_session_timeout,
+        broker_commit_interval=1.0,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        stream_wait_empty=False,
+        logging_config=None,
+    )
+
+
+def build_agents(app: faust.App, pipe: Pipeline) -> None:
+    s = pipe.settings
+
+    def topic(name: str) -> Any:
+        return app.topic(
+            name, value_serializer="raw", key_serializer="raw", partitions=s.topic_partitions, internal=False
+        )
+
+    raw_t, posts_t, enriched_t = topic(bus.RAW), topic(bus.POSTS), topic(bus.ENRICHED)
+    by_key_t, signals_t, dlq_t = topic(bus.BY_KEY), topic(bus.SIGNALS), topic(bus.DLQ)
+
+    async def dead_letter(stage: str, event: Any, reason: str) -> Awaitable[Any]:
+        metrics.DEAD_LETTERS.labels(stage).inc()
+        value = event.value if isinstance(event.value, bytes) else str(event.value).encode()
+        message = event.message
+        letter = DeadLetter(
+            stage=stage,
+            reason=reason[:2000],
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            raw=value[: s.dlq_max_raw_bytes].decode("utf-8", "replace"),
+            failed_at=utcnow(),
+        )
+        log.warning(
+            "dead letter from %s at %s/%d/%d: %s",
+            stage,
+            message.topic,
+            message.partition,
+            message.offset,
+            reason[:200],
+        )
+        return await dlq_t.send(key=message.key, value=encode(letter))  # type: ignore[no-any-return]
+
+    async def finish(stream: Any, events: Sequence[Any], pending: list[Awaitable[Any]]) -> None:
+        """Wait until everything sent for this batch is on the broker, then ack the batch."""
+        if pending:
+            await asyncio.gather(*pending)
+        for event in events:
+            await stream.ack(event)
+
+    def decode_all(
+        stage: str, model: type[T], events: Sequence[Any]
+    ) -> tuple[list[tuple[Any, T]], list[tuple[Any, str]]]:
+        good, bad = [], []
+        for event in events:
+            try:
+                good.append((event, decode(model, event.value)))  # type: ignore[type-var]
+            except (ValidationError, ValueError) as exc:
+                bad.append((event, f"{stage}: cannot decode {model.__name__}: {exc}"))
+        return good, bad
+
+    @app.agent(raw_t, name="normalise")
+    async def normalise_agent(stream: Any) -> None:
+        async for events in stream.noack_take(s.enrich_batch_size * 4, within=s.enrich_batch_seconds):
+            metrics.MESSAGES_IN.labels("normalise").inc(len(events))
+            pending = []
+            for event in events:
+                try:
+                    post = normalise(event.value, max_text_chars=s.max_post_text_chars)
+                except InvalidPost as exc:
+                    pending.append(await dead_letter("normalise", event, exc.reason))
+                    continue
+                pending.append(await posts_t.send(key=post.id.encode(), value=encode(post)))
+            await finish(stream, events, pending)
+
+    @app.agent(posts_t, name="enrich")
+    async def enrich_agent(stream: Any) -> None:
+        loop = asyncio.get_running_loop()
+        async for events in stream.noack_take(s.enrich_batch_size, within=s.enrich_batch_seconds):
+            started = time.perf_counter()
+            metrics.MESSAGES_IN.labels("enrich").inc(len(events))
+            good, bad = decode_all("enrich", Post, events)
+            pending = [await dead_letter("enrich", e, reason) for e, reason in bad]
+            posts = [post for _, post in good]
+            try:
+                enrichments = await loop.run_in_executor(pipe.model_executor, pipe.classifier.classify, posts)
+            except Exception:
+                log.exception("classifier failed on a batch of %d; classifying one by one", len(posts))
+                enrichments = []
+                for event, post in good:
+                    try:
+                        enrichments.extend(
+                            await loop.run_in_executor(pipe.model_executor, pipe.classifier.classify, [post])
+                        )
+                    except Exception as exc:
+                        enrichments.append(None)  # type: ignore[arg-type]
+                        pending.append(await dead_letter("enrich", event, f"classifier failed: {exc!r}"))
+            now = utcnow()
+            for post, enrichment in zip(posts, enrichments, strict=True):
+                if enrichment is None:
+                    continue
+                item = EnrichedPost(post=post, enrichment=enrichment, enriched_at=now)
+                pending.append(await enriched_t.send(key=post.id.encode(), value=encode(item)))
+            await finish(stream, events, pending)
+            metrics.BATCH_SECONDS.labels("enrich").observe(time.perf_counter() - started)
+
+    @app.agent(enriched_t, name="store")
+    async def store_agent(stream: Any) -> None:
+        async for events in stream.noack_take(s.store_batch_size, within=s.store_batch_seconds):
+            started = time.perf_counter()
+            metrics.MESSAGES_IN.labels("store").inc(len(events))
+            good, bad = decode_all("store", EnrichedPost, events)
+            pending = [await dead_letter("store", e, reason) for e, reason in bad]
+            items = [item for _, item in good]
+            new = await retry_forever(asyncio.to_thread, pipe.store.insert_new_posts, items)
+            metrics.POSTS_STORED.inc(len(new))
+            metrics.POSTS_DUPLICATE.inc(len(items) - len(new))
+            await finish(stream, events, pending)
+            metrics.BATCH_SECONDS.labels("store").observe(time.perf_counter() - started)
+
+    @app.agent(enriched_t, name="fan-out")
+    async def fan_out_agent(stream: Any) -> None:
+        async for events in stream.noack_take(s.store_batch_size, within=s.enrich_batch_seconds):
+            good, bad = decode_all("fan-out", EnrichedPost, events)
+            pending = [await dead_letter("fan-out", e, reason) for e, reason in bad]
+            for _, item in good:
+                for obs in observations(item):
+                    pending.append(await by_key_t.send(key=obs.routing_key.encode(), value=encode(obs)))
+            await finish(stream, events, pending)
+
+    @app.agent(by_key_t, name="detect")
+    async def detect_agent(stream: Any) -> None:
+        async for events in stream.noack_take(s.store_batch_size, within=s.enrich_batch_seconds):
+            metrics.MESSAGES_IN.labels("detect").inc(len(events))
+            good, bad = decode_all("detect", Observation, events)
+            pending = [await dead_letter("detect", e, reason) for e, reason in bad]
+            for _, obs in good:
+                for signal in pipe.detector.update(obs):
+                    metrics.SIGNALS.labels(signal.kind.value).inc()
+                    key = f"{signal.kind}|{signal.key_kind}|{signal.key}".encode()
+                    pending.append(await signals_t.send(key=key, value=encode(signal)))
+            await finish(stream, events, pending)
+
+    @app.agent(signals_t, name="alert")
+    async def alert_agent(stream: Any) -> None:
+        async for events in stream.noack_take(100, within=0.1):
+            metrics.MESSAGES_IN.labels("alert").inc(len(events))
+            good, bad = decode_all("alert", Signal, events)
+            pending = [await dead_letter("alert", e, reason) for e, reason in bad]
+            for _, signal in good:
+                await retry_forever(handle_signal, pipe, signal)
+            await finish(stream, events, pending)
+
+    @app.agent(dlq_t, name="dead-letters")
+    async def dead_letter_agent(stream: Any) -> None:
+        async for events in stream.noack_take(s.store_batch_size, within=s.store_batch_seconds):
+            letters = []
+            for event in events:
+                try:
+                    letters.append(decode(DeadLetter, event.value))
+                except (ValidationError, ValueError):
+                    log.error("unreadable dead letter at offset %d skipped", event.message.offset)
+            await retry_forever(asyncio.to_thread, pipe.store.insert_dead_letters, letters)
+            await finish(stream, events, [])
+
+
+async def handle_signal(pipe: Pipeline, signal: Signal) -> None:
+    """Open or update the alert for a signal; a signal handled before is ignored."""
+    state = pipe.alert_state
+    if await state.signal_seen(signal.id):
+        return
+    current = await state.live_alert(fingerprint(signal.kind, signal.key_kind, signal.key))
+    alert = apply_signal(current, signal, now=utcnow(), watchlist=pipe.watchlist)
+    if alert is not current:
+        event = "opened" if current is None or current.id != alert.id else "updated"
+        # History first: if Redis then fails, the retry rewrites the same version-less row harmlessly.
+        await asyncio.to_thread(pipe.store.upsert_alerts, [alert], event=event)
+        await state.save(alert, event=event)
+        metrics.ALERT_EVENTS.labels(event).inc()
+        log.info("alert %s %s: %s", alert.id, event, alert.title)
+    await state.mark_signal(signal.id)
+
+
+def _log_retry(state: RetryCallState) -> None:
+    metrics.STORE_RETRIES.inc()
+    log.warning("retrying after %r", state.outcome.exception() if state.outcome else None)
+
+
+async def retry_forever(operation: Callable[..., Awaitable[T]], *args: Any) -> T:
+    """Retry an infrastructure call with backoff until it works; the batch waits (backpressure)."""
+    async for attempt in AsyncRetrying(
+        wait=wait_exponential(multiplier=0.1, max=10),
+        retry=retry_if_exception_type(Exception),
+        reraise=True,
+        before_sleep=_log_retry,
+    ):
+        with attempt:
+            return await operation(*args)
+    raise AssertionError("unreachable")
