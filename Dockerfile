@@ -1,0 +1,36 @@
+# Pantau: one image for every process (`pantau migrate up`, `pantau worker`, `pantau api`).
+# Production talks to real Kafka, ClickHouse and Valkey servers, so the `embedded` extra (the
+# in-process broker and Valkey binaries for `pantau up`) and the `dev` extra are not installed.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# Only what the package is built from: a developer checkout also holds .venv/ and var/.
+# (The package list is [tool.setuptools.packages.find] in pyproject.toml; keep them in step.)
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY pantau ./pantau
+COPY config ./config
+COPY streams ./streams
+COPY nlp ./nlp
+COPY detectors ./detectors
+COPY alerts ./alerts
+COPY storage ./storage
+COPY api ./api
+RUN pip install . \
+    && cd / && rm -rf /src
+
+# Non-root user; its home is the data directory (checkpoints, local state).
+RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/pantau --shell /usr/sbin/nologin pantau \
+    && mkdir -p /var/lib/pantau \
+    && chown pantau:pantau /var/lib/pantau
+USER pantau
+WORKDIR /var/lib/pantau
+ENV PANTAU_DATA_DIR=/var/lib/pantau
+
+EXPOSE 8000
+ENTRYPOINT ["pantau"]
+CMD ["--help"]
