@@ -66,9 +66,17 @@ class AlertState:
         return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 
     async def feed(
-        self, last_id: str = "$", *, block_ms: int = 15000
+        self, last_id: str = "$", *, block_ms: int = 1000
     ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
-        """Alert events after `last_id` ('$' = only new ones), forever."""
+        """Alert events after `last_id` ('$' = only new ones), forever.
+
+        Blocks at most `block_ms` at a time (kept under the client's socket timeout) and yields an
+        empty heartbeat after each quiet wait, so the caller can notice a client that went away."""
+        if last_id == "$":
+            # Pin "now" to a concrete id once: re-sending '$' after each quiet wait would skip
+            # whatever arrived between two reads.
+            newest: Any = await self.redis.xrevrange(FEED, count=1)
+            last_id = newest[0][0].decode() if newest else "0-0"
         while True:
             batches: Any = await self.redis.xread({FEED: last_id}, block=block_ms, count=100)
             if not batches:

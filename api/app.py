@@ -61,19 +61,35 @@ class BodySizeLimit:
             await self._refuse(send)
             return
         seen = 0
+        too_large = False
+        response_started = False
 
         async def limited_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, too_large
+            if too_large:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise _TooLarge
+                    # Look like a client that went away: the app stops reading, we answer 413.
+                    too_large = True
+                    return {"type": "http.disconnect"}
             return message
 
+        async def guarded_send(message: Message) -> None:
+            nonlocal response_started
+            if too_large:
+                return  # whatever the app says about the cut-off body is replaced by the 413
+            response_started = response_started or message["type"] == "http.response.start"
+            await send(message)
+
         try:
-            await self.app(scope, limited_receive, send)
-        except _TooLarge:
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not too_large:
+                raise
+        if too_large and not response_started:
             await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
@@ -89,10 +105,6 @@ class BodySizeLimit:
             }
         )
         await send({"type": "http.response.body", "body": body})
-
-
-class _TooLarge(Exception):
-    pass
 
 
 class IngestBatch(BaseModel):
@@ -135,7 +147,6 @@ def create_app(settings: Settings, context: ApiContext | None = None) -> FastAPI
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if context is not None:
-            app.state.context = context
             yield
             return
         client = await asyncio.to_thread(open_client, settings.resolved_clickhouse_dsn)
@@ -162,6 +173,8 @@ def create_app(settings: Settings, context: ApiContext | None = None) -> FastAPI
         lifespan=lifespan,
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
+    if context is not None:
+        app.state.context = context
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:
@@ -233,7 +246,7 @@ def create_app(settings: Settings, context: ApiContext | None = None) -> FastAPI
         last_event_id: Annotated[str | None, Header(max_length=64, pattern=r"^\d+-\d+$")] = None,
     ) -> EventSourceResponse:
         async def events() -> AsyncIterator[ServerSentEvent]:
-            async for entry_id, body in ctx.alert_state.feed(last_event_id or "$", block_ms=5000):
+            async for entry_id, body in ctx.alert_state.feed(last_event_id or "$"):
                 if await request.is_disconnected():
                     return
                 if entry_id:

@@ -12,6 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import yaml
 from pydantic import AnyUrl, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
@@ -84,7 +85,9 @@ class Settings(BaseSettings):
     burst_ratio: PositiveFloat = 3.0
     burst_z: PositiveFloat = 3.0
     burst_alpha: float = Field(default=0.1, gt=0, lt=1)
-    burst_allowed_lateness_seconds: int = Field(default=30, ge=0)
+    burst_horizon_windows: int = Field(
+        default=180, ge=2, description="Windows a key remembers: its baseline and how late a post may be."
+    )
 
     # -- alerts --------------------------------------------------------------------------------
     alert_dedup_ttl_seconds: PositiveInt = 7 * 24 * 3600
@@ -162,9 +165,11 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Build the settings, turning a validation error into one message that names each field."""
+    """Build the settings, turning every way they can be wrong into one message naming the field."""
     try:
         return Settings(**overrides)
+    except SettingsError:
+        raise
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
@@ -172,6 +177,12 @@ def load_settings(**overrides: Any) -> Settings:
             env_name = f"PANTAU_{field.upper()}" if error["loc"] else "PANTAU_CONFIG_FILE"
             problems.append(f"{field} ({env_name}): {error['msg']}")
         raise SettingsError("invalid settings: " + "; ".join(problems)) from None
+    except (yaml.YAMLError, ValueError, TypeError) as exc:
+        # Raised while reading the YAML file: unparsable, or not a mapping of names to values.
+        raise SettingsError(
+            f"invalid settings: PANTAU_CONFIG_FILE ({os.environ.get('PANTAU_CONFIG_FILE')}): "
+            f"not a YAML mapping of setting names to values ({type(exc).__name__}: {exc})"
+        ) from None
 
 
 @lru_cache(maxsize=1)

@@ -25,6 +25,7 @@ class Observation(BaseModel):
     post_id: str
     author_id: str
     at: datetime
+    received_at: datetime | None = None
     sentiment: str = "neutral"
     stance: str = "none"
     fingerprint: str = ""
@@ -43,6 +44,7 @@ def observations(item: EnrichedPost) -> list[Observation]:
         post_id=post.id,
         author_id=post.author_id,
         at=post.created_at,
+        received_at=post.received_at,
         sentiment=enrichment.sentiment.value,
         fingerprint=enrichment.fingerprint,
     )

@@ -1,15 +1,20 @@
-"""Volume burst per key: this window's count against an exponentially weighted baseline.
+"""Volume burst per key: a window's count against an exponentially weighted baseline.
 
-Windows are tumbling, in event time. A key signals at most once per window, as soon as its count
-crosses the threshold (not when the window closes), so a burst is seen while it happens. A window
-closes when the watermark (latest event time seen minus the allowed lateness) passes its end; its
-count, and a zero for every empty window since, then update the key's baseline.
+Windows are tumbling, in event time. Posts reach the detector out of order (stages run in
+parallel over partitions, and a fast replay interleaves hours of event time), so nothing here
+depends on arrival order within the `horizon_windows` a key remembers: each observation is counted
+in its own window, and a window is judged against the baseline of the windows before it as they
+stand at that moment. A window signals at most once, as soon as its count crosses the threshold,
+so a burst is seen while it happens.
+
+A post's time is clamped to its arrival time plus `max_future_seconds`, so one post with a wrong
+clock far in the future cannot drag a key's horizon ahead and make every later post too old.
 """
 
 from __future__ import annotations
 
-import heapq
 import math
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -20,15 +25,22 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass
+class _Window:
+    count: int = 0
+    evidence: list[str] = field(default_factory=list)
+    signalled: bool = False
+
+
+@dataclass
 class _KeyState:
     target: str
-    window_start: datetime
-    post_ids: set[str] = field(default_factory=set)
-    evidence: list[str] = field(default_factory=list)
-    mean: float = 0.0
-    var: float = 0.0
-    windows_seen: int = 0
-    signalled: bool = False
+    first: int  # index of the key's first window: earlier emptiness is not history
+    latest: int  # index of the newest window seen
+    windows: dict[int, _Window] = field(default_factory=dict)
+    recent_ids: OrderedDict[str, None] = field(default_factory=OrderedDict)
+    # The baseline before `latest` as of `version`; any count change below `latest` bumps it.
+    version: int = 0
+    cached: tuple[int, int, float, float, int] | None = None  # (version, window, mean, var, n)
 
 
 class VolumeBurst:
@@ -39,129 +51,132 @@ class VolumeBurst:
         ratio: float = 3.0,
         z: float = 3.0,
         alpha: float = 0.1,
-        allowed_lateness_seconds: int = 30,
+        horizon_windows: int = 180,
+        max_future_seconds: int = 300,
         max_keys: int = 100_000,
         max_evidence: int = 20,
+        dedup_ids_per_key: int = 5000,
     ) -> None:
         self.window_seconds = window_seconds
         self.min_count = min_count
         self.ratio = ratio
         self.z = z
         self.alpha = alpha
-        self.allowed_lateness_seconds = allowed_lateness_seconds
+        self.horizon_windows = horizon_windows
+        self.max_future_seconds = max_future_seconds
         self.max_keys = max_keys
         self.max_evidence = max_evidence
-        self._keys: dict[tuple[str, str], _KeyState] = {}
-        self._closing: list[tuple[datetime, tuple[str, str]]] = []  # (window end, key) heap
-        self._watermark = _EPOCH
-
-    @property
-    def _window(self) -> timedelta:
-        return timedelta(seconds=self.window_seconds)
-
-    def _window_start(self, at: datetime) -> datetime:
-        seconds = (at - _EPOCH).total_seconds()
-        return _EPOCH + timedelta(seconds=seconds - seconds % self.window_seconds)
-
-    def update(self, observation: Observation) -> list[Signal]:
-        lateness = timedelta(seconds=self.allowed_lateness_seconds)
-        self._watermark = max(self._watermark, observation.at - lateness)
-        self._close_due_windows()
-        start = self._window_start(observation.at)
-        if start + self._window <= self._watermark:
-            return []  # too late: its window has closed and been learned
-        key = (observation.key_kind, observation.key)
-        state = self._keys.get(key)
-        if state is None:
-            if len(self._keys) >= self.max_keys:
-                self._evict_coldest()
-            state = self._keys[key] = _KeyState(target=observation.target, window_start=start)
-            heapq.heappush(self._closing, (start + self._window, key))
-        elif start > state.window_start:
-            # The watermark lags event time, so a key can move to a new window before the old one
-            # is due; learn the old one now.
-            self._learn_window(state, until=start)
-            heapq.heappush(self._closing, (start + self._window, key))
-        elif start < state.window_start:
-            return []  # belongs to a window this key has already learned
-        if observation.post_id in state.post_ids:
-            return []  # a redelivered post counts once
-        state.post_ids.add(observation.post_id)
-        if len(state.evidence) < self.max_evidence:
-            state.evidence.append(observation.post_id)
-        return self._check(key, state)
-
-    def _check(self, key: tuple[str, str], state: _KeyState) -> list[Signal]:
-        count = len(state.post_ids)
-        if state.signalled or count < self.min_count:
-            return []
-        std = math.sqrt(state.var)
-        expected = max(state.mean, 1.0)
-        if count < self.ratio * expected or count - state.mean < self.z * max(std, 1.0):
-            return []
-        state.signalled = True
-        key_kind, key_value = key
-        return [
-            Signal(
-                id=Signal.make_id(SignalKind.volume_burst, key_kind, key_value, state.window_start),
-                kind=SignalKind.volume_burst,
-                key_kind=key_kind,
-                key=key_value,
-                target=state.target,
-                window_start=state.window_start,
-                window_end=state.window_start + self._window,
-                numbers={
-                    "count": float(count),
-                    "baseline_mean": round(state.mean, 4),
-                    "baseline_std": round(std, 4),
-                    "ratio": round(count / expected, 4),
-                    "window_seconds": float(self.window_seconds),
-                    "history_windows": float(state.windows_seen),
-                },
-                evidence=tuple(state.evidence),
-                detected_at=utcnow(),
-            )
-        ]
-
-    def _observe_count(self, state: _KeyState, count: float) -> None:
-        # Exponentially weighted mean and variance (West's incremental form).
-        if state.windows_seen == 0:
-            state.mean, state.var = count, 0.0
-        else:
-            diff = count - state.mean
-            incr = self.alpha * diff
-            state.mean += incr
-            state.var = (1 - self.alpha) * (state.var + diff * incr)
-        state.windows_seen += 1
-
-    def _learn_window(self, state: _KeyState, until: datetime) -> None:
-        """Learn the current window's count, then a zero for each empty window before `until`."""
-        self._observe_count(state, float(len(state.post_ids)))
-        empty = int((until - state.window_start) / self._window) - 1
-        # After ~1/alpha * 10 empty windows the baseline is ~0 anyway; skip the rest.
-        for _ in range(min(max(empty, 0), int(10 / self.alpha))):
-            self._observe_count(state, 0.0)
-        state.window_start = until
-        state.post_ids = set()
-        state.evidence = []
-        state.signalled = False
-
-    def _close_due_windows(self) -> None:
-        while self._closing and self._closing[0][0] <= self._watermark:
-            end, key = heapq.heappop(self._closing)
-            state = self._keys.get(key)
-            if state is None or state.window_start + self._window != end:
-                continue  # stale heap entry
-            if not state.post_ids:
-                continue
-            next_start = self._window_start(self._watermark)
-            self._learn_window(state, until=max(next_start, end))
-            heapq.heappush(self._closing, (state.window_start + self._window, key))
-
-    def _evict_coldest(self) -> None:
-        coldest = min(self._keys, key=lambda k: (self._keys[k].mean, self._keys[k].window_start))
-        del self._keys[coldest]
+        self.dedup_ids_per_key = dedup_ids_per_key
+        # Least recently active key first, so the coldest key is evicted when state is full.
+        self._keys: OrderedDict[tuple[str, str], _KeyState] = OrderedDict()
+        # Windows that signalled recently, kept past an eviction so a window never signals twice.
+        self._signalled: OrderedDict[str, None] = OrderedDict()
+        self.late = 0
 
     @property
     def keys(self) -> int:
         return len(self._keys)
+
+    def _index(self, at: datetime) -> int:
+        return int((at - _EPOCH).total_seconds() // self.window_seconds)
+
+    def _start(self, index: int) -> datetime:
+        return _EPOCH + timedelta(seconds=index * self.window_seconds)
+
+    def update(self, observation: Observation) -> list[Signal]:
+        at = observation.at
+        if observation.received_at is not None:
+            at = min(at, observation.received_at + timedelta(seconds=self.max_future_seconds))
+        index = self._index(at)
+        key = (observation.key_kind, observation.key)
+        state = self._keys.get(key)
+        if state is None:
+            if len(self._keys) >= self.max_keys:
+                self._keys.popitem(last=False)
+            state = _KeyState(target=observation.target, first=index, latest=index)
+            self._keys[key] = state
+        else:
+            self._keys.move_to_end(key)
+        if index <= state.latest - self.horizon_windows:
+            self.late += 1
+            return []
+        if observation.post_id in state.recent_ids:
+            return []  # a redelivered post counts once
+        state.recent_ids[observation.post_id] = None
+        if len(state.recent_ids) > self.dedup_ids_per_key:
+            state.recent_ids.popitem(last=False)
+
+        if index > state.latest:
+            state.latest = index
+            for old in [i for i in state.windows if i <= index - self.horizon_windows]:
+                del state.windows[old]
+        elif index < state.latest:
+            state.version += 1
+        state.first = min(state.first, index)
+        window = state.windows.setdefault(index, _Window())
+        window.count += 1
+        if len(window.evidence) < self.max_evidence:
+            window.evidence.append(observation.post_id)
+        return self._check(key, state, index, window)
+
+    def _baseline(self, state: _KeyState, index: int) -> tuple[float, float, int]:
+        """EW mean and variance of the counts of the windows before `index` (within the horizon)."""
+        if state.cached is not None:
+            version, cached_index, mean, var, n = state.cached
+            if version == state.version and cached_index == index:
+                return mean, var, n
+        mean = var = 0.0
+        n = 0
+        for i in range(max(state.first, index - self.horizon_windows + 1), index):
+            window = state.windows.get(i)
+            count = float(window.count) if window is not None else 0.0
+            if n == 0:
+                mean, var = count, 0.0
+            else:
+                # Exponentially weighted mean and variance (West's incremental form).
+                diff = count - mean
+                incr = self.alpha * diff
+                mean += incr
+                var = (1 - self.alpha) * (var + diff * incr)
+            n += 1
+        state.cached = (state.version, index, mean, var, n)
+        return mean, var, n
+
+    def _check(self, key: tuple[str, str], state: _KeyState, index: int, window: _Window) -> list[Signal]:
+        if window.signalled or window.count < self.min_count:
+            return []
+        mean, var, n = self._baseline(state, index)
+        std = math.sqrt(var)
+        expected = max(mean, 1.0)
+        if window.count < self.ratio * expected or window.count - mean < self.z * max(std, 1.0):
+            return []
+        window.signalled = True
+        key_kind, key_value = key
+        start = self._start(index)
+        signal_id = Signal.make_id(SignalKind.volume_burst, key_kind, key_value, start)
+        if signal_id in self._signalled:
+            return []
+        self._signalled[signal_id] = None
+        if len(self._signalled) > self.max_keys:
+            self._signalled.popitem(last=False)
+        return [
+            Signal(
+                id=signal_id,
+                kind=SignalKind.volume_burst,
+                key_kind=key_kind,
+                key=key_value,
+                target=state.target,
+                window_start=start,
+                window_end=self._start(index + 1),
+                numbers={
+                    "count": float(window.count),
+                    "baseline_mean": round(mean, 4),
+                    "baseline_std": round(std, 4),
+                    "ratio": round(window.count / expected, 4),
+                    "window_seconds": float(self.window_seconds),
+                    "history_windows": float(n),
+                },
+                evidence=tuple(window.evidence),
+                detected_at=utcnow(),
+            )
+        ]

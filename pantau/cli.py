@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -33,15 +34,15 @@ def _settings() -> Settings:
     return settings
 
 
-def _parse_speed(speed: str) -> float | None:
+def _parse_speed(speed: str, option: str = "--speed") -> float | None:
     if speed == "max":
         return None
     try:
         value = float(speed)
     except ValueError:
-        raise typer.BadParameter("a positive number or 'max'", param_hint="--speed") from None
-    if value <= 0:
-        raise typer.BadParameter("a positive number or 'max'", param_hint="--speed")
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise typer.BadParameter(f"{speed!r} is not a positive number or 'max'", param_hint=option)
     return value
 
 
@@ -57,7 +58,7 @@ def up(
     from pantau.runtime import run, start_embedded
 
     settings = _settings()
-    speed = _parse_speed(demo_speed)
+    speed = _parse_speed(demo_speed, "--demo-speed")
     settings, embedded = start_embedded(settings)
     try:
         code = run(settings, api=api, demo=demo, demo_speed=speed, migrate=True)
@@ -123,6 +124,7 @@ def replay(
     from pantau.runtime import running_engines
     from streams.sources import read_rows, rebase
 
+    replay_speed = _parse_speed(speed)
     settings = _settings()
     brokers = settings.kafka_brokers or running_engines(settings).get("kafka_brokers", "")
     if not brokers:
@@ -131,7 +133,6 @@ def replay(
     rows = list(read_rows(file))
     if rebase_now:
         rows = rebase(rows, utcnow())
-    replay_speed = _parse_speed(speed)
 
     async def go() -> int:
         from streams.sources import replay as replay_rows

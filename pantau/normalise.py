@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Annotated, Any
 
@@ -40,6 +40,7 @@ _LINK = re.compile(r"https?://[^\s<>\"'`]+", re.IGNORECASE)
 _TRAILING_PUNCT = ".,;:!?)]}…'\""
 # Plausible post times: not before the first social networks, not more than a day in the future.
 _EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+_MAX_FUTURE = timedelta(days=1)
 
 
 class InvalidPost(ValueError):
@@ -50,8 +51,10 @@ class InvalidPost(ValueError):
         self.reason = reason
 
 
-def parse_timestamp(value: Any) -> datetime:
-    """ISO-8601 (naive = UTC), epoch seconds or milliseconds, or the classic Twitter/RFC 2822 form."""
+def parse_timestamp(value: Any, *, now: datetime | None = None) -> datetime:
+    """ISO-8601 (naive = UTC), epoch seconds or milliseconds, or the classic Twitter/RFC 2822 form.
+
+    Times before 2000 or more than a day after `now` are refused: a clock that wrong is broken data."""
     if isinstance(value, datetime):
         result = as_utc(value)
     elif isinstance(value, bool):
@@ -76,6 +79,8 @@ def parse_timestamp(value: Any) -> datetime:
         raise ValueError(f"a time must be a string or a number, not {type(value).__name__}")
     if result < _EARLIEST:
         raise ValueError(f"time {result.isoformat()} is before 2000")
+    if result > (now or utcnow()) + _MAX_FUTURE:
+        raise ValueError(f"time {result.isoformat()} is more than a day in the future")
     return result
 
 
@@ -162,6 +167,14 @@ class PostIn(BaseModel):
     def _none_is_empty(cls, value: Any) -> Any:
         return "" if value is None else value
 
+    @field_validator("hashtags", "mentions", "links", mode="before")
+    @classmethod
+    def _csv_lists(cls, value: Any) -> Any:
+        """A CSV cell: empty means not given; otherwise items separated by spaces, commas or ';'."""
+        if isinstance(value, str):
+            return [item for item in re.split(r"[\s,;]+", value) if item] or None
+        return value
+
     @model_validator(mode="before")
     @classmethod
     def _flat_author_and_metrics(cls, data: Any) -> Any:
@@ -246,24 +259,40 @@ def post_from_input(
     )
 
 
+def _obj(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _objs(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _hashable(value: Any) -> Any:
+    return value if isinstance(value, str | int) and not isinstance(value, bool) else None
+
+
 def _from_x_v2(payload: dict[str, Any]) -> dict[str, Any]:
-    """Map an X API v2 tweet (with `includes.users`) onto the Pantau post object."""
+    """Map an X API v2 tweet (with `includes.users`) onto the Pantau post object.
+
+    Optional parts of the wrong shape are treated as absent; required ones are left for
+    `PostIn` to reject with the field's name."""
     tweet = payload["data"]
     if not isinstance(tweet, dict):
         raise InvalidPost("X v2 payload: 'data' must be an object")
-    users = {u.get("id"): u for u in payload.get("includes", {}).get("users", []) if isinstance(u, dict)}
+    users = {_hashable(u.get("id")): u for u in _objs(_obj(payload.get("includes")).get("users"))}
     author_id = tweet.get("author_id")
-    refs = {r.get("type"): r.get("id") for r in tweet.get("referenced_tweets", []) if isinstance(r, dict)}
-    entities = tweet.get("entities") or {}
-    pm = tweet.get("public_metrics") or {}
-    handle = users.get(author_id, {}).get("username", "")
+    refs = {_hashable(r.get("type")): r.get("id") for r in _objs(tweet.get("referenced_tweets"))}
+    entities = _obj(tweet.get("entities"))
+    pm = _obj(tweet.get("public_metrics"))
+    user = users.get(_hashable(author_id), {})
+    handle = user.get("username") if isinstance(user.get("username"), str) else ""
     mapped: dict[str, Any] = {
         "platform": "x",
         "id": tweet.get("id"),
         "created_at": tweet.get("created_at"),
         "author": {"id": author_id, "handle": handle},
         "text": tweet.get("text"),
-        "lang": tweet.get("lang", ""),
+        "lang": tweet.get("lang") if isinstance(tweet.get("lang"), str) else "",
         "url": f"https://x.com/{handle or 'i'}/status/{tweet.get('id')}",
         "reply_to": refs.get("replied_to"),
         "repost_of": refs.get("retweeted"),
@@ -276,14 +305,14 @@ def _from_x_v2(payload: dict[str, Any]) -> dict[str, Any]:
             "views": pm.get("impression_count", 0),
         },
     }
-    if "hashtags" in entities:
-        mapped["hashtags"] = [h.get("tag", "") for h in entities["hashtags"] if isinstance(h, dict)]
-    if "mentions" in entities:
-        mapped["mentions"] = [m.get("username", "") for m in entities["mentions"] if isinstance(m, dict)]
-    if "urls" in entities:
-        mapped["links"] = [
-            u.get("expanded_url") or u.get("url", "") for u in entities["urls"] if isinstance(u, dict)
-        ]
+    for field, items, attr in (
+        ("hashtags", entities.get("hashtags"), "tag"),
+        ("mentions", entities.get("mentions"), "username"),
+        ("links", entities.get("urls"), "expanded_url"),
+    ):
+        if isinstance(items, list):
+            values = [i.get(attr) or i.get("url") for i in _objs(items)]
+            mapped[field] = [v for v in values if isinstance(v, str) and v]
     return mapped
 
 

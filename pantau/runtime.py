@@ -47,7 +47,7 @@ def make_detector(settings: Settings) -> VolumeBurst:
         ratio=settings.burst_ratio,
         z=settings.burst_z,
         alpha=settings.burst_alpha,
-        allowed_lateness_seconds=settings.burst_allowed_lateness_seconds,
+        horizon_windows=settings.burst_horizon_windows,
     )
 
 

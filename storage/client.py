@@ -15,20 +15,25 @@ import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
 
-def open_client(dsn: str, **settings: Any) -> Client:
+def open_client(dsn: str, *, database: str | None = None, **settings: Any) -> Client:
+    """A client for `dsn`; `database` overrides the DSN's (and is created when missing)."""
     if dsn.startswith("chdb://"):
         path = dsn[len("chdb://") :]
         if path not in ("", "memory"):
             Path(path).mkdir(parents=True, exist_ok=True)
+        if database:
+            bootstrap = clickhouse_connect.get_client(dsn=dsn)
+            bootstrap.command(f"CREATE DATABASE IF NOT EXISTS `{database}`")
+            return clickhouse_connect.get_client(dsn=dsn, database=database, settings=settings or None)
         return clickhouse_connect.get_client(dsn=dsn, settings=settings or None)
     parsed = urlparse(dsn)
-    database = parsed.path.lstrip("/") or "default"
+    database = database or parsed.path.lstrip("/") or "default"
     if database != "default":
         # The database is part of the DSN; create it on first use so a fresh server just works.
-        bootstrap = clickhouse_connect.get_client(dsn=dsn.replace(parsed.path, "/default", 1))
+        bootstrap = clickhouse_connect.get_client(dsn=parsed._replace(path="/default").geturl())
         bootstrap.command(f"CREATE DATABASE IF NOT EXISTS `{database}`")
         bootstrap.close()
-    return clickhouse_connect.get_client(dsn=dsn, settings=settings or None)
+    return clickhouse_connect.get_client(dsn=dsn, database=database, settings=settings or None)
 
 
 def describe(dsn: str) -> str:

@@ -63,14 +63,13 @@ def parse_migration(file_name: str, text: str) -> Migration:
 
 def load_migrations(directory: Path | None = None) -> list[Migration]:
     """All migrations, in version order; versions must be unique and contiguous from 1."""
-    if directory is None:
-        files = [
-            (f.name, f.read_text(encoding="utf-8")) for f in resources.files("storage.migrations").iterdir()
-        ]
-    else:
-        files = [(f.name, f.read_text(encoding="utf-8")) for f in directory.iterdir()]
+    entries = resources.files("storage.migrations").iterdir() if directory is None else directory.iterdir()
     migrations = sorted(
-        (parse_migration(name, text) for name, text in files if name.endswith(".sql")),
+        (
+            parse_migration(entry.name, entry.read_text(encoding="utf-8"))
+            for entry in entries
+            if entry.name.endswith(".sql") and entry.is_file()
+        ),
         key=lambda m: m.version,
     )
     for expected, migration in enumerate(migrations, start=1):
@@ -173,6 +172,8 @@ def apply_posts_ttl(client: Client, days: int) -> None:
         "SELECT create_table_query FROM system.tables WHERE database = currentDatabase() AND name = 'posts'"
     )
     current = str(create)
+    if not current.strip():
+        return  # no posts table (yet): nothing to set
     wanted = f"toIntervalDay({days})" if days else None
     if wanted and wanted in current:
         return

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import gzip
 import logging
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import orjson
 
@@ -23,43 +24,62 @@ from pantau.normalise import make_envelope, parse_timestamp
 
 log = logging.getLogger(__name__)
 TIME_FIELDS = ("created_at", "timestamp", "time")
+_EXTRA_CELLS = "_extra_cells"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def read_rows(path: Path) -> Iterator[dict[str, Any] | str]:
-    """Rows of a JSONL or CSV file. A JSONL line that is not an object is passed on as text, so
-    the normaliser can dead-letter it with its reason instead of the replay dying."""
-    if path.suffix.lower() == ".csv" or path.name.lower().endswith(".csv.gz"):
-        opener: Any = open
-        if path.name.lower().endswith(".gz"):
-            import gzip
-
-            opener = gzip.open
-        with opener(path, "rt", encoding="utf-8", newline="") as handle:
-            yield from csv.DictReader(handle)
+    """Rows of a JSONL or CSV file (either may be gzipped). A JSONL line that is not an object is
+    passed on as text, so the normaliser can dead-letter it with its reason instead of the replay
+    dying; so is a CSV row with more cells than the header has names."""
+    name = path.name.lower()
+    gzipped = name.endswith(".gz")
+    if gzipped:
+        name = name[:-3]
+    if name.endswith(".csv"):
+        # utf-8-sig: spreadsheet exports start with a byte-order mark that would hide the first column.
+        with _open_text(path, gzipped) as handle:
+            for row in csv.DictReader(handle, restkey=_EXTRA_CELLS):
+                yield orjson.dumps(row, default=str).decode() if _EXTRA_CELLS in row else row
         return
-    with path.open("rb") as handle:
-        for line in handle:
+    with gzip.open(path, "rb") if gzipped else path.open("rb") as binary:
+        for line in binary:
             if not line.strip():
                 continue
             try:
                 row = orjson.loads(line)
             except orjson.JSONDecodeError:
-                yield line.decode("utf-8", "replace")
+                yield line.decode("utf-8", "replace").rstrip("\r\n")
                 continue
-            yield row if isinstance(row, dict) else line.decode("utf-8", "replace")
+            yield row if isinstance(row, dict) else line.decode("utf-8", "replace").rstrip("\r\n")
+
+
+def _open_text(path: Path, gzipped: bool) -> IO[str]:
+    if gzipped:
+        return gzip.open(path, "rt", encoding="utf-8-sig", newline="")
+    return path.open(encoding="utf-8-sig", newline="")
+
+
+def _time_field(row: dict[str, Any] | str) -> tuple[dict[str, Any], str] | None:
+    """Where a row keeps its time: (the object holding it, the field name)."""
+    if not isinstance(row, dict):
+        return None
+    holder = row if "platform" in row or not isinstance(row.get("data"), dict) else row["data"]
+    for name in TIME_FIELDS:
+        if holder.get(name) not in (None, ""):
+            return holder, name
+    return None
 
 
 def row_time(row: dict[str, Any] | str) -> datetime | None:
-    if not isinstance(row, dict):
+    found = _time_field(row)
+    if found is None:
         return None
-    payload = row.get("data", row) if "platform" not in row else row
-    for name in TIME_FIELDS:
-        if isinstance(payload, dict) and payload.get(name) not in (None, ""):
-            try:
-                return parse_timestamp(payload[name])
-            except ValueError:
-                return None
-    return None
+    holder, name = found
+    try:
+        return parse_timestamp(holder[name])
+    except ValueError:
+        return None
 
 
 def rebase(rows: list[dict[str, Any] | str], now: datetime) -> list[dict[str, Any] | str]:
@@ -71,8 +91,11 @@ def rebase(rows: list[dict[str, Any] | str], now: datetime) -> list[dict[str, An
     out: list[dict[str, Any] | str] = []
     for row in rows:
         at = row_time(row)
-        if isinstance(row, dict) and at is not None and "created_at" in row:
-            row = {**row, "created_at": (at + shift).isoformat().replace("+00:00", "Z")}
+        found = _time_field(row)
+        if isinstance(row, dict) and at is not None and found is not None:
+            holder, name = found
+            shifted = {**holder, name: (at + shift).isoformat().replace("+00:00", "Z")}
+            row = shifted if holder is row else {**row, "data": shifted}
         out.append(row)
     return out
 
@@ -98,7 +121,16 @@ async def replay(
         for i in range(0, len(rows), max_batch):
             sent += await producer.send_many(encode_row(r, source) for r in rows[i : i + max_batch])
         return sent
-    first = next((t for t in map(row_time, rows) if t is not None), None)
+    # Send in event-time order (exports are often newest first). A row without a time keeps its
+    # place after the timed row before it, so a file already in order is sent exactly as written.
+    keyed: list[tuple[datetime | None, int]] = []
+    previous: datetime | None = None
+    for i, row in enumerate(rows):
+        previous = row_time(row) or previous
+        keyed.append((previous, i))
+    keyed.sort(key=lambda pair: (pair[0] is not None, pair[0] or _EPOCH, pair[1]))
+    rows = [rows[i] for _, i in keyed]
+    first = next((t for t, _ in keyed if t is not None), None)
     started = time.monotonic()
     batch: list[bytes] = []
     for row in rows:

@@ -1,0 +1,54 @@
+"""Fixtures shared by every test: the real engines, started on free loopback ports and torn down.
+
+chdb runs one ClickHouse engine per process and per directory, so the whole session shares one
+data directory and each test gets its own database in it (`clickhouse`), migrated from scratch.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from clickhouse_connect.driver.client import Client
+
+from pantau.engines import TansuBroker, ValkeyServer
+from storage.client import open_client
+from storage.migrate import Migrator
+
+
+@pytest.fixture(scope="session")
+def chdb_dsn(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return f"chdb://{tmp_path_factory.mktemp('clickhouse').resolve()}"
+
+
+@pytest.fixture
+def clickhouse_database(chdb_dsn: str) -> Iterator[str]:
+    """A fresh, empty database in the session's engine; dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    yield name
+    open_client(chdb_dsn).command(f"DROP DATABASE IF EXISTS `{name}` SYNC")
+
+
+@pytest.fixture
+def clickhouse(chdb_dsn: str, clickhouse_database: str) -> Client:
+    """A client on a fresh database with every migration applied."""
+    client = open_client(chdb_dsn, database=clickhouse_database)
+    Migrator(client).up()
+    return client
+
+
+@pytest.fixture
+def broker() -> Iterator[TansuBroker]:
+    """A fresh in-memory broker per test: no test sees another's topics or consumer groups."""
+    with TansuBroker() as engine:
+        assert isinstance(engine, TansuBroker)
+        yield engine
+
+
+@pytest.fixture
+def valkey(tmp_path: Path) -> Iterator[ValkeyServer]:
+    with ValkeyServer() as engine:
+        assert isinstance(engine, ValkeyServer)
+        yield engine

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from clickhouse_connect.driver.client import Client
+
+from config.settings import Settings, load_settings
+from pantau.engines import TansuBroker, ValkeyServer
+from tests.integration.harness import Harness
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/integration/" in str(item.fspath).replace("\\", "/"):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture
+def settings(broker: TansuBroker, valkey: ValkeyServer, chdb_dsn: str, tmp_path: Path) -> Settings:
+    return load_settings(
+        kafka_brokers=broker.brokers,
+        redis_url=valkey.url,
+        clickhouse_dsn=chdb_dsn,
+        data_dir=tmp_path,
+        app_id=f"pantau-test-{uuid.uuid4().hex[:6]}",
+        topic_partitions=2,
+        store_batch_seconds=0.1,
+        enrich_batch_seconds=0.05,
+    )
+
+
+@pytest.fixture
+async def harness(settings: Settings, clickhouse: Client) -> AsyncIterator[Harness]:
+    async with Harness(settings=settings, client=clickhouse) as running:
+        yield running

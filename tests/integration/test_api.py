@@ -1,0 +1,204 @@
+"""The HTTP API against the real engines: ingestion, validation, alerts, the live feed, health."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from fastapi import FastAPI
+
+from alerts.state import AlertState
+from api.app import ApiContext, create_app
+from pantau import bus
+from pantau.domain import utcnow
+from pantau.engines import ValkeyServer, free_port
+from pantau.runtime import ApiServer
+from tests.integration.harness import Harness, burst_posts, post, utc, wait_for
+
+START = utc(2026, 11, 20, 10, 0)
+
+
+def api_for(harness: Harness, **overrides: Any) -> FastAPI:
+    settings = harness.settings.model_copy(update=overrides)
+    context = ApiContext(
+        settings=settings,
+        store=harness.store,
+        alert_state=AlertState(harness.redis),
+        producer=harness.producer,
+    )
+    return create_app(settings, context)
+
+
+@pytest.fixture
+async def api(harness: Harness) -> AsyncIterator[httpx.AsyncClient]:
+    app = api_for(harness, api_max_body_bytes=64 * 1024)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://pantau") as client:
+        yield client
+
+
+def valid_post(i: int = 1) -> dict[str, Any]:
+    return post(f"api{i}", f"Bu Sari mantap {i}", START + timedelta(seconds=i))
+
+
+async def test_ingest_accepts_a_valid_batch_and_writes_envelopes_to_posts_raw(
+    api: httpx.AsyncClient, harness: Harness
+) -> None:
+    response = await api.post(
+        "/ingest", json={"posts": [valid_post(1), valid_post(2)], "source": "collector-1"}
+    )
+    assert response.status_code == 202
+    assert response.json() == {"accepted": 2}
+    records = await harness.read_topic(bus.RAW, expect=2)
+    assert [r["payload"]["id"] for r in records] == ["api1", "api2"]
+    assert {r["source"] for r in records} == {"collector-1"}
+    assert all(r["envelope"] == "pantau/1" for r in records)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"posts": [{**valid_post(), "created_at": "yesterday-ish"}]}, ["body", "posts", 0, "created_at"]),
+        ({"posts": [{**valid_post(), "id": ["a", "list"]}]}, ["body", "posts", 0, "id"]),
+        ({"posts": [{**valid_post(), "metrics": {"likes": -1}}]}, ["body", "posts", 0, "metrics", "likes"]),
+        ({"posts": [{k: v for k, v in valid_post().items() if k != "text"}]}, ["body", "posts", 0, "text"]),
+        (
+            {"posts": [{k: v for k, v in valid_post().items() if k != "author"}]},
+            ["body", "posts", 0, "author"],
+        ),
+        ({"posts": []}, ["body", "posts"]),
+        ({}, ["body", "posts"]),
+        ({"posts": [valid_post()], "source": "has spaces"}, ["body", "source"]),
+    ],
+)
+async def test_ingest_rejects_bad_input_naming_the_field(
+    api: httpx.AsyncClient, body: dict[str, Any], field: list[Any]
+) -> None:
+    response = await api.post("/ingest", json=body)
+    assert response.status_code == 422
+    assert field in [error["loc"] for error in response.json()["detail"]]
+
+
+async def test_ingest_rejects_a_body_that_is_not_json(api: httpx.AsyncClient) -> None:
+    response = await api.post(
+        "/ingest", content=b"{posts: nope", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["type"] == "json_invalid"
+
+
+async def test_ingest_refuses_an_oversize_body_with_413(api: httpx.AsyncClient, harness: Harness) -> None:
+    big = {"posts": [{**valid_post(i), "text": "x" * 2000} for i in range(100)]}  # ~200 kB > 64 kB
+    response = await api.post("/ingest", json=big)
+    assert response.status_code == 413
+
+    async def chunks() -> AsyncIterator[bytes]:
+        payload = orjson.dumps(big)
+        for i in range(0, len(payload), 8192):
+            yield payload[i : i + 8192]
+
+    # Without a Content-Length the limit is enforced while the body streams in.
+    streamed = await api.post("/ingest", content=chunks(), headers={"content-type": "application/json"})
+    assert streamed.status_code == 413
+    # Nothing of the refused bodies reached the topic.
+    assert await harness.read_topic(bus.RAW, expect=1, seconds=2) == []
+
+
+async def test_alert_queries_are_validated(api: httpx.AsyncClient) -> None:
+    assert (await api.get("/alerts", params={"limit": 0})).status_code == 422
+    assert (await api.get("/alerts", params={"status": "bogus"})).status_code == 422
+    assert (await api.get("/alerts", params={"since": "not a time"})).status_code == 422
+    assert (await api.get("/alerts/does-not-exist")).status_code == 404
+    assert (await api.post("/alerts/does-not-exist/ack", json={"by": "x"})).status_code == 404
+
+
+async def test_health_metrics_and_docs(api: httpx.AsyncClient) -> None:
+    assert (await api.get("/healthz")).json() == {"status": "ok"}
+    ready = await api.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"ready": True, "checks": {"kafka": "ok", "clickhouse": "ok", "redis": "ok"}}
+    assert "pantau_stage_messages_total" in (await api.get("/metrics")).text
+    assert (await api.get("/docs")).status_code == 200
+    assert "/alerts/stream" in (await api.get("/openapi.json")).json()["paths"]
+
+
+async def test_readyz_reports_an_engine_that_is_down(harness: Harness, valkey: ValkeyServer) -> None:
+    app = api_for(harness)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://pantau") as client:
+        valkey.stop()
+        response = await client.get("/readyz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["ready"] is False
+    assert body["checks"]["redis"].startswith("error") and body["checks"]["kafka"] == "ok"
+
+
+async def test_an_alert_reaches_the_api_and_the_live_feed(harness: Harness) -> None:
+    port = free_port()
+    server = ApiServer(api_for(harness), "127.0.0.1", port)
+    await server.start()
+    events: list[dict[str, Any]] = []
+    ids: list[str] = []
+    first_event = asyncio.Event()
+
+    async def listen(last_event_id: str | None, sink: list[dict[str, Any]], id_sink: list[str]) -> None:
+        headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
+        async with (
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client,
+            client.stream("GET", "/alerts/stream", headers=headers) as response,
+        ):
+            assert response.status_code == 200
+            async for line in response.aiter_lines():
+                if line.startswith("id:"):
+                    id_sink.append(line[3:].strip())
+                if line.startswith("data:"):
+                    sink.append(orjson.loads(line[5:].strip()))
+                    first_event.set()
+
+    listener = asyncio.create_task(listen(None, events, ids))
+    try:
+        await asyncio.sleep(0.5)  # connected before anything happens
+        start = utcnow().replace(microsecond=0) - timedelta(minutes=30)
+        await harness.send(burst_posts("ujisse", start))
+        await harness.start_worker()
+        await asyncio.wait_for(first_event.wait(), timeout=30)
+        opened = events[0]
+        assert opened["event"] == "opened" and opened["alert"]["key"] == "ujisse"
+        alert_id = opened["alert"]["id"]
+
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            page = (await client.get("/alerts", params={"status": "open", "kind": "volume_burst"})).json()
+            assert alert_id in [a["id"] for a in page["items"]] and page["total"] >= 1
+            detail = (await client.get(f"/alerts/{alert_id}")).json()
+            assert detail["alert"]["numbers"]["count"] >= 8
+            assert {p["id"] for p in detail["evidence_posts"]} == set(detail["alert"]["evidence"])
+            acked = (await client.post(f"/alerts/{alert_id}/ack", json={"by": "rapid-response-1"})).json()
+            assert acked["status"] == "acknowledged" and acked["acked_by"] == "rapid-response-1"
+            again = (await client.get("/alerts", params={"status": "acknowledged"})).json()
+            assert alert_id in [a["id"] for a in again["items"]]
+
+        async def ack_seen() -> bool:
+            return any(e["event"] == "acknowledged" for e in events)
+
+        await wait_for(ack_seen, seconds=10, what="the acknowledgement on the feed")
+
+        # A client that lost its connection resumes after the last id it saw, without gaps.
+        resumed: list[dict[str, Any]] = []
+        resumed_ids: list[str] = []
+        first_event.clear()
+        late = asyncio.create_task(listen(ids[0], resumed, resumed_ids))
+
+        async def caught_up() -> bool:
+            return len(resumed) >= len(events) - 1
+
+        await wait_for(caught_up, seconds=10, what="the resumed feed")
+        late.cancel()
+        assert resumed_ids == ids[1 : 1 + len(resumed_ids)]
+    finally:
+        listener.cancel()
+        await harness.stop_worker()
+        await server.stop()

@@ -1,0 +1,362 @@
+"""The `pantau` console script as a user runs it: real processes, a fresh data directory each.
+
+chdb allows one engine per process and per directory, so every command runs in its own subprocess.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from pantau import bus
+from pantau.engines import TansuBroker
+from pantau.normalise import ENVELOPE_VERSION, parse_timestamp
+
+pytestmark = pytest.mark.integration
+
+PANTAU = str(Path(sys.executable).parent / "pantau")
+ROOT = Path(__file__).resolve().parents[2]
+MIGRATIONS = sorted(p.stem for p in (ROOT / "storage" / "migrations").glob("*.sql"))
+T0 = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
+
+
+def run_pantau(
+    data_dir: Path, *args: str, timeout: float = 60, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Run `pantau ARGS` with no PANTAU_* setting from this environment but the data dir and `env`."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PANTAU_")}
+    environment.update({"PANTAU_DATA_DIR": str(data_dir), **env})
+    return subprocess.run(
+        [PANTAU, *args],
+        env=environment,
+        cwd=data_dir.parent,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def status_of(data_dir: Path) -> dict[str, str]:
+    result = run_pantau(data_dir, "migrate", "status")
+    assert result.returncode == 0, result.stderr
+    return dict(line.split(": ", 1) for line in result.stdout.splitlines())
+
+
+def post(post_id: str, at: datetime) -> dict[str, Any]:
+    return {
+        "platform": "x",
+        "id": post_id,
+        "created_at": at.isoformat().replace("+00:00", "Z"),
+        "author": {"id": "u1", "handle": "bob"},
+        "text": f"post {post_id} #Pemilu",
+    }
+
+
+def write_jsonl(path: Path, rows: list[Any]) -> Path:
+    path.write_text("".join(r if isinstance(r, str) else json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+async def _read_raw(brokers: str, expect: int, seconds: float) -> list[bytes]:
+    consumer = AIOKafkaConsumer(
+        bus.RAW,
+        bootstrap_servers=bus.bootstrap_servers(brokers),
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
+    await consumer.start()
+    values: list[bytes] = []
+    try:
+        deadline = asyncio.get_running_loop().time() + seconds
+        while len(values) < expect and asyncio.get_running_loop().time() < deadline:
+            for records in (await consumer.getmany(timeout_ms=300)).values():
+                values.extend(r.value for r in records if r.value is not None)
+        # One more poll: nothing beyond what was expected may be there.
+        for records in (await consumer.getmany(timeout_ms=300)).values():
+            values.extend(r.value for r in records if r.value is not None)
+    finally:
+        await consumer.stop()
+    return values
+
+
+def read_raw(brokers: str, expect: int, seconds: float = 15) -> list[bytes]:
+    """Every value on `posts.raw`, from the beginning, across all partitions."""
+    return asyncio.run(_read_raw(brokers, expect, seconds))
+
+
+def envelopes(values: list[bytes]) -> list[dict[str, Any]]:
+    messages = [orjson.loads(v) for v in values]
+    assert all(m["envelope"] == ENVELOPE_VERSION for m in messages)
+    return messages
+
+
+def by_id(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(rows, key=lambda r: str(r["id"]))
+
+
+def pantau_processes(data_dir: Path) -> list[int]:
+    """Live processes that inherited this test's PANTAU_DATA_DIR (a child that outlived `pantau`)."""
+    marker = f"PANTAU_DATA_DIR={data_dir}".encode() + b"\0"
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if marker in (proc / "environ").read_bytes():
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+# -- migrate ---------------------------------------------------------------------------------------
+
+
+def test_migrate_up_status_down_on_a_fresh_data_dir(tmp_path: Path) -> None:
+    data_dir = tmp_path / "var"
+    assert len(MIGRATIONS) >= 3 and MIGRATIONS[0] == "0001_posts"
+
+    assert status_of(data_dir) == dict.fromkeys(MIGRATIONS, "pending")
+
+    first = run_pantau(data_dir, "migrate", "up")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.splitlines() == [f"applied {name}" for name in MIGRATIONS]
+    again = run_pantau(data_dir, "migrate", "up")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip() == "schema is up to date"
+
+    status = status_of(data_dir)
+    assert list(status) == MIGRATIONS
+    assert all(s.startswith("applied at ") and "changed" not in s for s in status.values()), status
+
+    down = run_pantau(data_dir, "migrate", "down", "--steps", "2")
+    assert down.returncode == 0, down.stderr
+    assert down.stdout.splitlines() == [f"reversed {MIGRATIONS[-1]}", f"reversed {MIGRATIONS[-2]}"]
+    status = status_of(data_dir)
+    assert [status[m] for m in MIGRATIONS[-2:]] == ["pending", "pending"]
+    assert all(status[m].startswith("applied at ") for m in MIGRATIONS[:-2])
+
+
+def test_migrate_up_to_a_version_applies_only_up_to_it(tmp_path: Path) -> None:
+    data_dir = tmp_path / "var"
+    result = run_pantau(data_dir, "migrate", "up", "--to", "3")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [f"applied {name}" for name in MIGRATIONS[:3]]
+    status = status_of(data_dir)
+    assert all(status[m].startswith("applied at ") for m in MIGRATIONS[:3])
+    assert all(status[m] == "pending" for m in MIGRATIONS[3:])
+
+
+def test_migrate_up_to_zero_on_a_fresh_data_dir_applies_nothing(tmp_path: Path) -> None:
+    result = run_pantau(tmp_path / "var", "migrate", "up", "--to", "0")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "schema is up to date"
+
+
+def test_migrate_down_needs_at_least_one_step(tmp_path: Path) -> None:
+    result = run_pantau(tmp_path / "var", "migrate", "down", "--steps", "0")
+    assert result.returncode == 2
+    assert "--steps" in result.stderr
+
+
+# -- servers and settings --------------------------------------------------------------------------
+
+SERVER_VARS = ("PANTAU_KAFKA_BROKERS", "PANTAU_CLICKHOUSE_DSN", "PANTAU_REDIS_URL")
+
+
+@pytest.mark.parametrize("command", ["worker", "api"])
+def test_worker_and_api_need_every_server(tmp_path: Path, command: str) -> None:
+    data_dir = tmp_path / "var"
+    result = run_pantau(data_dir, command, timeout=30)
+    assert result.returncode == 2, result.stderr
+    assert all(name in result.stderr for name in SERVER_VARS), result.stderr
+    assert "Traceback" not in result.stderr
+    assert not data_dir.exists(), "nothing may be started or written"
+
+
+def test_worker_names_only_the_missing_servers(tmp_path: Path) -> None:
+    data_dir = tmp_path / "var"
+    result = run_pantau(data_dir, "worker", timeout=30, PANTAU_KAFKA_BROKERS="127.0.0.1:9")
+    assert result.returncode == 2, result.stderr
+    assert "PANTAU_KAFKA_BROKERS" not in result.stderr
+    assert "PANTAU_CLICKHOUSE_DSN" in result.stderr and "PANTAU_REDIS_URL" in result.stderr
+    assert not data_dir.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "variable", "value"),
+    [
+        (("migrate", "status"), "PANTAU_TOPIC_PARTITIONS", "0"),
+        (("migrate", "up"), "PANTAU_LOG_LEVEL", "LOUD"),
+        (("worker",), "PANTAU_CLICKHOUSE_DSN", "mysql://x"),
+        (("api",), "PANTAU_REDIS_URL", "http://localhost:6379"),
+        (("replay", "FILE"), "PANTAU_KAFKA_BROKERS", "no-port-here"),
+    ],
+)
+def test_an_invalid_setting_stops_any_command_naming_the_field(
+    tmp_path: Path, args: tuple[str, ...], variable: str, value: str
+) -> None:
+    file = write_jsonl(tmp_path / "posts.jsonl", [post("1", T0)])
+    data_dir = tmp_path / "var"
+    argv = [str(file) if a == "FILE" else a for a in args]
+    result = run_pantau(data_dir, *argv, timeout=30, **{variable: value})
+    assert result.returncode == 2, result.stderr
+    field = variable.removeprefix("PANTAU_").lower()
+    assert field in result.stderr and variable in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    assert not data_dir.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "named"),
+    [
+        ((), {"PANTAU_TOPIC_PARTITIONS": "0"}, "PANTAU_TOPIC_PARTITIONS"),
+        ((), {"PANTAU_CLICKHOUSE_DSN": "mysql://x"}, "PANTAU_CLICKHOUSE_DSN"),
+        (("--demo", "--demo-speed", "0"), {}, "a positive number or 'max'"),
+    ],
+)
+def test_up_with_a_bad_setting_exits_2_and_leaves_no_process(
+    tmp_path: Path, args: tuple[str, ...], env: dict[str, str], named: str
+) -> None:
+    data_dir = tmp_path / "var"
+    result = run_pantau(data_dir, "up", *args, timeout=30, PANTAU_API_PORT="0", **env)
+    assert result.returncode == 2, result.stderr
+    assert named in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    assert pantau_processes(data_dir) == []
+    assert not (data_dir / "engines.json").exists()
+    assert not data_dir.exists(), "no engine may have been started"
+
+
+def test_up_names_the_demo_speed_option_it_refuses(tmp_path: Path) -> None:
+    result = run_pantau(tmp_path / "var", "up", "--demo", "--demo-speed", "fast", timeout=30)
+    assert result.returncode == 2
+    assert "--demo-speed" in result.stderr, result.stderr
+
+
+# -- replay ----------------------------------------------------------------------------------------
+
+
+def test_replay_jsonl_sends_every_row_to_posts_raw(tmp_path: Path, broker: TansuBroker) -> None:
+    posts = [post(str(i), T0 + timedelta(seconds=i)) for i in range(5)]
+    file = write_jsonl(tmp_path / "posts.jsonl", [posts[0], "\n", posts[1], "not json\n", *posts[2:]])
+    result = run_pantau(
+        tmp_path / "var", "replay", str(file), "--speed", "max", PANTAU_KAFKA_BROKERS=broker.brokers
+    )
+    assert result.returncode == 0, result.stderr
+    assert "sent 6 posts" in result.stdout
+
+    values = read_raw(broker.brokers, expect=6)
+    assert len(values) == 6
+    junk = [v for v in values if not v.startswith(b"{")]
+    assert [v.strip() for v in junk] == [b"not json"]
+    messages = envelopes([v for v in values if v not in junk])
+    assert {m["source"] for m in messages} == {"replay"}
+    assert by_id([m["payload"] for m in messages]) == by_id(posts)
+
+
+def test_replay_csv_with_a_source_name(tmp_path: Path, broker: TansuBroker) -> None:
+    rows = [
+        {"platform": "x", "id": str(i), "created_at": f"2024-05-01 10:00:0{i}", "author_id": "u1", "text": t}
+        for i, t in enumerate(["hi, all", 'say "halo"', "", "multi\nline"])
+    ]
+    file = tmp_path / "posts.csv"
+    with file.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    result = run_pantau(
+        tmp_path / "var", "replay", str(file), "--source", "kpu-scraper", PANTAU_KAFKA_BROKERS=broker.brokers
+    )
+    assert result.returncode == 0, result.stderr
+    assert "sent 4 posts" in result.stdout
+    messages = envelopes(read_raw(broker.brokers, expect=4))
+    assert {m["source"] for m in messages} == {"kpu-scraper"}
+    assert by_id([m["payload"] for m in messages]) == by_id(rows)
+
+
+def test_replay_rebase_now_at_a_speed(tmp_path: Path, broker: TansuBroker) -> None:
+    posts = [post(str(i), T0 + timedelta(seconds=5 * i)) for i in range(3)]
+    file = write_jsonl(tmp_path / "posts.jsonl", posts)
+    result = run_pantau(
+        tmp_path / "var", "replay", str(file), "--rebase-now", "--speed", "100",
+        PANTAU_KAFKA_BROKERS=broker.brokers,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "sent 3 posts" in result.stdout
+    payloads = by_id([m["payload"] for m in envelopes(read_raw(broker.brokers, expect=3))])
+    times = [parse_timestamp(p["created_at"]) for p in payloads]
+    assert abs((datetime.now(UTC) - times[-1]).total_seconds()) < 30
+    assert [t - times[0] for t in times] == [
+        timedelta(seconds=0),
+        timedelta(seconds=5),
+        timedelta(seconds=10),
+    ]
+
+
+@pytest.mark.parametrize("speed", ["0", "-2", "fast", ""])
+def test_replay_refuses_a_bad_speed(tmp_path: Path, broker: TansuBroker, speed: str) -> None:
+    file = write_jsonl(tmp_path / "posts.jsonl", [post("1", T0)])
+    result = run_pantau(
+        tmp_path / "var", "replay", str(file), "--speed", speed, PANTAU_KAFKA_BROKERS=broker.brokers
+    )
+    assert result.returncode != 0
+    assert "--speed" in result.stderr and "positive number" in result.stderr, result.stderr
+    assert "sent" not in result.stdout
+
+
+def test_replay_refuses_a_speed_that_is_not_a_number(tmp_path: Path, broker: TansuBroker) -> None:
+    file = write_jsonl(tmp_path / "posts.jsonl", [post("1", T0)])
+    result = run_pantau(
+        tmp_path / "var", "replay", str(file), "--speed", "nan", PANTAU_KAFKA_BROKERS=broker.brokers
+    )
+    assert result.returncode != 0
+    assert "--speed" in result.stderr
+
+
+def test_replay_of_a_missing_file(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.jsonl"
+    result = run_pantau(tmp_path / "var", "replay", str(missing), PANTAU_KAFKA_BROKERS="127.0.0.1:9")
+    assert result.returncode != 0
+    assert "nope.jsonl" in result.stderr and "does not exist" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_replay_finds_the_broker_of_a_running_up(tmp_path: Path, broker: TansuBroker) -> None:
+    data_dir = tmp_path / "var"
+    data_dir.mkdir()
+    (data_dir / "engines.json").write_text(json.dumps({"kafka_brokers": broker.brokers, "redis_url": ""}))
+    posts = [post(str(i), T0) for i in range(3)]
+    file = write_jsonl(tmp_path / "posts.jsonl", posts)
+    result = run_pantau(data_dir, "replay", str(file))
+    assert result.returncode == 0, result.stderr
+    assert "sent 3 posts" in result.stdout
+    assert by_id([m["payload"] for m in envelopes(read_raw(broker.brokers, expect=3))]) == by_id(posts)
+
+
+@pytest.mark.parametrize(
+    "engines_json", [None, "{not json", json.dumps({"kafka_brokers": "", "redis_url": ""})], ids=str
+)
+def test_replay_without_any_broker_exits_2(tmp_path: Path, engines_json: str | None) -> None:
+    data_dir = tmp_path / "var"
+    if engines_json is not None:
+        data_dir.mkdir()
+        (data_dir / "engines.json").write_text(engines_json)
+    file = write_jsonl(tmp_path / "posts.jsonl", [post("1", T0)])
+    result = run_pantau(data_dir, "replay", str(file), timeout=30)
+    assert result.returncode == 2, result.stderr
+    assert "PANTAU_KAFKA_BROKERS" in result.stderr and "pantau up" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr

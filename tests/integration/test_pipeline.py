@@ -1,0 +1,124 @@
+"""The whole path, posts.raw to ClickHouse and alerts, on the real broker, Valkey and chdb."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import orjson
+
+from pantau import bus
+from pantau.domain import utcnow
+from tests.integration.harness import Harness, burst_posts, post, utc, wait_for
+
+START = utc(2026, 11, 20, 10, 0)
+
+
+async def test_every_post_is_stored_once_even_when_sent_twice(harness: Harness) -> None:
+    posts = [
+        post(str(i), f"Pak Raka hebat nomor {i} #uji", START + timedelta(seconds=i), author=f"a{i % 37}")
+        for i in range(300)
+    ]
+    await harness.send(posts)
+    await harness.send(posts)  # a collector that repeats itself
+    await harness.start_worker()
+
+    async def all_stored() -> bool:
+        return await harness.post_count() >= 300
+
+    await wait_for(all_stored, seconds=40, what="300 posts stored")
+    await asyncio.sleep(1.0)  # let the repeated copies arrive, if they were going to be stored
+
+    c = harness.client
+    assert c.command("SELECT count() FROM posts") == 300  # physical rows, without FINAL
+    assert c.command("SELECT uniqExact(id) FROM posts") == 300
+    assert c.command("SELECT uniqExactMerge(posts) FROM minute_stats WHERE target = ''") == 300
+    assert c.command("SELECT count() FROM post_targets WHERE target = 'raka-wibisana'") == 300
+    stored = c.query("SELECT id, source, raw, sentiment, targets FROM posts WHERE id = 'x:7'").result_rows
+    assert stored[0][0] == "x:7" and stored[0][1] == "test"
+    assert orjson.loads(stored[0][2])["text"] == "Pak Raka hebat nomor 7 #uji"
+    assert stored[0][3] == "positive" and stored[0][4] == ["raka-wibisana"]
+
+
+async def test_malformed_messages_go_to_the_dlq_and_the_stream_goes_on(harness: Harness) -> None:
+    good = [post("g1", "pertama", START), post("g2", "kedua", START + timedelta(seconds=1))]
+    await harness.send_raw(
+        [
+            bus_envelope(good[0]),
+            b"{not json",
+            orjson.dumps({"platform": "x", "id": "m1", "text": "tanpa waktu", "author": {"id": "z"}}),
+            orjson.dumps([1, 2, 3]),
+            bus_envelope(good[1]),
+        ]
+    )
+    await harness.start_worker()
+
+    async def good_stored() -> bool:
+        return await harness.post_count() == 2
+
+    await wait_for(good_stored, what="both good posts stored")
+    letters = await harness.read_topic(bus.DLQ, expect=3)
+    assert len(letters) == 3
+    reasons = sorted(letter["reason"] for letter in letters)
+    assert any(r.startswith("not JSON") for r in reasons)
+    assert any("created_at" in r for r in reasons)
+    assert any("expected a JSON object" in r for r in reasons)
+    assert all(letter["stage"] == "normalise" and letter["topic"] == bus.RAW for letter in letters)
+    assert {letter["raw"] for letter in letters} >= {"{not json", "[1,2,3]"}
+
+    async def dead_letters_stored() -> bool:
+        return bool(harness.client.command("SELECT count() FROM dead_letters") == 3)
+
+    await wait_for(dead_letters_stored, what="dead letters in ClickHouse")
+
+
+async def test_a_worker_restarted_mid_stream_loses_nothing_and_duplicates_nothing(harness: Harness) -> None:
+    total = 6000
+    posts = [post(f"r{i}", f"posting {i}", START + timedelta(milliseconds=100 * i)) for i in range(total)]
+    await harness.send(posts)
+    await harness.start_worker()
+
+    async def some_stored() -> bool:
+        return await harness.post_count() > 0
+
+    await wait_for(some_stored, interval=0.02, what="the first stored batch")
+    await harness.stop_worker()  # mid-stream: batches in flight, offsets partly committed
+    after_stop = await harness.post_count()
+    assert 0 < after_stop < total, "the restart must happen mid-stream for this test to mean anything"
+
+    await harness.start_worker()
+
+    async def all_stored() -> bool:
+        return await harness.post_count() >= total
+
+    await wait_for(all_stored, seconds=60, what="every post stored after the restart")
+    await asyncio.sleep(1.0)
+    assert harness.client.command("SELECT count() FROM posts") == total
+    assert harness.client.command("SELECT uniqExact(id) FROM posts") == total
+
+
+async def test_a_burst_becomes_one_alert_in_redis_and_clickhouse(harness: Harness) -> None:
+    start = utcnow().replace(microsecond=0) - timedelta(minutes=30)
+    await harness.send(burst_posts("ujiburst", start, quiet_minutes=10, burst=30))
+    await harness.start_worker()
+
+    async def alert_stored() -> bool:
+        return bool(harness.client.command("SELECT count() FROM alerts FINAL WHERE key = 'ujiburst'"))
+
+    await wait_for(alert_stored, seconds=30, what="an alert on #ujiburst")
+    row = harness.client.query(
+        "SELECT id, kind, key_kind, status, numbers['count'], length(evidence) FROM alerts FINAL "
+        "WHERE key = 'ujiburst'"
+    ).result_rows
+    assert len(row) == 1
+    alert_id, kind, key_kind, status, count, evidence = row[0]
+    assert (kind, key_kind, status) == ("volume_burst", "hashtag", "open")
+    assert count >= 8 and evidence >= 8
+    live = await harness.redis.get(f"pantau:alert:{alert_id}")
+    assert live is not None and orjson.loads(live)["key"] == "ujiburst"
+
+
+def bus_envelope(p: dict[str, object]) -> bytes:
+    from pantau.normalise import make_envelope
+
+    return make_envelope(p, source="test")

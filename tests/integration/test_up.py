@@ -1,0 +1,186 @@
+"""`pantau up` as a user runs it: a real process, its engines, its signals, its data directory."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from pantau import bus
+from pantau.engines import TansuBroker, ValkeyServer, free_port
+from tests.integration.harness import envelopes, post, utc
+
+PANTAU = str(Path(sys.executable).parent / "pantau")
+DEMO = Path(__file__).resolve().parents[2] / "pantau" / "demo" / "posts.jsonl"
+COUNT_POSTS = (
+    "import sys; from storage.client import open_client; "
+    "c = open_client(sys.argv[1]); "
+    "print(c.command('SELECT count() FROM posts'), c.command('SELECT uniqExact(id) FROM posts'), "
+    "c.command(\"SELECT uniqExactMerge(posts) FROM minute_stats WHERE target = ''\"))"
+)
+
+
+def get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return json.loads(response.read())
+
+
+def metric(base: str, name: str) -> float:
+    match = re.search(rf"^{re.escape(name)} (\S+)$", get_text(f"{base}/metrics"), re.MULTILINE)
+    return float(match.group(1)) if match else 0.0
+
+
+def get_text(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return str(response.read().decode())
+
+
+def wait_until(check: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+            if result:
+                return result
+        except OSError as exc:  # not listening yet
+            last_error = exc
+        time.sleep(0.25)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last error: {last_error})")
+
+
+@contextmanager
+def pantau_up(data_dir: Path, port: int, *args: str, **env: str) -> Iterator[subprocess.Popen[bytes]]:
+    environment = {
+        **os.environ,
+        "PANTAU_DATA_DIR": str(data_dir),
+        "PANTAU_API_PORT": str(port),
+        "PANTAU_BROKER_SESSION_TIMEOUT": "6",
+        **env,
+    }
+    log = open(data_dir.parent / f"{data_dir.name}-up.log", "ab")  # noqa: SIM115
+    process = subprocess.Popen([PANTAU, "up", *args], env=environment, stdout=log, stderr=log)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+        log.close()
+
+
+def children_of(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return not re.search(r"^State:\s+Z", status, re.MULTILINE)
+
+
+def stored_posts(data_dir: Path) -> tuple[int, int, int]:
+    """Read the posts of a stopped `pantau up` in another process (chdb: one process per directory)."""
+    out = subprocess.run(
+        [sys.executable, "-c", COUNT_POSTS, f"chdb://{(data_dir / 'clickhouse').resolve()}"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout.split()
+    rows, distinct, counted = (int(x) for x in out)
+    return rows, distinct, counted
+
+
+def test_up_demo_raises_alerts_stops_cleanly_and_keeps_its_data(tmp_path: Path) -> None:
+    data_dir = tmp_path / "var"
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    demo_posts = sum(1 for line in DEMO.read_text().splitlines() if line.strip())
+    with pantau_up(data_dir, port, "--demo", "--demo-speed", "max") as process:
+        page = wait_until(lambda: get_json(f"{base}/alerts")["total"] > 0 and get_json(f"{base}/alerts"), 60,
+                          "the first alert from the demo stream")  # fmt: skip
+        assert page["items"][0]["kind"] == "volume_burst"
+        assert get_json(f"{base}/readyz")["ready"] is True
+        engines = children_of(process.pid)
+        assert len(engines) == 2 and all(alive(pid) for pid in engines)
+        wait_until(
+            lambda: metric(base, "pantau_posts_stored_total") >= demo_posts, 30, "the whole demo stored"
+        )
+
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(15) == 0
+        assert time.monotonic() - started < 15
+        wait_until(lambda: not any(alive(pid) for pid in engines), 5, "the engines to stop")
+    alerts_before = page["total"]
+    assert stored_posts(data_dir) == (demo_posts, demo_posts, demo_posts)
+
+    # A second start on the same data directory finds the earlier posts and alerts.
+    with pantau_up(data_dir, port) as process:
+        again = wait_until(lambda: get_json(f"{base}/alerts"), 30, "the API after a restart")
+        assert again["total"] >= alerts_before
+        assert {a["id"] for a in page["items"]} <= {a["id"] for a in again["items"]}
+        process.send_signal(signal.SIGINT)  # Ctrl-C
+        assert process.wait(15) == 0
+    assert stored_posts(data_dir)[0] == demo_posts
+
+
+def test_a_worker_killed_mid_stream_loses_nothing_and_duplicates_nothing(
+    tmp_path: Path, broker: TansuBroker, valkey: ValkeyServer
+) -> None:
+    """SIGKILL, not a polite stop: whatever was in flight is re-read from the last committed offset."""
+    total = 20000
+    data_dir = tmp_path / "var"
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    servers = {"PANTAU_KAFKA_BROKERS": broker.brokers, "PANTAU_REDIS_URL": valkey.url}
+    posts = [
+        post(f"k{i}", f"kiriman {i}", utc(2026, 11, 20, 9) + timedelta(milliseconds=50 * i))
+        for i in range(total)
+    ]
+
+    async def send_all() -> None:
+        await bus.ensure_topics(broker.brokers, 4)
+        producer = bus.RawProducer(broker.brokers)
+        await producer.start()
+        try:
+            await producer.send_many(envelopes(posts))
+        finally:
+            await producer.stop()
+
+    asyncio.run(send_all())
+
+    with pantau_up(data_dir, port, **servers) as process:
+        wait_until(lambda: metric(base, "pantau_posts_stored_total") > 0, 60, "the first stored batch")
+        process.kill()
+        process.wait(10)
+
+    with pantau_up(data_dir, port, **servers) as process:
+        store_stage = 'pantau_stage_messages_total{stage="store"}'
+        # The restarted worker re-reads from the last committed offset: it has work, or the kill
+        # came too late to mean anything.
+        wait_until(lambda: metric(base, store_stage) > 0, 60, "the restarted worker to consume")
+        previous, quiet_since = -1.0, time.monotonic()
+        while time.monotonic() - quiet_since < 3:  # until the store stage has been idle for 3 s
+            current = metric(base, store_stage)
+            if current != previous:
+                previous, quiet_since = current, time.monotonic()
+            time.sleep(0.25)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(15) == 0
+    assert stored_posts(data_dir) == (total, total, total)
