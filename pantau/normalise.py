@@ -127,14 +127,10 @@ class AuthorIn(BaseModel):
     handle: Annotated[str, Field(max_length=100)] = ""
 
 
-class MetricsIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class MetricsIn(Metrics):
+    """The domain's counts, tolerant of counts Pantau does not keep (bookmarks, ...)."""
 
-    likes: int = Field(default=0, ge=0)
-    reposts: int = Field(default=0, ge=0)
-    replies: int = Field(default=0, ge=0)
-    quotes: int = Field(default=0, ge=0)
-    views: int = Field(default=0, ge=0)
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
 
 class PostIn(BaseModel):
@@ -252,7 +248,7 @@ def post_from_input(
         hashtags=hashtags,
         mentions=mentions,
         links=links,
-        metrics=Metrics(**item.metrics.model_dump()),
+        metrics=Metrics.model_validate(item.metrics.model_dump()),
         source=source,
         received_at=received_at or utcnow(),
         raw=raw,

@@ -111,7 +111,9 @@ class Migrator:
         ).result_rows
         return {int(v): (checksum, at) for v, direction, checksum, at in rows if direction == "up"}
 
-    def _record(self, migration: Migration, direction: str) -> None:
+    def _run(self, migration: Migration, direction: str) -> None:
+        for statement in migration.up if direction == "up" else migration.down:
+            self.client.command(statement)
         self.client.insert(
             MIGRATIONS_TABLE,
             [[migration.version, migration.name, migration.checksum, direction, datetime.now(UTC)]],
@@ -142,12 +144,9 @@ class Migrator:
         for migration in self.migrations:
             if target is not None and migration.version > target:
                 break
-            if migration.version in applied:
-                continue
-            for statement in migration.up:
-                self.client.command(statement)
-            self._record(migration, "up")
-            done.append(migration)
+            if migration.version not in applied:
+                self._run(migration, "up")
+                done.append(migration)
         return done
 
     def down(self, steps: int = 1) -> list[Migration]:
@@ -157,12 +156,9 @@ class Migrator:
         for migration in sorted(self.migrations, key=lambda m: -m.version):
             if len(undone) >= steps:
                 break
-            if migration.version not in applied:
-                continue
-            for statement in migration.down:
-                self.client.command(statement)
-            self._record(migration, "down")
-            undone.append(migration)
+            if migration.version in applied:
+                self._run(migration, "down")
+                undone.append(migration)
         return undone
 
 
