@@ -6,12 +6,11 @@ replay at any speed gives the same signals.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from pantau.domain import EnrichedPost, Signal
+from pantau.domain import EnrichedPost, Signal, UtcDatetime
 
 
 class Observation(BaseModel):
@@ -24,8 +23,8 @@ class Observation(BaseModel):
     target: str = ""
     post_id: str
     author_id: str
-    at: datetime
-    received_at: datetime | None = None
+    at: UtcDatetime
+    received_at: UtcDatetime | None = None
     sentiment: str = "neutral"
     stance: str = "none"
     fingerprint: str = ""
@@ -33,6 +32,14 @@ class Observation(BaseModel):
     @property
     def routing_key(self) -> str:
         return f"{self.key_kind}:{self.key}"
+
+
+class ObservationBatch(BaseModel):
+    """Observations of one key, sent together (the `posts.by_key` record)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    observations: tuple[Observation, ...]
 
 
 def observations(item: EnrichedPost) -> list[Observation]:

@@ -4,7 +4,7 @@ Topics are named `<entity>.<state>`; each carries one record type (JSON):
 - posts.raw       source envelopes (any input shape)        -> normalise
 - posts           canonical `Post`, keyed by post id         -> enrich
 - posts.enriched  `EnrichedPost`, keyed by post id           -> store, fan out by key
-- posts.by_key    detector `Observation`s, keyed by key      -> detect
+- posts.by_key    `ObservationBatch`: one key's observations, keyed by key -> detect
 - signals         `Signal`, keyed by alert fingerprint       -> alert
 - posts.dlq       `DeadLetter`: what a stage could not use, with the reason
 """

@@ -9,9 +9,9 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Annotated, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 
 def utcnow() -> datetime:
@@ -25,13 +25,12 @@ def as_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+# Every time in Pantau is timezone-aware UTC, whatever the input said.
+UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
+
+
 class _Record(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _datetimes_in_utc(cls, value: Any) -> Any:
-        return as_utc(value) if isinstance(value, datetime) else value
 
 
 class Metrics(_Record):
@@ -52,7 +51,7 @@ class Post(_Record):
     author_handle: str
     text: str
     lang: str = Field(default="", description="Language hint from the source ('' when unknown).")
-    created_at: datetime
+    created_at: UtcDatetime
     url: str = ""
     reply_to: str = Field(default="", description="Platform-scoped id of the post this replies to.")
     repost_of: str = ""
@@ -62,7 +61,7 @@ class Post(_Record):
     links: tuple[str, ...] = ()
     metrics: Metrics = Metrics()
     source: str = Field(default="", description="Which source brought it: replay, api, a collector name.")
-    received_at: datetime
+    received_at: UtcDatetime
     raw: str = Field(default="", description="The payload as received (JSON text), for audits.")
 
 
@@ -99,7 +98,7 @@ class Enrichment(_Record):
 class EnrichedPost(_Record):
     post: Post
     enrichment: Enrichment
-    enriched_at: datetime
+    enriched_at: UtcDatetime
 
 
 class SignalKind(StrEnum):
@@ -118,11 +117,11 @@ class Signal(_Record):
     key_kind: str = Field(description="What the key is: target, hashtag, term, topic.")
     key: str
     target: str = Field(default="", description="Watchlist target id when the key names one.")
-    window_start: datetime
-    window_end: datetime
+    window_start: UtcDatetime
+    window_end: UtcDatetime
     numbers: dict[str, float]
     evidence: tuple[str, ...] = Field(default=(), description="Post ids.")
-    detected_at: datetime
+    detected_at: UtcDatetime
 
     @staticmethod
     def make_id(kind: str, key_kind: str, key: str, window_start: datetime) -> str:
@@ -157,12 +156,12 @@ class Alert(_Record):
     numbers: dict[str, float] = Field(default_factory=dict)
     evidence: tuple[str, ...] = ()
     signal_ids: tuple[str, ...] = ()
-    first_seen: datetime
-    last_seen: datetime
-    created_at: datetime
-    updated_at: datetime
+    first_seen: UtcDatetime
+    last_seen: UtcDatetime
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
     acked_by: str = ""
-    acked_at: datetime | None = None
+    acked_at: UtcDatetime | None = None
 
 
 class DeadLetter(_Record):
@@ -174,7 +173,7 @@ class DeadLetter(_Record):
     partition: int = -1
     offset: int = -1
     raw: str
-    failed_at: datetime
+    failed_at: UtcDatetime
 
 
 R = TypeVar("R", bound=BaseModel)

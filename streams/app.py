@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -24,10 +25,10 @@ from alerts.lifecycle import apply_signal, fingerprint
 from alerts.state import AlertState
 from config.settings import Settings
 from config.watchlist import Watchlist
-from detectors.base import Detector, Observation, observations
+from detectors.base import Detector, Observation, ObservationBatch, observations
 from nlp.classifier import Classifier
 from pantau import bus, metrics
-from pantau.domain import DeadLetter, EnrichedPost, Post, Signal, decode, encode, utcnow
+from pantau.domain import DeadLetter, EnrichedPost, Enrichment, Post, Signal, decode, encode, utcnow
 from pantau.normalise import InvalidPost, normalise
 from storage.repository import ClickHouseStore
 
@@ -136,27 +137,35 @@ def build_agents(app: faust.App, pipe: Pipeline) -> None:
                 pending.append(await posts_t.send(key=post.id.encode(), value=encode(post)))
             await finish(stream, events, pending)
 
+    def classify(posts: list[Post]) -> list[Enrichment]:
+        """Runs in the model executor: the stage takes large batches off the topic, the model sees
+        them in `enrich_batch_size` slices."""
+        size = s.enrich_batch_size
+        out: list[Enrichment] = []
+        for i in range(0, len(posts), size):
+            out.extend(pipe.classifier.classify(posts[i : i + size]))
+        return out
+
     @app.agent(posts_t, name="enrich")
     async def enrich_agent(stream: Any) -> None:
         loop = asyncio.get_running_loop()
-        async for events in stream.noack_take(s.enrich_batch_size, within=s.enrich_batch_seconds):
+        async for events in stream.noack_take(s.enrich_batch_size * 8, within=s.enrich_batch_seconds):
             started = time.perf_counter()
             metrics.MESSAGES_IN.labels("enrich").inc(len(events))
             good, bad = decode_all("enrich", Post, events)
             pending = [await dead_letter("enrich", e, reason) for e, reason in bad]
             posts = [post for _, post in good]
+            enrichments: list[Enrichment | None]
             try:
-                enrichments = await loop.run_in_executor(pipe.model_executor, pipe.classifier.classify, posts)
+                enrichments = list(await loop.run_in_executor(pipe.model_executor, classify, posts))
             except Exception:
                 log.exception("classifier failed on a batch of %d; classifying one by one", len(posts))
                 enrichments = []
                 for event, post in good:
                     try:
-                        enrichments.extend(
-                            await loop.run_in_executor(pipe.model_executor, pipe.classifier.classify, [post])
-                        )
+                        enrichments.extend(await loop.run_in_executor(pipe.model_executor, classify, [post]))
                     except Exception as exc:
-                        enrichments.append(None)  # type: ignore[arg-type]
+                        enrichments.append(None)
                         pending.append(await dead_letter("enrich", event, f"classifier failed: {exc!r}"))
             now = utcnow()
             for post, enrichment in zip(posts, enrichments, strict=True):
@@ -186,22 +195,28 @@ def build_agents(app: faust.App, pipe: Pipeline) -> None:
         async for events in stream.noack_take(s.store_batch_size, within=s.enrich_batch_seconds):
             good, bad = decode_all("fan-out", EnrichedPost, events)
             pending = [await dead_letter("fan-out", e, reason) for e, reason in bad]
+            # One message per key and batch: a busy key's observations travel together.
+            by_key: dict[str, list[Observation]] = defaultdict(list)
             for _, item in good:
                 for obs in observations(item):
-                    pending.append(await by_key_t.send(key=obs.routing_key.encode(), value=encode(obs)))
+                    by_key[obs.routing_key].append(obs)
+            for routing_key, group in by_key.items():
+                value = encode(ObservationBatch(observations=tuple(group)))
+                pending.append(await by_key_t.send(key=routing_key.encode(), value=value))
             await finish(stream, events, pending)
 
     @app.agent(by_key_t, name="detect")
     async def detect_agent(stream: Any) -> None:
         async for events in stream.noack_take(s.store_batch_size, within=s.enrich_batch_seconds):
-            metrics.MESSAGES_IN.labels("detect").inc(len(events))
-            good, bad = decode_all("detect", Observation, events)
+            good, bad = decode_all("detect", ObservationBatch, events)
             pending = [await dead_letter("detect", e, reason) for e, reason in bad]
-            for _, obs in good:
-                for signal in pipe.detector.update(obs):
-                    metrics.SIGNALS.labels(signal.kind.value).inc()
-                    key = f"{signal.kind}|{signal.key_kind}|{signal.key}".encode()
-                    pending.append(await signals_t.send(key=key, value=encode(signal)))
+            for _, batch in good:
+                metrics.MESSAGES_IN.labels("detect").inc(len(batch.observations))
+                for obs in batch.observations:
+                    for signal in pipe.detector.update(obs):
+                        metrics.SIGNALS.labels(signal.kind.value).inc()
+                        key = f"{signal.kind}|{signal.key_kind}|{signal.key}".encode()
+                        pending.append(await signals_t.send(key=key, value=encode(signal)))
             await finish(stream, events, pending)
 
     @app.agent(signals_t, name="alert")
