@@ -12,8 +12,10 @@ after its own orderly shutdown (the broker must outlive the worker's last offset
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -21,6 +23,9 @@ from pathlib import Path
 from types import TracebackType
 
 log = logging.getLogger(__name__)
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 class EngineError(RuntimeError):
@@ -44,12 +49,21 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], name: str, timeou
     raise EngineError(f"{name} did not open port {port} within {timeout:.0f}s")
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to SIGTERM it when its parent dies, even by SIGKILL,
+    so a killed `pantau up` leaves no broker or Valkey behind. (Only used where the parent has no
+    threads yet: preexec functions are not safe after threads start.)"""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 class _ChildEngine:
     name = "engine"
 
-    def __init__(self, port: int | None = None, log_path: Path | None = None) -> None:
+    def __init__(self, port: int | None = None, log_path: Path | None = None, die_with_parent: bool = False):
         self.port = port or free_port()
         self.log_path = log_path
+        self.die_with_parent = die_with_parent
         self.process: subprocess.Popen[bytes] | None = None
 
     def command(self) -> list[str]:
@@ -60,7 +74,7 @@ class _ChildEngine:
         try:
             self.process = subprocess.Popen(
                 self.command(), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True,
+                start_new_session=True, preexec_fn=_die_with_parent if self.die_with_parent else None,
             )  # fmt: skip
         finally:
             if out is not subprocess.DEVNULL:
@@ -113,8 +127,14 @@ class TansuBroker(_ChildEngine):
 class ValkeyServer(_ChildEngine):
     name = "valkey"
 
-    def __init__(self, data_dir: Path | None = None, port: int | None = None, log_path: Path | None = None):
-        super().__init__(port, log_path)
+    def __init__(
+        self,
+        data_dir: Path | None = None,
+        port: int | None = None,
+        log_path: Path | None = None,
+        die_with_parent: bool = False,
+    ) -> None:
+        super().__init__(port, log_path, die_with_parent)
         self.data_dir = data_dir
 
     def command(self) -> list[str]:

@@ -11,7 +11,9 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import signal
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
@@ -150,16 +152,17 @@ def start_embedded(settings: Settings) -> tuple[Settings, Embedded]:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     logs = settings.data_dir / "logs"
     logs.mkdir(exist_ok=True)
+    stop_leftover_engines(settings.data_dir / ENGINES_FILE)
     embedded = Embedded()
     update: dict[str, Any] = {}
     try:
         if not settings.kafka_brokers:
-            embedded.broker = TansuBroker(log_path=logs / "broker.log")
+            embedded.broker = TansuBroker(log_path=logs / "broker.log", die_with_parent=True)
             embedded.broker.start()
             update["kafka_brokers"] = embedded.broker.brokers
         if not settings.redis_url:
             embedded.valkey = ValkeyServer(
-                data_dir=settings.data_dir / "valkey", log_path=logs / "valkey.log"
+                data_dir=settings.data_dir / "valkey", log_path=logs / "valkey.log", die_with_parent=True
             )
             embedded.valkey.start()
             update["redis_url"] = embedded.valkey.url
@@ -167,10 +170,41 @@ def start_embedded(settings: Settings) -> tuple[Settings, Embedded]:
         embedded.stop()
         raise
     resolved = settings.model_copy(update=update)
+    pids = [e.process.pid for e in (embedded.broker, embedded.valkey) if e is not None and e.process]
     (settings.data_dir / ENGINES_FILE).write_text(
-        json.dumps({"kafka_brokers": resolved.kafka_brokers, "redis_url": resolved.redis_url})
+        json.dumps({"kafka_brokers": resolved.kafka_brokers, "redis_url": resolved.redis_url, "pids": pids})
     )
     return resolved, embedded
+
+
+def stop_leftover_engines(engines_file: Path) -> None:
+    """Stop engines a previous `pantau up` on this data directory left running (it was killed
+    before it could stop them): a second Valkey on the same append-only file would corrupt it."""
+    try:
+        pids = json.loads(engines_file.read_text()).get("pids", [])
+    except (OSError, ValueError, AttributeError):
+        return
+    for pid in pids:
+        if isinstance(pid, int) and is_engine_process(pid):
+            log.warning("stopping engine pid %d left running by an earlier pantau up", pid)
+            os.kill(pid, signal.SIGTERM)
+            for _ in range(50):
+                if not is_engine_process(pid):
+                    break
+                time.sleep(0.1)
+            else:
+                os.kill(pid, signal.SIGKILL)
+
+
+def is_engine_process(pid: int) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    if "State:\tZ" in status:
+        return False
+    return b"tansu" in cmdline or b"valkey-server" in cmdline
 
 
 def running_engines(settings: Settings) -> dict[str, str]:

@@ -140,6 +140,35 @@ def test_up_demo_raises_alerts_stops_cleanly_and_keeps_its_data(tmp_path: Path) 
     assert stored_posts(data_dir)[0] == demo_posts
 
 
+def test_a_killed_pantau_up_leaves_no_engine_behind(tmp_path: Path) -> None:
+    port = free_port()
+    with pantau_up(tmp_path / "var", port) as process:
+        wait_until(lambda: get_json(f"http://127.0.0.1:{port}/healthz"), 30, "the API")
+        engines = children_of(process.pid)
+        assert len(engines) == 2
+        process.kill()
+        process.wait(10)
+        # The kernel tells the engines their parent died (PR_SET_PDEATHSIG).
+        wait_until(lambda: not any(alive(pid) for pid in engines), 10, "the orphaned engines to stop")
+
+
+def test_pantau_up_stops_engines_a_killed_run_left_behind(tmp_path: Path) -> None:
+    """Belt and braces: engines that outlived a killed run (say, started by a thread that is gone)
+    are stopped by the next start on the same data directory, before it starts its own."""
+    data_dir = tmp_path / "var"
+    data_dir.mkdir()
+    with ValkeyServer(data_dir=data_dir / "valkey") as orphan:
+        assert orphan.process is not None
+        (data_dir / "engines.json").write_text(json.dumps({"pids": [orphan.process.pid, 999999]}))
+        port = free_port()
+        with pantau_up(data_dir, port) as process:
+            wait_until(lambda: get_json(f"http://127.0.0.1:{port}/healthz"), 30, "the API")
+            assert orphan.process.poll() is not None
+            assert get_json(f"http://127.0.0.1:{port}/readyz")["ready"] is True
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(15) == 0
+
+
 def test_a_worker_killed_mid_stream_loses_nothing_and_duplicates_nothing(
     tmp_path: Path, broker: TansuBroker, valkey: ValkeyServer
 ) -> None:
