@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from alerts.state import AlertState
 from api.app import ApiContext, create_app
 from pantau import bus
-from pantau.domain import utcnow
+from pantau.domain import Alert, AlertStatus, Severity, SignalKind, utcnow
 from pantau.engines import ValkeyServer, free_port
 from pantau.runtime import ApiServer
 from tests.integration.harness import Harness, burst_posts, post, utc, wait_for
@@ -202,3 +202,63 @@ async def test_an_alert_reaches_the_api_and_the_live_feed(harness: Harness) -> N
         listener.cancel()
         await harness.stop_worker()
         await server.stop()
+
+
+def stored_alert(i: int, **fields: Any) -> Alert:
+    at = START + timedelta(minutes=10 * i)
+    values: dict[str, Any] = {
+        "id": f"alert-{i}",
+        "fingerprint": f"fp-{i}",
+        "kind": SignalKind.volume_burst,
+        "key_kind": "target",
+        "key": "raka-wibisana",
+        "target": "raka-wibisana",
+        "severity": Severity.warning,
+        "title": f"alert {i}",
+        "first_seen": at,
+        "last_seen": at + timedelta(minutes=1),
+        "created_at": at,
+        "updated_at": at,
+        **fields,
+    }
+    return Alert(**values)
+
+
+async def test_alerts_filter_by_status_severity_target_and_time_and_paginate(
+    api: httpx.AsyncClient, harness: Harness
+) -> None:
+    alerts = [
+        stored_alert(0, severity=Severity.critical),
+        stored_alert(1, target="sari-lestari", key="sari-lestari"),
+        stored_alert(2, status=AlertStatus.acknowledged),
+        stored_alert(3, kind=SignalKind.coordinated_posting),
+        stored_alert(4),
+    ]
+    harness.store.upsert_alerts(alerts, event="opened")
+
+    async def ids(**params: Any) -> list[str]:
+        response = await api.get("/alerts", params=params)
+        assert response.status_code == 200
+        return [a["id"] for a in response.json()["items"]]
+
+    assert await ids() == ["alert-4", "alert-3", "alert-2", "alert-1", "alert-0"]  # newest first
+    assert await ids(severity="critical") == ["alert-0"]
+    assert await ids(status="acknowledged") == ["alert-2"]
+    assert await ids(target="sari-lestari") == ["alert-1"]
+    assert await ids(kind="coordinated_posting") == ["alert-3"]
+    # Alerts active in [since, until): alert i spans [10i, 10i + 1) minutes after START.
+    window = {
+        "since": (START + timedelta(minutes=15)).isoformat(),
+        "until": (START + timedelta(minutes=35)).isoformat(),
+    }
+    assert await ids(**window) == ["alert-3", "alert-2"]
+    page = (await api.get("/alerts", params={"limit": 2, "offset": 2})).json()
+    assert [a["id"] for a in page["items"]] == ["alert-2", "alert-1"]
+    assert (page["total"], page["limit"], page["offset"]) == (5, 2, 2)
+    # A newer version of an alert replaces the old one (ReplacingMergeTree, read with FINAL).
+    harness.store.upsert_alerts(
+        [alerts[4].model_copy(update={"status": AlertStatus.resolved, "updated_at": utcnow()})],
+        event="resolved",
+    )
+    assert await ids(status="resolved") == ["alert-4"]
+    assert (await api.get("/alerts")).json()["total"] == 5
