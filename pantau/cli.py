@@ -98,13 +98,11 @@ def worker() -> None:
 @app.command("api")
 def api_command() -> None:
     """Run the HTTP API alone, against Kafka, ClickHouse and Redis servers."""
-    import uvicorn
-
-    from api.app import create_app
+    from pantau.runtime import serve_api
 
     settings = _settings()
     _require_servers(settings, "api")
-    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_level="info")
+    serve_api(settings)
 
 
 @app.command()

@@ -106,6 +106,23 @@ class _QuietSignalsServer(uvicorn.Server):
         yield
 
 
+def serve_api(settings: Settings) -> None:
+    """`pantau api`: the API alone; SIGINT and SIGTERM finish in-flight requests and exit 0."""
+    from api.app import create_app
+
+    server = _QuietSignalsServer(
+        uvicorn.Config(create_app(settings), host=settings.api_host, port=settings.api_port, log_level="info")
+    )
+
+    async def serve() -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, lambda: setattr(server, "should_exit", True))
+        await server.serve()
+
+    asyncio.run(serve())
+
+
 class DemoReplay(mode.Service):
     """Replays the bundled demo stream once the worker's agents are running."""
 

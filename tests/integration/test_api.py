@@ -54,7 +54,7 @@ async def test_ingest_accepts_a_valid_batch_and_writes_envelopes_to_posts_raw(
     assert response.status_code == 202
     assert response.json() == {"accepted": 2}
     records = await harness.read_topic(bus.RAW, expect=2)
-    assert [r["payload"]["id"] for r in records] == ["api1", "api2"]
+    assert sorted(r["payload"]["id"] for r in records) == ["api1", "api2"]  # partitions: no total order
     assert {r["source"] for r in records} == {"collector-1"}
     assert all(r["envelope"] == "pantau/1" for r in records)
 

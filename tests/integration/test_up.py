@@ -213,3 +213,80 @@ def test_a_worker_killed_mid_stream_loses_nothing_and_duplicates_nothing(
         process.send_signal(signal.SIGTERM)
         assert process.wait(15) == 0
     assert stored_posts(data_dir) == (total, total, total)
+
+
+def test_worker_and_api_run_as_separate_processes_against_servers(
+    tmp_path: Path, broker: TansuBroker, valkey: ValkeyServer
+) -> None:
+    """The production shape: `migrate up`, then `worker` and `api` processes given server addresses.
+
+    chdb lets one process at a time open a data directory, so here the worker runs, stops, and
+    then the API reads what it stored; against a ClickHouse server both run side by side."""
+    clickhouse = f"chdb://{(tmp_path / 'clickhouse').resolve()}"
+    env = {
+        **os.environ,
+        "PANTAU_KAFKA_BROKERS": broker.brokers,
+        "PANTAU_REDIS_URL": valkey.url,
+        "PANTAU_CLICKHOUSE_DSN": clickhouse,
+        "PANTAU_DATA_DIR": str(tmp_path / "var"),
+    }
+    migrate = subprocess.run([PANTAU, "migrate", "up"], env=env, capture_output=True, text=True, timeout=60)
+    assert migrate.returncode == 0 and "applied 0001_posts" in migrate.stdout
+
+    start = utc(2026, 11, 20, 9)
+    quiet = [post(f"s{i}", "biasa #ujiproses", start + timedelta(minutes=i)) for i in range(10)]
+    loud = [
+        post(f"l{i}", f"ramai #ujiproses {i}", start + timedelta(minutes=10, seconds=i)) for i in range(20)
+    ]
+
+    async def send_all() -> None:
+        await bus.ensure_topics(broker.brokers, 4)
+        producer = bus.RawProducer(broker.brokers)
+        await producer.start()
+        try:
+            await producer.send_many(envelopes(quiet + loud))
+        finally:
+            await producer.stop()
+
+    asyncio.run(send_all())
+    log = open(tmp_path / "worker.log", "ab")  # noqa: SIM115
+    worker = subprocess.Popen([PANTAU, "worker"], env=env, stdout=log, stderr=log)
+    try:
+        wait_until(lambda: "alert" in (tmp_path / "worker.log").read_text() and "opened" in
+                   (tmp_path / "worker.log").read_text(), 60, "the worker to open an alert")  # fmt: skip
+        time.sleep(2)  # the rest of the stream
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(15) == 0
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        log.close()
+    rows = subprocess.run(
+        [sys.executable, "-c", COUNT_POSTS, clickhouse],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout.split()
+    assert [int(x) for x in rows] == [30, 30, 30]
+
+    port = free_port()
+    api = subprocess.Popen([PANTAU, "api"], env={**env, "PANTAU_API_PORT": str(port)},
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        page = wait_until(lambda: get_json(f"{base}/alerts"), 30, "the API process")
+        assert [a["key"] for a in page["items"]] == ["ujiproses"]
+        assert get_json(f"{base}/readyz")["ready"] is True
+        request = urllib.request.Request(
+            f"{base}/ingest",
+            data=json.dumps({"posts": [post("api-1", "dari API", start)]}).encode(),
+            headers={"content-type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.status == 202
+        api.send_signal(signal.SIGTERM)
+        assert api.wait(15) == 0
+    finally:
+        if api.poll() is None:
+            api.kill()
