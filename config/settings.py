@@ -99,6 +99,11 @@ class Settings(BaseSettings):
     api_max_body_bytes: PositiveInt = 1_048_576
     api_max_batch_posts: PositiveInt = 1000
 
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int = Field(
+        default=9108, ge=0, le=65535, description="Prometheus port of `pantau worker` (0: none)."
+    )
+
     # -- targets -------------------------------------------------------------------------------
     watchlist_path: Path = DEFAULT_WATCHLIST
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -16,6 +16,11 @@ ALERT_EVENTS = Counter(
 )
 STORE_RETRIES = Counter("pantau_store_retries_total", "ClickHouse writes retried after an error.")
 INGESTED = Counter("pantau_api_ingested_posts_total", "Posts accepted by POST /ingest.")
+POST_LATENCY = Histogram(
+    "pantau_post_latency_seconds",
+    "From a post's arrival at Pantau (received_at) to its row in ClickHouse.",
+    buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
+)
 BATCH_SECONDS = Histogram(
     "pantau_stage_batch_seconds",
     "Time a stage spends on one batch.",

@@ -23,6 +23,7 @@ from typing import Any
 import faust
 import mode
 import uvicorn
+from prometheus_client import start_http_server
 from redis.asyncio import Redis
 
 from alerts.state import AlertState
@@ -259,6 +260,14 @@ def run(settings: Settings, *, api: bool, demo: bool, demo_speed: float | None, 
     build_agents(app, pipeline)
     services: list[mode.Service] = []
     producer = bus.RawProducer(settings.kafka_brokers)
+    if not api and settings.worker_metrics_port:
+        # Without the API in this process, the worker serves its own Prometheus metrics.
+        start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_host)
+        log.info(
+            "worker metrics on http://%s:%d/metrics",
+            settings.worker_metrics_host,
+            settings.worker_metrics_port,
+        )
     if api:
         context = ApiContext(settings=settings, store=store, alert_state=alert_state, producer=producer)
         services.append(ApiServer(create_app(settings, context), settings.api_host, settings.api_port))
@@ -272,6 +281,7 @@ def run(settings: Settings, *, api: bool, demo: bool, demo_speed: float | None, 
         redirect_stdouts=False,
         override_logging=False,
     )
+    worker.spinner = None  # a terminal spinner only garbles logs and captured output
 
     async def _close(app: faust.App, **_: Any) -> None:
         with contextlib.suppress(Exception):

@@ -186,6 +186,9 @@ def build_agents(app: faust.App, pipe: Pipeline) -> None:
             items = [item for _, item in good]
             new = await retry_forever(asyncio.to_thread, pipe.store.insert_new_posts, items)
             metrics.POSTS_STORED.inc(len(new))
+            stored_at = utcnow()
+            for item in new:
+                metrics.POST_LATENCY.observe(max(0.0, (stored_at - item.post.received_at).total_seconds()))
             metrics.POSTS_DUPLICATE.inc(len(items) - len(new))
             await finish(stream, events, pending)
             metrics.BATCH_SECONDS.labels("store").observe(time.perf_counter() - started)

@@ -37,6 +37,7 @@ def get_json(url: str) -> Any:
 
 
 def metric(base: str, name: str) -> float:
+    """A sample's value from a Prometheus text page (0 when absent)."""
     match = re.search(rf"^{re.escape(name)} (\S+)$", get_text(f"{base}/metrics"), re.MULTILINE)
     return float(match.group(1)) if match else 0.0
 
@@ -250,11 +251,18 @@ def test_worker_and_api_run_as_separate_processes_against_servers(
 
     asyncio.run(send_all())
     log = open(tmp_path / "worker.log", "ab")  # noqa: SIM115
-    worker = subprocess.Popen([PANTAU, "worker"], env=env, stdout=log, stderr=log)
+    metrics_port = free_port()
+    worker = subprocess.Popen(
+        [PANTAU, "worker"],
+        env={**env, "PANTAU_WORKER_METRICS_PORT": str(metrics_port)},
+        stdout=log,
+        stderr=log,
+    )
     try:
-        wait_until(lambda: "alert" in (tmp_path / "worker.log").read_text() and "opened" in
-                   (tmp_path / "worker.log").read_text(), 60, "the worker to open an alert")  # fmt: skip
-        time.sleep(2)  # the rest of the stream
+        worker_metrics = f"http://127.0.0.1:{metrics_port}"
+        wait_until(lambda: metric(worker_metrics, "pantau_posts_stored_total") == 30, 60, "30 posts stored")
+        wait_until(lambda: metric(worker_metrics, 'pantau_alert_events_total{event="opened"}') >= 1, 30,
+                   "the worker to open an alert")  # fmt: skip
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(15) == 0
     finally:
