@@ -1,7 +1,8 @@
 """Live alert state in Redis: the current alerts, dedup of signals, and the live feed.
 
 Keys (all under `pantau:`):
-- `alert:<id>` the alert as JSON; `alert:fp:<fingerprint>` the id of its live alert;
+- `alert:<id>` the alert as JSON; `alert:fp:<fingerprint>` the id of its live alert (both expire
+  after the retention: ClickHouse keeps the history);
 - `alerts:live` a sorted set of live alert ids by last update;
 - `signal:<id>` a marker that the signal was handled (dedup across redeliveries);
 - `alerts:feed` a capped stream of alert events (the SSE feed resumes from its ids);
@@ -10,11 +11,12 @@ Keys (all under `pantau:`):
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import orjson
 from redis.asyncio import Redis
+from redis.exceptions import WatchError
 
 from pantau.domain import Alert, AlertStatus, decode, encode
 
@@ -22,12 +24,19 @@ PREFIX = "pantau:"
 FEED = PREFIX + "alerts:feed"
 CHANNEL = PREFIX + "alerts"
 LIVE = PREFIX + "alerts:live"
+Decide = Callable[[Alert | None], Alert]
+
+
+def _alert_key(alert_id: str) -> str:
+    return f"{PREFIX}alert:{alert_id}"
 
 
 class AlertState:
     def __init__(self, redis: Redis, *, dedup_ttl_seconds: int = 7 * 86400, feed_maxlen: int = 10000) -> None:
         self.redis = redis
         self.dedup_ttl_seconds = dedup_ttl_seconds
+        # Live records expire with the signal markers: ClickHouse keeps the history for good.
+        self.retention_seconds = dedup_ttl_seconds
         self.feed_maxlen = feed_maxlen
 
     async def signal_seen(self, signal_id: str) -> bool:
@@ -37,33 +46,89 @@ class AlertState:
         """Record a signal as handled, after its effects are stored (a crash before it re-handles it)."""
         await self.redis.set(f"{PREFIX}signal:{signal_id}", 1, ex=self.dedup_ttl_seconds)
 
-    async def live_alert(self, fingerprint: str) -> Alert | None:
-        alert_id: bytes | str | None = await self.redis.get(f"{PREFIX}alert:fp:{fingerprint}")
-        if isinstance(alert_id, bytes):
-            alert_id = alert_id.decode()
-        return await self.get(alert_id) if alert_id else None
-
     async def get(self, alert_id: str) -> Alert | None:
-        data = await self.redis.get(f"{PREFIX}alert:{alert_id}")
+        data = await self.redis.get(_alert_key(alert_id))
         return decode(Alert, data) if data else None
 
-    async def save(self, alert: Alert, *, event: str) -> str:
-        """Store the alert, index it, and publish the change; returns the feed entry id."""
+    async def apply(self, fingerprint: str, decide: Decide) -> tuple[Alert | None, str | None]:
+        """Read the live alert of a fingerprint, let `decide` open or update one, and store the
+        result, atomically: a concurrent change (an acknowledgement from the API, say) makes the
+        transaction retry with the fresh state instead of being overwritten.
+
+        Returns the alert as stored and the event ("opened", "updated"), or the live alert and
+        None when `decide` changed nothing."""
+        fp_key = f"{PREFIX}alert:fp:{fingerprint}"
+        async with self.redis.pipeline(transaction=True) as transaction:
+            pipe: Any = transaction  # redis-py leaves multi() and reset() untyped
+            while True:
+                try:
+                    await pipe.watch(fp_key)
+                    alert_id = await pipe.get(fp_key)
+                    current = None
+                    if alert_id:
+                        key = _alert_key(alert_id.decode() if isinstance(alert_id, bytes) else alert_id)
+                        await pipe.watch(key)
+                        data = await pipe.get(key)
+                        current = decode(Alert, data) if data else None
+                    alert = decide(current)
+                    if alert is current:
+                        await pipe.reset()
+                        return current, None
+                    event = "opened" if current is None or current.id != alert.id else "updated"
+                    pipe.multi()
+                    self._queue_save(pipe, alert, event, index=True)
+                    await pipe.execute()
+                    return alert, event
+                except WatchError:
+                    continue
+
+    async def update(self, alert_id: str, decide: Decide, *, event: str) -> Alert | None:
+        """Change one stored alert atomically (retrying on a concurrent change); None when Redis
+        does not have it. Leaves the fingerprint index alone: this is not the alert's detector."""
+        key = _alert_key(alert_id)
+        async with self.redis.pipeline(transaction=True) as transaction:
+            pipe: Any = transaction  # redis-py leaves multi() and reset() untyped
+            while True:
+                try:
+                    await pipe.watch(key)
+                    data = await pipe.get(key)
+                    if not data:
+                        await pipe.reset()
+                        return None
+                    current = decode(Alert, data)
+                    alert = decide(current)
+                    if alert is current:
+                        await pipe.reset()
+                        return current
+                    pipe.multi()
+                    self._queue_save(pipe, alert, event, index=False)
+                    await pipe.execute()
+                    return alert
+                except WatchError:
+                    continue
+
+    async def put(self, alert: Alert, *, event: str) -> None:
+        """Store an alert Redis no longer had (its live copy expired), without re-indexing it."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            self._queue_save(pipe, alert, event, index=False)
+            await pipe.execute()
+
+    def _queue_save(self, pipe: Any, alert: Alert, event: str, *, index: bool) -> None:
         payload = encode(alert)
         event_body = orjson.dumps({"event": event, "alert": orjson.loads(payload)})
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.set(f"{PREFIX}alert:{alert.id}", payload)
-            if alert.status == AlertStatus.resolved:
+        pipe.set(_alert_key(alert.id), payload, ex=self.retention_seconds)
+        if alert.status == AlertStatus.resolved:
+            pipe.zrem(LIVE, alert.id)
+            if index:
                 pipe.delete(f"{PREFIX}alert:fp:{alert.fingerprint}")
-                pipe.zrem(LIVE, alert.id)
-            else:
-                pipe.set(f"{PREFIX}alert:fp:{alert.fingerprint}", alert.id)
-                pipe.zadd(LIVE, {alert.id: alert.updated_at.timestamp()})
-            pipe.xadd(FEED, {"data": event_body}, maxlen=self.feed_maxlen, approximate=True)
-            pipe.publish(CHANNEL, event_body)
-            results = await pipe.execute()
-        entry_id = results[-2]
-        return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+        else:
+            pipe.zadd(LIVE, {alert.id: alert.updated_at.timestamp()})
+            if index:
+                pipe.set(f"{PREFIX}alert:fp:{alert.fingerprint}", alert.id, ex=self.retention_seconds)
+        # Live alerts not updated within the retention drop out of the index with their record.
+        pipe.zremrangebyscore(LIVE, "-inf", alert.updated_at.timestamp() - self.retention_seconds)
+        pipe.xadd(FEED, {"data": event_body}, maxlen=self.feed_maxlen, approximate=True)
+        pipe.publish(CHANNEL, event_body)
 
     async def feed(
         self, last_id: str = "$", *, block_ms: int = 1000

@@ -28,7 +28,7 @@ from alerts.lifecycle import acknowledge
 from alerts.state import AlertState
 from config.settings import Settings
 from pantau import metrics
-from pantau.bus import RawProducer
+from pantau.bus import RawProducer, ensure_topics
 from pantau.domain import Alert, AlertStatus, Severity, SignalKind, utcnow
 from pantau.normalise import PostIn, make_envelope
 from storage.client import open_client
@@ -149,6 +149,8 @@ def create_app(settings: Settings, context: ApiContext | None = None) -> FastAPI
         if context is not None:
             yield
             return
+        # An early POST /ingest must not let the broker auto-create posts.raw with its own defaults.
+        await ensure_topics(settings.kafka_brokers, settings.topic_partitions, settings.topic_replication)
         client = await asyncio.to_thread(open_client, settings.resolved_clickhouse_dsn)
         redis = Redis.from_url(settings.redis_url)
         producer = RawProducer(settings.kafka_brokers)
@@ -218,6 +220,10 @@ def create_app(settings: Settings, context: ApiContext | None = None) -> FastAPI
             )
             for post in batch.posts
         ]
+        limit = ctx.settings.max_post_message_bytes
+        oversize = [i for i, envelope in enumerate(envelopes) if len(envelope) > limit]
+        if oversize:
+            raise HTTPException(413, f"posts {oversize[:10]} are over the {limit}-byte limit for one post")
         await ctx.producer.send_many(envelopes)
         metrics.INGESTED.inc(len(envelopes))
         return IngestResult(accepted=len(envelopes))
@@ -261,13 +267,26 @@ def create_app(settings: Settings, context: ApiContext | None = None) -> FastAPI
         return AlertDetail(alert=alert, evidence_posts=posts)
 
     @app.post("/alerts/{alert_id}/ack", tags=["alerts"])
-    async def ack_alert(alert_id: str, ctx: Context, body: AckRequest | None = None) -> Alert:
-        alert = await _find_alert(ctx, alert_id)
+    async def ack_alert(
+        alert_id: Annotated[str, PathParam(max_length=64)], ctx: Context, body: AckRequest | None = None
+    ) -> Alert:
         by = body.by if body else "anonymous"
-        acked = acknowledge(alert, by=by, now=utcnow())
-        if acked is not alert:
+        now = utcnow()
+
+        def decide(current: Alert | None) -> Alert:
+            assert current is not None
+            return acknowledge(current, by=by, now=now)
+
+        acked = await ctx.alert_state.update(alert_id, decide, event="acknowledged")
+        if acked is None:  # no longer live in Redis: acknowledge the stored history
+            stored = await asyncio.to_thread(ctx.store.get_alert, alert_id)
+            if stored is None:
+                raise HTTPException(404, f"no alert {alert_id!r}")
+            acked = acknowledge(stored, by=by, now=now)
+            if acked is not stored:
+                await ctx.alert_state.put(acked, event="acknowledged")
+        if acked.acked_at == now:  # this request acknowledged it (not an earlier one)
             await asyncio.to_thread(ctx.store.upsert_alerts, [acked], event="acknowledged", actor=by)
-            await ctx.alert_state.save(acked, event="acknowledged")
             metrics.ALERT_EVENTS.labels("acknowledged").inc()
         return acked
 

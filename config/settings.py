@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     dlq_max_raw_bytes: PositiveInt = Field(
         default=65536, description="Raw payload kept in a dead-letter record, truncated past this."
     )
+    max_post_message_bytes: PositiveInt = Field(
+        default=262144,
+        le=524288,
+        description="A posts.raw message over this goes to the DLQ (the broker takes 1 MiB per message, "
+        "and a post carries its raw payload, escaped, through every stage).",
+    )
     max_post_text_chars: PositiveInt = Field(
         default=10000, description="Longer texts are truncated when normalised (the raw payload keeps all)."
     )
@@ -85,6 +91,9 @@ class Settings(BaseSettings):
     burst_ratio: PositiveFloat = 3.0
     burst_z: PositiveFloat = 3.0
     burst_alpha: float = Field(default=0.1, gt=0, lt=1)
+    burst_warmup_windows: int = Field(
+        default=10, ge=0, description="History a key seen at start-up needs before it can signal."
+    )
     burst_horizon_windows: int = Field(
         default=180, ge=2, description="Windows a key remembers: its baseline and how late a post may be."
     )

@@ -7,6 +7,11 @@ in its own window, and a window is judged against the baseline of the windows be
 stand at that moment. A window signals at most once, as soon as its count crosses the threshold,
 so a burst is seen while it happens.
 
+A detector that has just started knows nothing of the keys that were already busy: their first
+window looks like a jump from zero. So a key first seen within `warmup_windows` of the earliest
+post the detector has seen must have that much history before it can signal; a key that appears
+later is new (a hashtag born in a burst) and may signal from its first window.
+
 A post's time is clamped to its arrival time plus `max_future_seconds`, so one post with a wrong
 clock far in the future cannot drag a key's horizon ahead and make every later post too old.
 """
@@ -52,6 +57,7 @@ class VolumeBurst:
         z: float = 3.0,
         alpha: float = 0.1,
         horizon_windows: int = 180,
+        warmup_windows: int = 10,
         max_future_seconds: int = 300,
         max_keys: int = 100_000,
         max_evidence: int = 20,
@@ -63,6 +69,7 @@ class VolumeBurst:
         self.z = z
         self.alpha = alpha
         self.horizon_windows = horizon_windows
+        self.warmup_windows = warmup_windows
         self.max_future_seconds = max_future_seconds
         self.max_keys = max_keys
         self.max_evidence = max_evidence
@@ -71,6 +78,7 @@ class VolumeBurst:
         self._keys: OrderedDict[tuple[str, str], _KeyState] = OrderedDict()
         # Windows that signalled recently, kept past an eviction so a window never signals twice.
         self._signalled: OrderedDict[str, None] = OrderedDict()
+        self._first_index: int | None = None  # the earliest window this detector has seen
         self.late = 0
 
     @property
@@ -88,6 +96,7 @@ class VolumeBurst:
         if observation.received_at is not None:
             at = min(at, observation.received_at + timedelta(seconds=self.max_future_seconds))
         index = self._index(at)
+        self._first_index = index if self._first_index is None else min(self._first_index, index)
         key = (observation.key_kind, observation.key)
         state = self._keys.get(key)
         if state is None:
@@ -146,6 +155,9 @@ class VolumeBurst:
         if window.signalled or window.count < self.min_count:
             return []
         mean, var, n = self._baseline(state, index)
+        assert self._first_index is not None
+        if state.first < self._first_index + self.warmup_windows and n < self.warmup_windows:
+            return []  # busy before we started watching, as far as we know: learn it first
         std = math.sqrt(var)
         expected = max(mean, 1.0)
         if window.count < self.ratio * expected or window.count - mean < self.z * max(std, 1.0):

@@ -50,6 +50,15 @@ async def ensure_topics(brokers: str, partitions: int, replication: int = 1, *, 
             try:
                 existing = set(await admin.list_topics())
                 missing = [t for t in ALL_TOPICS if t not in existing]
+                present = [t for t in ALL_TOPICS if t in existing]
+                if present:
+                    for description in await admin.describe_topics(present):
+                        count = len(description.get("partitions", []))
+                        if count and count != partitions:
+                            log.warning(
+                                "topic %s has %d partitions, the settings ask for %d: it is left as it is",
+                                description.get("topic"), count, partitions,
+                            )  # fmt: skip
                 for topic in missing:
                     with contextlib.suppress(TopicAlreadyExistsError):
                         await admin.create_topics([NewTopic(topic, partitions, replication)])

@@ -55,13 +55,21 @@ def up(
     api: Annotated[bool, typer.Option(help="Serve the HTTP API in the same process.")] = True,
 ) -> None:
     """Run everything: engines that are not configured start embedded, then worker and API."""
-    from pantau.runtime import run, start_embedded
+    from pantau.runtime import Embedded, run, start_embedded, stop_on_sigterm_during_startup
 
     settings = _settings()
     speed = _parse_speed(demo_speed, "--demo-speed")
-    settings, embedded = start_embedded(settings)
+    stop_on_sigterm_during_startup()
+    embedded = Embedded()
+    code = 0
     try:
-        code = run(settings, api=api, demo=demo, demo_speed=speed, migrate=True)
+        settings, embedded = start_embedded(settings)
+        # The embedded broker forgets everything at exit: let in-flight posts reach storage first.
+        code = run(
+            settings, api=api, demo=demo, demo_speed=speed, migrate=True, drain=embedded.broker is not None
+        )
+    except KeyboardInterrupt:
+        typer.echo("pantau: stopped during start-up", err=True)
     finally:
         embedded.stop()
         (settings.data_dir / "engines.json").unlink(missing_ok=True)
@@ -88,11 +96,17 @@ def _require_servers(settings: Settings, what: str) -> None:
 @app.command()
 def worker() -> None:
     """Run the stream worker alone, against Kafka, ClickHouse and Redis servers."""
-    from pantau.runtime import run
+    from pantau.runtime import run, stop_on_sigterm_during_startup
 
     settings = _settings()
     _require_servers(settings, "worker")
-    raise typer.Exit(run(settings, api=False, demo=False, demo_speed=None, migrate=False))
+    stop_on_sigterm_during_startup()
+    try:
+        code = run(settings, api=False, demo=False, demo_speed=None, migrate=False)
+    except KeyboardInterrupt:
+        typer.echo("pantau: stopped during start-up", err=True)
+        code = 0
+    raise typer.Exit(code)
 
 
 @app.command("api")

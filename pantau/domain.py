@@ -33,12 +33,18 @@ class _Record(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+# Bounded by the ClickHouse columns (UInt32, and UInt64 for views): a count out of range is bad
+# input, refused where it enters, not a row that fails to insert later.
+_UINT32 = 2**32 - 1
+_UINT64 = 2**64 - 1
+
+
 class Metrics(_Record):
-    likes: int = Field(default=0, ge=0)
-    reposts: int = Field(default=0, ge=0)
-    replies: int = Field(default=0, ge=0)
-    quotes: int = Field(default=0, ge=0)
-    views: int = Field(default=0, ge=0)
+    likes: int = Field(default=0, ge=0, le=_UINT32)
+    reposts: int = Field(default=0, ge=0, le=_UINT32)
+    replies: int = Field(default=0, ge=0, le=_UINT32)
+    quotes: int = Field(default=0, ge=0, le=_UINT32)
+    views: int = Field(default=0, ge=0, le=_UINT64)
 
 
 class Post(_Record):

@@ -27,3 +27,13 @@ BATCH_SECONDS = Histogram(
     ["stage"],
     buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+
+
+def messages_consumed() -> float:
+    """Messages consumed by all stages so far: it stops moving when the pipeline is idle."""
+    return sum(
+        sample.value
+        for metric in MESSAGES_IN.collect()
+        for sample in metric.samples
+        if sample.name == "pantau_stage_messages_total"
+    )

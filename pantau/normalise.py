@@ -33,6 +33,7 @@ from pantau.domain import Metrics, Post, as_utc, utcnow
 
 ENVELOPE_VERSION = "pantau/1"
 MAX_TEXT_CHARS_DEFAULT = 10000
+MAX_MESSAGE_BYTES_DEFAULT = 262144
 
 _HASHTAG = re.compile(r"(?<![\w&])#(\w{1,100})", re.UNICODE)
 _MENTION = re.compile(r"(?<![\w@])@(\w{1,50})", re.UNICODE)
@@ -173,6 +174,15 @@ class PostIn(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
+    def _valid_unicode(cls, data: Any) -> Any:
+        """Python's JSON parser lets lone surrogates through ("\\ud800"); nothing can store them."""
+        bad = _lone_surrogate_path(data)
+        if bad is not None:
+            raise ValueError(f"{bad or 'post'}: contains a lone surrogate, not valid Unicode")
+        return data
+
+    @model_validator(mode="before")
+    @classmethod
     def _flat_author_and_metrics(cls, data: Any) -> Any:
         """Accept CSV-style flat columns: author_id/author_handle and likes/reposts/... at top level."""
         if not isinstance(data, dict):
@@ -185,6 +195,22 @@ class PostIn(BaseModel):
             data = {k: v for k, v in data.items() if k not in metric_cols}
             data["metrics"] = {k: (v if v not in ("", None) else 0) for k, v in metric_cols.items()}
         return data
+
+
+def _lone_surrogate_path(value: Any, path: str = "") -> str | None:
+    if isinstance(value, str):
+        return path if any("\ud800" <= ch <= "\udfff" for ch in value) else None
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        found = _lone_surrogate_path(item, f"{path}.{key}" if path else str(key))
+        if found is not None:
+            return found
+    return None
 
 
 def clean_text(text: str, max_chars: int) -> str:
@@ -332,8 +358,20 @@ def make_envelope(payload: dict[str, Any], *, source: str, received_at: datetime
     )
 
 
-def normalise(raw: bytes | str, *, max_text_chars: int = MAX_TEXT_CHARS_DEFAULT) -> Post:
-    """Turn one `posts.raw` message into a canonical post, or raise `InvalidPost`."""
+def normalise(
+    raw: bytes | str,
+    *,
+    max_text_chars: int = MAX_TEXT_CHARS_DEFAULT,
+    max_message_bytes: int = MAX_MESSAGE_BYTES_DEFAULT,
+) -> Post:
+    """Turn one `posts.raw` message into a canonical post, or raise `InvalidPost`.
+
+    A message over `max_message_bytes` is refused: the post carries its raw payload through every
+    later topic, and an oversized one would be refused by the broker mid-pipeline instead."""
+    if len(raw) > max_message_bytes:
+        raise InvalidPost(
+            f"message of {len(raw)} bytes is over the {max_message_bytes}-byte limit for one post"
+        )
     try:
         message = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:

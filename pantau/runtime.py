@@ -25,13 +25,14 @@ import mode
 import uvicorn
 from prometheus_client import start_http_server
 from redis.asyncio import Redis
+from sse_starlette.sse import AppStatus
 
 from alerts.state import AlertState
 from config.settings import Settings
 from config.watchlist import load_watchlist
 from detectors.volume import VolumeBurst
 from nlp.classifier import LexiconClassifier
-from pantau import bus
+from pantau import bus, metrics
 from pantau.engines import TansuBroker, ValkeyServer
 from storage.client import describe, open_client
 from storage.migrate import Migrator, apply_posts_ttl
@@ -40,6 +41,8 @@ from streams.app import Pipeline, build_agents, faust_app
 from streams.sources import read_rows, rebase, replay
 
 log = logging.getLogger("pantau")
+# Requests in flight get this long to finish when the API stops; live feeds are closed at once.
+GRACEFUL_SHUTDOWN_SECONDS = 5
 ENGINES_FILE = "engines.json"
 
 
@@ -51,6 +54,7 @@ def make_detector(settings: Settings) -> VolumeBurst:
         z=settings.burst_z,
         alpha=settings.burst_alpha,
         horizon_windows=settings.burst_horizon_windows,
+        warmup_windows=settings.burst_warmup_windows,
     )
 
 
@@ -80,11 +84,15 @@ class ApiServer(mode.Service):
     def __init__(self, app: Any, host: str, port: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.server = _QuietSignalsServer(
-            uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", access_log=False)
-        )
+            uvicorn.Config(
+                app, host=host, port=port, log_level="warning", lifespan="on", access_log=False,
+                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+            )
+        )  # fmt: skip
         self._task: asyncio.Task[None] | None = None
 
     async def on_start(self) -> None:
+        AppStatus.should_exit = False  # process-global in sse-starlette: a stopped server set it
         self._task = asyncio.ensure_future(self.server.serve())
         while not self.server.started:
             if self._task.done():
@@ -95,7 +103,9 @@ class ApiServer(mode.Service):
         log.info("API listening on http://%s:%d (docs at /docs)", host, port)
 
     async def on_stop(self) -> None:
-        self.server.should_exit = True
+        # handle_exit, not should_exit: sse-starlette hooks it to end open event streams, which
+        # would otherwise hold the shutdown for as long as a war-room screen stays connected.
+        self.server.handle_exit(signal.SIGTERM, None)
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
@@ -112,13 +122,16 @@ def serve_api(settings: Settings) -> None:
     from api.app import create_app
 
     server = _QuietSignalsServer(
-        uvicorn.Config(create_app(settings), host=settings.api_host, port=settings.api_port, log_level="info")
-    )
+        uvicorn.Config(
+            create_app(settings), host=settings.api_host, port=settings.api_port, log_level="info",
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        )
+    )  # fmt: skip
 
     async def serve() -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, lambda: setattr(server, "should_exit", True))
+            loop.add_signal_handler(signum, server.handle_exit, signum, None)
         await server.serve()
 
     asyncio.run(serve())
@@ -144,6 +157,32 @@ class DemoReplay(mode.Service):
             log.info("demo: %d posts sent", sent)
         finally:
             await producer.stop()
+
+
+class Drain(mode.Service):
+    """On stop, before the worker stops consuming, waits until no stage has consumed anything for
+    `quiet_seconds` (at most `max_seconds`). The embedded broker keeps messages in memory only, so
+    whatever is still in flight at exit would be gone; sources are stopped before this runs."""
+
+    def __init__(self, quiet_seconds: float = 1.0, max_seconds: float = 8.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.quiet_seconds = quiet_seconds
+        self.max_seconds = max_seconds
+
+    async def on_stop(self) -> None:
+        started = time.monotonic()
+        last, quiet_since = metrics.messages_consumed(), time.monotonic()
+        while time.monotonic() - quiet_since < self.quiet_seconds:
+            if time.monotonic() - started > self.max_seconds:
+                log.warning(
+                    "stopping with the pipeline still busy after %.0f s of draining", self.max_seconds
+                )
+                return
+            await asyncio.sleep(0.1)
+            now = metrics.messages_consumed()
+            if now != last:
+                last, quiet_since = now, time.monotonic()
+        log.info("pipeline drained in %.1f s", time.monotonic() - started)
 
 
 def demo_rows() -> list[dict[str, Any] | str]:
@@ -235,7 +274,9 @@ def running_engines(settings: Settings) -> dict[str, str]:
         return {}
 
 
-def run(settings: Settings, *, api: bool, demo: bool, demo_speed: float | None, migrate: bool) -> int:
+def run(
+    settings: Settings, *, api: bool, demo: bool, demo_speed: float | None, migrate: bool, drain: bool = False
+) -> int:
     """Run the worker (and optionally the API and the demo) until SIGINT/SIGTERM; return the exit code."""
     from api.app import ApiContext, create_app
 
@@ -268,6 +309,9 @@ def run(settings: Settings, *, api: bool, demo: bool, demo_speed: float | None, 
             settings.worker_metrics_host,
             settings.worker_metrics_port,
         )
+    # mode stops services in reverse order: sources first (demo, API), then the drain, then the app.
+    if drain:
+        services.append(Drain())
     if api:
         context = ApiContext(settings=settings, store=store, alert_state=alert_state, producer=producer)
         services.append(ApiServer(create_app(settings, context), settings.api_host, settings.api_port))
@@ -306,10 +350,11 @@ def run(settings: Settings, *, api: bool, demo: bool, demo_speed: float | None, 
     return exit_code
 
 
-def install_exit_on_sigterm() -> None:
-    """Before the worker installs its own handlers, make SIGTERM exit like Ctrl-C (cleanup runs)."""
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+def stop_on_sigterm_during_startup() -> None:
+    """Until the worker installs its own handlers, SIGTERM stops start-up like Ctrl-C does (a
+    KeyboardInterrupt), so the engines already started are stopped and the exit is orderly."""
 
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
 
-def engines_dir(settings: Settings) -> Path:
-    return settings.data_dir
+    signal.signal(signal.SIGTERM, interrupt)

@@ -30,10 +30,16 @@ def open_client(dsn: str, *, database: str | None = None, **settings: Any) -> Cl
     database = database or parsed.path.lstrip("/") or "default"
     if database != "default":
         # The database is part of the DSN; create it on first use so a fresh server just works.
-        bootstrap = clickhouse_connect.get_client(dsn=parsed._replace(path="/default").geturl())
+        bootstrap = clickhouse_connect.get_client(
+            dsn=parsed._replace(path="/default").geturl(), autogenerate_session_id=False
+        )
         bootstrap.command(f"CREATE DATABASE IF NOT EXISTS `{database}`")
         bootstrap.close()
-    return clickhouse_connect.get_client(dsn=dsn, database=database, settings=settings or None)
+    # No session id: ClickHouse refuses concurrent queries in one session, and this client is shared
+    # by the stages' threads (and the API's requests).
+    return clickhouse_connect.get_client(
+        dsn=dsn, database=database, autogenerate_session_id=False, settings=settings or None
+    )
 
 
 def describe(dsn: str) -> str:

@@ -162,25 +162,31 @@ class Migrator:
         return undone
 
 
+# The tables that hold one row per post (or per post and target) expire together. The per-minute
+# aggregates are small and stay: they are the long-term record of volume and sentiment.
+TTL_TABLES = ("posts", "post_targets")
+
+
 def apply_posts_ttl(client: Client, days: int) -> None:
-    """Make the posts table's TTL match the setting (0 = keep forever); cheap when it already does."""
-    create = client.command(
-        "SELECT create_table_query FROM system.tables WHERE database = currentDatabase() AND name = 'posts'"
-    )
-    current = str(create)
-    if not current.strip():
-        return  # no posts table (yet): nothing to set
-    wanted = f"toIntervalDay({days})" if days else None
-    if wanted and wanted in current:
-        return
-    if not wanted and "TTL" not in current:
-        return
-    # Rewriting old parts for a new TTL is a background job; do not block start-up on it.
-    settings = {"materialize_ttl_after_modify": 0}
-    if days:
-        client.command(
-            f"ALTER TABLE posts MODIFY TTL toDateTime(created_at) + INTERVAL {int(days)} DAY",
-            settings=settings,
+    """Make the TTL of the per-post tables match the setting (0 = keep forever); cheap when it does."""
+    for table in TTL_TABLES:
+        current = str(
+            client.command(
+                "SELECT create_table_query FROM system.tables WHERE database = currentDatabase() "
+                "AND name = {table:String}",
+                parameters={"table": table},
+            )
         )
-    else:
-        client.command("ALTER TABLE posts REMOVE TTL")
+        if not current.strip():
+            continue  # not created yet: nothing to set
+        wanted = f"toIntervalDay({days})" if days else None
+        if (wanted and wanted in current) or (not wanted and " TTL " not in current):
+            continue
+        # Rewriting old parts for a new TTL is a background job; do not block start-up on it.
+        if days:
+            client.command(
+                f"ALTER TABLE {table} MODIFY TTL toDateTime(created_at) + INTERVAL {int(days)} DAY",
+                settings={"materialize_ttl_after_modify": 0},
+            )
+        else:
+            client.command(f"ALTER TABLE {table} REMOVE TTL")

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
 from pantau.domain import Alert, AlertStatus, DeadLetter, EnrichedPost, Severity, SignalKind, as_utc
 
@@ -97,8 +98,32 @@ class ClickHouseStore:
             existing = self.existing_post_ids([i.post.id for i in unique])
             new = [i for i in unique if i.post.id not in existing]
             if new:
-                self.client.insert("posts", [post_row(i) for i in new], column_names=list(POST_COLUMNS))
+                self.client.insert(
+                    "posts",
+                    [post_row(i) for i in new],
+                    column_names=list(POST_COLUMNS),
+                    # A replay of an archive can span months in one batch: one part per day is fine.
+                    settings={"max_partitions_per_insert_block": 0},
+                )
         return new
+
+    def insert_new_posts_isolating(
+        self, items: Sequence[EnrichedPost]
+    ) -> tuple[list[EnrichedPost], list[tuple[EnrichedPost, str]]]:
+        """Like `insert_new_posts`, but a batch the server refuses for its data is split until the
+        refused posts stand alone: those come back with the reason (for the DLQ), the rest are
+        stored. Connection and availability errors are raised, for the caller to retry."""
+        try:
+            return self.insert_new_posts(items), []
+        except OperationalError:
+            raise
+        except (DatabaseError, ValueError, TypeError) as exc:
+            if len(items) == 1:
+                return [], [(items[0], f"ClickHouse refused the post: {type(exc).__name__}: {exc}"[:2000])]
+        middle = len(items) // 2
+        first_new, first_failed = self.insert_new_posts_isolating(items[:middle])
+        second_new, second_failed = self.insert_new_posts_isolating(items[middle:])
+        return first_new + second_new, first_failed + second_failed
 
     def count_posts(self) -> int:
         return _as_int(self.client.command("SELECT count() FROM posts FINAL"))
@@ -112,13 +137,23 @@ class ClickHouseStore:
             "ORDER BY created_at",
             parameters={"ids": list(ids)},
         )
-        return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
+        # clickhouse-connect hands back naive datetimes for these UTC columns: say they are UTC.
+        return [
+            {
+                name: as_utc(value) if isinstance(value, datetime) else value
+                for name, value in zip(result.column_names, row, strict=True)
+            }
+            for row in result.result_rows
+        ]
 
     # -- alerts ---------------------------------------------------------------------------------
-    def upsert_alerts(self, alerts: Sequence[Alert], *, event: str, actor: str = "pantau") -> None:
+    def upsert_alerts(self, alerts: Sequence[Alert], *, event: str | None, actor: str = "pantau") -> None:
+        """Write the alerts' current versions; with an event, log it in `alert_events` too."""
         if not alerts:
             return
         self.client.insert("alerts", [alert_row(a) for a in alerts], column_names=list(ALERT_COLUMNS))
+        if event is None:
+            return
         self.client.insert(
             "alert_events",
             [

@@ -28,7 +28,7 @@ from config.watchlist import Watchlist
 from detectors.base import Detector, Observation, ObservationBatch, observations
 from nlp.classifier import Classifier
 from pantau import bus, metrics
-from pantau.domain import DeadLetter, EnrichedPost, Enrichment, Post, Signal, decode, encode, utcnow
+from pantau.domain import Alert, DeadLetter, EnrichedPost, Enrichment, Post, Signal, decode, encode, utcnow
 from pantau.normalise import InvalidPost, normalise
 from storage.repository import ClickHouseStore
 
@@ -66,6 +66,10 @@ def faust_app(settings: Settings) -> faust.App:
         broker_commit_interval=1.0,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        # Faust's wait for "empty" streams on stop and rebalance never ends with noack_take (its
+        # events stay unacked until the batch is done), so it is off. The cost: with several
+        # workers, a batch in flight during a rebalance can be stored by both; ReplacingMergeTree
+        # collapses the copy and the aggregates count distinct ids.
         stream_wait_empty=False,
         logging_config=None,
     )
@@ -105,6 +109,16 @@ def build_agents(app: faust.App, pipe: Pipeline) -> None:
         )
         return await dlq_t.send(key=message.key, value=encode(letter))  # type: ignore[no-any-return]
 
+    async def send_or_dead_letter(
+        stage: str, event: Any, target: Any, key: bytes, value: bytes
+    ) -> Awaitable[Any]:
+        """Send one record on; a record the broker will never take (too large, say) goes to the DLQ
+        instead of crashing the stage and stranding the rest of its batch."""
+        try:
+            return await target.send(key=key, value=value)  # type: ignore[no-any-return]
+        except Exception as exc:
+            return await dead_letter(stage, event, f"cannot send to {target.get_topic_name()}: {exc!r}")
+
     async def finish(stream: Any, events: Sequence[Any], pending: list[Awaitable[Any]]) -> None:
         """Wait until everything sent for this batch is on the broker, then ack the batch."""
         if pending:
@@ -130,11 +144,17 @@ def build_agents(app: faust.App, pipe: Pipeline) -> None:
             pending = []
             for event in events:
                 try:
-                    post = normalise(event.value, max_text_chars=s.max_post_text_chars)
+                    post = normalise(
+                        event.value,
+                        max_text_chars=s.max_post_text_chars,
+                        max_message_bytes=s.max_post_message_bytes,
+                    )
                 except InvalidPost as exc:
                     pending.append(await dead_letter("normalise", event, exc.reason))
                     continue
-                pending.append(await posts_t.send(key=post.id.encode(), value=encode(post)))
+                pending.append(
+                    await send_or_dead_letter("normalise", event, posts_t, post.id.encode(), encode(post))
+                )
             await finish(stream, events, pending)
 
     def classify(posts: list[Post]) -> list[Enrichment]:
@@ -168,11 +188,13 @@ def build_agents(app: faust.App, pipe: Pipeline) -> None:
                         enrichments.append(None)
                         pending.append(await dead_letter("enrich", event, f"classifier failed: {exc!r}"))
             now = utcnow()
-            for post, enrichment in zip(posts, enrichments, strict=True):
+            for (event, post), enrichment in zip(good, enrichments, strict=True):
                 if enrichment is None:
                     continue
                 item = EnrichedPost(post=post, enrichment=enrichment, enriched_at=now)
-                pending.append(await enriched_t.send(key=post.id.encode(), value=encode(item)))
+                pending.append(
+                    await send_or_dead_letter("enrich", event, enriched_t, post.id.encode(), encode(item))
+                )
             await finish(stream, events, pending)
             metrics.BATCH_SECONDS.labels("enrich").observe(time.perf_counter() - started)
 
@@ -184,12 +206,17 @@ def build_agents(app: faust.App, pipe: Pipeline) -> None:
             good, bad = decode_all("store", EnrichedPost, events)
             pending = [await dead_letter("store", e, reason) for e, reason in bad]
             items = [item for _, item in good]
-            new = await retry_forever(asyncio.to_thread, pipe.store.insert_new_posts, items)
+            new, refused = await retry_forever(
+                asyncio.to_thread, pipe.store.insert_new_posts_isolating, items
+            )
+            event_of = {item.post.id: event for event, item in good}
+            for item, reason in refused:
+                pending.append(await dead_letter("store", event_of[item.post.id], reason))
             metrics.POSTS_STORED.inc(len(new))
             stored_at = utcnow()
             for item in new:
                 metrics.POST_LATENCY.observe(max(0.0, (stored_at - item.post.received_at).total_seconds()))
-            metrics.POSTS_DUPLICATE.inc(len(items) - len(new))
+            metrics.POSTS_DUPLICATE.inc(len(items) - len(new) - len(refused))
             await finish(stream, events, pending)
             metrics.BATCH_SECONDS.labels("store").observe(time.perf_counter() - started)
 
@@ -246,17 +273,22 @@ def build_agents(app: faust.App, pipe: Pipeline) -> None:
 
 
 async def handle_signal(pipe: Pipeline, signal: Signal) -> None:
-    """Open or update the alert for a signal; a signal handled before is ignored."""
+    """Open or update the alert for a signal; a signal handled before is ignored.
+
+    Redis first (atomically, so a concurrent acknowledgement is kept), then the ClickHouse history,
+    then the signal is marked handled. A crash between the steps repeats them harmlessly: the alert
+    already holds the signal, so it is written to ClickHouse again as it is."""
     state = pipe.alert_state
     if await state.signal_seen(signal.id):
         return
-    current = await state.live_alert(fingerprint(signal.kind, signal.key_kind, signal.key))
-    alert = apply_signal(current, signal, now=utcnow(), watchlist=pipe.watchlist)
-    if alert is not current:
-        event = "opened" if current is None or current.id != alert.id else "updated"
-        # History first: if Redis then fails, the retry rewrites the same version-less row harmlessly.
+
+    def decide(current: Alert | None) -> Alert:
+        return apply_signal(current, signal, now=utcnow(), watchlist=pipe.watchlist)
+
+    alert, event = await state.apply(fingerprint(signal.kind, signal.key_kind, signal.key), decide)
+    if alert is not None:
         await asyncio.to_thread(pipe.store.upsert_alerts, [alert], event=event)
-        await state.save(alert, event=event)
+    if event is not None and alert is not None:
         metrics.ALERT_EVENTS.labels(event).inc()
         log.info("alert %s %s: %s", alert.id, event, alert.title)
     await state.mark_signal(signal.id)

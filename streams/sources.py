@@ -12,14 +12,13 @@ import gzip
 import logging
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
 
 from pantau.bus import RawProducer
-from pantau.domain import utcnow
 from pantau.normalise import make_envelope, parse_timestamp
 
 log = logging.getLogger(__name__)
@@ -117,12 +116,9 @@ async def replay(
     """Send rows to `posts.raw`. With `speed`, post i goes out when (t_i - t_0) / speed seconds have
     passed since the start; `speed=None` sends as fast as the broker takes them."""
     sent = 0
-    if speed is None:
-        for i in range(0, len(rows), max_batch):
-            sent += await producer.send_many(encode_row(r, source) for r in rows[i : i + max_batch])
-        return sent
-    # Send in event-time order (exports are often newest first). A row without a time keeps its
-    # place after the timed row before it, so a file already in order is sent exactly as written.
+    # Send in event-time order (exports are often newest first), at any speed: detectors count in
+    # event time and forget what is older than their horizon. A row without a time keeps its place
+    # after the timed row before it, so a file already in order is sent exactly as written.
     keyed: list[tuple[datetime | None, int]] = []
     previous: datetime | None = None
     for i, row in enumerate(rows):
@@ -130,6 +126,10 @@ async def replay(
         keyed.append((previous, i))
     keyed.sort(key=lambda pair: (pair[0] is not None, pair[0] or _EPOCH, pair[1]))
     rows = [rows[i] for _, i in keyed]
+    if speed is None:
+        for i in range(0, len(rows), max_batch):
+            sent += await producer.send_many(encode_row(r, source) for r in rows[i : i + max_batch])
+        return sent
     first = next((t for t, _ in keyed if t is not None), None)
     started = time.monotonic()
     batch: list[bytes] = []
@@ -150,9 +150,3 @@ async def replay(
     if batch:
         sent += await producer.send_many(batch)
     return sent
-
-
-def demo_rows(rebase_to_now: bool = True) -> list[dict[str, Any] | str]:
-    path = Path(__file__).resolve().parent.parent / "pantau" / "demo" / "posts.jsonl"
-    rows = list(read_rows(path))
-    return rebase(rows, utcnow() - timedelta(seconds=1)) if rebase_to_now else rows

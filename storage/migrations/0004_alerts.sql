@@ -35,9 +35,10 @@ CREATE TABLE IF NOT EXISTS alert_events
     status   Enum8('open' = 0, 'acknowledged' = 1, 'resolved' = 2),
     details  String
 )
-ENGINE = MergeTree
+-- A change written twice (a retry after a crash) is one change.
+ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(at)
-ORDER BY (alert_id, at);
+ORDER BY (alert_id, at, event);
 -- migrate:down
 DROP TABLE IF EXISTS alert_events;
 DROP TABLE IF EXISTS alerts;

@@ -158,10 +158,11 @@ def test_posts_ttl_set_changed_removed_and_idempotent(client: Client) -> None:
 
     apply_posts_ttl(recording, 400)  # type: ignore[arg-type]
     assert "toIntervalDay(400)" in create_query(client, "posts")
-    assert sum("ALTER" in c for c in recording.commands) == 1
+    assert "toIntervalDay(400)" in create_query(client, "post_targets")  # per-post rows expire together
+    assert sum("ALTER" in c for c in recording.commands) == 2
 
     apply_posts_ttl(recording, 400)  # type: ignore[arg-type]
-    assert sum("ALTER" in c for c in recording.commands) == 1  # already set: no ALTER
+    assert sum("ALTER" in c for c in recording.commands) == 2  # already set: no ALTER
 
     apply_posts_ttl(recording, 30)  # type: ignore[arg-type]
     query = create_query(client, "posts")

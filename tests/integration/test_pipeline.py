@@ -6,6 +6,7 @@ import asyncio
 from datetime import timedelta
 
 import orjson
+from prometheus_client import REGISTRY
 
 from pantau import bus
 from pantau.domain import utcnow
@@ -20,14 +21,21 @@ async def test_every_post_is_stored_once_even_when_sent_twice(harness: Harness) 
         for i in range(300)
     ]
     await harness.send(posts)
-    await harness.send(posts)  # a collector that repeats itself
+    await harness.send(posts[:100])  # a collector repeating itself within a batch
     await harness.start_worker()
 
     async def all_stored() -> bool:
         return await harness.post_count() >= 300
 
     await wait_for(all_stored, seconds=40, what="300 posts stored")
-    await asyncio.sleep(1.0)  # let the repeated copies arrive, if they were going to be stored
+    duplicates_before = sample("pantau_posts_duplicate_total")
+    # Later, the same posts again: already in ClickHouse, in other batches.
+    await harness.send(posts)
+
+    async def second_copies_seen() -> bool:
+        return sample("pantau_posts_duplicate_total") - duplicates_before >= 300
+
+    await wait_for(second_copies_seen, seconds=40, what="the second copies to reach the store stage")
 
     c = harness.client
     assert c.command("SELECT count() FROM posts") == 300  # physical rows, without FINAL
@@ -38,6 +46,20 @@ async def test_every_post_is_stored_once_even_when_sent_twice(harness: Harness) 
     assert stored[0][0] == "x:7" and stored[0][1] == "test"
     assert orjson.loads(stored[0][2])["text"] == "Pak Raka hebat nomor 7 #uji"
     assert stored[0][3] == "positive" and stored[0][4] == ["raka-wibisana"]
+
+
+async def test_a_message_too_large_for_the_pipeline_goes_to_the_dlq(harness: Harness) -> None:
+    limit = harness.settings.max_post_message_bytes
+    huge = post("huge", '"' * limit, START)  # quotes double when the raw payload is re-escaped
+    await harness.send([post("before", "sebelum", START), huge, post("after", "sesudah", START)])
+    await harness.start_worker()
+
+    async def both_stored() -> bool:
+        return await harness.post_count() == 2
+
+    await wait_for(both_stored, what="the posts around the oversized one")
+    (letter,) = await harness.read_topic(bus.DLQ, expect=1)
+    assert letter["stage"] == "normalise" and f"over the {limit}-byte limit" in letter["reason"]
 
 
 async def test_malformed_messages_go_to_the_dlq_and_the_stream_goes_on(harness: Harness) -> None:
@@ -116,6 +138,11 @@ async def test_a_burst_becomes_one_alert_in_redis_and_clickhouse(harness: Harnes
     assert count >= 8 and evidence >= 8
     live = await harness.redis.get(f"pantau:alert:{alert_id}")
     assert live is not None and orjson.loads(live)["key"] == "ujiburst"
+
+
+def sample(name: str) -> float:
+    """A counter of this process's worker (the harness runs it in the test's event loop)."""
+    return REGISTRY.get_sample_value(name) or 0.0
 
 
 def bus_envelope(p: dict[str, object]) -> bytes:

@@ -108,25 +108,32 @@ def stored_posts(data_dir: Path) -> tuple[int, int, int]:
 
 
 def test_up_demo_raises_alerts_stops_cleanly_and_keeps_its_data(tmp_path: Path) -> None:
+    """The README's first command: `pantau up --demo` at its default speed."""
     data_dir = tmp_path / "var"
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     demo_posts = sum(1 for line in DEMO.read_text().splitlines() if line.strip())
-    with pantau_up(data_dir, port, "--demo", "--demo-speed", "max") as process:
+    launched = time.monotonic()
+    with pantau_up(data_dir, port, "--demo") as process:
         page = wait_until(lambda: get_json(f"{base}/alerts")["total"] > 0 and get_json(f"{base}/alerts"), 60,
                           "the first alert from the demo stream")  # fmt: skip
+        assert time.monotonic() - launched < 60
         assert page["items"][0]["kind"] == "volume_burst"
         assert get_json(f"{base}/readyz")["ready"] is True
         engines = children_of(process.pid)
         assert len(engines) == 2 and all(alive(pid) for pid in engines)
         wait_until(
-            lambda: metric(base, "pantau_posts_stored_total") >= demo_posts, 30, "the whole demo stored"
+            lambda: metric(base, "pantau_posts_stored_total") >= demo_posts, 60, "the whole demo stored"
         )
+        # A war-room screen keeps the live feed open: it must not hold the shutdown.
+        feed = urllib.request.urlopen(f"{base}/alerts/stream", timeout=30)
+        assert feed.status == 200
 
         started = time.monotonic()
         process.send_signal(signal.SIGTERM)
         assert process.wait(15) == 0
         assert time.monotonic() - started < 15
+        feed.close()
         wait_until(lambda: not any(alive(pid) for pid in engines), 5, "the engines to stop")
     alerts_before = page["total"]
     assert stored_posts(data_dir) == (demo_posts, demo_posts, demo_posts)
@@ -139,6 +146,16 @@ def test_up_demo_raises_alerts_stops_cleanly_and_keeps_its_data(tmp_path: Path) 
         process.send_signal(signal.SIGINT)  # Ctrl-C
         assert process.wait(15) == 0
     assert stored_posts(data_dir)[0] == demo_posts
+
+
+def test_sigterm_during_start_up_stops_cleanly(tmp_path: Path) -> None:
+    data_dir = tmp_path / "var"
+    with pantau_up(data_dir, free_port()) as process:
+        wait_until(lambda: len(children_of(process.pid)) == 2, 15, "the engines to start")
+        engines = children_of(process.pid)
+        process.send_signal(signal.SIGTERM)  # the worker has not installed its handlers yet
+        assert process.wait(15) == 0
+        wait_until(lambda: not any(alive(pid) for pid in engines), 10, "the engines to stop")
 
 
 def test_a_killed_pantau_up_leaves_no_engine_behind(tmp_path: Path) -> None:

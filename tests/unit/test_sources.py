@@ -383,3 +383,10 @@ async def test_replay_sends_a_newest_first_export_in_event_time_order() -> None:
     assert [p["id"] for p in payloads(producer.values)] == ["0", "1", "2", "3"]
     # Paced on the posts' own clock: 3 s of event time at 20x is about 0.15 s.
     assert time.monotonic() - started >= 0.1
+
+
+async def test_replay_at_max_speed_also_sends_in_event_time_order() -> None:
+    newest_first: list[dict[str, Any] | str] = [flat(str(i), T0 + timedelta(hours=i)) for i in (5, 4, 3, 0)]
+    producer = FakeProducer()
+    assert await replay(producer, newest_first, speed=None) == 4  # type: ignore[arg-type]
+    assert [p["id"] for p in payloads(producer.values)] == ["0", "3", "4", "5"]

@@ -82,7 +82,7 @@ def test_jump_signals_once_for_its_window() -> None:
 
 
 def test_evidence_is_capped() -> None:
-    detector = VolumeBurst(min_count=30, max_evidence=5)
+    detector = VolumeBurst(warmup_windows=0, min_count=30, max_evidence=5)
     (signal,) = feed(detector, burst("raka", 0, 40))
     assert signal.numbers["count"] == 30
     assert len(signal.evidence) == 5
@@ -96,14 +96,14 @@ def test_below_min_count_never_signals_even_from_zero() -> None:
 
 
 def test_min_count_from_zero_baseline_signals() -> None:
-    (signal,) = feed(VolumeBurst(min_count=8), burst("new", 0, 8))
+    (signal,) = feed(VolumeBurst(warmup_windows=0, min_count=8), burst("new", 0, 8))
     assert signal.numbers["count"] == 8
     assert signal.numbers["baseline_mean"] == 0.0
     assert signal.numbers["ratio"] == 8.0  # the baseline counts as at least 1
 
 
 def test_redelivered_post_counts_once() -> None:
-    detector = VolumeBurst(min_count=8)
+    detector = VolumeBurst(warmup_windows=0, min_count=8)
     copies = [obs("raka", 1 + i, "same-post") for i in range(20)]
     assert feed(detector, copies) == []
     six = [obs("raka", 30 + i, f"p{i}") for i in range(6)]
@@ -126,14 +126,14 @@ def test_an_observation_older_than_the_horizon_is_ignored() -> None:
 
 def test_each_key_keeps_its_own_clock() -> None:
     """Another key far ahead in time (say, a post with a wrong clock) does not make this key late."""
-    detector = VolumeBurst(min_count=8, horizon_windows=3)
+    detector = VolumeBurst(warmup_windows=0, min_count=8, horizon_windows=3)
     assert feed(detector, [obs("other", 3600, "o1")]) == []
     (signal,) = feed(detector, [obs("raka", i, f"p{i}") for i in range(8)])
     assert signal.key == "raka" and signal.numbers["count"] == 8
 
 
 def test_a_post_dated_in_the_future_is_clamped_to_its_arrival() -> None:
-    detector = VolumeBurst(min_count=3, horizon_windows=3, max_future_seconds=60)
+    detector = VolumeBurst(warmup_windows=0, min_count=3, horizon_windows=3, max_future_seconds=60)
     arrival = T0 + timedelta(seconds=10)
     wrong_clock = Observation(key_kind="target", key="raka", target="raka", post_id="future", author_id="a",
                               at=T0 + timedelta(days=365), received_at=arrival)  # fmt: skip
@@ -258,3 +258,20 @@ def test_eviction_does_not_signal_a_window_twice() -> None:
     signals += feed(detector, [obs("a", 10 + i, f"a-more-{i}") for i in range(3)])
     windows = [(s.key, s.window_start) for s in signals]
     assert len(windows) == len(set(windows))
+
+
+def test_a_key_busy_since_start_up_does_not_signal_until_it_has_history() -> None:
+    """After a restart every active key starts from nothing; its first busy minute is no burst."""
+    detector = VolumeBurst(warmup_windows=10)
+    assert feed(detector, steady("raka", range(12), 10)) == []  # 10 a minute from the first minute
+    # With its history learned, a real jump still signals.
+    (signal,) = feed(detector, burst("raka", 12, 60))
+    assert signal.numbers["history_windows"] >= 10 and signal.numbers["baseline_mean"] == 10.0
+
+
+def test_a_key_born_after_the_warm_up_may_signal_from_its_first_window() -> None:
+    """A hashtag that appears in a burst is exactly what an emerging issue looks like."""
+    detector = VolumeBurst(warmup_windows=10)
+    assert feed(detector, steady("raka", range(15), 2)) == []
+    (signal,) = feed(detector, burst("kpdbocor", 15, 12))
+    assert signal.key == "kpdbocor" and signal.numbers["history_windows"] == 0

@@ -1,0 +1,48 @@
+"""The ClickHouse repository against the real engine: batches the server refuses in part."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from clickhouse_connect.driver.client import Client
+
+from pantau.domain import EnrichedPost, Enrichment, Metrics, Post, Sentiment, utcnow
+from storage.repository import ClickHouseStore
+from tests.integration.harness import utc
+
+START = utc(2026, 1, 1)
+
+
+def enriched(native_id: str, days: int = 0, likes: int = 0) -> EnrichedPost:
+    now = utcnow()
+    post = Post(
+        id=f"x:{native_id}", platform="x", native_id=native_id, author_id="a", author_handle="a",
+        text="teks", created_at=START + timedelta(days=days), received_at=now,
+    )  # fmt: skip
+    if likes:
+        # A count the domain model would refuse: how a bug upstream would look to the store.
+        post = post.model_copy(update={"metrics": Metrics.model_construct(likes=likes)})
+    enrichment = Enrichment(lang="id", sentiment=Sentiment.neutral, sentiment_score=0.5)
+    return EnrichedPost(post=post, enrichment=enrichment, enriched_at=now)
+
+
+def test_a_batch_spanning_months_is_stored_in_one_go(clickhouse: Client) -> None:
+    store = ClickHouseStore(clickhouse)
+    items = [enriched(str(i), days=i) for i in range(150)]  # 150 daily partitions
+    assert len(store.insert_new_posts(items)) == 150
+    assert clickhouse.command("SELECT count() FROM posts") == 150
+
+
+def test_posts_the_server_refuses_are_isolated_and_the_rest_stored(clickhouse: Client) -> None:
+    store = ClickHouseStore(clickhouse)
+    items = [enriched(str(i)) for i in range(10)]
+    items[3] = enriched("bad-3", likes=2**32)
+    items[7] = enriched("bad-7", likes=2**40)
+    new, refused = store.insert_new_posts_isolating(items)
+    assert sorted(i.post.id for i in new) == sorted(i.post.id for i in items if "bad" not in i.post.id)
+    assert [i.post.id for i, _ in refused] == ["x:bad-3", "x:bad-7"]
+    assert all("ClickHouse refused the post" in reason for _, reason in refused)
+    assert clickhouse.command("SELECT count() FROM posts") == 8
+    # A second delivery of the same batch stores nothing new and refuses the same two.
+    again_new, again_refused = store.insert_new_posts_isolating(items)
+    assert again_new == [] and len(again_refused) == 2
