@@ -11,7 +11,7 @@ Keys (all under `pantau:`):
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -58,52 +58,59 @@ class AlertState:
         Returns the alert as stored and the event ("opened", "updated"), or the live alert and
         None when `decide` changed nothing."""
         fp_key = f"{PREFIX}alert:fp:{fingerprint}"
-        async with self.redis.pipeline(transaction=True) as transaction:
-            pipe: Any = transaction  # redis-py leaves multi() and reset() untyped
-            while True:
-                try:
-                    await pipe.watch(fp_key)
-                    alert_id = await pipe.get(fp_key)
-                    current = None
-                    if alert_id:
-                        key = _alert_key(alert_id.decode() if isinstance(alert_id, bytes) else alert_id)
-                        await pipe.watch(key)
-                        data = await pipe.get(key)
-                        current = decode(Alert, data) if data else None
-                    alert = decide(current)
-                    if alert is current:
-                        await pipe.reset()
-                        return current, None
-                    event = "opened" if current is None or current.id != alert.id else "updated"
-                    pipe.multi()
-                    self._queue_save(pipe, alert, event, index=True)
-                    await pipe.execute()
-                    return alert, event
-                except WatchError:
-                    continue
+
+        async def read_live(pipe: Any) -> Alert | None:
+            await pipe.watch(fp_key)
+            alert_id = await pipe.get(fp_key)
+            if not alert_id:
+                return None
+            key = _alert_key(alert_id.decode() if isinstance(alert_id, bytes) else alert_id)
+            await pipe.watch(key)
+            data = await pipe.get(key)
+            return decode(Alert, data) if data else None
+
+        def event_for(current: Alert | None, alert: Alert) -> str:
+            return "opened" if current is None or current.id != alert.id else "updated"
+
+        return await self._transact(read_live, decide, event_for, index=True)
 
     async def update(self, alert_id: str, decide: Decide, *, event: str) -> Alert | None:
         """Change one stored alert atomically (retrying on a concurrent change); None when Redis
         does not have it. Leaves the fingerprint index alone: this is not the alert's detector."""
         key = _alert_key(alert_id)
+
+        async def read_one(pipe: Any) -> Alert | None:
+            await pipe.watch(key)
+            data = await pipe.get(key)
+            return decode(Alert, data) if data else None
+
+        alert, _ = await self._transact(read_one, decide, lambda current, alert: event, index=False)
+        return alert
+
+    async def _transact(
+        self,
+        read: Callable[[Any], Awaitable[Alert | None]],
+        decide: Decide,
+        event_for: Callable[[Alert | None, Alert], str],
+        *,
+        index: bool,
+    ) -> tuple[Alert | None, str | None]:
+        """WATCH what `read` reads, decide, write in MULTI/EXEC; start over if a watched key
+        changed meanwhile. Without `index` (not the detector) a missing alert is not created."""
         async with self.redis.pipeline(transaction=True) as transaction:
             pipe: Any = transaction  # redis-py leaves multi() and reset() untyped
             while True:
                 try:
-                    await pipe.watch(key)
-                    data = await pipe.get(key)
-                    if not data:
+                    current = await read(pipe)
+                    alert = decide(current) if current is not None or index else None
+                    if alert is None or alert is current:
                         await pipe.reset()
-                        return None
-                    current = decode(Alert, data)
-                    alert = decide(current)
-                    if alert is current:
-                        await pipe.reset()
-                        return current
+                        return current, None
+                    event = event_for(current, alert)
                     pipe.multi()
-                    self._queue_save(pipe, alert, event, index=False)
+                    self._queue_save(pipe, alert, event, index=index)
                     await pipe.execute()
-                    return alert
+                    return alert, event
                 except WatchError:
                     continue
 
