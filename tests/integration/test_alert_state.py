@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 
+import orjson
 import pytest
 import redis
 from redis.asyncio import Redis
@@ -94,3 +95,24 @@ async def test_an_acknowledgement_during_an_update_is_kept(state: AlertState, va
     assert final.status == AlertStatus.acknowledged and final.acked_by == "desk"
     assert len(final.signal_ids) == 2
     assert await state.get(opened.id) == final
+
+
+async def test_every_change_is_published_and_appended_to_the_feed(state: AlertState) -> None:
+    pubsub = state.redis.pubsub()
+    await pubsub.subscribe("pantau:alerts")
+    await pubsub.get_message(timeout=1)  # the subscription confirmation
+    opened, _ = await state.apply(FP, decide_for(signal(0)))
+    assert opened is not None
+    await state.update(opened.id, lambda a: acknowledge(a, by="desk", now=T0), event="acknowledged")  # type: ignore[arg-type]
+    published = []
+    for _ in range(2):
+        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=2)
+        assert message is not None
+        published.append(orjson.loads(message["data"]))
+    await pubsub.aclose()
+    assert [(m["event"], m["alert"]["id"]) for m in published] == [
+        ("opened", opened.id),
+        ("acknowledged", opened.id),
+    ]
+    feed = await state.redis.xrange("pantau:alerts:feed")
+    assert [orjson.loads(fields[b"data"])["event"] for _, fields in feed] == ["opened", "acknowledged"]
