@@ -11,7 +11,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import orjson
@@ -158,7 +158,11 @@ def create_app(settings: Settings, context: ApiContext | None = None) -> FastAPI
         app.state.context = ApiContext(
             settings=settings,
             store=ClickHouseStore(client),
-            alert_state=AlertState(redis, feed_maxlen=settings.alert_feed_maxlen),
+            alert_state=AlertState(
+                redis,
+                dedup_ttl_seconds=settings.alert_dedup_ttl_seconds,
+                feed_maxlen=settings.alert_feed_maxlen,
+            ),
             producer=producer,
         )
         try:
@@ -214,12 +218,17 @@ def create_app(settings: Settings, context: ApiContext | None = None) -> FastAPI
         if len(batch.posts) > ctx.settings.api_max_batch_posts:
             raise HTTPException(413, f"at most {ctx.settings.api_max_batch_posts} posts per request")
         received_at = utcnow()
-        envelopes = [
-            make_envelope(
-                post.model_dump(mode="json", exclude_none=True), source=batch.source, received_at=received_at
-            )
-            for post in batch.posts
-        ]
+        try:
+            envelopes = [
+                make_envelope(
+                    post.model_dump(mode="json", exclude_none=True),
+                    source=batch.source,
+                    received_at=received_at,
+                )
+                for post in batch.posts
+            ]
+        except (TypeError, ValueError) as exc:  # e.g. extra fields nested deeper than encoders go
+            raise HTTPException(422, f"a post cannot be encoded: {exc}") from None
         limit = ctx.settings.max_post_message_bytes
         oversize = [i for i, envelope in enumerate(envelopes) if len(envelope) > limit]
         if oversize:
@@ -271,22 +280,31 @@ def create_app(settings: Settings, context: ApiContext | None = None) -> FastAPI
         alert_id: Annotated[str, PathParam(max_length=64)], ctx: Context, body: AckRequest | None = None
     ) -> Alert:
         by = body.by if body else "anonymous"
-        now = utcnow()
+        acked_here = False
 
         def decide(current: Alert | None) -> Alert:
+            nonlocal acked_here
             assert current is not None
-            return acknowledge(current, by=by, now=now)
+            # After the version it changes, even if the detector wrote one a moment ago: the
+            # history keeps the newest version per alert.
+            now = max(utcnow(), current.updated_at + timedelta(microseconds=1))
+            acked = acknowledge(current, by=by, now=now)
+            acked_here = acked is not current
+            return acked
 
         acked = await ctx.alert_state.update(alert_id, decide, event="acknowledged")
         if acked is None:  # no longer live in Redis: acknowledge the stored history
             stored = await asyncio.to_thread(ctx.store.get_alert, alert_id)
             if stored is None:
                 raise HTTPException(404, f"no alert {alert_id!r}")
-            acked = acknowledge(stored, by=by, now=now)
-            if acked is not stored:
+            acked = decide(stored)
+            if acked_here:
                 await ctx.alert_state.put(acked, event="acknowledged")
-        if acked.acked_at == now:  # this request acknowledged it (not an earlier one)
-            await asyncio.to_thread(ctx.store.upsert_alerts, [acked], event="acknowledged", actor=by)
+        # Written every time (same version, so idempotent): an earlier request that failed after
+        # Redis and before ClickHouse is repaired by the retry.
+        event = "acknowledged" if acked_here else None
+        await asyncio.to_thread(ctx.store.upsert_alerts, [acked], event=event, actor=by)
+        if acked_here:
             metrics.ALERT_EVENTS.labels("acknowledged").inc()
         return acked
 

@@ -69,6 +69,11 @@ class Settings(BaseSettings):
     enrich_batch_seconds: PositiveFloat = 0.2
     store_batch_size: PositiveInt = 1000
     store_batch_seconds: PositiveFloat = 0.5
+    shutdown_drain_seconds: float = Field(
+        default=8.0, ge=0, le=60,
+        description="`pantau up` with the embedded (memory-only) broker: how long a stop waits for "
+        "posts in flight to reach storage. Keep it under your stop timeout.",
+    )  # fmt: skip
     dlq_max_raw_bytes: PositiveInt = Field(
         default=65536, description="Raw payload kept in a dead-letter record, truncated past this."
     )

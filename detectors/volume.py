@@ -78,7 +78,11 @@ class VolumeBurst:
         self._keys: OrderedDict[tuple[str, str], _KeyState] = OrderedDict()
         # Windows that signalled recently, kept past an eviction so a window never signals twice.
         self._signalled: OrderedDict[str, None] = OrderedDict()
-        self._first_index: int | None = None  # the earliest window this detector has seen
+        # Where this detector's watch began: the window of its first post that was current when it
+        # arrived. A backfilled post (much older than its arrival) does not count, or one stray
+        # old post would end the warm-up before it began.
+        self._watch_start: int | None = None
+        self._unanchored = 0
         self.late = 0
 
     @property
@@ -96,7 +100,8 @@ class VolumeBurst:
         if observation.received_at is not None:
             at = min(at, observation.received_at + timedelta(seconds=self.max_future_seconds))
         index = self._index(at)
-        self._first_index = index if self._first_index is None else min(self._first_index, index)
+        if self._watch_start is None:
+            self._anchor(index, at, observation.received_at)
         key = (observation.key_kind, observation.key)
         state = self._keys.get(key)
         if state is None:
@@ -128,6 +133,15 @@ class VolumeBurst:
             window.evidence.append(observation.post_id)
         return self._check(key, state, index, window)
 
+    def _anchor(self, index: int, at: datetime, received_at: datetime | None) -> None:
+        current = received_at is None or at >= received_at - timedelta(
+            seconds=self.horizon_windows * self.window_seconds
+        )
+        self._unanchored += 1
+        # A replay of an old archive has nothing but "old" posts: then the first ones anchor anyway.
+        if current or self._unanchored >= 100:
+            self._watch_start = index
+
     def _baseline(self, state: _KeyState, index: int) -> tuple[float, float, int]:
         """EW mean and variance of the counts of the windows before `index` (within the horizon)."""
         if state.cached is not None:
@@ -155,8 +169,8 @@ class VolumeBurst:
         if window.signalled or window.count < self.min_count:
             return []
         mean, var, n = self._baseline(state, index)
-        assert self._first_index is not None
-        if state.first < self._first_index + self.warmup_windows and n < self.warmup_windows:
+        during_warmup = self._watch_start is None or state.first < self._watch_start + self.warmup_windows
+        if during_warmup and n < self.warmup_windows:
             return []  # busy before we started watching, as far as we know: learn it first
         std = math.sqrt(var)
         expected = max(mean, 1.0)

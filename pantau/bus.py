@@ -52,7 +52,12 @@ async def ensure_topics(brokers: str, partitions: int, replication: int = 1, *, 
                 missing = [t for t in ALL_TOPICS if t not in existing]
                 present = [t for t in ALL_TOPICS if t in existing]
                 if present:
-                    for description in await admin.describe_topics(present):
+                    try:
+                        descriptions = await admin.describe_topics(present)
+                    except Exception as exc:  # only for a warning: never a reason not to start
+                        log.debug("could not describe topics: %r", exc)
+                        descriptions = []
+                    for description in descriptions:
                         count = len(description.get("partitions", []))
                         if count and count != partitions:
                             log.warning(

@@ -159,30 +159,40 @@ class DemoReplay(mode.Service):
             await producer.stop()
 
 
-class Drain(mode.Service):
-    """On stop, before the worker stops consuming, waits until no stage has consumed anything for
-    `quiet_seconds` (at most `max_seconds`). The embedded broker keeps messages in memory only, so
-    whatever is still in flight at exit would be gone; sources are stopped before this runs."""
+async def drain_pipeline(quiet_seconds: float = 1.0, max_seconds: float = 8.0) -> None:
+    """Wait until no stage has consumed anything for `quiet_seconds` (at most `max_seconds`)."""
+    started = time.monotonic()
+    last, quiet_since = metrics.messages_consumed(), time.monotonic()
+    while time.monotonic() - quiet_since < quiet_seconds:
+        if time.monotonic() - started > max_seconds:
+            log.warning("stopping with the pipeline still busy after %.0f s of draining", max_seconds)
+            return
+        await asyncio.sleep(0.1)
+        now = metrics.messages_consumed()
+        if now != last:
+            last, quiet_since = now, time.monotonic()
+    log.info("pipeline drained in %.1f s", time.monotonic() - started)
 
-    def __init__(self, quiet_seconds: float = 1.0, max_seconds: float = 8.0, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.quiet_seconds = quiet_seconds
-        self.max_seconds = max_seconds
+
+class PantauWorker(faust.Worker):
+    """The Faust worker, stopping in the order Pantau needs: sources first (demo, API), then,
+    with `drain`, the pipeline is given time to empty, and only then do the consumers stop.
+
+    mode stops a worker's children after its own `on_stop`, and the Faust app first of them, so
+    this is the one place where the consumers are still running and the sources are not. The
+    embedded broker keeps messages in memory only: whatever is in flight at exit would be gone."""
+
+    def __init__(self, app: faust.App, *sources: mode.Service, drain_seconds: float, **kwargs: Any) -> None:
+        super().__init__(app, *sources, **kwargs)
+        self.sources = sources
+        self.drain_seconds = drain_seconds
 
     async def on_stop(self) -> None:
-        started = time.monotonic()
-        last, quiet_since = metrics.messages_consumed(), time.monotonic()
-        while time.monotonic() - quiet_since < self.quiet_seconds:
-            if time.monotonic() - started > self.max_seconds:
-                log.warning(
-                    "stopping with the pipeline still busy after %.0f s of draining", self.max_seconds
-                )
-                return
-            await asyncio.sleep(0.1)
-            now = metrics.messages_consumed()
-            if now != last:
-                last, quiet_since = now, time.monotonic()
-        log.info("pipeline drained in %.1f s", time.monotonic() - started)
+        for source in reversed(self.sources):
+            await source.stop()
+        if self.drain_seconds:
+            await drain_pipeline(max_seconds=self.drain_seconds)
+        await super().on_stop()
 
 
 def demo_rows() -> list[dict[str, Any] | str]:
@@ -297,6 +307,7 @@ def run(
         detector=make_detector(settings),
         watchlist=watchlist,
     )
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # Faust keeps its own files under it
     app = faust_app(settings)
     build_agents(app, pipeline)
     services: list[mode.Service] = []
@@ -309,17 +320,15 @@ def run(
             settings.worker_metrics_host,
             settings.worker_metrics_port,
         )
-    # mode stops services in reverse order: sources first (demo, API), then the drain, then the app.
-    if drain:
-        services.append(Drain())
     if api:
         context = ApiContext(settings=settings, store=store, alert_state=alert_state, producer=producer)
         services.append(ApiServer(create_app(settings, context), settings.api_host, settings.api_port))
     if demo:
         services.append(DemoReplay(app, settings, demo_speed))
-    worker = faust.Worker(
+    worker = PantauWorker(
         app,
         *services,
+        drain_seconds=settings.shutdown_drain_seconds if drain else 0.0,
         loglevel=settings.log_level,
         quiet=True,
         redirect_stdouts=False,

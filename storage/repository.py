@@ -6,6 +6,7 @@ safe to share across threads); async callers go through `asyncio.to_thread`.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from typing import Any
 
 import orjson
 from clickhouse_connect.driver.client import Client
-from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
+from clickhouse_connect.driver.exceptions import DatabaseError, DataError, OperationalError
 
 from pantau.domain import Alert, AlertStatus, DeadLetter, EnrichedPost, Severity, SignalKind, as_utc
 
@@ -30,6 +31,21 @@ ALERT_COLUMNS = (
     "numbers", "evidence", "signal_ids", "first_seen", "last_seen", "created_at", "updated_at",
     "acked_by", "acked_at",
 )  # fmt: skip
+
+
+# Server error codes that mean "this data cannot go in", not "try again later": parse and type
+# errors, values out of range, bad arguments.
+_DATA_ERROR_CODES = frozenset({6, 26, 27, 32, 36, 38, 41, 53, 69, 70, 72, 117, 131, 321})
+_ERROR_CODE = re.compile(r"\bCode: (\d+)")
+
+
+def _refused_for_its_data(exc: Exception) -> bool:
+    if isinstance(exc, OperationalError):
+        return False
+    if isinstance(exc, DataError | ValueError | TypeError):
+        return True  # refused by the client while encoding the rows
+    match = _ERROR_CODE.search(str(exc))
+    return match is not None and int(match.group(1)) in _DATA_ERROR_CODES
 
 
 def _as_int(value: Any) -> int:
@@ -115,9 +131,9 @@ class ClickHouseStore:
         stored. Connection and availability errors are raised, for the caller to retry."""
         try:
             return self.insert_new_posts(items), []
-        except OperationalError:
-            raise
-        except (DatabaseError, ValueError, TypeError) as exc:
+        except (DataError, DatabaseError, ValueError, TypeError) as exc:
+            if not _refused_for_its_data(exc):
+                raise  # overload, timeout, read-only, a proxy's 502: retried by the caller
             if len(items) == 1:
                 return [], [(items[0], f"ClickHouse refused the post: {type(exc).__name__}: {exc}"[:2000])]
         middle = len(items) // 2

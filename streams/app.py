@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import faust
+from aiokafka.errors import MessageSizeTooLargeError
 from pydantic import ValidationError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
@@ -54,6 +55,7 @@ def faust_app(settings: Settings) -> faust.App:
         settings.app_id,
         broker=[f"kafka://{b}" for b in bus.bootstrap_servers(settings.kafka_brokers)],
         store="memory://",
+        datadir=str(settings.data_dir / "faust"),
         autodiscover=False,
         web_enabled=False,
         processing_guarantee="at_least_once",
@@ -117,6 +119,8 @@ def build_agents(app: faust.App, pipe: Pipeline) -> None:
         try:
             return await target.send(key=key, value=value)  # type: ignore[no-any-return]
         except Exception as exc:
+            if not _never_sendable(exc):
+                raise  # a broker hiccup: the batch is not acked and comes again
             return await dead_letter(stage, event, f"cannot send to {target.get_topic_name()}: {exc!r}")
 
     async def finish(stream: Any, events: Sequence[Any], pending: list[Awaitable[Any]]) -> None:
@@ -286,12 +290,26 @@ async def handle_signal(pipe: Pipeline, signal: Signal) -> None:
         return apply_signal(current, signal, now=utcnow(), watchlist=pipe.watchlist)
 
     alert, event = await state.apply(fingerprint(signal.kind, signal.key_kind, signal.key), decide)
+    if alert is not None and event is None and signal.id in alert.signal_ids:
+        # Redis has this signal but it was never marked handled: the last attempt stopped before
+        # ClickHouse. Log the change it made (same alert version, so a row already there dedups).
+        event = "opened" if alert.signal_ids[0] == signal.id else "updated"
     if alert is not None:
         await asyncio.to_thread(pipe.store.upsert_alerts, [alert], event=event)
     if event is not None and alert is not None:
         metrics.ALERT_EVENTS.labels(event).inc()
         log.info("alert %s %s: %s", alert.id, event, alert.title)
     await state.mark_signal(signal.id)
+
+
+def _never_sendable(exc: BaseException) -> bool:
+    """A record the broker refuses for itself (too large), whatever the retries; Faust wraps it."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, MessageSizeTooLargeError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _log_retry(state: RetryCallState) -> None:

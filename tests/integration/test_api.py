@@ -12,6 +12,7 @@ import orjson
 import pytest
 from fastapi import FastAPI
 
+from alerts.lifecycle import acknowledge
 from alerts.state import AlertState
 from api.app import ApiContext, create_app
 from pantau import bus
@@ -262,3 +263,67 @@ async def test_alerts_filter_by_status_severity_target_and_time_and_paginate(
     )
     assert await ids(status="resolved") == ["alert-4"]
     assert (await api.get("/alerts")).json()["total"] == 5
+
+
+async def test_an_ack_is_newer_than_the_version_it_changes_even_with_skewed_clocks(
+    api: httpx.AsyncClient, harness: Harness
+) -> None:
+    """The detector's host may write a version stamped ahead of the API's clock."""
+    ahead = stored_alert(0, updated_at=utcnow() + timedelta(hours=1))
+    await AlertState(harness.redis).put(ahead, event="opened")
+    harness.store.upsert_alerts([ahead], event="opened")
+    acked = (await api.post(f"/alerts/{ahead.id}/ack", json={"by": "desk"})).json()
+    assert acked["status"] == "acknowledged"
+    history = (await api.get("/alerts", params={"status": "acknowledged"})).json()
+    assert [a["id"] for a in history["items"]] == [ahead.id]  # ClickHouse kept the ack, not the older row
+
+
+async def test_a_repeated_ack_repairs_history_that_missed_the_first_one(
+    api: httpx.AsyncClient, harness: Harness
+) -> None:
+    alert = stored_alert(1)
+    state = AlertState(harness.redis)
+    await state.put(alert, event="opened")
+    harness.store.upsert_alerts([alert], event="opened")
+    # An earlier ack reached Redis, then its ClickHouse write failed.
+    await state.update(alert.id, lambda a: acknowledge(a, by="desk", now=utcnow()), event="acknowledged")  # type: ignore[arg-type]
+    assert (await api.get("/alerts", params={"status": "acknowledged"})).json()["total"] == 0
+    again = await api.post(f"/alerts/{alert.id}/ack", json={"by": "desk"})
+    assert again.status_code == 200 and again.json()["acked_by"] == "desk"
+    assert (await api.get("/alerts", params={"status": "acknowledged"})).json()["total"] == 1
+
+
+async def test_an_alert_only_in_history_can_still_be_acknowledged(
+    api: httpx.AsyncClient, harness: Harness
+) -> None:
+    alert = stored_alert(2)
+    harness.store.upsert_alerts([alert], event="opened")  # its live copy in Redis has expired
+    acked = (await api.post(f"/alerts/{alert.id}/ack", json={"by": "desk"})).json()
+    assert acked["status"] == "acknowledged"
+    live = await AlertState(harness.redis).get(alert.id)
+    assert live is not None and live.status == AlertStatus.acknowledged
+    assert (await api.get("/alerts", params={"status": "acknowledged"})).json()["total"] == 1
+
+
+async def test_ingest_refuses_one_post_over_the_per_post_limit_with_413(
+    api: httpx.AsyncClient, harness: Harness
+) -> None:
+    limit = harness.settings.max_post_message_bytes
+    app = api_for(harness, max_post_message_bytes=4096)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://pantau") as client:
+        response = await client.post(
+            "/ingest", json={"posts": [valid_post(1), {**valid_post(2), "text": "x" * 5000}]}
+        )
+    assert response.status_code == 413 and "[1]" in response.json()["detail"]
+    assert limit > 4096
+    assert await harness.read_topic(bus.RAW, expect=1, seconds=2) == []
+
+
+async def test_ingest_answers_422_not_500_for_a_post_nested_too_deep_to_encode(
+    api: httpx.AsyncClient,
+) -> None:
+    nested: dict[str, Any] = {}
+    for _ in range(300):
+        nested = {"deeper": nested}
+    response = await api.post("/ingest", json={"posts": [{**valid_post(), "extra": nested}]})
+    assert response.status_code == 422

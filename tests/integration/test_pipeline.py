@@ -8,6 +8,7 @@ from datetime import timedelta
 import orjson
 from prometheus_client import REGISTRY
 
+from config.settings import Settings
 from pantau import bus
 from pantau.domain import utcnow
 from tests.integration.harness import Harness, burst_posts, post, utc, wait_for
@@ -149,3 +150,23 @@ def bus_envelope(p: dict[str, object]) -> bytes:
     from pantau.normalise import make_envelope
 
     return make_envelope(p, source="test")
+
+
+async def test_a_record_the_broker_refuses_goes_to_the_dlq_and_its_batch_goes_on(
+    harness: Harness, settings: Settings
+) -> None:
+    # Allow a message the normaliser takes but whose Post, with the raw payload escaped inside it,
+    # is over the broker's 1 MiB per message.
+    harness.settings = settings.model_copy(update={"max_post_message_bytes": 524288})
+    # 261,000 quotes: about 522 kB in the envelope (each escaped once), over 1 MiB in the Post
+    # (escaped twice in its raw copy).
+    big = post("besar", '"' * 261_000, START)
+    await harness.send([post("kecil", "kecil", START), big, post("lagi", "lagi", START)])
+    await harness.start_worker()
+
+    async def both_stored() -> bool:
+        return await harness.post_count() == 2
+
+    await wait_for(both_stored, what="the posts around the one the broker refused")
+    (letter,) = await harness.read_topic(bus.DLQ, expect=1)
+    assert letter["stage"] == "normalise" and "cannot send to posts" in letter["reason"]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import DatabaseError
 
 from pantau.domain import EnrichedPost, Enrichment, Metrics, Post, Sentiment, utcnow
 from storage.repository import ClickHouseStore
@@ -46,3 +48,32 @@ def test_posts_the_server_refuses_are_isolated_and_the_rest_stored(clickhouse: C
     # A second delivery of the same batch stores nothing new and refuses the same two.
     again_new, again_refused = store.insert_new_posts_isolating(items)
     assert again_new == [] and len(again_refused) == 2
+
+
+class FailingClient:
+    """A ClickHouse client whose inserts fail the way an overloaded server answers."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def query(self, *args: object, **kwargs: object) -> object:
+        return type("Result", (), {"result_rows": []})()
+
+    def insert(self, *args: object, **kwargs: object) -> None:
+        from clickhouse_connect.driver.exceptions import DatabaseError
+
+        raise DatabaseError(self.message)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Code: 252. DB::Exception: Too many parts (300). Merges are processing significantly slower",
+        "Code: 241. DB::Exception: Memory limit (total) exceeded",
+        "HTTPDriver for http://clickhouse:8123 received ClickHouse error code 502",
+    ],
+)
+def test_a_server_that_is_struggling_is_retried_not_blamed_on_the_posts(message: str) -> None:
+    store = ClickHouseStore(FailingClient(message))  # type: ignore[arg-type]
+    with pytest.raises(DatabaseError):
+        store.insert_new_posts_isolating([enriched(str(i)) for i in range(4)])

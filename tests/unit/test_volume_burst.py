@@ -275,3 +275,14 @@ def test_a_key_born_after_the_warm_up_may_signal_from_its_first_window() -> None
     assert feed(detector, steady("raka", range(15), 2)) == []
     (signal,) = feed(detector, burst("kpdbocor", 15, 12))
     assert signal.key == "kpdbocor" and signal.numbers["history_windows"] == 0
+
+
+def test_one_backfilled_post_does_not_end_the_warm_up() -> None:
+    """A post far older than its arrival (a backfill, a slow collector) must not anchor the watch."""
+    detector = VolumeBurst(warmup_windows=10)
+    arrival = T0 + timedelta(minutes=1)
+    stray = Observation(key_kind="target", key="old", target="old", post_id="stray", author_id="a",
+                        at=T0 - timedelta(hours=5), received_at=arrival)  # fmt: skip
+    assert detector.update(stray) == []
+    busy = [o.model_copy(update={"received_at": o.at}) for o in steady("raka", range(3), 10)]
+    assert feed(detector, busy) == []  # busy since start-up: no burst from a zero baseline
