@@ -170,6 +170,7 @@ async def drain_pipeline(quiet_seconds: float = 1.0, max_seconds: float = 8.0) -
         await asyncio.sleep(0.1)
         now = metrics.messages_consumed()
         if now != last:
+            log.debug("drain: %s messages consumed (was %s)", now, last)
             last, quiet_since = now, time.monotonic()
     log.info("pipeline drained in %.1f s", time.monotonic() - started)
 
