@@ -15,6 +15,7 @@ import contextlib
 import ctypes
 import logging
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -33,6 +34,18 @@ class EngineError(RuntimeError):
 
 
 def free_port() -> int:
+    """A free loopback port below Linux's ephemeral range (32768-60999 by default).
+
+    A port the kernel hands out for bind(0) comes from the ephemeral range, where it can be taken
+    again by any outgoing connection before the engine that was meant to have it binds it."""
+    for _ in range(200):
+        port = random.randint(20000, 32000)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])

@@ -70,10 +70,16 @@ def pantau_up(data_dir: Path, port: int, *args: str, **env: str) -> Iterator[sub
         "PANTAU_BROKER_SESSION_TIMEOUT": "6",
         **env,
     }
-    log = open(data_dir.parent / f"{data_dir.name}-up.log", "ab")  # noqa: SIM115
+    log_path = data_dir.parent / f"{data_dir.name}-up.log"
+    log = open(log_path, "ab")  # noqa: SIM115
     process = subprocess.Popen([PANTAU, "up", *args], env=environment, stdout=log, stderr=log)
     try:
         yield process
+    except BaseException:
+        # What the process said is the first thing a failing run needs (pytest shows it).
+        print(f"--- pantau up output ({log_path}) ---")
+        print(log_path.read_text(errors="replace")[-6000:])
+        raise
     finally:
         if process.poll() is None:
             process.kill()
