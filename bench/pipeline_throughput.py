@@ -29,7 +29,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import faust
 from redis.asyncio import Redis
 
-from alerts.state import AlertState
 from config.settings import load_settings
 from config.watchlist import load_watchlist
 from nlp.classifier import LexiconClassifier
@@ -37,11 +36,11 @@ from pantau import bus
 from pantau.domain import EnrichedPost, utcnow
 from pantau.engines import TansuBroker, ValkeyServer
 from pantau.normalise import make_envelope, normalise
-from pantau.runtime import make_detector
+from pantau.runtime import make_pipeline
 from storage.client import open_client
 from storage.migrate import Migrator
 from storage.repository import ClickHouseStore
-from streams.app import Pipeline, build_agents, faust_app
+from streams.app import build_agents, faust_app
 
 TEXTS = [
     "Pak Raka hebat, program Kartu Pangan Digital bagus sekali #KPD",
@@ -77,20 +76,9 @@ async def produce(brokers: str, posts: list[dict[str, Any]]) -> None:
 
 
 async def pipeline_run(settings: Any, store: ClickHouseStore, n: int) -> tuple[float, float]:
-    watchlist = load_watchlist(settings.watchlist_path)
     redis = Redis.from_url(settings.redis_url)
     app = faust_app(settings)
-    build_agents(
-        app,
-        Pipeline(
-            settings=settings,
-            store=store,
-            alert_state=AlertState(redis),
-            classifier=LexiconClassifier(watchlist),
-            detector=make_detector(settings),
-            watchlist=watchlist,
-        ),
-    )
+    build_agents(app, make_pipeline(settings, store, redis))
     started = time.perf_counter()
     await app.start()
     first = None

@@ -55,7 +55,7 @@ def up(
     api: Annotated[bool, typer.Option(help="Serve the HTTP API in the same process.")] = True,
 ) -> None:
     """Run everything: engines that are not configured start embedded, then worker and API."""
-    from pantau.runtime import Embedded, run, start_embedded, stop_on_sigterm_during_startup
+    from pantau.runtime import ENGINES_FILE, Embedded, run, start_embedded, stop_on_sigterm_during_startup
 
     settings = _settings()
     speed = _parse_speed(demo_speed, "--demo-speed")
@@ -72,7 +72,7 @@ def up(
         typer.echo("pantau: stopped during start-up", err=True)
     finally:
         embedded.stop()
-        (settings.data_dir / "engines.json").unlink(missing_ok=True)
+        (settings.data_dir / ENGINES_FILE).unlink(missing_ok=True)
     raise typer.Exit(code)
 
 

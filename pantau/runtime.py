@@ -58,6 +58,21 @@ def make_detector(settings: Settings) -> VolumeBurst:
     )
 
 
+def make_pipeline(settings: Settings, store: ClickHouseStore, redis: Redis) -> Pipeline:
+    """What the agents work with, from the settings: the one place the models are chosen."""
+    watchlist = load_watchlist(settings.watchlist_path)
+    return Pipeline(
+        settings=settings,
+        store=store,
+        alert_state=AlertState(
+            redis, dedup_ttl_seconds=settings.alert_dedup_ttl_seconds, feed_maxlen=settings.alert_feed_maxlen
+        ),
+        classifier=LexiconClassifier(watchlist),
+        detector=make_detector(settings),
+        watchlist=watchlist,
+    )
+
+
 def open_store(settings: Settings, *, migrate: bool) -> ClickHouseStore:
     client = open_client(settings.resolved_clickhouse_dsn)
     migrator = Migrator(client)
@@ -295,19 +310,8 @@ def run(
         bus.ensure_topics(settings.kafka_brokers, settings.topic_partitions, settings.topic_replication)
     )
     store = open_store(settings, migrate=migrate)
-    watchlist = load_watchlist(settings.watchlist_path)
-    redis = Redis.from_url(settings.redis_url)
-    alert_state = AlertState(
-        redis, dedup_ttl_seconds=settings.alert_dedup_ttl_seconds, feed_maxlen=settings.alert_feed_maxlen
-    )
-    pipeline = Pipeline(
-        settings=settings,
-        store=store,
-        alert_state=alert_state,
-        classifier=LexiconClassifier(watchlist),
-        detector=make_detector(settings),
-        watchlist=watchlist,
-    )
+    pipeline = make_pipeline(settings, store, Redis.from_url(settings.redis_url))
+    alert_state = pipeline.alert_state
     settings.data_dir.mkdir(parents=True, exist_ok=True)  # Faust keeps its own files under it
     app = faust_app(settings)
     build_agents(app, pipeline)

@@ -16,13 +16,10 @@ from aiokafka import AIOKafkaConsumer
 from clickhouse_connect.driver.client import Client
 from redis.asyncio import Redis
 
-from alerts.state import AlertState
 from config.settings import Settings
-from config.watchlist import load_watchlist
-from nlp.classifier import LexiconClassifier
 from pantau import bus
 from pantau.normalise import make_envelope
-from pantau.runtime import make_detector
+from pantau.runtime import make_pipeline
 from storage.repository import ClickHouseStore
 from streams.app import Pipeline, build_agents, faust_app
 
@@ -106,15 +103,7 @@ class Harness:
         await self.redis.aclose()
 
     def pipeline(self) -> Pipeline:
-        watchlist = load_watchlist(self.settings.watchlist_path)
-        return Pipeline(
-            settings=self.settings,
-            store=self.store,
-            alert_state=AlertState(self.redis),
-            classifier=LexiconClassifier(watchlist),
-            detector=make_detector(self.settings),
-            watchlist=watchlist,
-        )
+        return make_pipeline(self.settings, self.store, self.redis)
 
     async def start_worker(self) -> None:
         """A fresh worker (new detector state), joining the same consumer group."""
