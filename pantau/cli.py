@@ -55,11 +55,11 @@ def up(
     api: Annotated[bool, typer.Option(help="Serve the HTTP API in the same process.")] = True,
 ) -> None:
     """Run everything: engines that are not configured start embedded, then worker and API."""
-    from pantau.runtime import ENGINES_FILE, Embedded, run, start_embedded, stop_on_sigterm_during_startup
+    from pantau.runtime import ENGINES_FILE, Embedded, StartupInterrupt, run, start_embedded
 
     settings = _settings()
     speed = _parse_speed(demo_speed, "--demo-speed")
-    stop_on_sigterm_during_startup()
+    interrupt = StartupInterrupt().install()
     embedded = Embedded()
     code = 0
     try:
@@ -68,8 +68,11 @@ def up(
         code = run(
             settings, api=api, demo=demo, demo_speed=speed, migrate=True, drain=embedded.broker is not None
         )
-    except KeyboardInterrupt:
+    except BaseException:
+        if not interrupt.requested:
+            raise
         typer.echo("pantau: stopped during start-up", err=True)
+        code = 0
     finally:
         embedded.stop()
         (settings.data_dir / ENGINES_FILE).unlink(missing_ok=True)
@@ -96,14 +99,16 @@ def _require_servers(settings: Settings, what: str) -> None:
 @app.command()
 def worker() -> None:
     """Run the stream worker alone, against Kafka, ClickHouse and Redis servers."""
-    from pantau.runtime import run, stop_on_sigterm_during_startup
+    from pantau.runtime import StartupInterrupt, run
 
     settings = _settings()
     _require_servers(settings, "worker")
-    stop_on_sigterm_during_startup()
+    interrupt = StartupInterrupt().install()
     try:
         code = run(settings, api=False, demo=False, demo_speed=None, migrate=False)
-    except KeyboardInterrupt:
+    except BaseException:
+        if not interrupt.requested:
+            raise
         typer.echo("pantau: stopped during start-up", err=True)
         code = 0
     raise typer.Exit(code)

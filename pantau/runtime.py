@@ -364,11 +364,21 @@ def run(
     return exit_code
 
 
-def stop_on_sigterm_during_startup() -> None:
-    """Until the worker installs its own handlers, SIGTERM stops start-up like Ctrl-C does (a
-    KeyboardInterrupt), so the engines already started are stopped and the exit is orderly."""
+class StartupInterrupt:
+    """Until the worker installs its own handlers, SIGINT and SIGTERM stop start-up with a
+    KeyboardInterrupt, so the engines already started are stopped and the exit is orderly.
 
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
+    The interrupt can land anywhere, even inside a native extension's import, which turns it into
+    an ImportError; `requested` tells the caller that whatever start-up raised came from a stop."""
 
-    signal.signal(signal.SIGTERM, interrupt)
+    def __init__(self) -> None:
+        self.requested = False
+
+    def install(self) -> StartupInterrupt:
+        def interrupt(signum: int, frame: object) -> None:
+            self.requested = True
+            raise KeyboardInterrupt
+
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, interrupt)
+        return self
