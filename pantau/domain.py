@@ -98,6 +98,9 @@ class Enrichment(_Record):
     targets: tuple[TargetStance, ...] = ()
     terms: tuple[str, ...] = ()
     fingerprint: str = Field(default="", description="Hash of the normalised text (near-duplicates).")
+    embedding: str = Field(
+        default="", description="The encoder's unit vector, float16 little-endian, base64 (detection key)."
+    )
     model: str = ""
 
 

@@ -31,7 +31,7 @@ from alerts.state import AlertState
 from config.settings import Settings
 from config.watchlist import load_watchlist
 from detectors.volume import VolumeBurst
-from nlp.classifier import LexiconClassifier
+from nlp.models import build_classifier
 from pantau import bus, metrics
 from pantau.engines import TansuBroker, ValkeyServer
 from storage.client import describe, open_client
@@ -67,7 +67,7 @@ def make_pipeline(settings: Settings, store: ClickHouseStore, redis: Redis) -> P
         alert_state=AlertState(
             redis, dedup_ttl_seconds=settings.alert_dedup_ttl_seconds, feed_maxlen=settings.alert_feed_maxlen
         ),
-        classifier=LexiconClassifier(watchlist),
+        classifier=build_classifier(settings, watchlist),
         detector=make_detector(settings),
         watchlist=watchlist,
     )

@@ -162,13 +162,10 @@ def build_agents(app: faust.App, pipe: Pipeline) -> None:
             await finish(stream, events, pending)
 
     def classify(posts: list[Post]) -> list[Enrichment]:
-        """Runs in the model executor: the stage takes large batches off the topic, the model sees
-        them in `enrich_batch_size` slices."""
-        size = s.enrich_batch_size
-        out: list[Enrichment] = []
-        for i in range(0, len(posts), size):
-            out.extend(pipe.classifier.classify(posts[i : i + size]))
-        return out
+        """Runs in the model executor, on the whole batch the stage took: the classifier sorts it by
+        length and runs the model in `model_batch_size` slices, so the larger the batch, the less
+        padding."""
+        return pipe.classifier.classify(posts)
 
     @app.agent(posts_t, name="enrich")
     async def enrich_agent(stream: Any) -> None:

@@ -108,7 +108,8 @@ class Harness:
     async def start_worker(self) -> None:
         """A fresh worker (new detector state), joining the same consumer group."""
         app = faust_app(self.settings)
-        build_agents(app, self.pipeline())
+        # Loading the models takes seconds the first time: not on the event loop, as in the worker.
+        build_agents(app, await asyncio.to_thread(self.pipeline))
         await app.start()
         self.app = app
 

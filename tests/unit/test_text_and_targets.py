@@ -1,4 +1,4 @@
-"""nlp.text, nlp.targets and the lexicon classifier, with the shipped watchlist. No I/O past loading it."""
+"""nlp.text and nlp.targets, with the shipped watchlist. No I/O past loading it."""
 
 from __future__ import annotations
 
@@ -11,10 +11,9 @@ from hypothesis import strategies as st
 
 from config.settings import DEFAULT_WATCHLIST
 from config.watchlist import Watchlist, load_watchlist
-from nlp.classifier import LexiconClassifier, guess_language
-from nlp.targets import TargetMatcher
+from nlp.targets import MASK, TargetMatcher, mask_mentions
 from nlp.text import bare, content_terms, fingerprint, fold, tokens
-from pantau.domain import Post, Sentiment, Stance
+from pantau.domain import Post
 
 WATCHLIST = load_watchlist(DEFAULT_WATCHLIST)
 MATCHER = TargetMatcher(WATCHLIST)
@@ -200,89 +199,57 @@ def test_match_results_are_unique_known_ids(text: str) -> None:
     assert MATCHER.match(text.upper().lower()) == MATCHER.match(text.lower())
 
 
-# -- classifier -----------------------------------------------------------------------------------
-
-CLASSIFIER = LexiconClassifier(WATCHLIST)
-
-
-def test_one_enrichment_per_post_in_order() -> None:
-    posts = [post("Pak Raka hebat", n=1), post("PNM gagal total", n=2), post("cuaca cerah", n=3)]
-    result = CLASSIFIER.classify(posts)
-    assert len(result) == 3
-    assert [e.targets[0].target if e.targets else "" for e in result] == [
-        "raka-wibisana",
-        "partai-nusantara-maju",
-        "",
-    ]
-    assert [e.sentiment for e in result] == [Sentiment.positive, Sentiment.negative, Sentiment.neutral]
-    assert all(e.model == "lexicon-v1" for e in result)
-    assert [e.fingerprint for e in result] == [fingerprint(p.text) for p in posts]
-    assert CLASSIFIER.classify([]) == []
+# -- mentions and masking -------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("text", "sentiment"),
+    ("text", "expected"),
     [
-        ("bagus", Sentiment.positive),
-        ("tidak bagus", Sentiment.negative),
-        ("gak bagus", Sentiment.negative),
-        ("bukan gagal", Sentiment.positive),
-        ("not good", Sentiment.negative),
-        ("tidak ada yang bagus", Sentiment.positive),  # the window is one word
-        ("bagus tapi gagal", Sentiment.neutral),
+        ("Sedih Pák RAKA kalah", [("raka-wibisana", "Pák RAKA")]),
+        (
+            "Senang Bima tersingkir, @sarilestari juara",
+            [("bima-hartono", "Bima"), ("sari-lestari", "@sarilestari")],
+        ),
+        ("pemerintah Bima gagal https://x.co/Bima", [("bima-hartono", "Bima")]),
+        ("Straße? Raka!", [("raka-wibisana", "Raka")]),
+        ("#KartuPanganDigital ditunda", [("kartu-pangan-digital", "#KartuPanganDigital")]),
     ],
 )
-def test_negation_flips_one_word(text: str, sentiment: Sentiment) -> None:
-    assert CLASSIFIER.classify([post(text)])[0].sentiment == sentiment
+def test_mentions_carry_their_span_in_the_original_text(text: str, expected: list[tuple[str, str]]) -> None:
+    assert [(m.target, text[m.start : m.end]) for m in MATCHER.mentions(text)] == expected
 
 
-def test_stance_follows_sentiment_for_each_target() -> None:
-    (e,) = CLASSIFIER.classify([post("Pak Raka dan Bu Sari korupsi, gagal, bohong")])
-    assert e.sentiment == Sentiment.negative
-    assert [(t.target, t.stance) for t in e.targets] == [
-        ("raka-wibisana", Stance.against),
-        ("sari-lestari", Stance.against),
-    ]
-    assert all(t.score == e.sentiment_score for t in e.targets)
-    assert e.sentiment_score > 0.5
+@pytest.mark.parametrize(
+    ("tag", "targets"),
+    [
+        ("#RakaBima", ("raka-wibisana", "bima-hartono")),  # CamelCase parts, each a name
+        ("#PakRakaDanBuSari", ("raka-wibisana", "sari-lestari")),
+        ("#rakawibisana2029", ("raka-wibisana",)),  # a lowercase tag starting with a long alias
+        ("#dukungbimahartono", ("bima-hartono",)),  # ... or ending with one
+        ("#BimaSakti", ("bima-hartono",)),  # a CamelCase part is a word: 'Bima' names him
+    ],
+)
+def test_a_hashtag_joining_names_names_each(tag: str, targets: tuple[str, ...]) -> None:
+    assert MATCHER.match(f"gas {tag} sekarang") == targets
+    assert {(m.start, m.end) for m in MATCHER.mentions(f"gas {tag} sekarang")} == {(4, 4 + len(tag))}
 
 
-def test_no_target_gives_empty_targets() -> None:
-    (e,) = CLASSIFIER.classify([post("harga beras naik, mantap")])
-    assert e.targets == ()
-    assert e.sentiment == Sentiment.positive
+def test_a_handle_names_only_the_account_it_is() -> None:
+    assert MATCHER.match("@bimasakti_official @rakapedia") == ()
 
 
-@pytest.mark.parametrize("text", ["", "   ", "😀🔥🇮🇩", "\n\t", "#", "@", "https://x.y/z"])
-def test_degenerate_texts_give_a_neutral_result(text: str) -> None:
-    (e,) = CLASSIFIER.classify([post(text)])
-    assert e.sentiment == Sentiment.neutral
-    assert e.sentiment_score == 0.5
-    assert e.targets == ()
-    assert e.lang == "und"
+def test_masking_replaces_each_mention_once() -> None:
+    text = "Senang Bima tersingkir, #RakaBima @sarilestari juara"
+    assert mask_mentions(text, MATCHER.mentions(text)) == f"Senang {MASK} tersingkir, {MASK} {MASK} juara"
+    assert mask_mentions("tanpa nama", MATCHER.mentions("tanpa nama")) == "tanpa nama"
 
 
-def test_huge_text_is_classified() -> None:
-    text = ("Pak Raka hebat dan bagus sekali " * 3300)[:100_000]
-    (e,) = CLASSIFIER.classify([post(text)])
-    assert e.sentiment == Sentiment.positive
-    assert e.sentiment_score == 1.0
-    assert [t.target for t in e.targets] == ["raka-wibisana"]
-
-
-def test_language_hint_wins_over_guess() -> None:
-    (hinted, guessed_id, guessed_en) = CLASSIFIER.classify(
-        [post("yang dan di", lang="en"), post("yang dan di ini itu", n=2), post("the and of this that", n=3)]
-    )
-    assert (hinted.lang, guessed_id.lang, guessed_en.lang) == ("en", "id", "en")
-    assert guess_language([]) == "und"
-
-
-@settings(max_examples=100, deadline=None)
-@given(st.lists(st.text(max_size=100), max_size=5))
-def test_classifier_defined_for_any_text(texts: list[str]) -> None:
-    result = CLASSIFIER.classify([post(t, n=i) for i, t in enumerate(texts)])
-    assert len(result) == len(texts)
-    for text, e in zip(texts, result, strict=True):
-        assert 0.5 <= e.sentiment_score <= 1.0
-        assert [t.target for t in e.targets] == list(MATCHER.match(text))
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=120), st.sampled_from(["Pak Raka", "#SariLestari", "PNM", "Bima Hartono"]))
+def test_masked_text_names_no_target_and_keeps_the_rest(noise: str, alias: str) -> None:
+    text = f"{noise} {alias} {noise}"
+    mentions = MATCHER.mentions(text)
+    masked = mask_mentions(text, mentions)
+    assert MATCHER.match(masked) == ()
+    assert all(0 <= m.start < m.end <= len(text) for m in mentions)
+    assert len(masked) <= len(text)
