@@ -36,6 +36,24 @@ def title_for(signal: Signal, target_name: str) -> str:
         ratio = signal.numbers.get("ratio", 0.0)
         minutes = int(signal.numbers.get("window_seconds", 60) // 60) or 1
         return f"Volume burst on {what}: {count} posts in {minutes} min ({ratio:.1f}x baseline)"
+    n = signal.numbers
+    if signal.kind in (SignalKind.sentiment_shift, SignalKind.stance_shift):
+        share = "negative" if signal.kind == SignalKind.sentiment_shift else "against"
+        return (
+            f"{'Sentiment' if signal.kind == SignalKind.sentiment_shift else 'Stance'} shift on {what}: "
+            f"{share} share {n.get('share_before', 0):.0%} -> {n.get('share_after', 0):.0%}"
+        )
+    if signal.kind == SignalKind.emerging_topic:
+        terms = signal.details.get("terms", "") or signal.key
+        return (
+            f"Emerging topic: {terms} ({int(n.get('posts', 0))} posts, {int(n.get('authors', 0))} accounts)"
+        )
+    if signal.kind == SignalKind.coordinated_posting:
+        about = f" about {what}" if signal.target else ""
+        return (
+            f"Coordinated posting{about}: {int(n.get('accounts', 0))} accounts posted near-identical text "
+            f"within {int(n.get('window_seconds', 0) // 60) or 1} min"
+        )
     return f"{signal.kind.value.replace('_', ' ').capitalize()} on {what}"
 
 
@@ -106,4 +124,6 @@ def acknowledge(alert: Alert, *, by: str, now: datetime) -> Alert:
 
 def _summary(signal: Signal) -> str:
     n = signal.numbers
-    return ", ".join(f"{k}={v:g}" for k, v in sorted(n.items()))
+    numbers = ", ".join(f"{k}={v:g}" for k, v in sorted(n.items()))
+    words = "; ".join(f"{k}: {v}" for k, v in sorted(signal.details.items()) if v)
+    return f"{numbers}; {words}" if words else numbers

@@ -28,6 +28,11 @@ class Observation(BaseModel):
     sentiment: str = "neutral"
     stance: str = "none"
     fingerprint: str = ""
+    # Only on the stream observation (one per post, for the detectors that need the whole stream):
+    text: str = ""
+    terms: tuple[str, ...] = ()
+    embedding: str = ""
+    repost_of: str = ""
 
     @property
     def routing_key(self) -> str:
@@ -42,8 +47,16 @@ class ObservationBatch(BaseModel):
     observations: tuple[Observation, ...]
 
 
+STREAM_KEY = "all"
+# A post's content terms become keys too, so an issue without a hashtag or a target is seen. The
+# first few are enough: long posts would multiply the keys, not the signal.
+MAX_TERM_KEYS = 6
+
+
 def observations(item: EnrichedPost) -> list[Observation]:
-    """The keys a post is detected under: every target it names and every hashtag it carries."""
+    """The keys a post is detected under: every target it names, every hashtag it carries, its
+    first content terms; and one `stream` observation with the text and embedding, for the
+    detectors that look across all posts (emerging topics, coordinated posting)."""
     post, enrichment = item.post, item.enrichment
     base = Observation(
         key_kind="",
@@ -62,6 +75,23 @@ def observations(item: EnrichedPost) -> list[Observation]:
         for t in enrichment.targets
     ]
     found += [base.model_copy(update={"key_kind": "hashtag", "key": tag}) for tag in post.hashtags]
+    hashtags = {tag.lower() for tag in post.hashtags}
+    terms = [t for t in enrichment.terms if not t.startswith("#") and t not in hashtags][:MAX_TERM_KEYS]
+    found += [base.model_copy(update={"key_kind": "term", "key": term}) for term in terms]
+    first_target = enrichment.targets[0].target if enrichment.targets else ""
+    found.append(
+        base.model_copy(
+            update={
+                "key_kind": "stream",
+                "key": STREAM_KEY,
+                "target": first_target,
+                "text": post.text[:1000],
+                "terms": enrichment.terms[:20],
+                "embedding": enrichment.embedding,
+                "repost_of": post.repost_of,
+            }
+        )
+    )
     return found
 
 

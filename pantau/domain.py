@@ -130,6 +130,10 @@ class Signal(_Record):
     window_end: UtcDatetime
     numbers: dict[str, float]
     evidence: tuple[str, ...] = Field(default=(), description="Post ids.")
+    details: dict[str, str] = Field(
+        default_factory=dict,
+        description="What a person reads: a topic's terms, a campaign's text and accounts.",
+    )
     detected_at: UtcDatetime
 
     @staticmethod

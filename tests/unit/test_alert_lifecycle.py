@@ -112,8 +112,30 @@ def test_titles() -> None:
     assert title_for(signal(key="pemilu", key_kind="hashtag", count=12, ratio=4), "") == (
         "Volume burst on #pemilu: 12 posts in 1 min (4.0x baseline)"
     )
-    other = signal().model_copy(update={"kind": SignalKind.sentiment_shift})
-    assert title_for(other, "Raka Wibisana") == "Sentiment shift on Raka Wibisana"
+    shift = signal().model_copy(
+        update={"kind": SignalKind.sentiment_shift, "numbers": {"share_before": 0.12, "share_after": 0.55}}
+    )
+    assert title_for(shift, "Raka Wibisana") == "Sentiment shift on Raka Wibisana: negative share 12% -> 55%"
+    stance = shift.model_copy(update={"kind": SignalKind.stance_shift})
+    assert title_for(stance, "Raka Wibisana") == "Stance shift on Raka Wibisana: against share 12% -> 55%"
+    topic = signal().model_copy(
+        update={
+            "kind": SignalKind.emerging_topic,
+            "key_kind": "topic",
+            "numbers": {"posts": 14.0, "authors": 9.0},
+            "details": {"terms": "banjir, tanggul, jebol"},
+        }
+    )
+    assert title_for(topic, "") == "Emerging topic: banjir, tanggul, jebol (14 posts, 9 accounts)"
+    campaign = signal().model_copy(
+        update={
+            "kind": SignalKind.coordinated_posting,
+            "numbers": {"accounts": 15.0, "window_seconds": 240.0},
+        }
+    )
+    assert title_for(campaign, "Bima Hartono") == (
+        "Coordinated posting about Bima Hartono: 15 accounts posted near-identical text within 4 min"
+    )
 
 
 def test_same_signal_again_returns_the_same_alert_unchanged() -> None:

@@ -1,0 +1,74 @@
+"""All detectors behind the one `Detector` interface, each fed the observations it reads.
+
+- volume bursts: targets and hashtags; terms with a higher bar of their own (`terms`), since one
+  issue lifts a dozen of its words at once and each would page the desk;
+- sentiment and stance shifts: targets;
+- emerging topics and coordinated posting: the `stream` observation (one per post).
+
+The set is one picklable object: the detect stage keeps one per partition and checkpoints it, so a
+restarted worker resumes with its baselines, topics and campaigns instead of relearning them.
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass, field
+from typing import Any
+
+from detectors.base import Observation
+from detectors.coordination import CoordinatedPosting
+from detectors.shifts import ShareShift
+from detectors.topics import EmergingTopics
+from detectors.volume import VolumeBurst
+from pantau.domain import Signal
+
+# Bumped when a detector's state changes shape: an old checkpoint is then ignored, not misread.
+STATE_VERSION = 1
+BURST_KEYS = frozenset({"target", "hashtag"})
+
+
+@dataclass
+class DetectorSet:
+    volume: VolumeBurst = field(default_factory=VolumeBurst)
+    terms: VolumeBurst = field(default_factory=lambda: VolumeBurst(min_count=20, ratio=5.0, z=4.0))
+    sentiment: ShareShift = field(default_factory=lambda: ShareShift("sentiment"))
+    stance: ShareShift = field(default_factory=lambda: ShareShift("stance"))
+    topics: EmergingTopics = field(default_factory=EmergingTopics)
+    coordination: CoordinatedPosting = field(default_factory=CoordinatedPosting)
+    observations: int = 0
+
+    def update(self, observation: Observation) -> list[Signal]:
+        self.observations += 1
+        kind = observation.key_kind
+        if kind == "stream":
+            return [*self.topics.update(observation), *self.coordination.update(observation)]
+        signals: list[Signal] = []
+        if kind in BURST_KEYS:
+            signals += self.volume.update(observation)
+        elif kind == "term":
+            signals += self.terms.update(observation)
+        if kind == "target":
+            signals += self.sentiment.update(observation)
+            signals += self.stance.update(observation)
+        return signals
+
+    def dumps(self) -> bytes:
+        return pickle.dumps((STATE_VERSION, self), protocol=pickle.HIGHEST_PROTOCOL)
+
+    @staticmethod
+    def loads(data: bytes) -> DetectorSet | None:
+        """The checkpointed set, or None when it was written by another state version."""
+        try:
+            version, state = pickle.loads(data)
+        except Exception:
+            return None
+        return state if version == STATE_VERSION and isinstance(state, DetectorSet) else None
+
+
+def describe(detectors: DetectorSet) -> dict[str, Any]:
+    return {
+        "observations": detectors.observations,
+        "volume_keys": detectors.volume.keys,
+        "term_keys": detectors.terms.keys,
+        "topics": detectors.topics.topics,
+    }
