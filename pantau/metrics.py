@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 MESSAGES_IN = Counter("pantau_stage_messages_total", "Messages a stage consumed.", ["stage"])
 DEAD_LETTERS = Counter("pantau_dead_letters_total", "Messages sent to the dead-letter topic.", ["stage"])
@@ -27,6 +27,17 @@ BATCH_SECONDS = Histogram(
     ["stage"],
     buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+
+
+BATCHES_IN_FLIGHT = Gauge(
+    "pantau_stage_batches_in_flight",
+    "Batches a stage has taken and not finished (model, storage).",
+    ["stage"],
+)
+
+
+def batches_in_flight() -> float:
+    return sum(sample.value for metric in BATCHES_IN_FLIGHT.collect() for sample in metric.samples)
 
 
 def messages_consumed() -> float:

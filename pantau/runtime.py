@@ -30,6 +30,10 @@ from sse_starlette.sse import AppStatus
 from alerts.state import AlertState
 from config.settings import Settings
 from config.watchlist import load_watchlist
+from detectors.coordination import CoordinatedPosting
+from detectors.ensemble import DetectorSet
+from detectors.shifts import ShareShift
+from detectors.topics import EmergingTopics
 from detectors.volume import VolumeBurst
 from nlp.models import build_classifier
 from pantau import bus, metrics
@@ -38,6 +42,7 @@ from storage.client import describe, open_client
 from storage.migrate import Migrator, apply_posts_ttl
 from storage.repository import ClickHouseStore
 from streams.app import Pipeline, build_agents, faust_app
+from streams.detection import CheckpointStore, DetectionState
 from streams.sources import read_rows, rebase, replay
 
 log = logging.getLogger("pantau")
@@ -46,15 +51,40 @@ GRACEFUL_SHUTDOWN_SECONDS = 5
 ENGINES_FILE = "engines.json"
 
 
-def make_detector(settings: Settings) -> VolumeBurst:
-    return VolumeBurst(
-        window_seconds=settings.burst_window_seconds,
-        min_count=settings.burst_min_count,
-        ratio=settings.burst_ratio,
-        z=settings.burst_z,
-        alpha=settings.burst_alpha,
-        horizon_windows=settings.burst_horizon_windows,
-        warmup_windows=settings.burst_warmup_windows,
+def make_detector(settings: Settings) -> DetectorSet:
+    return DetectorSet(
+        volume=VolumeBurst(
+            window_seconds=settings.burst_window_seconds,
+            min_count=settings.burst_min_count,
+            ratio=settings.burst_ratio,
+            z=settings.burst_z,
+            alpha=settings.burst_alpha,
+            horizon_windows=settings.burst_horizon_windows,
+            warmup_windows=settings.burst_warmup_windows,
+        ),
+        terms=VolumeBurst(
+            window_seconds=settings.burst_window_seconds,
+            min_count=settings.burst_term_min_count,
+            ratio=settings.burst_term_ratio,
+            z=settings.burst_z + 1,
+            alpha=settings.burst_alpha,
+            horizon_windows=settings.burst_horizon_windows,
+            warmup_windows=settings.burst_warmup_windows,
+        ),
+        sentiment=ShareShift(
+            "sentiment", min_posts=settings.shift_min_posts, min_change=settings.shift_min_change
+        ),
+        stance=ShareShift("stance", min_posts=settings.shift_min_posts, min_change=settings.shift_min_change),
+        topics=EmergingTopics(
+            similarity=settings.topic_similarity,
+            window_seconds=settings.topic_window_seconds,
+            min_posts=settings.topic_min_posts,
+            min_authors=settings.topic_min_authors,
+        ),
+        coordination=CoordinatedPosting(
+            window_seconds=settings.coordination_window_seconds,
+            min_accounts=settings.coordination_min_accounts,
+        ),
     )
 
 
@@ -68,7 +98,11 @@ def make_pipeline(settings: Settings, store: ClickHouseStore, redis: Redis) -> P
             redis, dedup_ttl_seconds=settings.alert_dedup_ttl_seconds, feed_maxlen=settings.alert_feed_maxlen
         ),
         classifier=build_classifier(settings, watchlist),
-        detector=make_detector(settings),
+        detection=DetectionState(
+            factory=lambda: make_detector(settings),
+            checkpoints=CheckpointStore(redis, settings.app_id),
+            interval_seconds=settings.detector_checkpoint_seconds,
+        ),
         watchlist=watchlist,
     )
 
@@ -184,7 +218,8 @@ async def drain_pipeline(quiet_seconds: float = 1.0, max_seconds: float = 8.0) -
             return
         await asyncio.sleep(0.1)
         now = metrics.messages_consumed()
-        if now != last:
+        # A model batch can take seconds without a new message consumed: busy, not drained.
+        if now != last or metrics.batches_in_flight():
             log.debug("drain: %s messages consumed (was %s)", now, last)
             last, quiet_since = now, time.monotonic()
     log.info("pipeline drained in %.1f s", time.monotonic() - started)
@@ -198,16 +233,32 @@ class PantauWorker(faust.Worker):
     this is the one place where the consumers are still running and the sources are not. The
     embedded broker keeps messages in memory only: whatever is in flight at exit would be gone."""
 
-    def __init__(self, app: faust.App, *sources: mode.Service, drain_seconds: float, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        app: faust.App,
+        *sources: mode.Service,
+        drain_seconds: float,
+        detection: DetectionState | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(app, *sources, **kwargs)
         self.sources = sources
         self.drain_seconds = drain_seconds
+        self.detection = detection
 
     async def on_stop(self) -> None:
         for source in reversed(self.sources):
             await source.stop()
         if self.drain_seconds:
             await drain_pipeline(max_seconds=self.drain_seconds)
+        if self.detection is not None:
+            # The detectors' state survives the stop (and, with the embedded broker, the messages).
+            try:
+                await self.detection.checkpoint()
+            except Exception:
+                log.exception(
+                    "final detector checkpoint failed; the next start resumes from the previous one"
+                )
         await super().on_stop()
 
 
@@ -334,6 +385,7 @@ def run(
         app,
         *services,
         drain_seconds=settings.shutdown_drain_seconds if drain else 0.0,
+        detection=pipeline.detection,
         loglevel=settings.log_level,
         quiet=True,
         redirect_stdouts=False,

@@ -26,12 +26,13 @@ from alerts.lifecycle import apply_signal, fingerprint
 from alerts.state import AlertState
 from config.settings import Settings
 from config.watchlist import Watchlist
-from detectors.base import Detector, Observation, ObservationBatch, observations
+from detectors.base import Observation, ObservationBatch, observations
 from nlp.classifier import Classifier
 from pantau import bus, metrics
 from pantau.domain import Alert, DeadLetter, EnrichedPost, Enrichment, Post, Signal, decode, encode, utcnow
 from pantau.normalise import InvalidPost, normalise
 from storage.repository import ClickHouseStore
+from streams.detection import DetectionState
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -45,7 +46,7 @@ class Pipeline:
     store: ClickHouseStore
     alert_state: AlertState
     classifier: Classifier
-    detector: Detector
+    detection: DetectionState
     watchlist: Watchlist
     model_executor: Executor = field(default_factory=lambda: ThreadPoolExecutor(1, "pantau-model"))
 
@@ -177,6 +178,8 @@ def build_agents(app: faust.App, pipe: Pipeline) -> None:
             pending = [await dead_letter("enrich", e, reason) for e, reason in bad]
             posts = [post for _, post in good]
             enrichments: list[Enrichment | None]
+            in_flight = metrics.BATCHES_IN_FLIGHT.labels("enrich")
+            in_flight.inc()
             try:
                 enrichments = list(await loop.run_in_executor(pipe.model_executor, classify, posts))
             except Exception:
@@ -188,6 +191,8 @@ def build_agents(app: faust.App, pipe: Pipeline) -> None:
                     except Exception as exc:
                         enrichments.append(None)
                         pending.append(await dead_letter("enrich", event, f"classifier failed: {exc!r}"))
+            finally:
+                in_flight.dec()
             now = utcnow()
             for (event, post), enrichment in zip(good, enrichments, strict=True):
                 if enrichment is None:
@@ -238,17 +243,22 @@ def build_agents(app: faust.App, pipe: Pipeline) -> None:
 
     @app.agent(by_key_t, name="detect")
     async def detect_agent(stream: Any) -> None:
+        detection = pipe.detection
         async for events in stream.noack_take(s.store_batch_size, within=s.enrich_batch_seconds):
             good, bad = decode_all("detect", ObservationBatch, events)
             pending = [await dead_letter("detect", e, reason) for e, reason in bad]
-            for _, batch in good:
-                metrics.MESSAGES_IN.labels("detect").inc(len(batch.observations))
-                for obs in batch.observations:
-                    for signal in pipe.detector.update(obs):
-                        metrics.SIGNALS.labels(signal.kind.value).inc()
-                        key = f"{signal.kind}|{signal.key_kind}|{signal.key}".encode()
-                        pending.append(await signals_t.send(key=key, value=encode(signal)))
-            await finish(stream, events, pending)
+            work = [(event.message.partition, batch.observations) for event, batch in good]
+            metrics.MESSAGES_IN.labels("detect").inc(sum(len(o) for _, o in work))
+            for signal in await detection.run(work):
+                metrics.SIGNALS.labels(signal.kind.value).inc()
+                key = f"{signal.kind}|{signal.key_kind}|{signal.key}".encode()
+                pending.append(await signals_t.send(key=key, value=encode(signal)))
+            if pending:
+                await asyncio.gather(*pending)
+            # Acked only with the checkpoint that holds their effect on the detectors.
+            detection.hold(stream, events)
+            if detection.due():
+                await retry_forever(detection.checkpoint)
 
     @app.agent(signals_t, name="alert")
     async def alert_agent(stream: Any) -> None:

@@ -29,6 +29,10 @@ def settings(broker: TansuBroker, valkey: ValkeyServer, chdb_dsn: str, tmp_path:
         topic_partitions=2,
         store_batch_seconds=0.1,
         enrich_batch_seconds=0.05,
+        # The tests' bursts are built for one-minute windows (ten quiet minutes, then a burst).
+        burst_window_seconds=60,
+        burst_min_count=8,
+        burst_warmup_windows=10,
     )
 
 

@@ -86,6 +86,7 @@ class Harness:
     redis: Redis = field(init=False)
     producer: bus.RawProducer = field(init=False)
     app: faust.App | None = None
+    running: Pipeline | None = None
 
     def __post_init__(self) -> None:
         self.store = ClickHouseStore(self.client)
@@ -109,7 +110,8 @@ class Harness:
         """A fresh worker (new detector state), joining the same consumer group."""
         app = faust_app(self.settings)
         # Loading the models takes seconds the first time: not on the event loop, as in the worker.
-        build_agents(app, await asyncio.to_thread(self.pipeline))
+        self.running = await asyncio.to_thread(self.pipeline)
+        build_agents(app, self.running)
         await app.start()
         self.app = app
 

@@ -9,6 +9,7 @@ import orjson
 from prometheus_client import REGISTRY
 
 from config.settings import Settings
+from detectors.ensemble import DetectorSet
 from pantau import bus
 from pantau.domain import utcnow
 from tests.integration.harness import Harness, burst_posts, post, utc, wait_for
@@ -170,3 +171,40 @@ async def test_a_record_the_broker_refuses_goes_to_the_dlq_and_its_batch_goes_on
     await wait_for(both_stored, what="the posts around the one the broker refused")
     (letter,) = await harness.read_topic(bus.DLQ, expect=1)
     assert letter["stage"] == "normalise" and "cannot send to posts" in letter["reason"]
+
+
+async def test_detectors_resume_from_their_checkpoint_after_a_restart(harness: Harness) -> None:
+    """The detect stage saves its detectors with its offsets; a new worker starts from them instead
+    of relearning every baseline (and re-running every warm-up)."""
+    harness.settings = harness.settings.model_copy(update={"detector_checkpoint_seconds": 0.2})
+    posts = [
+        post(f"c{i}", f"Pak Raka meninjau pasar nomor {i}", START + timedelta(minutes=i), author=f"a{i}")
+        for i in range(120)
+    ]
+    await harness.send(posts)
+    await harness.start_worker()
+    prefix = f"pantau:{harness.settings.app_id}:detectors:"
+
+    async def checkpointed() -> bool:
+        saved = [await harness.redis.get(k) for k in await harness.redis.keys(prefix + "*")]
+        states = [DetectorSet.loads(data) for data in saved if data]
+        target_seen = sum(s.volume.keys for s in states if s is not None)
+        return sum(s.observations for s in states if s is not None) >= 120 and target_seen > 0
+
+    await wait_for(checkpointed, seconds=40, what="a checkpoint holding every post")
+    await harness.stop_worker()
+
+    await harness.start_worker()
+    assert harness.running is not None
+    detection = harness.running.detection
+    await harness.send(
+        [post("c-after", "Pak Raka lagi nomor 999", START + timedelta(minutes=121), author="z")]
+    )
+
+    async def resumed() -> bool:
+        return detection.restored > 0 and any(s.observations > 120 for s in detection.sets.values())
+
+    await wait_for(resumed, seconds=40, what="the restarted worker to resume from the checkpoint")
+    state = next(s for s in detection.sets.values() if ("target", "raka-wibisana") in s.volume._keys)
+    history = state.volume._keys[("target", "raka-wibisana")]
+    assert len(history.windows) > 100, "the target's baseline survived the restart"

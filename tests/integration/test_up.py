@@ -282,6 +282,10 @@ def test_worker_and_api_run_as_separate_processes_against_servers(
         "PANTAU_REDIS_URL": valkey.url,
         "PANTAU_CLICKHOUSE_DSN": clickhouse,
         "PANTAU_DATA_DIR": str(tmp_path / "var"),
+        # The burst below is built for one-minute windows (ten quiet minutes, then twenty posts).
+        "PANTAU_BURST_WINDOW_SECONDS": "60",
+        "PANTAU_BURST_MIN_COUNT": "8",
+        "PANTAU_BURST_WARMUP_WINDOWS": "10",
     }
     migrate = subprocess.run([PANTAU, "migrate", "up"], env=env, capture_output=True, text=True, timeout=60)
     assert migrate.returncode == 0 and "applied 0001_posts" in migrate.stdout

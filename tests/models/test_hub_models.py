@@ -23,9 +23,15 @@ NLI_LABELS = {0: "entailment", 1: "neutral", 2: "contradiction"}
 def post(text: str, n: int) -> Post:
     when = datetime(2026, 11, 20, tzinfo=UTC)
     return Post(
-        id=f"x:{n}", platform="x", native_id=str(n), author_id="a", author_handle="a",
-        text=text, created_at=when, received_at=when,
-    )  # fmt: skip
+        id=f"x:{n}",
+        platform="x",
+        native_id=str(n),
+        author_id="a",
+        author_handle="a",
+        text=text,
+        created_at=when,
+        received_at=when,
+    )
 
 
 def test_a_sequence_classifier_maps_its_labels(tmp_path: Path, model_settings: Settings) -> None:

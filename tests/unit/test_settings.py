@@ -35,7 +35,7 @@ def test_defaults_are_valid() -> None:
     assert settings.kafka_brokers == settings.clickhouse_dsn == settings.redis_url == ""
     assert settings.watchlist_path == DEFAULT_WATCHLIST
     assert settings.embedded
-    assert settings.burst_min_count == 8
+    assert settings.burst_min_count == 5
 
 
 def test_resolved_clickhouse_dsn_defaults_to_chdb_in_data_dir(tmp_path: Path) -> None:
