@@ -331,5 +331,52 @@ def eval_stance_command(
     typer.echo(json.dumps(result, ensure_ascii=False))
 
 
+@eval_app.command("detect")
+def eval_detect_command(
+    data: Annotated[
+        Path,
+        typer.Option(
+            exists=True, dir_okay=False, help="Hourly volumes: event,hour_utc,included,tweet_count."
+        ),
+    ],
+    events: Annotated[
+        Path,
+        typer.Option(exists=True, dir_okay=False, help="Events: event,name,start_day,... (CrisisLex T26)."),
+    ],
+    seeds: Annotated[str, typer.Option(help="Comma-separated seeds for the synthetic post times.")] = "0,1,2",
+    per_event: Annotated[bool, typer.Option("--per-event", help="Include every event's figures.")] = False,
+) -> None:
+    """Replay each event's volumes through the burst detector (the PANTAU_BURST_* settings); print one
+    JSON object: per event the delay from onset, overall detection share, median and p90 delay, and
+    false signals per key-day on quiet periods."""
+    import json
+
+    from detectors.evaluation import run_detection_eval
+    from pantau.runtime import make_detector
+
+    settings = _settings()
+    try:
+        seed_list = tuple(int(x) for x in seeds.split(",") if x.strip())
+    except ValueError:
+        raise typer.BadParameter(f"{seeds!r} is not a list of integers", param_hint="--seeds") from None
+    result = run_detection_eval(data, events, lambda: make_detector(settings).volume, seeds=seed_list)
+    if not per_event:
+        for figures in result["per_seed"]:
+            figures.pop("events", None)
+    result["detector"] = {
+        name: getattr(settings, f"burst_{name}")
+        for name in (
+            "window_seconds",
+            "min_count",
+            "ratio",
+            "z",
+            "alpha",
+            "warmup_windows",
+            "horizon_windows",
+        )
+    }
+    typer.echo(json.dumps(result, ensure_ascii=False, default=str))
+
+
 def main() -> None:
     app()
