@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
+import numpy.typing as npt
 import torch
 
 log = logging.getLogger(__name__)
+FloatArray = npt.NDArray[np.float32]
 
 # Model loading must never reach for a hub the machine cannot see; a configured hub id still works
 # where the model is in the local cache or the machine is online (the user sets HF_HUB_OFFLINE=0).
@@ -70,3 +74,45 @@ def quiet_transformers() -> None:
 
 def is_local_folder(name: str) -> bool:
     return Path(name).expanduser().is_dir()
+
+
+class SequenceClassifier:
+    """A transformers sequence classifier (a hub id or a folder) run the way the encoder is: inputs
+    sorted by length, padded to the longest of each batch, probabilities back in input order."""
+
+    def __init__(self, source: str | Path, placement: Placement, *, max_tokens: int, batch_size: int) -> None:
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        quiet_transformers()
+        self.placement = placement
+        self.batch_size = batch_size
+        self.tokenizer = AutoTokenizer.from_pretrained(str(source))
+        model = AutoModelForSequenceClassification.from_pretrained(str(source), dtype=placement.dtype)
+        self.model = model.to(placement.device).eval()
+        # Never more tokens than the model has positions for (a small model may have fewer than asked).
+        self.max_tokens = min(
+            max_tokens, int(getattr(self.model.config, "max_position_embeddings", max_tokens))
+        )
+        self.id2label: dict[int, str] = {
+            int(i): str(label) for i, label in self.model.config.id2label.items()
+        }
+
+    def probabilities(self, first: Sequence[str], second: Sequence[str] | None = None) -> FloatArray:
+        """(len(first), labels) softmax probabilities; `second` makes them pairs (premise, hypothesis),
+        and then only the first of a pair is truncated."""
+        out = np.zeros((len(first), len(self.id2label)), dtype=np.float32)
+        order = sorted(range(len(first)), key=lambda i: len(first[i]))
+        with torch.inference_mode():
+            for start in range(0, len(order), self.batch_size):
+                chunk = order[start : start + self.batch_size]
+                encoded = self.tokenizer(
+                    [first[i] for i in chunk],
+                    [second[i] for i in chunk] if second is not None else None,
+                    padding=True,
+                    truncation="only_first" if second is not None else True,
+                    max_length=self.max_tokens,
+                    return_tensors="pt",
+                ).to(self.placement.device)
+                logits = self.model(**encoded).logits.float()
+                out[chunk] = torch.softmax(logits, dim=-1).cpu().numpy()
+        return out

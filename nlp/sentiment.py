@@ -15,10 +15,9 @@ from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
-import torch
 
 from nlp.heads import LinearHead
-from nlp.runtime import Placement, quiet_transformers
+from nlp.runtime import Placement, SequenceClassifier
 from pantau.domain import Sentiment
 
 SENTIMENT_LABELS = ("negative", "neutral", "positive")
@@ -77,40 +76,15 @@ class SequenceClassifierSentiment:
         max_tokens: int = 128,
         batch_size: int = 32,
     ) -> None:
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-        quiet_transformers()
         self.name = str(source)
-        self.placement = placement
-        self.batch_size = batch_size
-        self.tokenizer = AutoTokenizer.from_pretrained(str(source))
-        model = AutoModelForSequenceClassification.from_pretrained(str(source), dtype=placement.dtype)
-        self.model = model.to(placement.device).eval()
-        # Never more tokens than the model has positions for (a small model may have fewer than asked).
-        self.max_tokens = min(
-            max_tokens, int(getattr(self.model.config, "max_position_embeddings", max_tokens))
-        )
-        self.labels = map_labels(self.model.config.id2label, labels or {})
+        self.classifier = SequenceClassifier(source, placement, max_tokens=max_tokens, batch_size=batch_size)
+        self.labels = map_labels(self.classifier.id2label, labels or {})
 
     def predict(
         self, texts: Sequence[str], embeddings: npt.NDArray[np.float32]
     ) -> list[tuple[Sentiment, float]]:
-        probs = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        with torch.inference_mode():
-            for start in range(0, len(order), self.batch_size):
-                chunk = order[start : start + self.batch_size]
-                encoded = self.tokenizer(
-                    [texts[i] for i in chunk],
-                    padding=True,
-                    truncation=True,
-                    max_length=self.max_tokens,
-                    return_tensors="pt",
-                ).to(self.placement.device)
-                logits = self.model(**encoded).logits.float()
-                probs[chunk] = torch.softmax(logits, dim=-1).cpu().numpy()
         result = []
-        for row in probs:
+        for row in self.classifier.probabilities(texts):
             # Several model labels may map to one sentiment (e.g. 'very negative', 'negative').
             totals = {s: 0.0 for s in Sentiment}
             for index, sentiment in self.labels.items():

@@ -18,10 +18,9 @@ from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
-import torch
 
 from nlp.heads import LinearHead
-from nlp.runtime import Placement, quiet_transformers
+from nlp.runtime import Placement, SequenceClassifier
 from pantau.domain import Stance
 
 STANCE_LABELS = ("favor", "against", "none")
@@ -106,23 +105,12 @@ class NliStance:
         max_tokens: int = 256,
         batch_size: int = 32,
     ) -> None:
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-        quiet_transformers()
         self.name = str(source)
-        self.placement = placement
         self.favor_hypothesis = favor_hypothesis
         self.against_hypothesis = against_hypothesis
         self.threshold = threshold
-        self.batch_size = batch_size
-        self.tokenizer = AutoTokenizer.from_pretrained(str(source))
-        model = AutoModelForSequenceClassification.from_pretrained(str(source), dtype=placement.dtype)
-        self.model = model.to(placement.device).eval()
-        # Never more tokens than the model has positions for (a small model may have fewer than asked).
-        self.max_tokens = min(
-            max_tokens, int(getattr(self.model.config, "max_position_embeddings", max_tokens))
-        )
-        by_name = {label.lower(): int(i) for i, label in self.model.config.id2label.items()}
+        self.classifier = SequenceClassifier(source, placement, max_tokens=max_tokens, batch_size=batch_size)
+        by_name = {label.lower(): i for i, label in self.classifier.id2label.items()}
         if entailment_label.lower() not in by_name:
             raise ValueError(
                 f"the NLI model has no label {entailment_label!r} (it has {sorted(by_name)}): "
@@ -131,22 +119,9 @@ class NliStance:
         self.entailment = by_name[entailment_label.lower()]
 
     def _entailment(self, pairs: list[tuple[str, str]]) -> npt.NDArray[np.float32]:
-        out = np.zeros(len(pairs), dtype=np.float32)
-        order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]))
-        with torch.inference_mode():
-            for start in range(0, len(order), self.batch_size):
-                chunk = order[start : start + self.batch_size]
-                encoded = self.tokenizer(
-                    [pairs[i][0] for i in chunk],
-                    [pairs[i][1] for i in chunk],
-                    padding=True,
-                    truncation="only_first",
-                    max_length=self.max_tokens,
-                    return_tensors="pt",
-                ).to(self.placement.device)
-                probs = torch.softmax(self.model(**encoded).logits.float(), dim=-1)
-                out[chunk] = probs[:, self.entailment].cpu().numpy()
-        return out
+        probs = self.classifier.probabilities([p for p, _ in pairs], [h for _, h in pairs])
+        entailment: npt.NDArray[np.float32] = probs[:, self.entailment]
+        return entailment
 
     def predict(
         self,
