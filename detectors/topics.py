@@ -95,7 +95,13 @@ class EmergingTopics:
         if len(self._seen) > 100_000:
             for old in list(self._seen)[:50_000]:
                 del self._seen[old]
-        vector = np.frombuffer(_b64(observation.embedding), dtype="<f2").astype(np.float32)
+        try:
+            vector = np.frombuffer(_b64(observation.embedding), dtype="<f2").astype(np.float32)
+        except ValueError:
+            return []  # not an embedding: nothing to cluster
+        if self._topics and self._centroids.shape[1] != vector.shape[0]:
+            # Another encoder (a configuration change): its vectors and the old centroids do not mix.
+            self._topics, self._sums, self._centroids = [], self._sums[:0, :0], self._centroids[:0, :0]
         at = observation.at
         if self._watch_start is None:
             self._watch_start = at
@@ -139,7 +145,7 @@ class EmergingTopics:
             self._drop([coldest])
         self._created += 1
         topic = _Topic(key=f"t{int(at.timestamp())}-{self._created}", created=at, last=at)
-        if self._sums.shape[0] == 0:
+        if not self._topics:
             self._sums = vector[None, :].copy()
             self._centroids = vector[None, :].copy()
         else:
@@ -149,7 +155,8 @@ class EmergingTopics:
         return len(self._topics) - 1
 
     def _drop(self, indexes: list[int]) -> None:
-        keep = [i for i in range(len(self._topics)) if i not in set(indexes)]
+        dropped = set(indexes)
+        keep = [i for i in range(len(self._topics)) if i not in dropped]
         self._topics = [self._topics[i] for i in keep]
         self._sums = self._sums[keep]
         self._centroids = self._centroids[keep]
@@ -223,5 +230,9 @@ class EmergingTopics:
 
 def _b64(value: str) -> bytes:
     import base64
+    import binascii
 
-    return base64.b64decode(value)
+    try:
+        return base64.b64decode(value, validate=True)
+    except binascii.Error as exc:
+        raise ValueError(str(exc)) from None

@@ -6,14 +6,16 @@ mixed scripts. Per post:
 
 1. the text is repaired (ftfy: mojibake, control characters) and capped in length;
 2. targets are found by alias, and their mentions masked as "X" for the models;
-3. posts whose normalised text was seen before take the cached result (reposts and copy-paste are
-   classified once); the others go through one batched encoder pass, then the sentiment and stance
-   models, which reuse that pass where they are the shipped heads.
+3. posts whose text was seen before (up to case, accents, spacing and links) take the cached
+   result (reposts and copy-paste are classified once); the others go through one batched
+   encoder pass, then the sentiment and stance models, which reuse that pass where they are the
+   shipped heads.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
 import threading
 from collections.abc import Sequence
@@ -31,7 +33,7 @@ from nlp.language import LanguageIdentifier
 from nlp.sentiment import SentimentModel
 from nlp.stance import StanceModel
 from nlp.targets import Mention, TargetMatcher, mask_mentions
-from nlp.text import content_terms, fingerprint, tokens
+from nlp.text import content_terms, fingerprint, fold, tokens
 from pantau.domain import Enrichment, Post, Sentiment, Stance, TargetStance
 
 # The encoder sees at most `max_tokens` tokens; a token is rarely under two characters, so more text
@@ -64,6 +66,13 @@ def encode_embedding(vector: npt.NDArray[np.float32]) -> str:
 
 def decode_embedding(encoded: str) -> npt.NDArray[np.float32]:
     return np.frombuffer(base64.b64decode(encoded), dtype="<f2").astype(np.float32)
+
+
+def cache_key(text: str) -> str:
+    """Copies that differ only in case, accents, spacing or links share a key; emoji and punctuation
+    count (unlike the fingerprint, which keys words only): '😡' and '😍' are not the same post."""
+    basis = "".join(fold(_LINK.sub("", text)).split())
+    return hashlib.blake2b(basis.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
 
 
 def prepare_text(text: str, max_chars: int) -> str:
@@ -101,7 +110,7 @@ class TransformerClassifier:
         texts = [prepare_text(post.text, self.max_chars) for post in posts]
         mentions = [self.matcher.mentions(text) for text in texts]
         targets = [tuple(dict.fromkeys(m.target for m in found)) for found in mentions]
-        keys = [fingerprint(text) + "|" + ",".join(named) for text, named in zip(texts, targets, strict=True)]
+        keys = [cache_key(text) + "|" + ",".join(named) for text, named in zip(texts, targets, strict=True)]
         languages = self.languages.identify(texts, [post.lang for post in posts])
 
         analyses: dict[str, _Analysis] = {}

@@ -231,15 +231,36 @@ def build_agents(app: faust.App, pipe: Pipeline) -> None:
         async for events in stream.noack_take(s.store_batch_size, within=s.enrich_batch_seconds):
             good, bad = decode_all("fan-out", EnrichedPost, events)
             pending = [await dead_letter("fan-out", e, reason) for e, reason in bad]
-            # One message per key and batch: a busy key's observations travel together.
-            by_key: dict[str, list[Observation]] = defaultdict(list)
-            for _, item in good:
+            # One message per key and batch, so a busy key's observations travel together; but
+            # never larger than MAX_BY_KEY_BYTES (the stream key carries text and an embedding per
+            # post, and a backlog batch of them would pass the broker's message limit).
+            by_key: dict[str, list[tuple[Any, Observation]]] = defaultdict(list)
+            for event, item in good:
                 for obs in observations(item):
-                    by_key[obs.routing_key].append(obs)
+                    by_key[obs.routing_key].append((event, obs))
             for routing_key, group in by_key.items():
-                value = encode(ObservationBatch(observations=tuple(group)))
-                pending.append(await by_key_t.send(key=routing_key.encode(), value=value))
+                for chunk in chunked_by_size(group):
+                    value = encode(ObservationBatch(observations=tuple(obs for _, obs in chunk)))
+                    pending.append(
+                        await send_or_dead_letter(
+                            "fan-out", chunk[0][0], by_key_t, routing_key.encode(), value
+                        )
+                    )
             await finish(stream, events, pending)
+
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
+    async def forget_revoked(app: faust.App, revoked: set[Any], **_: Any) -> None:
+        """A partition that moves away takes its state with it: what this worker learned since the
+        last checkpoint is dropped with its unacked messages, which the new owner re-reads."""
+        mine = {tp.partition for tp in revoked if tp.topic == by_key_t.get_topic_name()}
+        if mine:
+            pipe.detection.forget(mine)
+
+    @app.timer(interval=s.detector_checkpoint_seconds)  # type: ignore[untyped-decorator]
+    async def checkpoint_when_idle() -> None:
+        """A quiet stream still gets its last messages checkpointed and acked."""
+        if pipe.detection.unacked and pipe.detection.due():
+            await retry_forever(pipe.detection.checkpoint)
 
     @app.agent(by_key_t, name="detect")
     async def detect_agent(stream: Any) -> None:
@@ -249,14 +270,13 @@ def build_agents(app: faust.App, pipe: Pipeline) -> None:
             pending = [await dead_letter("detect", e, reason) for e, reason in bad]
             work = [(event.message.partition, batch.observations) for event, batch in good]
             metrics.MESSAGES_IN.labels("detect").inc(sum(len(o) for _, o in work))
-            for signal in await detection.run(work):
+            # The events are acked only with the checkpoint that holds their effect.
+            for signal in await detection.process(stream, events, work):
                 metrics.SIGNALS.labels(signal.kind.value).inc()
                 key = f"{signal.kind}|{signal.key_kind}|{signal.key}".encode()
                 pending.append(await signals_t.send(key=key, value=encode(signal)))
             if pending:
                 await asyncio.gather(*pending)
-            # Acked only with the checkpoint that holds their effect on the detectors.
-            detection.hold(stream, events)
             if detection.due():
                 await retry_forever(detection.checkpoint)
 
@@ -281,6 +301,27 @@ def build_agents(app: faust.App, pipe: Pipeline) -> None:
                     log.error("unreadable dead letter at offset %d skipped", event.message.offset)
             await retry_forever(asyncio.to_thread, pipe.store.insert_dead_letters, letters)
             await finish(stream, events, [])
+
+
+MAX_BY_KEY_BYTES = 400_000
+
+
+def chunked_by_size(group: list[tuple[Any, Observation]], limit: int = MAX_BY_KEY_BYTES) -> list[list[Any]]:
+    """Consecutive runs of a key's observations whose JSON stays under `limit` bytes."""
+    chunks: list[list[Any]] = [[]]
+    size = 0
+    for item in group:
+        observation = item[1]
+        # An estimate: the fixed fields take well under 400 bytes; text and embedding are the bulk.
+        length = (
+            400 + len(observation.text.encode()) + len(observation.embedding) + 30 * len(observation.terms)
+        )
+        if chunks[-1] and size + length > limit:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(item)
+        size += length
+    return chunks
 
 
 async def handle_signal(pipe: Pipeline, signal: Signal) -> None:

@@ -58,12 +58,18 @@ class DetectionState:
     stream: Any = None
     last_checkpoint: float = field(default_factory=time.monotonic)
     restored: int = 0
+    failures: int = 0
+    # A batch (its run, then holding its events) and a checkpoint never interleave: a checkpoint
+    # must not ack messages whose effect it did not save.
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def detectors_for(self, partition: int) -> DetectorSet:
         found = self.sets.get(partition)
         if found is None:
             data = await self.checkpoints.load(partition)
-            restored = DetectorSet.loads(data) if data else None
+            loop = asyncio.get_running_loop()
+            # Unpickling a busy partition's state takes seconds: off the event loop.
+            restored = await loop.run_in_executor(self.executor, DetectorSet.loads, data) if data else None
             if restored is not None:
                 self.restored += 1
                 log.info(
@@ -71,43 +77,63 @@ class DetectionState:
                     partition,
                     restored.observations,
                 )
+            elif data:
+                log.warning("partition %d: unreadable or old checkpoint; detectors start afresh", partition)
             found = restored or self.factory()
             self.sets[partition] = found
         return found
 
-    async def run(self, work: Sequence[tuple[int, Sequence[Observation]]]) -> list[Signal]:
-        """Feed each partition's observations to its detectors, off the event loop."""
-        targets = [(await self.detectors_for(p), observations) for p, observations in work]
-        self.dirty.update(p for p, _ in work)
+    async def process(
+        self, stream: Any, events: Sequence[Any], work: Sequence[tuple[int, Sequence[Observation]]]
+    ) -> list[Signal]:
+        """Feed each partition's observations to its detectors, off the event loop; the events are
+        then held, to be acked with the next checkpoint."""
+        async with self.lock:
+            targets = [(p, await self.detectors_for(p), observations) for p, observations in work]
+            self.dirty.update(p for p, _ in work)
 
-        def update_all() -> list[Signal]:
-            found: list[Signal] = []
-            for detectors, observations in targets:
-                for observation in observations:
-                    found.extend(detectors.update(observation))
-            return found
+            def update_all() -> list[Signal]:
+                found: list[Signal] = []
+                for partition, detectors, observations in targets:
+                    for observation in observations:
+                        try:
+                            found.extend(detectors.update(observation))
+                        except Exception:
+                            # One odd observation must not stall the partition: skip it, loudly.
+                            self.failures += 1
+                            log.exception(
+                                "partition %d: detectors failed on %s", partition, observation.post_id
+                            )
+                return found
 
-        return await asyncio.get_running_loop().run_in_executor(self.executor, update_all)
+            signals = await asyncio.get_running_loop().run_in_executor(self.executor, update_all)
+            self.stream = stream
+            self.unacked.extend(events)
+            return signals
 
-    def hold(self, stream: Any, events: Sequence[Any]) -> None:
-        """These events are processed: ack them with the next checkpoint."""
-        self.stream = stream
-        self.unacked.extend(events)
+    def forget(self, partitions: set[int]) -> None:
+        """Drop revoked partitions' state and their unacked messages: the new owner re-reads them
+        from the last checkpoint, which then matches the committed offsets."""
+        for partition in partitions:
+            self.sets.pop(partition, None)
+            self.dirty.discard(partition)
+        self.unacked = [e for e in self.unacked if e.message.partition not in partitions]
 
     def due(self) -> bool:
         return time.monotonic() - self.last_checkpoint >= self.interval_seconds
 
     async def checkpoint(self) -> None:
         """Save the changed detector sets, then ack what they include."""
-        dirty = sorted(self.dirty)
-        loop = asyncio.get_running_loop()
-        snapshots = {p: await loop.run_in_executor(self.executor, self.sets[p].dumps) for p in dirty}
-        await self.checkpoints.save(snapshots)
-        self.dirty.clear()
-        events, self.unacked = self.unacked, []
-        if self.stream is not None:
-            for event in events:
-                await self.stream.ack(event)
-        self.last_checkpoint = time.monotonic()
-        if snapshots:
-            log.debug("detector checkpoint: %s", {p: len(d) for p, d in snapshots.items()})
+        async with self.lock:
+            dirty = sorted(p for p in self.dirty if p in self.sets)
+            loop = asyncio.get_running_loop()
+            snapshots = {p: await loop.run_in_executor(self.executor, self.sets[p].dumps) for p in dirty}
+            await self.checkpoints.save(snapshots)
+            self.dirty.clear()
+            events, self.unacked = self.unacked, []
+            if self.stream is not None:
+                for event in events:
+                    await self.stream.ack(event)
+            self.last_checkpoint = time.monotonic()
+            if snapshots:
+                log.debug("detector checkpoint: %s", {p: len(d) for p, d in snapshots.items()})

@@ -54,7 +54,7 @@ def burst_posts(
     posts += [
         post(
             f"{run}b{i}",
-            f"ramai sekali #{tag} nomor {i}",
+            f"ramai #{tag} {i}",  # short: a copy-paste detector ignores it (this is a plain burst)
             burst_start + timedelta(seconds=1 + i),
             author=f"b{i}",
         )
