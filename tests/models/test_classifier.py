@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -11,23 +9,8 @@ from hypothesis import strategies as st
 
 from nlp.classifier import TransformerClassifier, decode_embedding
 from nlp.text import fingerprint
-from pantau.domain import Post, Sentiment, Stance
-
-WHEN = datetime(2026, 11, 20, 12, tzinfo=UTC)
-
-
-def post(text: str, n: int = 1, lang: str = "") -> Post:
-    return Post(
-        id=f"x:{n}",
-        platform="x",
-        native_id=str(n),
-        author_id="a",
-        author_handle="a",
-        text=text,
-        lang=lang,
-        created_at=WHEN,
-        received_at=WHEN,
-    )
+from pantau.domain import Sentiment, Stance
+from tests.factories import make_post as post
 
 
 def uncached(classifier: TransformerClassifier) -> TransformerClassifier:

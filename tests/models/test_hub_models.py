@@ -3,7 +3,6 @@ tests build (real transformers folders, random weights)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -14,24 +13,11 @@ from config.watchlist import load_watchlist
 from nlp.models import build_classifier, placement_for
 from nlp.sentiment import LabelMapError, SequenceClassifierSentiment
 from nlp.stance import NliStance
-from pantau.domain import Post, Sentiment, Stance
+from pantau.domain import Sentiment, Stance
+from tests.factories import make_post as post
 from tests.models.conftest import tiny_model
 
 NLI_LABELS = {0: "entailment", 1: "neutral", 2: "contradiction"}
-
-
-def post(text: str, n: int) -> Post:
-    when = datetime(2026, 11, 20, tzinfo=UTC)
-    return Post(
-        id=f"x:{n}",
-        platform="x",
-        native_id=str(n),
-        author_id="a",
-        author_handle="a",
-        text=text,
-        created_at=when,
-        received_at=when,
-    )
 
 
 def test_a_sequence_classifier_maps_its_labels(tmp_path: Path, model_settings: Settings) -> None:

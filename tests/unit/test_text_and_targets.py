@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import string
-from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given, settings
@@ -13,25 +12,9 @@ from config.settings import DEFAULT_WATCHLIST
 from config.watchlist import Watchlist, load_watchlist
 from nlp.targets import MASK, TargetMatcher, mask_mentions
 from nlp.text import bare, content_terms, fingerprint, fold, tokens
-from pantau.domain import Post
 
 WATCHLIST = load_watchlist(DEFAULT_WATCHLIST)
 MATCHER = TargetMatcher(WATCHLIST)
-WHEN = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
-
-
-def post(text: str, *, n: int = 1, lang: str = "") -> Post:
-    return Post(
-        id=f"x:{n}",
-        platform="x",
-        native_id=str(n),
-        author_id="a",
-        author_handle="a",
-        text=text,
-        lang=lang,
-        created_at=WHEN,
-        received_at=WHEN,
-    )
 
 
 # -- text -----------------------------------------------------------------------------------------
