@@ -77,6 +77,7 @@ class EmergingTopics:
         self._centroids: FloatArray = np.zeros((0, 0), dtype=np.float32)
         self._watch_start: datetime | None = None
         self._clock: datetime | None = None
+        self._next_expiry: datetime | None = None
         self._created = 0
         self._stream_terms: Counter[str] = Counter()
         self._stream_posts = 0
@@ -99,15 +100,19 @@ class EmergingTopics:
             vector = np.frombuffer(_b64(observation.embedding), dtype="<f2").astype(np.float32)
         except ValueError:
             return []  # not an embedding: nothing to cluster
-        if self._topics and self._centroids.shape[1] != vector.shape[0]:
+        if self._centroids.shape[1] != vector.shape[0]:
             # Another encoder (a configuration change): its vectors and the old centroids do not mix.
-            self._topics, self._sums, self._centroids = [], self._sums[:0, :0], self._centroids[:0, :0]
+            self._topics = []
+            self._sums = np.zeros((0, vector.shape[0]), dtype=np.float32)
+            self._centroids = np.zeros((0, vector.shape[0]), dtype=np.float32)
         at = observation.at
         if self._watch_start is None:
             self._watch_start = at
         if self._clock is None or at > self._clock:
             self._clock = at
-            self._expire()
+            if self._next_expiry is None or at >= self._next_expiry:
+                self._expire()
+                self._next_expiry = at + timedelta(seconds=60)
         self._count_terms(observation.terms)
 
         topic_index = self._nearest(vector)
@@ -133,9 +138,7 @@ class EmergingTopics:
     def _nearest(self, vector: FloatArray) -> int | None:
         if not self._topics:
             return None
-        if self._centroids.shape[1] != vector.shape[0]:
-            return None
-        similarities = self._centroids @ vector
+        similarities = self._centroids[: len(self._topics)] @ vector
         best = int(similarities.argmax())
         return best if similarities[best] >= self.similarity else None
 
@@ -145,21 +148,29 @@ class EmergingTopics:
             self._drop([coldest])
         self._created += 1
         topic = _Topic(key=f"t{int(at.timestamp())}-{self._created}", created=at, last=at)
-        if not self._topics:
-            self._sums = vector[None, :].copy()
-            self._centroids = vector[None, :].copy()
-        else:
-            self._sums = np.vstack([self._sums, vector[None, :]])
-            self._centroids = np.vstack([self._centroids, vector[None, :]])
+        row = len(self._topics)
+        if row == self._sums.shape[0]:
+            # Rows are allocated ahead, doubling: a new topic must not copy every centroid.
+            grown = max(16, 2 * row)
+            for name in ("_sums", "_centroids"):
+                old = getattr(self, name)
+                bigger = np.zeros((grown, vector.shape[0]), dtype=np.float32)
+                bigger[:row] = old[:row]
+                setattr(self, name, bigger)
+        self._sums[row] = vector
+        self._centroids[row] = vector
         self._topics.append(topic)
-        return len(self._topics) - 1
+        return row
 
     def _drop(self, indexes: list[int]) -> None:
-        dropped = set(indexes)
-        keep = [i for i in range(len(self._topics)) if i not in dropped]
-        self._topics = [self._topics[i] for i in keep]
-        self._sums = self._sums[keep]
-        self._centroids = self._centroids[keep]
+        """Remove topics by moving the last live row into each freed one (no copy of the rest)."""
+        for index in sorted(set(indexes), reverse=True):
+            last = len(self._topics) - 1
+            if index != last:
+                self._topics[index] = self._topics[last]
+                self._sums[index] = self._sums[last]
+                self._centroids[index] = self._centroids[last]
+            self._topics.pop()
 
     def _expire(self) -> None:
         assert self._clock is not None
