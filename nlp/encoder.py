@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from nlp.runtime import Placement, quiet_transformers
+from nlp.runtime import Placement, load_transformer
 
 EMBEDDING_DTYPE = np.float32
 
@@ -31,19 +31,14 @@ class Encoder:
         batch_size: int = 32,
         name: str | None = None,
     ) -> None:
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoModel
 
-        quiet_transformers()
         self.name = name or str(source)
         self.placement = placement
         self.prefix = prefix
         self.batch_size = batch_size
-        self.tokenizer = AutoTokenizer.from_pretrained(str(source))
-        model = AutoModel.from_pretrained(str(source), dtype=placement.dtype)
-        self.model = model.to(placement.device).eval()
-        # Never more tokens than the model has positions for (a small model may have fewer than asked).
-        self.max_tokens = min(
-            max_tokens, int(getattr(self.model.config, "max_position_embeddings", max_tokens))
+        self.tokenizer, self.model, self.max_tokens = load_transformer(
+            AutoModel, source, placement, max_tokens
         )
         self.dim = int(self.model.config.hidden_size)
 

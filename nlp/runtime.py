@@ -12,7 +12,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -76,22 +76,31 @@ def is_local_folder(name: str) -> bool:
     return Path(name).expanduser().is_dir()
 
 
+def load_transformer(
+    auto_class: Any, source: str | Path, placement: Placement, max_tokens: int
+) -> tuple[Any, Any, int]:
+    """Tokenizer, model (on its device, in its dtype, in eval mode) and the token cap it allows:
+    never more tokens than the model has positions for (a small model may have fewer than asked)."""
+    from transformers import AutoTokenizer
+
+    quiet_transformers()
+    tokenizer = AutoTokenizer.from_pretrained(str(source))
+    model = auto_class.from_pretrained(str(source), dtype=placement.dtype).to(placement.device).eval()
+    positions = int(getattr(model.config, "max_position_embeddings", max_tokens))
+    return tokenizer, model, min(max_tokens, positions)
+
+
 class SequenceClassifier:
     """A transformers sequence classifier (a hub id or a folder) run the way the encoder is: inputs
     sorted by length, padded to the longest of each batch, probabilities back in input order."""
 
     def __init__(self, source: str | Path, placement: Placement, *, max_tokens: int, batch_size: int) -> None:
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers import AutoModelForSequenceClassification
 
-        quiet_transformers()
         self.placement = placement
         self.batch_size = batch_size
-        self.tokenizer = AutoTokenizer.from_pretrained(str(source))
-        model = AutoModelForSequenceClassification.from_pretrained(str(source), dtype=placement.dtype)
-        self.model = model.to(placement.device).eval()
-        # Never more tokens than the model has positions for (a small model may have fewer than asked).
-        self.max_tokens = min(
-            max_tokens, int(getattr(self.model.config, "max_position_embeddings", max_tokens))
+        self.tokenizer, self.model, self.max_tokens = load_transformer(
+            AutoModelForSequenceClassification, source, placement, max_tokens
         )
         self.id2label: dict[int, str] = {
             int(i): str(label) for i, label in self.model.config.id2label.items()

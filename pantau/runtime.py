@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -52,24 +53,18 @@ ENGINES_FILE = "engines.json"
 
 
 def make_detector(settings: Settings) -> DetectorSet:
+    # Targets, hashtags and terms share the windows; terms need more to count as a burst.
+    burst = functools.partial(
+        VolumeBurst,
+        window_seconds=settings.burst_window_seconds,
+        alpha=settings.burst_alpha,
+        horizon_windows=settings.burst_horizon_windows,
+        warmup_windows=settings.burst_warmup_windows,
+    )
     return DetectorSet(
-        volume=VolumeBurst(
-            window_seconds=settings.burst_window_seconds,
-            min_count=settings.burst_min_count,
-            ratio=settings.burst_ratio,
-            z=settings.burst_z,
-            alpha=settings.burst_alpha,
-            horizon_windows=settings.burst_horizon_windows,
-            warmup_windows=settings.burst_warmup_windows,
-        ),
-        terms=VolumeBurst(
-            window_seconds=settings.burst_window_seconds,
-            min_count=settings.burst_term_min_count,
-            ratio=settings.burst_term_ratio,
-            z=settings.burst_z + 1,
-            alpha=settings.burst_alpha,
-            horizon_windows=settings.burst_horizon_windows,
-            warmup_windows=settings.burst_warmup_windows,
+        volume=burst(min_count=settings.burst_min_count, ratio=settings.burst_ratio, z=settings.burst_z),
+        terms=burst(
+            min_count=settings.burst_term_min_count, ratio=settings.burst_term_ratio, z=settings.burst_z + 1
         ),
         sentiment=ShareShift(
             "sentiment", min_posts=settings.shift_min_posts, min_change=settings.shift_min_change
