@@ -1,8 +1,9 @@
-"""From signals to alerts: pure decisions, the clock passed in.
+"""From signals to alerts, and what people do with them: pure decisions, the clock passed in.
 
 A signal on a key that already has a live alert (same fingerprint, seen within `regroup_seconds`)
-updates that alert; otherwise it opens a new one. The skeleton keeps to this; grouping, inhibition,
-silences and escalation build on the same functions.
+updates that alert; otherwise it opens a new one. An alert no signal renews for its kind's
+`resolve_after` has cleared and resolves itself; staff acknowledge, assign and resolve by hand.
+Which alerts notify whom, and when, is `alerts.routing`.
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timedelta
 
+from alerts.config import SeverityRules
 from config.watchlist import Priority, Watchlist
 from pantau.domain import Alert, AlertStatus, Severity, Signal, SignalKind
 
+PANTAU = "pantau"  # the actor for what Pantau does by itself
 MAX_EVIDENCE = 50
 MAX_SIGNAL_IDS = 200
 
@@ -21,12 +24,40 @@ def fingerprint(kind: SignalKind, key_kind: str, key: str) -> str:
     return hashlib.blake2b(f"{kind}|{key_kind}|{key}".encode(), digest_size=8).hexdigest()
 
 
-def severity_for(signal: Signal, priority: Priority) -> Severity:
-    """Bigger jumps and more important targets rank higher."""
-    ratio = signal.numbers.get("ratio", 1.0)
-    size = 2 if ratio >= 10 else 1 if ratio >= 5 else 0
+def signal_size(signal: Signal, rules: SeverityRules) -> int:
+    """0, 1 or 2: how large the change is by its kind's own measure and the configured thresholds."""
+    n = signal.numbers
+    if signal.kind == SignalKind.volume_burst:
+        measure, (medium, large) = n.get("ratio", 1.0), rules.burst_ratio
+    elif signal.kind in (SignalKind.sentiment_shift, SignalKind.stance_shift):
+        measure = abs(n.get("share_after", 0.0) - n.get("share_before", 0.0))
+        medium, large = rules.shift_change
+    elif signal.kind == SignalKind.coordinated_posting:
+        measure = n.get("accounts", 0.0) / max(n.get("threshold_accounts", 1.0), 1.0)
+        medium, large = rules.coordinated_accounts
+    else:
+        measure, (medium, large) = n.get("posts", 0.0), rules.topic_posts
+    return 2 if measure >= large else 1 if measure >= medium else 0
+
+
+def severity_for(signal: Signal, priority: Priority, rules: SeverityRules | None = None) -> Severity:
+    """Bigger changes and more important targets rank higher."""
+    size = signal_size(signal, rules or SeverityRules())
     rank = size + (1 if priority >= Priority.high else 0) + (1 if priority == Priority.critical else 0)
     return Severity.critical if rank >= 3 else Severity.warning if rank >= 1 else Severity.info
+
+
+def labels_for(signal: Signal, severity: Severity, priority: Priority) -> dict[str, str]:
+    """What routes, groups, inhibition rules and silences match on. Empty values are left out."""
+    labels = {
+        "kind": signal.kind.value,
+        "key_kind": signal.key_kind,
+        "key": signal.key,
+        "target": signal.target,
+        "severity": severity.value,
+        "priority": priority.name if signal.target else "",
+    }
+    return {name: value for name, value in labels.items() if value}
 
 
 def title_for(signal: Signal, target_name: str) -> str:
@@ -63,12 +94,13 @@ def apply_signal(
     *,
     now: datetime,
     watchlist: Watchlist,
-    regroup_seconds: int = 1800,
+    regroup_seconds: float = 1800,
+    rules: SeverityRules | None = None,
 ) -> Alert:
     """The alert this signal opens or updates."""
     target = watchlist.get(signal.target) if signal.target else None
     priority = target.priority_rank if target else Priority.normal
-    severity = severity_for(signal, priority)
+    severity = severity_for(signal, priority, rules)
     title = title_for(signal, target.name if target else "")
     live = (
         current is not None
@@ -94,13 +126,16 @@ def apply_signal(
             last_seen=signal.window_end,
             created_at=now,
             updated_at=now,
+            labels=labels_for(signal, severity, priority),
         )
     if signal.id in current.signal_ids:
         return current
     severities = list(Severity)
+    highest = max(current.severity, severity, key=severities.index)
     return current.model_copy(
         update={
-            "severity": max(current.severity, severity, key=severities.index),
+            "severity": highest,
+            "labels": {**current.labels, "severity": highest.value},
             "title": title
             if signal.numbers.get("count", 0) >= current.numbers.get("count", 0)
             else current.title,
@@ -115,11 +150,54 @@ def apply_signal(
 
 
 def acknowledge(alert: Alert, *, by: str, now: datetime) -> Alert:
-    if alert.status == AlertStatus.acknowledged:
+    """Someone is on it: no more repeats or escalation. A resolved alert stays resolved."""
+    if alert.status != AlertStatus.open:
         return alert
+    at = _changed_at(alert, now)
     return alert.model_copy(
-        update={"status": AlertStatus.acknowledged, "acked_by": by, "acked_at": now, "updated_at": now}
+        update={"status": AlertStatus.acknowledged, "acked_by": by, "acked_at": at, "updated_at": at}
     )
+
+
+def _changed_at(alert: Alert, now: datetime) -> datetime:
+    # After the version it changes, even if the detector wrote one a moment ago: the history
+    # keeps the newest version per alert.
+    return max(now, alert.updated_at + timedelta(microseconds=1))
+
+
+def resolve(alert: Alert, *, by: str, now: datetime) -> Alert:
+    """Resolved by a person, or by Pantau (`by="pantau"`) when the condition cleared."""
+    if alert.status == AlertStatus.resolved:
+        return alert
+    at = _changed_at(alert, now)
+    return alert.model_copy(
+        update={"status": AlertStatus.resolved, "resolved_by": by, "resolved_at": at, "updated_at": at}
+    )
+
+
+def resolve_if_cleared(alert: Alert, *, now: datetime, resolve_after: timedelta) -> Alert:
+    """The alert resolved by Pantau when no signal has renewed it for `resolve_after`; else itself."""
+    if alert.status == AlertStatus.resolved or now - alert.last_seen < resolve_after:
+        return alert
+    return resolve(alert, by=PANTAU, now=now)
+
+
+def assign(alert: Alert, *, assignee: str, by: str, now: datetime) -> Alert:
+    """Hand the alert to someone ('' to take it back). A resolved alert can still be assigned:
+    the follow-up (a statement, a correction) often comes after."""
+    if alert.assignee == assignee:
+        return alert
+    at = _changed_at(alert, now)
+    return alert.model_copy(
+        update={"assignee": assignee, "assigned_by": by, "assigned_at": at, "updated_at": at}
+    )
+
+
+def mark_escalated(alert: Alert, *, now: datetime) -> Alert:
+    if alert.escalated_at is not None:
+        return alert
+    at = _changed_at(alert, now)
+    return alert.model_copy(update={"escalated_at": at, "updated_at": at})
 
 
 def _summary(signal: Signal) -> str:

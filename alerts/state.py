@@ -31,6 +31,11 @@ def _alert_key(alert_id: str) -> str:
     return f"{PREFIX}alert:{alert_id}"
 
 
+def _stream_id(entry_id: str) -> tuple[int, int]:
+    millis, _, seq = entry_id.partition("-")
+    return int(millis), int(seq or 0)
+
+
 class AlertState:
     def __init__(self, redis: Redis, *, dedup_ttl_seconds: int = 7 * 86400, feed_maxlen: int = 10000) -> None:
         self.redis = redis
@@ -49,6 +54,19 @@ class AlertState:
     async def get(self, alert_id: str) -> Alert | None:
         data = await self.redis.get(_alert_key(alert_id))
         return decode(Alert, data) if data else None
+
+    async def get_many(self, alert_ids: list[str]) -> list[Alert]:
+        """The alerts Redis still has, in the order asked (missing ones left out)."""
+        if not alert_ids:
+            return []
+        found: list[Any] = await self.redis.mget([_alert_key(i) for i in alert_ids])
+        return [decode(Alert, data) for data in found if data]
+
+    async def live_alerts(self) -> list[Alert]:
+        """Every alert not resolved, oldest update first."""
+        members: list[Any] = await self.redis.zrange(LIVE, 0, -1)
+        ids = [i.decode() if isinstance(i, bytes) else str(i) for i in members]
+        return await self.get_many(ids)
 
     async def apply(self, fingerprint: str, decide: Decide) -> tuple[Alert | None, str | None]:
         """Read the live alert of a fingerprint, let `decide` open or update one, and store the
@@ -136,6 +154,25 @@ class AlertState:
         pipe.zremrangebyscore(LIVE, "-inf", alert.updated_at.timestamp() - self.retention_seconds)
         pipe.xadd(FEED, {"data": event_body}, maxlen=self.feed_maxlen, approximate=True)
         pipe.publish(CHANNEL, event_body)
+
+    async def announce(self, alert: Alert, *, event: str, extra: dict[str, Any] | None = None) -> None:
+        """An event about an alert that does not change it (a comment): feed and channel only."""
+        body = orjson.dumps({"event": event, "alert": orjson.loads(encode(alert)), **(extra or {})})
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xadd(FEED, {"data": body}, maxlen=self.feed_maxlen, approximate=True)
+            pipe.publish(CHANNEL, body)
+            await pipe.execute()
+
+    async def feed_holds(self, last_id: str) -> bool:
+        """Whether the feed still has everything after `last_id` (the capped stream drops its
+        oldest entries): if not, a client resuming from it would miss events."""
+        if not await self.redis.exists(FEED):
+            return True  # an empty feed lost nothing a client could have seen
+        info: Any = await self.redis.xinfo_stream(FEED)
+        # Redis 7+/Valkey report the newest id trimmed away: a gap exactly when it is after last_id.
+        trimmed = info.get("max-deleted-entry-id", b"0-0")
+        trimmed = trimmed.decode() if isinstance(trimmed, bytes) else str(trimmed)
+        return _stream_id(trimmed) <= _stream_id(last_id)
 
     async def feed(
         self, last_id: str = "$", *, block_ms: int = 1000

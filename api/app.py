@@ -17,24 +17,36 @@ from typing import Annotated, Any
 import orjson
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from redis.asyncio import Redis
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from alerts.lifecycle import acknowledge
+from alerts.config import Matcher
+from alerts.dispatcher import SilenceStore
+from alerts.lifecycle import acknowledge, assign, resolve
+from alerts.routing import Silence, SilenceState, silenced_by
 from alerts.state import AlertState
+from api.auth import Admin, ApiKey, Authenticator, KeyStore, Principal, RateLimiter, Responder, Role, Viewer
 from config.settings import Settings
+from config.watchlist import Watchlist, load_watchlist
 from pantau import metrics
 from pantau.bus import RawProducer, ensure_topics
-from pantau.domain import Alert, AlertStatus, Severity, SignalKind, utcnow
+from pantau.domain import Alert, AlertStatus, Severity, SignalKind, UtcDatetime, as_utc, utcnow
 from pantau.normalise import PostIn, make_envelope
 from storage.client import open_client
-from storage.repository import AlertQuery, ClickHouseStore
+from storage.repository import ALERT_SORTS, AlertQuery, ClickHouseStore
+from storage.summaries import EmergingIssue, SummaryQueries, TargetSummaryPage
 
 log = logging.getLogger(__name__)
+
+AlertId = Annotated[str, PathParam(max_length=64, pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+SORT_PATTERN = rf"^-?({'|'.join(ALERT_SORTS)})$"
+MAX_SILENCE_MINUTES = 30 * 24 * 60
 
 
 @dataclass
@@ -43,6 +55,47 @@ class ApiContext:
     store: ClickHouseStore
     alert_state: AlertState
     producer: RawProducer
+    silences: SilenceStore
+    summaries: SummaryQueries
+    watchlist: Watchlist
+    authenticator: Authenticator
+
+
+def make_context(
+    settings: Settings, store: ClickHouseStore, redis: Redis, producer: RawProducer
+) -> ApiContext:
+    """The API's clients and stores, sharing one ClickHouse client and one Redis connection pool."""
+    return ApiContext(
+        settings=settings,
+        store=store,
+        alert_state=AlertState(
+            redis, dedup_ttl_seconds=settings.alert_dedup_ttl_seconds, feed_maxlen=settings.alert_feed_maxlen
+        ),
+        producer=producer,
+        silences=SilenceStore(redis),
+        summaries=SummaryQueries(store.client),
+        watchlist=load_watchlist(settings.watchlist_path),
+        authenticator=Authenticator(
+            KeyStore(redis),
+            admin_key=settings.admin_key,
+            rate_limiter=RateLimiter(redis, per_minute=settings.api_rate_limit_per_minute),
+        ),
+    )
+
+
+class ApiKeyOut(BaseModel):
+    """An API key as listed: never its secret or hash."""
+
+    id: str
+    name: str
+    role: Role
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @staticmethod
+    def of(key: ApiKey) -> ApiKeyOut:
+        return ApiKeyOut(id=key.id, name=key.name, role=key.role, created_at=key.created_at,
+                         revoked_at=key.revoked_at)  # fmt: skip
 
 
 class BodySizeLimit:
@@ -123,13 +176,78 @@ class AlertPage(BaseModel):
     offset: int
 
 
+class AlertEventOut(BaseModel):
+    at: datetime
+    event: str
+    actor: str
+    status: AlertStatus
+    details: str
+
+
 class AlertDetail(BaseModel):
     alert: Alert
     evidence_posts: list[dict[str, Any]]
+    events: list[AlertEventOut] = Field(
+        description="Its history: opened, updates, who acted and when, comments."
+    )
+    suppressed_by: list[str] = Field(description="Silences that hush it now.")
 
 
-class AckRequest(BaseModel):
-    by: str = Field(default="anonymous", min_length=1, max_length=100)
+class Note(BaseModel):
+    note: str = Field(default="", max_length=2000, description="Why, for the record.")
+
+
+class AssignRequest(BaseModel):
+    assignee: str = Field(max_length=100, pattern=r"^[^\x00-\x1f]*$", description="'' takes it back.")
+
+
+class CommentRequest(BaseModel):
+    text: str = Field(min_length=1, max_length=4000)
+
+
+class CommentOut(BaseModel):
+    alert_id: str
+    by: str
+    at: datetime
+    text: str
+
+
+MatcherIn = Annotated[Matcher | str, Field(description='{"name","op","value"} or \'target="raka"\'.')]
+
+
+class SilenceRequest(BaseModel):
+    matchers: list[MatcherIn] = Field(min_length=1, max_length=20)
+    starts_at: UtcDatetime | None = Field(default=None, description="Default: now.")
+    ends_at: UtcDatetime | None = Field(default=None, description="Give this or duration_minutes.")
+    duration_minutes: int | None = Field(default=None, ge=1, le=MAX_SILENCE_MINUTES)
+    comment: str = Field(min_length=1, max_length=500, description="Why: shown to the rest of the desk.")
+
+    @model_validator(mode="after")
+    def _one_end(self) -> SilenceRequest:
+        if (self.ends_at is None) == (self.duration_minutes is None):
+            raise ValueError("give exactly one of ends_at and duration_minutes")
+        return self
+
+
+class SilenceOut(Silence):
+    status: SilenceState
+
+
+class KeyRequest(BaseModel):
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
+    role: Role = Role.viewer
+
+
+class NewKey(BaseModel):
+    id: str
+    name: str
+    role: Role
+    key: str = Field(description="Shown once; only its hash is stored.")
+
+
+class EmergingNow(BaseModel):
+    alerts: list[Alert] = Field(description="Live alerts, most severe and most recent first.")
+    issues: list[EmergingIssue] = Field(description="Hashtags and terms growing fastest now.")
 
 
 def get_context(request: Request) -> ApiContext:
@@ -155,16 +273,8 @@ def create_app(settings: Settings, context: ApiContext | None = None) -> FastAPI
         redis = Redis.from_url(settings.redis_url)
         producer = RawProducer(settings.kafka_brokers)
         await producer.start()
-        app.state.context = ApiContext(
-            settings=settings,
-            store=ClickHouseStore(client),
-            alert_state=AlertState(
-                redis,
-                dedup_ttl_seconds=settings.alert_dedup_ttl_seconds,
-                feed_maxlen=settings.alert_feed_maxlen,
-            ),
-            producer=producer,
-        )
+        app.state.context = make_context(settings, ClickHouseStore(client), redis, producer)
+        app.state.authenticator = app.state.context.authenticator
         try:
             yield
         finally:
@@ -175,12 +285,21 @@ def create_app(settings: Settings, context: ApiContext | None = None) -> FastAPI
     app = FastAPI(
         title="Pantau",
         version="0.1.0",
-        description="Alerts, live feed and ingestion for a political social-media war room.",
+        description="Alerts, live feed, summaries and ingestion for a political social-media war room. "
+        "Every route but /healthz, /readyz and /metrics needs `Authorization: Bearer <API key>`.",
         lifespan=lifespan,
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
+    if settings.api_cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.api_cors_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
+        )
     if context is not None:
         app.state.context = context
+        app.state.authenticator = context.authenticator
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:
@@ -214,7 +333,7 @@ def create_app(settings: Settings, context: ApiContext | None = None) -> FastAPI
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     @app.post("/ingest", status_code=202, tags=["ingest"])
-    async def ingest(batch: IngestBatch, ctx: Context) -> IngestResult:
+    async def ingest(batch: IngestBatch, ctx: Context, who: Responder) -> IngestResult:
         if len(batch.posts) > ctx.settings.api_max_batch_posts:
             raise HTTPException(413, f"at most {ctx.settings.api_max_batch_posts} posts per request")
         received_at = utcnow()
@@ -237,20 +356,26 @@ def create_app(settings: Settings, context: ApiContext | None = None) -> FastAPI
         metrics.INGESTED.inc(len(envelopes))
         return IngestResult(accepted=len(envelopes))
 
+    # -- alerts -------------------------------------------------------------------------------
     @app.get("/alerts", tags=["alerts"])
     async def list_alerts(
         ctx: Context,
+        who: Viewer,
         status: AlertStatus | None = None,
         severity: Severity | None = None,
         target: Annotated[str | None, Query(max_length=100)] = None,
         kind: SignalKind | None = None,
+        assignee: Annotated[str | None, Query(max_length=100)] = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        sort: Annotated[str, Query(pattern=SORT_PATTERN, description="A field, '-' first: descending.")] = (
+            "-created_at"
+        ),
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     ) -> AlertPage:
-        query = AlertQuery(status=status, severity=severity, target=target, kind=kind, since=since,
-                           until=until, limit=limit, offset=offset)  # fmt: skip
+        query = AlertQuery(status=status, severity=severity, target=target, kind=kind, assignee=assignee,
+                           since=since, until=until, sort=sort, limit=limit, offset=offset)  # fmt: skip
         items, total = await asyncio.to_thread(ctx.store.list_alerts, query)
         return AlertPage(items=items, total=total, limit=limit, offset=offset)
 
@@ -258,55 +383,190 @@ def create_app(settings: Settings, context: ApiContext | None = None) -> FastAPI
     async def alert_stream(
         request: Request,
         ctx: Context,
+        who: Viewer,
+        status: AlertStatus | None = None,
+        severity: Annotated[list[Severity] | None, Query()] = None,
+        target: Annotated[str | None, Query(max_length=100)] = None,
+        kind: Annotated[list[SignalKind] | None, Query()] = None,
         last_event_id: Annotated[str | None, Header(max_length=64, pattern=r"^\d+-\d+$")] = None,
     ) -> EventSourceResponse:
+        """Alert events as Server-Sent Events. Reconnect with `Last-Event-ID` to resume where the
+        client left off; an `event: reset` means the feed no longer holds that point (refetch
+        `GET /alerts`). Filters apply to the alert each event carries."""
+
+        def wanted(alert: dict[str, Any]) -> bool:
+            return (
+                (status is None or alert.get("status") == status.value)
+                and (not severity or alert.get("severity") in {s.value for s in severity})
+                and (target is None or alert.get("target") == target)
+                and (not kind or alert.get("kind") in {k.value for k in kind})
+            )
+
         async def events() -> AsyncIterator[ServerSentEvent]:
+            if last_event_id and not await ctx.alert_state.feed_holds(last_event_id):
+                yield ServerSentEvent(data="{}", event="reset")
             async for entry_id, body in ctx.alert_state.feed(last_event_id or "$"):
                 if await request.is_disconnected():
                     return
-                if entry_id:
+                if entry_id and wanted(body.get("alert", {})):
                     yield ServerSentEvent(data=orjson.dumps(body).decode(), event=body["event"], id=entry_id)
 
         return EventSourceResponse(events(), ping=15)
 
     @app.get("/alerts/{alert_id}", tags=["alerts"])
-    async def alert_detail(alert_id: Annotated[str, PathParam(max_length=64)], ctx: Context) -> AlertDetail:
+    async def alert_detail(alert_id: AlertId, ctx: Context, who: Viewer) -> AlertDetail:
         alert = await _find_alert(ctx, alert_id)
-        posts = await asyncio.to_thread(ctx.store.get_posts, list(alert.evidence))
-        return AlertDetail(alert=alert, evidence_posts=posts)
+        posts, events, silences = await asyncio.gather(
+            asyncio.to_thread(ctx.store.get_posts, list(alert.evidence)),
+            asyncio.to_thread(ctx.store.alert_events, alert_id),
+            ctx.silences.all(utcnow()),
+        )
+        return AlertDetail(
+            alert=alert,
+            evidence_posts=posts,
+            events=[AlertEventOut(**vars(e)) for e in events],
+            suppressed_by=silenced_by(alert.labels, silences, utcnow()),
+        )
 
     @app.post("/alerts/{alert_id}/ack", tags=["alerts"])
-    async def ack_alert(
-        alert_id: Annotated[str, PathParam(max_length=64)], ctx: Context, body: AckRequest | None = None
+    async def ack_alert(alert_id: AlertId, ctx: Context, who: Responder, body: Note | None = None) -> Alert:
+        return await _change_alert(
+            ctx, alert_id, lambda a, now: acknowledge(a, by=who.name, now=now), "acknowledged", who, body
+        )
+
+    @app.post("/alerts/{alert_id}/resolve", tags=["alerts"])
+    async def resolve_alert(
+        alert_id: AlertId, ctx: Context, who: Responder, body: Note | None = None
     ) -> Alert:
-        by = body.by if body else "anonymous"
-        acked_here = False
+        return await _change_alert(
+            ctx, alert_id, lambda a, now: resolve(a, by=who.name, now=now), "resolved", who, body
+        )
 
-        def decide(current: Alert | None) -> Alert:
-            nonlocal acked_here
-            assert current is not None
-            # After the version it changes, even if the detector wrote one a moment ago: the
-            # history keeps the newest version per alert.
-            now = max(utcnow(), current.updated_at + timedelta(microseconds=1))
-            acked = acknowledge(current, by=by, now=now)
-            acked_here = acked is not current
-            return acked
+    @app.post("/alerts/{alert_id}/assign", tags=["alerts"])
+    async def assign_alert(alert_id: AlertId, body: AssignRequest, ctx: Context, who: Responder) -> Alert:
+        return await _change_alert(
+            ctx,
+            alert_id,
+            lambda a, now: assign(a, assignee=body.assignee, by=who.name, now=now),
+            "assigned",
+            who,
+            Note(note=f"assigned to {body.assignee}" if body.assignee else "unassigned"),
+        )
 
-        acked = await ctx.alert_state.update(alert_id, decide, event="acknowledged")
-        if acked is None:  # no longer live in Redis: acknowledge the stored history
-            stored = await asyncio.to_thread(ctx.store.get_alert, alert_id)
-            if stored is None:
-                raise HTTPException(404, f"no alert {alert_id!r}")
-            acked = decide(stored)
-            if acked_here:
-                await ctx.alert_state.put(acked, event="acknowledged")
-        # Written every time (same version, so idempotent): an earlier request that failed after
-        # Redis and before ClickHouse is repaired by the retry.
-        event = "acknowledged" if acked_here else None
-        await asyncio.to_thread(ctx.store.upsert_alerts, [acked], event=event, actor=by)
-        if acked_here:
-            metrics.ALERT_EVENTS.labels("acknowledged").inc()
-        return acked
+    @app.post("/alerts/{alert_id}/comments", status_code=201, tags=["alerts"])
+    async def comment_alert(
+        alert_id: AlertId, body: CommentRequest, ctx: Context, who: Responder
+    ) -> CommentOut:
+        alert = await _find_alert(ctx, alert_id)
+        at = utcnow()
+        await asyncio.to_thread(
+            ctx.store.log_alert_event, alert, event="commented", actor=who.name, at=at, details=body.text
+        )
+        await ctx.alert_state.announce(alert, event="commented", extra={"by": who.name, "text": body.text})
+        metrics.ALERT_EVENTS.labels("commented").inc()
+        return CommentOut(alert_id=alert.id, by=who.name, at=at, text=body.text)
+
+    # -- silences -----------------------------------------------------------------------------
+    @app.get("/silences", tags=["silences"])
+    async def list_silences(ctx: Context, who: Viewer, state: SilenceState | None = None) -> list[SilenceOut]:
+        now = utcnow()
+        return [
+            SilenceOut(**s.model_dump(), status=s.state(now))
+            for s in await ctx.silences.all(now)
+            if state is None or s.state(now) == state
+        ]
+
+    @app.post("/silences", status_code=201, tags=["silences"])
+    async def create_silence(body: SilenceRequest, ctx: Context, who: Responder) -> SilenceOut:
+        now = utcnow()
+        starts = body.starts_at or now
+        ends = body.ends_at or starts + timedelta(minutes=body.duration_minutes or 0)
+        if ends <= max(starts, now):
+            raise RequestValidationError(
+                [{"type": "value_error", "loc": ("body", "ends_at"), "msg": "must be after starts_at and now",
+                  "input": str(ends)}]
+            )  # fmt: skip
+        if ends - starts > timedelta(minutes=MAX_SILENCE_MINUTES):
+            raise RequestValidationError(
+                [{"type": "value_error", "loc": ("body", "ends_at"),
+                  "msg": f"a silence lasts at most {MAX_SILENCE_MINUTES // 1440} days", "input": str(ends)}]
+            )  # fmt: skip
+        matchers = tuple(Matcher.model_validate(m) for m in body.matchers)
+        silence = Silence(id=SilenceStore.new_id(), matchers=matchers, starts_at=starts, ends_at=ends,
+                          created_by=who.name, created_at=now, comment=body.comment)  # fmt: skip
+        await ctx.silences.put(silence)
+        log.info("silence %s by %s: %s until %s", silence.id, who.name, [str(m) for m in matchers], ends)
+        return SilenceOut(**silence.model_dump(), status=silence.state(now))
+
+    @app.delete("/silences/{silence_id}", tags=["silences"])
+    async def expire_silence(
+        silence_id: Annotated[str, PathParam(max_length=64)], ctx: Context, who: Responder
+    ) -> SilenceOut:
+        now = utcnow()
+        silence = await ctx.silences.expire(silence_id, by=who.name, now=now)
+        if silence is None:
+            raise HTTPException(404, f"no silence {silence_id!r}")
+        return SilenceOut(**silence.model_dump(), status=silence.state(now))
+
+    # -- war-room summaries -------------------------------------------------------------------
+    @app.get("/summary/targets", tags=["summary"])
+    async def target_summary(
+        ctx: Context,
+        who: Viewer,
+        since: Annotated[datetime | None, Query(description="Default: 24 hours before until.")] = None,
+        until: Annotated[datetime | None, Query(description="Default: now.")] = None,
+    ) -> TargetSummaryPage:
+        end = as_utc(until) if until else utcnow()
+        start = as_utc(since) if since else end - timedelta(hours=24)
+        try:
+            return await asyncio.to_thread(ctx.summaries.target_summary, start, end, ctx.watchlist)
+        except ValueError as exc:
+            raise RequestValidationError(
+                [{"type": "value_error", "loc": ("query", "since"), "msg": str(exc), "input": str(start)}]
+            ) from None
+
+    @app.get("/summary/emerging", tags=["summary"])
+    async def emerging_now(
+        ctx: Context,
+        who: Viewer,
+        window_minutes: Annotated[int, Query(ge=5, le=360)] = 30,
+        limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    ) -> EmergingNow:
+        now = utcnow()
+        live, issues = await asyncio.gather(
+            ctx.alert_state.live_alerts(),
+            asyncio.to_thread(
+                ctx.summaries.emerging_issues, now, window=timedelta(minutes=window_minutes), limit=limit
+            ),
+        )
+        ranks = {s: i for i, s in enumerate(Severity)}
+        live.sort(key=lambda a: (ranks[a.severity], a.last_seen), reverse=True)
+        return EmergingNow(alerts=live[:limit], issues=issues)
+
+    # -- API keys -----------------------------------------------------------------------------
+    @app.get("/keys", tags=["admin"])
+    async def list_keys(ctx: Context, who: Admin) -> list[ApiKeyOut]:
+        return [ApiKeyOut.of(k) for k in await ctx.authenticator.store.list()]
+
+    @app.post("/keys", status_code=201, tags=["admin"])
+    async def add_key(body: KeyRequest, ctx: Context, who: Admin) -> NewKey:
+        try:
+            record, key = await ctx.authenticator.store.add(body.name, body.role)
+        except ValueError as exc:
+            raise HTTPException(409, str(exc)) from None
+        log.info("API key %s (%s, %s) added by %s", record.id, record.name, record.role, who.name)
+        return NewKey(id=record.id, name=record.name, role=record.role, key=key)
+
+    @app.delete("/keys/{key}", tags=["admin"])
+    async def revoke_key(
+        key: Annotated[str, PathParam(max_length=64)], ctx: Context, who: Admin
+    ) -> ApiKeyOut:
+        try:
+            record = await ctx.authenticator.store.revoke(key)
+        except KeyError:
+            raise HTTPException(404, f"no API key {key!r}") from None
+        log.info("API key %s (%s) revoked by %s", record.id, record.name, who.name)
+        return ApiKeyOut.of(record)
 
     return app
 
@@ -317,4 +577,46 @@ async def _find_alert(ctx: ApiContext, alert_id: str) -> Alert:
         alert = await asyncio.to_thread(ctx.store.get_alert, alert_id)
     if alert is None:
         raise HTTPException(404, f"no alert {alert_id!r}")
+    return alert
+
+
+async def _change_alert(
+    ctx: ApiContext,
+    alert_id: str,
+    change: Callable[[Alert, datetime], Alert],
+    event: str,
+    who: Principal,
+    note: Note | None,
+) -> Alert:
+    """Apply a person's change to the live alert (atomically with the detector's updates), or to
+    the stored history when Redis no longer has it; record who and when in the history."""
+    changed_here = False
+
+    def decide(current: Alert | None) -> Alert:
+        nonlocal changed_here
+        assert current is not None
+        changed = change(current, utcnow())
+        changed_here = changed is not current
+        return changed
+
+    alert = await ctx.alert_state.update(alert_id, decide, event=event)
+    if alert is None:  # no longer live in Redis: change the stored history
+        stored = await asyncio.to_thread(ctx.store.get_alert, alert_id)
+        if stored is None:
+            raise HTTPException(404, f"no alert {alert_id!r}")
+        alert = decide(stored)
+        if changed_here:
+            await ctx.alert_state.put(alert, event=event)
+    # Written every time (same version, so idempotent): an earlier request that failed after
+    # Redis and before ClickHouse is repaired by the retry.
+    details = note.note if note and note.note else None
+    await asyncio.to_thread(
+        ctx.store.upsert_alerts,
+        [alert],
+        event=event if changed_here else None,
+        actor=who.name,
+        details=details,
+    )
+    if changed_here:
+        metrics.ALERT_EVENTS.labels(event).inc()
     return alert

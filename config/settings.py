@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AnyUrl, Field, ValidationError, field_validator
+from pydantic import AnyUrl, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -23,9 +23,29 @@ from pydantic_settings import (
 
 CONFIG_DIR = Path(__file__).resolve().parent
 DEFAULT_WATCHLIST = CONFIG_DIR / "watchlist.yaml"
+DEFAULT_ALERTING = CONFIG_DIR / "alerting.yaml"
 
 PositiveInt = Annotated[int, Field(gt=0)]
 PositiveFloat = Annotated[float, Field(gt=0)]
+
+
+ADMIN_KEY_MIN_CHARS = 16
+
+
+def validate_admin_key(value: SecretStr | str | None) -> SecretStr | None:
+    """The bootstrap admin key as the authenticator takes it: None when unset or empty (compose
+    passes an empty variable through), else at least 16 printable ASCII characters without spaces
+    (anything else could never arrive intact in an Authorization header)."""
+    if value is None:
+        return None
+    raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+    if raw == "":
+        return None
+    if len(raw) < ADMIN_KEY_MIN_CHARS:
+        raise ValueError(f"the bootstrap admin key must be at least {ADMIN_KEY_MIN_CHARS} characters")
+    if not all("!" <= char <= "~" for char in raw):
+        raise ValueError("the bootstrap admin key must be printable ASCII without spaces")
+    return SecretStr(raw)
 
 
 class SettingsError(ValueError):
@@ -167,12 +187,31 @@ class Settings(BaseSettings):
     # -- alerts --------------------------------------------------------------------------------
     alert_dedup_ttl_seconds: PositiveInt = 7 * 24 * 3600
     alert_feed_maxlen: PositiveInt = 10000
+    alerting_path: Path = Field(
+        default=DEFAULT_ALERTING,
+        description="Routes, grouping, inhibition, receivers. Checked at start-up; re-read when it changes.",
+    )
+    notify_tick_seconds: float = Field(
+        default=1.0, gt=0, le=60, description="How often the dispatcher checks its timers (alerts wake it)."
+    )
+    notify_max_attempts: int = Field(default=4, ge=1, le=20, description="Delivery tries per channel.")
 
     # -- api -----------------------------------------------------------------------------------
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=0, le=65535)
     api_max_body_bytes: PositiveInt = 1_048_576
     api_max_batch_posts: PositiveInt = 1000
+    api_cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins a browser may call the API from (a war-room page elsewhere); empty: none.",
+    )
+    api_rate_limit_per_minute: int = Field(
+        default=600, ge=0, description="Requests per minute per API key (0: no limit)."
+    )
+    admin_key: SecretStr | None = Field(
+        default=None,
+        description="A bootstrap admin API key (first start, compose); at least 16 characters.",
+    )
 
     worker_metrics_host: str = "127.0.0.1"
     worker_metrics_port: int = Field(
@@ -222,7 +261,15 @@ class Settings(BaseSettings):
                 raise ValueError("must be a redis://, rediss:// or unix:// URL")
         return value
 
-    @field_validator("watchlist_path")
+    @field_validator("admin_key", mode="before")
+    @classmethod
+    def _usable_admin_key(cls, value: object) -> SecretStr | None:
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if raw is not None and not isinstance(raw, str):
+            raise ValueError("must be a string")
+        return validate_admin_key(raw)
+
+    @field_validator("watchlist_path", "alerting_path")
     @classmethod
     def _watchlist_exists(cls, value: Path) -> Path:
         if not value.is_file():

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from config.settings import Settings, SettingsError, load_settings
+from pantau.keys_cli import keys_app
 
 app = typer.Typer(help="Pantau: a war room for political social-media teams.", no_args_is_help=True)
 migrate_app = typer.Typer(help="ClickHouse schema migrations.", no_args_is_help=True)
@@ -20,6 +21,7 @@ train_app = typer.Typer(help="Train the shipped sentiment and stance heads.", no
 app.add_typer(train_app, name="train")
 eval_app = typer.Typer(help="Measure the configured models on labelled CSV data.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
+app.add_typer(keys_app, name="keys")
 
 
 def _settings() -> Settings:

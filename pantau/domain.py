@@ -175,6 +175,19 @@ class Alert(_Record):
     updated_at: UtcDatetime
     acked_by: str = ""
     acked_at: UtcDatetime | None = None
+    labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="What routing, grouping, inhibition and silences match on: kind, key_kind, key, "
+        "target, severity, priority.",
+    )
+    assignee: str = ""
+    assigned_by: str = ""
+    assigned_at: UtcDatetime | None = None
+    resolved_by: str = Field(default="", description="Who resolved it; 'pantau' when its condition cleared.")
+    resolved_at: UtcDatetime | None = None
+    escalated_at: UtcDatetime | None = Field(
+        default=None, description="When it went to the escalation route, unacknowledged too long."
+    )
 
 
 class DeadLetter(_Record):

@@ -12,8 +12,17 @@ POSTS_DUPLICATE = Counter(
 )
 SIGNALS = Counter("pantau_signals_total", "Signals raised by detectors.", ["kind"])
 ALERT_EVENTS = Counter(
-    "pantau_alert_events_total", "Alert changes (opened, updated, acknowledged).", ["event"]
+    "pantau_alert_events_total",
+    "Alert changes (opened, updated, acknowledged, resolved, assigned, escalated, commented).",
+    ["event"],
 )
+ALERTING_RELOADS = Counter(
+    "pantau_alerting_reloads_total", "Re-reads of the alerting rules after the file changed.", ["result"]
+)
+ALERTS_SUPPRESSED = Gauge(
+    "pantau_alerts_suppressed", "Firing alerts hushed by a silence or an inhibition rule."
+)
+API_RATE_LIMITED = Counter("pantau_api_rate_limited_total", "Requests refused with 429 (per-key limit).")
 STORE_RETRIES = Counter("pantau_store_retries_total", "ClickHouse writes retried after an error.")
 INGESTED = Counter("pantau_api_ingested_posts_total", "Posts accepted by POST /ingest.")
 POST_LATENCY = Histogram(

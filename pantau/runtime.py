@@ -28,6 +28,8 @@ from prometheus_client import start_http_server
 from redis.asyncio import Redis
 from sse_starlette.sse import AppStatus
 
+from alerts.dispatcher import AlertingSource, Dispatcher, SilenceStore
+from alerts.notifiers import Notifier
 from alerts.state import AlertState
 from config.settings import Settings
 from config.watchlist import load_watchlist
@@ -99,6 +101,7 @@ def make_pipeline(settings: Settings, store: ClickHouseStore, redis: Redis) -> P
             interval_seconds=settings.detector_checkpoint_seconds,
         ),
         watchlist=watchlist,
+        alerting=AlertingSource(settings.alerting_path),
     )
 
 
@@ -179,6 +182,32 @@ def serve_api(settings: Settings) -> None:
         await server.serve()
 
     asyncio.run(serve())
+
+
+class DispatcherService(mode.Service):
+    """The alert dispatcher inside the worker's event loop (one worker at a time leads it)."""
+
+    def __init__(self, dispatcher: Dispatcher, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.dispatcher = dispatcher
+
+    @mode.Service.task
+    async def _dispatch(self) -> None:
+        await self.dispatcher.run()
+
+    async def on_stop(self) -> None:
+        await self.dispatcher.notifier.aclose()
+
+
+def make_dispatcher(settings: Settings, pipeline: Pipeline) -> Dispatcher:
+    return Dispatcher(
+        alert_state=pipeline.alert_state,
+        silences=SilenceStore(pipeline.alert_state.redis),
+        store=pipeline.store,
+        notifier=Notifier(max_attempts=settings.notify_max_attempts),
+        source=pipeline.alerting,
+        tick_seconds=settings.notify_tick_seconds,
+    )
 
 
 class DemoReplay(mode.Service):
@@ -350,7 +379,7 @@ def run(
     settings: Settings, *, api: bool, demo: bool, demo_speed: float | None, migrate: bool, drain: bool = False
 ) -> int:
     """Run the worker (and optionally the API and the demo) until SIGINT/SIGTERM; return the exit code."""
-    from api.app import ApiContext, create_app
+    from api.app import create_app, make_context
 
     asyncio.run(
         bus.ensure_topics(settings.kafka_brokers, settings.topic_partitions, settings.topic_replication)
@@ -372,8 +401,10 @@ def run(
             settings.worker_metrics_port,
         )
     if api:
-        context = ApiContext(settings=settings, store=store, alert_state=alert_state, producer=producer)
+        context = make_context(settings, store, alert_state.redis, producer)
         services.append(ApiServer(create_app(settings, context), settings.api_host, settings.api_port))
+    # First in the list, so stopped after the sources (API, demo) have stopped feeding it.
+    services.insert(0, DispatcherService(make_dispatcher(settings, pipeline)))
     if demo:
         services.append(DemoReplay(app, settings, demo_speed))
     worker = PantauWorker(

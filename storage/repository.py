@@ -29,8 +29,18 @@ POST_COLUMNS = (
 ALERT_COLUMNS = (
     "id", "fingerprint", "kind", "key_kind", "key", "target", "severity", "status", "title", "summary",
     "numbers", "evidence", "signal_ids", "first_seen", "last_seen", "created_at", "updated_at",
-    "acked_by", "acked_at",
+    "acked_by", "acked_at", "labels", "assignee", "assigned_by", "assigned_at", "resolved_by",
+    "resolved_at", "escalated_at",
 )  # fmt: skip
+
+# The orders `GET /alerts` offers: a name, optionally '-' for descending. Severity sorts by rank.
+ALERT_SORTS = {
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+    "last_seen": "last_seen",
+    "first_seen": "first_seen",
+    "severity": "severity",
+}
 
 
 # Server error codes that mean "this data cannot go in", not "try again later": parse and type
@@ -71,8 +81,15 @@ def alert_row(alert: Alert) -> list[Any]:
         alert.id, alert.fingerprint, alert.kind.value, alert.key_kind, alert.key, alert.target,
         alert.severity.value, alert.status.value, alert.title, alert.summary, dict(alert.numbers),
         list(alert.evidence), list(alert.signal_ids), alert.first_seen, alert.last_seen, alert.created_at,
-        alert.updated_at, alert.acked_by, alert.acked_at,
+        alert.updated_at, alert.acked_by, alert.acked_at, dict(alert.labels), alert.assignee,
+        alert.assigned_by, alert.assigned_at, alert.resolved_by, alert.resolved_at, alert.escalated_at,
     ]  # fmt: skip
+
+
+NOTIFICATION_LOG_COLUMNS = (
+    "notification_id", "receiver", "channel", "channel_type", "reason", "status", "attempts", "error",
+    "alert_ids", "started_at", "finished_at",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -81,10 +98,21 @@ class AlertQuery:
     severity: Severity | None = None
     target: str | None = None
     kind: SignalKind | None = None
+    assignee: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    sort: str = "-created_at"
     limit: int = 50
     offset: int = 0
+
+
+@dataclass(frozen=True)
+class AlertEvent:
+    at: datetime
+    event: str
+    actor: str
+    status: AlertStatus
+    details: str
 
 
 class ClickHouseStore:
@@ -163,8 +191,11 @@ class ClickHouseStore:
         ]
 
     # -- alerts ---------------------------------------------------------------------------------
-    def upsert_alerts(self, alerts: Sequence[Alert], *, event: str | None, actor: str = "pantau") -> None:
-        """Write the alerts' current versions; with an event, log it in `alert_events` too."""
+    def upsert_alerts(
+        self, alerts: Sequence[Alert], *, event: str | None, actor: str = "pantau", details: str | None = None
+    ) -> None:
+        """Write the alerts' current versions; with an event, log it in `alert_events` too (its
+        details: the given text, else the alert's numbers as JSON)."""
         if not alerts:
             return
         self.client.insert("alerts", [alert_row(a) for a in alerts], column_names=list(ALERT_COLUMNS))
@@ -173,11 +204,42 @@ class ClickHouseStore:
         self.client.insert(
             "alert_events",
             [
-                [a.id, a.updated_at, event, actor, a.status.value, orjson.dumps(a.numbers).decode()]
+                [
+                    a.id,
+                    a.updated_at,
+                    event,
+                    actor,
+                    a.status.value,
+                    details if details is not None else orjson.dumps(a.numbers).decode(),
+                ]
                 for a in alerts
             ],
             column_names=["alert_id", "at", "event", "actor", "status", "details"],
         )
+
+    def log_alert_event(self, alert: Alert, *, event: str, actor: str, at: datetime, details: str) -> None:
+        """An event that does not change the alert itself (a comment)."""
+        self.client.insert(
+            "alert_events",
+            [[alert.id, at, event, actor, alert.status.value, details]],
+            column_names=["alert_id", "at", "event", "actor", "status", "details"],
+        )
+
+    def alert_events(self, alert_id: str, *, limit: int = 500) -> list[AlertEvent]:
+        result = self.client.query(
+            "SELECT at, event, actor, status, details FROM alert_events FINAL "
+            "WHERE alert_id = {id:String} ORDER BY at, event LIMIT {limit:UInt32}",
+            parameters={"id": alert_id, "limit": limit},
+        )
+        return [
+            AlertEvent(at=as_utc(at), event=event, actor=actor, status=AlertStatus(status), details=details)
+            for at, event, actor, status, details in result.result_rows
+        ]
+
+    def log_deliveries(self, rows: Sequence[Sequence[Any]]) -> None:
+        """Rows in `NOTIFICATION_LOG_COLUMNS` order."""
+        if rows:
+            self.client.insert("notification_log", list(rows), column_names=list(NOTIFICATION_LOG_COLUMNS))
 
     def get_alert(self, alert_id: str) -> Alert | None:
         found = self._query_alerts("id = {id:String}", {"id": alert_id}, limit=1, offset=0)
@@ -198,6 +260,9 @@ class ClickHouseStore:
         if query.kind is not None:
             clauses.append("kind = {kind:String}")
             params["kind"] = query.kind.value
+        if query.assignee is not None:
+            clauses.append("assignee = {assignee:String}")
+            params["assignee"] = query.assignee
         if query.since is not None:
             clauses.append("last_seen >= {since:DateTime64(3, 'UTC')}")
             params["since"] = as_utc(query.since)
@@ -208,12 +273,18 @@ class ClickHouseStore:
         total = _as_int(
             self.client.command(f"SELECT count() FROM alerts FINAL WHERE {where}", parameters=params)
         )
-        return self._query_alerts(where, params, limit=query.limit, offset=query.offset), total
+        return self._query_alerts(
+            where, params, limit=query.limit, offset=query.offset, sort=query.sort
+        ), total
 
-    def _query_alerts(self, where: str, params: dict[str, Any], *, limit: int, offset: int) -> list[Alert]:
+    def _query_alerts(
+        self, where: str, params: dict[str, Any], *, limit: int, offset: int, sort: str = "-created_at"
+    ) -> list[Alert]:
+        column = ALERT_SORTS[sort.removeprefix("-")]  # a KeyError here is a caller's bug: API validates
+        direction = "DESC" if sort.startswith("-") else "ASC"
         result = self.client.query(
             f"SELECT {', '.join(ALERT_COLUMNS)} FROM alerts FINAL WHERE {where} "
-            f"ORDER BY created_at DESC, id LIMIT {int(limit)} OFFSET {int(offset)}",
+            f"ORDER BY {column} {direction}, created_at DESC, id LIMIT {int(limit)} OFFSET {int(offset)}",
             parameters=params,
         )
         alerts = []

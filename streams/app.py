@@ -22,6 +22,7 @@ from aiokafka.errors import MessageSizeTooLargeError
 from pydantic import ValidationError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
+from alerts.dispatcher import AlertingSource
 from alerts.lifecycle import apply_signal, fingerprint
 from alerts.state import AlertState
 from config.settings import Settings
@@ -48,6 +49,7 @@ class Pipeline:
     classifier: Classifier
     detection: DetectionState
     watchlist: Watchlist
+    alerting: AlertingSource
     model_executor: Executor = field(default_factory=lambda: ThreadPoolExecutor(1, "pantau-model"))
 
 
@@ -334,8 +336,17 @@ async def handle_signal(pipe: Pipeline, signal: Signal) -> None:
     if await state.signal_seen(signal.id):
         return
 
+    rules = pipe.alerting.current()
+
     def decide(current: Alert | None) -> Alert:
-        return apply_signal(current, signal, now=utcnow(), watchlist=pipe.watchlist)
+        return apply_signal(
+            current,
+            signal,
+            now=utcnow(),
+            watchlist=pipe.watchlist,
+            regroup_seconds=rules.resolve_after_for(signal.kind).total_seconds(),
+            rules=rules.severity,
+        )
 
     alert, event = await state.apply(fingerprint(signal.kind, signal.key_kind, signal.key), decide)
     if alert is not None and event is None and signal.id in alert.signal_ids:

@@ -11,10 +11,12 @@ import httpx
 import orjson
 import pytest
 from fastapi import FastAPI
+from pydantic import SecretStr
 
 from alerts.lifecycle import acknowledge
 from alerts.state import AlertState
-from api.app import ApiContext, create_app
+from api.app import create_app, make_context
+from api.auth import KeyStore, Role
 from pantau import bus
 from pantau.domain import Alert, AlertStatus, Severity, SignalKind, utcnow
 from pantau.engines import ValkeyServer, free_port
@@ -24,21 +26,25 @@ from tests.integration.harness import Harness, burst_posts, post, utc, wait_for
 START = utc(2026, 11, 20, 10, 0)
 
 
+ADMIN_KEY = "api-test-admin-key-0123456789"
+AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
+
+
 def api_for(harness: Harness, **overrides: Any) -> FastAPI:
-    settings = harness.settings.model_copy(update=overrides)
-    context = ApiContext(
-        settings=settings,
-        store=harness.store,
-        alert_state=AlertState(harness.redis),
-        producer=harness.producer,
+    settings = harness.settings.model_copy(update={"admin_key": SecretStr(ADMIN_KEY), **overrides})
+    return create_app(settings, make_context(settings, harness.store, harness.redis, harness.producer))
+
+
+def client_for(app: FastAPI, headers: dict[str, str] | None = None) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app)
+    return httpx.AsyncClient(
+        transport=transport, base_url="http://pantau", headers=AUTH if headers is None else headers
     )
-    return create_app(settings, context)
 
 
 @pytest.fixture
 async def api(harness: Harness) -> AsyncIterator[httpx.AsyncClient]:
-    app = api_for(harness, api_max_body_bytes=64 * 1024)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://pantau") as client:
+    async with client_for(api_for(harness, api_max_body_bytes=64 * 1024)) as client:
         yield client
 
 
@@ -114,7 +120,7 @@ async def test_alert_queries_are_validated(api: httpx.AsyncClient) -> None:
     assert (await api.get("/alerts", params={"status": "bogus"})).status_code == 422
     assert (await api.get("/alerts", params={"since": "not a time"})).status_code == 422
     assert (await api.get("/alerts/does-not-exist")).status_code == 404
-    assert (await api.post("/alerts/does-not-exist/ack", json={"by": "x"})).status_code == 404
+    assert (await api.post("/alerts/does-not-exist/ack", json={"note": "x"})).status_code == 404
 
 
 async def test_health_metrics_and_docs(api: httpx.AsyncClient) -> None:
@@ -128,8 +134,7 @@ async def test_health_metrics_and_docs(api: httpx.AsyncClient) -> None:
 
 
 async def test_readyz_reports_an_engine_that_is_down(harness: Harness, valkey: ValkeyServer) -> None:
-    app = api_for(harness)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://pantau") as client:
+    async with client_for(api_for(harness)) as client:
         valkey.stop()
         response = await client.get("/readyz")
     assert response.status_code == 503
@@ -142,12 +147,14 @@ async def test_an_alert_reaches_the_api_and_the_live_feed(harness: Harness) -> N
     port = free_port()
     server = ApiServer(api_for(harness), "127.0.0.1", port)
     await server.start()
+    _, responder_key = await KeyStore(harness.redis).add("rapid-response-1", Role.responder)
+    as_responder = {"Authorization": f"Bearer {responder_key}"}
     events: list[dict[str, Any]] = []
     ids: list[str] = []
     first_event = asyncio.Event()
 
     async def listen(last_event_id: str | None, sink: list[dict[str, Any]], id_sink: list[str]) -> None:
-        headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
+        headers = {"Last-Event-ID": last_event_id, **AUTH} if last_event_id else AUTH
         async with (
             httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client,
             client.stream("GET", "/alerts/stream", headers=headers) as response,
@@ -171,13 +178,13 @@ async def test_an_alert_reaches_the_api_and_the_live_feed(harness: Harness) -> N
         assert opened["event"] == "opened" and opened["alert"]["key"] == "ujisse"
         alert_id = opened["alert"]["id"]
 
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=as_responder) as client:
             page = (await client.get("/alerts", params={"status": "open", "kind": "volume_burst"})).json()
             assert alert_id in [a["id"] for a in page["items"]] and page["total"] >= 1
             detail = (await client.get(f"/alerts/{alert_id}")).json()
             assert detail["alert"]["numbers"]["count"] >= 8
             assert {p["id"] for p in detail["evidence_posts"]} == set(detail["alert"]["evidence"])
-            acked = (await client.post(f"/alerts/{alert_id}/ack", json={"by": "rapid-response-1"})).json()
+            acked = (await client.post(f"/alerts/{alert_id}/ack")).json()
             assert acked["status"] == "acknowledged" and acked["acked_by"] == "rapid-response-1"
             again = (await client.get("/alerts", params={"status": "acknowledged"})).json()
             assert alert_id in [a["id"] for a in again["items"]]
@@ -272,7 +279,7 @@ async def test_an_ack_is_newer_than_the_version_it_changes_even_with_skewed_cloc
     ahead = stored_alert(0, updated_at=utcnow() + timedelta(hours=1))
     await AlertState(harness.redis).put(ahead, event="opened")
     harness.store.upsert_alerts([ahead], event="opened")
-    acked = (await api.post(f"/alerts/{ahead.id}/ack", json={"by": "desk"})).json()
+    acked = (await api.post(f"/alerts/{ahead.id}/ack", json={"note": "on it"})).json()
     assert acked["status"] == "acknowledged"
     history = (await api.get("/alerts", params={"status": "acknowledged"})).json()
     assert [a["id"] for a in history["items"]] == [ahead.id]  # ClickHouse kept the ack, not the older row
@@ -288,8 +295,8 @@ async def test_a_repeated_ack_repairs_history_that_missed_the_first_one(
     # An earlier ack reached Redis, then its ClickHouse write failed.
     await state.update(alert.id, lambda a: acknowledge(a, by="desk", now=utcnow()), event="acknowledged")  # type: ignore[arg-type]
     assert (await api.get("/alerts", params={"status": "acknowledged"})).json()["total"] == 0
-    again = await api.post(f"/alerts/{alert.id}/ack", json={"by": "desk"})
-    assert again.status_code == 200 and again.json()["acked_by"] == "desk"
+    again = await api.post(f"/alerts/{alert.id}/ack", json={"note": "on it"})
+    assert again.status_code == 200 and again.json()["acked_by"] == "desk"  # the first ack stands
     assert (await api.get("/alerts", params={"status": "acknowledged"})).json()["total"] == 1
 
 
@@ -298,7 +305,7 @@ async def test_an_alert_only_in_history_can_still_be_acknowledged(
 ) -> None:
     alert = stored_alert(2)
     harness.store.upsert_alerts([alert], event="opened")  # its live copy in Redis has expired
-    acked = (await api.post(f"/alerts/{alert.id}/ack", json={"by": "desk"})).json()
+    acked = (await api.post(f"/alerts/{alert.id}/ack", json={"note": "on it"})).json()
     assert acked["status"] == "acknowledged"
     live = await AlertState(harness.redis).get(alert.id)
     assert live is not None and live.status == AlertStatus.acknowledged
@@ -309,8 +316,7 @@ async def test_ingest_refuses_one_post_over_the_per_post_limit_with_413(
     api: httpx.AsyncClient, harness: Harness
 ) -> None:
     limit = harness.settings.max_post_message_bytes
-    app = api_for(harness, max_post_message_bytes=4096)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://pantau") as client:
+    async with client_for(api_for(harness, max_post_message_bytes=4096)) as client:
         response = await client.post(
             "/ingest", json={"posts": [valid_post(1), {**valid_post(2), "text": "x" * 5000}]}
         )

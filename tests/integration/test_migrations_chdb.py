@@ -19,6 +19,7 @@ TABLES_BY_VERSION = {
     3: {"minute_stats", "minute_stats_mv"},
     4: {"alerts", "alert_events"},
     5: {"dead_letters"},
+    6: {"notification_log"},
 }
 
 

@@ -31,8 +31,13 @@ COUNT_POSTS = (
 )
 
 
+# The bootstrap admin key the tests start Pantau with (PANTAU_ADMIN_KEY).
+ADMIN_KEY = "test-admin-key-0123456789"
+AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
+
+
 def get_json(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=5) as response:
+    with urllib.request.urlopen(urllib.request.Request(url, headers=AUTH), timeout=5) as response:
         return json.loads(response.read())
 
 
@@ -68,6 +73,7 @@ def pantau_up(data_dir: Path, port: int, *args: str, **env: str) -> Iterator[sub
         "PANTAU_DATA_DIR": str(data_dir),
         "PANTAU_API_PORT": str(port),
         "PANTAU_BROKER_SESSION_TIMEOUT": "6",
+        "PANTAU_ADMIN_KEY": ADMIN_KEY,
         **env,
     }
     log_path = data_dir.parent / f"{data_dir.name}-up.log"
@@ -132,7 +138,9 @@ def test_up_demo_raises_alerts_stops_cleanly_and_keeps_its_data(tmp_path: Path) 
             lambda: metric(base, "pantau_posts_stored_total") >= demo_posts, 60, "the whole demo stored"
         )
         # A war-room screen keeps the live feed open: it must not hold the shutdown.
-        feed = urllib.request.urlopen(f"{base}/alerts/stream", timeout=30)
+        feed = urllib.request.urlopen(
+            urllib.request.Request(f"{base}/alerts/stream", headers=AUTH), timeout=30
+        )
         assert feed.status == 200
 
         started = time.monotonic()
@@ -282,6 +290,7 @@ def test_worker_and_api_run_as_separate_processes_against_servers(
         "PANTAU_REDIS_URL": valkey.url,
         "PANTAU_CLICKHOUSE_DSN": clickhouse,
         "PANTAU_DATA_DIR": str(tmp_path / "var"),
+        "PANTAU_ADMIN_KEY": ADMIN_KEY,
         # The burst below is built for one-minute windows (ten quiet minutes, then twenty posts).
         "PANTAU_BURST_WINDOW_SECONDS": "60",
         "PANTAU_BURST_MIN_COUNT": "8",
@@ -345,7 +354,7 @@ def test_worker_and_api_run_as_separate_processes_against_servers(
         request = urllib.request.Request(
             f"{base}/ingest",
             data=json.dumps({"posts": [post("api-1", "dari API", start)]}).encode(),
-            headers={"content-type": "application/json"},
+            headers={"content-type": "application/json", **AUTH},
         )
         with urllib.request.urlopen(request, timeout=5) as response:
             assert response.status == 202
