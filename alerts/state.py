@@ -169,10 +169,14 @@ class AlertState:
         if not await self.redis.exists(FEED):
             return True  # an empty feed lost nothing a client could have seen
         info: Any = await self.redis.xinfo_stream(FEED)
-        # Redis 7+/Valkey report the newest id trimmed away: a gap exactly when it is after last_id.
-        trimmed = info.get("max-deleted-entry-id", b"0-0")
-        trimmed = trimmed.decode() if isinstance(trimmed, bytes) else str(trimmed)
-        return _stream_id(trimmed) <= _stream_id(last_id)
+        if info["entries-added"] <= info["length"]:
+            return True  # nothing was ever trimmed
+        # Trimmed entries all precede the oldest one kept. Which one was trimmed last is not
+        # recorded, so a client whose last id is older may have missed some: say so (a needless
+        # refetch costs little; a silent gap would cost an alert).
+        first = info["first-entry"][0] if info.get("first-entry") else info["last-generated-id"]
+        first = first.decode() if isinstance(first, bytes) else str(first)
+        return _stream_id(last_id) >= _stream_id(first)
 
     async def feed(
         self, last_id: str = "$", *, block_ms: int = 1000

@@ -212,11 +212,10 @@ class CommentOut(BaseModel):
     text: str
 
 
-MatcherIn = Annotated[Matcher | str, Field(description='{"name","op","value"} or \'target="raka"\'.')]
-
-
 class SilenceRequest(BaseModel):
-    matchers: list[MatcherIn] = Field(min_length=1, max_length=20)
+    matchers: list[Matcher] = Field(
+        min_length=1, max_length=20, description='Each {"name", "op", "value"}, or a string: target="raka".'
+    )
     starts_at: UtcDatetime | None = Field(default=None, description="Default: now.")
     ends_at: UtcDatetime | None = Field(default=None, description="Give this or duration_minutes.")
     duration_minutes: int | None = Field(default=None, ge=1, le=MAX_SILENCE_MINUTES)
@@ -491,7 +490,7 @@ def create_app(settings: Settings, context: ApiContext | None = None) -> FastAPI
                 [{"type": "value_error", "loc": ("body", "ends_at"),
                   "msg": f"a silence lasts at most {MAX_SILENCE_MINUTES // 1440} days", "input": str(ends)}]
             )  # fmt: skip
-        matchers = tuple(Matcher.model_validate(m) for m in body.matchers)
+        matchers = tuple(body.matchers)
         silence = Silence(id=SilenceStore.new_id(), matchers=matchers, starts_at=starts, ends_at=ends,
                           created_by=who.name, created_at=now, comment=body.comment)  # fmt: skip
         await ctx.silences.put(silence)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import secrets
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import SecretStr
 
 from config.settings import Settings, SettingsError, load_settings
 from pantau.keys_cli import keys_app
@@ -64,7 +66,17 @@ def up(
     from pantau.runtime import ENGINES_FILE, Embedded, StartupInterrupt, run, start_embedded
 
     settings = _settings()
+    _check_alerting(settings)
     speed = _parse_speed(demo_speed, "--demo-speed")
+    if demo and api and settings.admin_key is None:
+        # A demo should show its alerts without a set-up step: a key for this run only.
+        demo_key = secrets.token_urlsafe(24)
+        settings = settings.model_copy(update={"admin_key": SecretStr(demo_key)})
+        typer.echo(
+            f"pantau: demo API key for this run (admin): {demo_key}\n"
+            f"  curl -H 'Authorization: Bearer {demo_key}' http://{settings.api_host}:{settings.api_port}/alerts",
+            err=True,
+        )
     interrupt = StartupInterrupt().install()
     embedded = Embedded()
     code = 0
@@ -83,6 +95,17 @@ def up(
         embedded.stop()
         (settings.data_dir / ENGINES_FILE).unlink(missing_ok=True)
     raise typer.Exit(code)
+
+
+def _check_alerting(settings: Settings) -> None:
+    """A bad alerting file stops start-up, naming its line (a running worker keeps its last good rules)."""
+    from alerts.config import AlertingConfigError, load_alerting
+
+    try:
+        load_alerting(settings.alerting_path)
+    except AlertingConfigError as exc:
+        typer.echo(f"pantau: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _require_servers(settings: Settings, what: str) -> None:
@@ -109,6 +132,7 @@ def worker() -> None:
 
     settings = _settings()
     _require_servers(settings, "worker")
+    _check_alerting(settings)
     interrupt = StartupInterrupt().install()
     try:
         code = run(settings, api=False, demo=False, demo_speed=None, migrate=False)

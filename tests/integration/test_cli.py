@@ -226,6 +226,7 @@ def test_an_invalid_setting_stops_any_command_naming_the_field(
         ((), {"PANTAU_TOPIC_PARTITIONS": "0"}, "PANTAU_TOPIC_PARTITIONS"),
         ((), {"PANTAU_CLICKHOUSE_DSN": "mysql://x"}, "PANTAU_CLICKHOUSE_DSN"),
         (("--demo", "--demo-speed", "0"), {}, "a positive number or 'max'"),
+        ((), {"PANTAU_ADMIN_KEY": "too-short"}, "PANTAU_ADMIN_KEY"),
     ],
 )
 def test_up_with_a_bad_setting_exits_2_and_leaves_no_process(
@@ -239,6 +240,20 @@ def test_up_with_a_bad_setting_exits_2_and_leaves_no_process(
     assert pantau_processes(data_dir) == []
     assert not (data_dir / "engines.json").exists()
     assert not data_dir.exists(), "no engine may have been started"
+
+
+@pytest.mark.parametrize("command", ["up", "worker"])
+def test_a_bad_alerting_rule_stops_start_up_naming_its_line(tmp_path: Path, command: str) -> None:
+    rules = tmp_path / "alerting.yaml"
+    rules.write_text("route:\n  receiver: desk\n  group_wait: soon\nreceivers:\n  - name: desk\n")
+    servers = {"PANTAU_KAFKA_BROKERS": "127.0.0.1:9", "PANTAU_REDIS_URL": "redis://127.0.0.1:9",
+               "PANTAU_CLICKHOUSE_DSN": "http://127.0.0.1:9"}  # fmt: skip
+    env = {"PANTAU_ALERTING_PATH": str(rules), **(servers if command == "worker" else {})}
+    result = run_pantau(tmp_path / "var", command, timeout=30, PANTAU_API_PORT="0", **env)
+    assert result.returncode == 2, result.stderr
+    assert f"{rules}:3: route.group_wait" in result.stderr and "not a duration" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "var").exists(), "no engine may have been started"
 
 
 def test_up_names_the_demo_speed_option_it_refuses(tmp_path: Path) -> None:
