@@ -176,6 +176,9 @@ class Dispatcher:
         leading = False
         try:
             while True:
+                # Cleared before the step, not after: an alert published during the step must
+                # wake the next one at once, not wait a tick.
+                self._wake.clear()
                 try:
                     leading = await (lease.reacquire() if leading else lease.acquire(blocking=False))
                 except LockError:
@@ -188,7 +191,6 @@ class Dispatcher:
                         await self.step()
                     except Exception:
                         log.exception("dispatcher step failed; trying again next tick")
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.tick_seconds)
         finally:
