@@ -11,7 +11,7 @@ Keys (all under `pantau:`):
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -31,7 +31,7 @@ def _alert_key(alert_id: str) -> str:
     return f"{PREFIX}alert:{alert_id}"
 
 
-def _stream_id(entry_id: str) -> tuple[int, int]:
+def stream_id(entry_id: str) -> tuple[int, int]:
     millis, _, seq = entry_id.partition("-")
     return int(millis), int(seq or 0)
 
@@ -176,26 +176,4 @@ class AlertState:
         # refetch costs little; a silent gap would cost an alert).
         first = info["first-entry"][0] if info.get("first-entry") else info["last-generated-id"]
         first = first.decode() if isinstance(first, bytes) else str(first)
-        return _stream_id(last_id) >= _stream_id(first)
-
-    async def feed(
-        self, last_id: str = "$", *, block_ms: int = 1000
-    ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
-        """Alert events after `last_id` ('$' = only new ones), forever.
-
-        Blocks at most `block_ms` at a time (kept under the client's socket timeout) and yields an
-        empty heartbeat after each quiet wait, so the caller can notice a client that went away."""
-        if last_id == "$":
-            # Pin "now" to a concrete id once: re-sending '$' after each quiet wait would skip
-            # whatever arrived between two reads.
-            newest: Any = await self.redis.xrevrange(FEED, count=1)
-            last_id = newest[0][0].decode() if newest else "0-0"
-        while True:
-            batches: Any = await self.redis.xread({FEED: last_id}, block=block_ms, count=100)
-            if not batches:
-                yield "", {}  # heartbeat: lets the caller notice a gone client
-                continue
-            for _stream, entries in batches:
-                for entry_id, fields in entries:
-                    last_id = entry_id.decode()
-                    yield last_id, orjson.loads(fields[b"data"])
+        return stream_id(last_id) >= stream_id(first)

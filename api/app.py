@@ -11,7 +11,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import orjson
@@ -19,15 +19,16 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Res
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, Field, model_validator
+from pydantic import AfterValidator, BaseModel, Field, model_validator
 from redis.asyncio import Redis
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from alerts.config import Matcher
 from alerts.dispatcher import SilenceStore
+from alerts.feed import FeedHub
 from alerts.lifecycle import acknowledge, assign, resolve
 from alerts.routing import Silence, SilenceState, silenced_by
 from alerts.state import AlertState
@@ -36,7 +37,7 @@ from config.settings import Settings
 from config.watchlist import Watchlist, load_watchlist
 from pantau import metrics
 from pantau.bus import RawProducer, ensure_topics
-from pantau.domain import Alert, AlertStatus, Severity, SignalKind, UtcDatetime, as_utc, utcnow
+from pantau.domain import Alert, AlertStatus, Severity, SignalKind, as_utc, utcnow
 from pantau.normalise import PostIn, make_envelope
 from storage.client import open_client
 from storage.repository import ALERT_SORTS, AlertQuery, ClickHouseStore
@@ -47,6 +48,24 @@ log = logging.getLogger(__name__)
 AlertId = Annotated[str, PathParam(max_length=64, pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
 SORT_PATTERN = rf"^-?({'|'.join(ALERT_SORTS)})$"
 MAX_SILENCE_MINUTES = 30 * 24 * 60
+# ClickHouse's DateTime64 range. A time outside it is bad input (422) where it enters, not a query
+# or a date sum that fails later (500): years before 1000 do not even format as ClickHouse reads them.
+EARLIEST_TIME = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_TIME = datetime(2299, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+
+def _time_in_range(value: datetime) -> datetime:
+    """The time in UTC (naive = UTC), if it lies in [EARLIEST_TIME, LATEST_TIME]."""
+    try:
+        utc: datetime | None = as_utc(value)
+    except OverflowError:  # e.g. 9999-12-31T23:00-05:00 is past datetime.max in UTC
+        utc = None
+    if utc is None or not EARLIEST_TIME <= utc <= LATEST_TIME:
+        raise ValueError(f"must lie between {EARLIEST_TIME:%Y-%m-%d} and {LATEST_TIME:%Y-%m-%d} (UTC)")
+    return utc
+
+
+ApiTime = Annotated[datetime, AfterValidator(_time_in_range)]
 
 
 @dataclass
@@ -56,6 +75,7 @@ class ApiContext:
     alert_state: AlertState
     producer: RawProducer
     silences: SilenceStore
+    feed: FeedHub
     summaries: SummaryQueries
     watchlist: Watchlist
     authenticator: Authenticator
@@ -73,6 +93,7 @@ def make_context(
         ),
         producer=producer,
         silences=SilenceStore(redis),
+        feed=FeedHub(redis),
         summaries=SummaryQueries(store.client),
         watchlist=load_watchlist(settings.watchlist_path),
         authenticator=Authenticator(
@@ -216,8 +237,8 @@ class SilenceRequest(BaseModel):
     matchers: list[Matcher] = Field(
         min_length=1, max_length=20, description='Each {"name", "op", "value"}, or a string: target="raka".'
     )
-    starts_at: UtcDatetime | None = Field(default=None, description="Default: now.")
-    ends_at: UtcDatetime | None = Field(default=None, description="Give this or duration_minutes.")
+    starts_at: ApiTime | None = Field(default=None, description="Default: now.")
+    ends_at: ApiTime | None = Field(default=None, description="Give this or duration_minutes.")
     duration_minutes: int | None = Field(default=None, ge=1, le=MAX_SILENCE_MINUTES)
     comment: str = Field(min_length=1, max_length=500, description="Why: shown to the rest of the desk.")
 
@@ -264,7 +285,10 @@ def create_app(settings: Settings, context: ApiContext | None = None) -> FastAPI
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if context is not None:
-            yield
+            try:
+                yield
+            finally:
+                await context.feed.aclose()
             return
         # An early POST /ingest must not let the broker auto-create posts.raw with its own defaults.
         await ensure_topics(settings.kafka_brokers, settings.topic_partitions, settings.topic_replication)
@@ -277,6 +301,7 @@ def create_app(settings: Settings, context: ApiContext | None = None) -> FastAPI
         try:
             yield
         finally:
+            await app.state.context.feed.aclose()
             await producer.stop()
             await redis.aclose()
             await asyncio.to_thread(client.close)
@@ -327,7 +352,7 @@ def create_app(settings: Settings, context: ApiContext | None = None) -> FastAPI
         ready = all(v == "ok" for v in results.values())
         return JSONResponse({"ready": ready, "checks": results}, status_code=200 if ready else 503)
 
-    @app.get("/metrics", tags=["operations"])
+    @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
     async def prometheus_metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
@@ -336,17 +361,16 @@ def create_app(settings: Settings, context: ApiContext | None = None) -> FastAPI
         if len(batch.posts) > ctx.settings.api_max_batch_posts:
             raise HTTPException(413, f"at most {ctx.settings.api_max_batch_posts} posts per request")
         received_at = utcnow()
-        try:
-            envelopes = [
-                make_envelope(
-                    post.model_dump(mode="json", exclude_none=True),
-                    source=batch.source,
-                    received_at=received_at,
-                )
-                for post in batch.posts
-            ]
-        except (TypeError, ValueError) as exc:  # e.g. extra fields nested deeper than encoders go
-            raise HTTPException(422, f"a post cannot be encoded: {exc}") from None
+        envelopes = []
+        for i, post in enumerate(batch.posts):
+            try:
+                payload = post.model_dump(mode="json", exclude_none=True)
+                envelopes.append(make_envelope(payload, source=batch.source, received_at=received_at))
+            except (TypeError, ValueError) as exc:  # e.g. extra fields nested deeper than encoders go
+                # The 422 body the schema documents: a list of errors, each naming where.
+                raise RequestValidationError(
+                    [{"type": "value_error", "loc": ("body", "posts", i), "msg": f"cannot be encoded: {exc}"}]
+                ) from None
         limit = ctx.settings.max_post_message_bytes
         oversize = [i for i, envelope in enumerate(envelopes) if len(envelope) > limit]
         if oversize:
@@ -365,8 +389,8 @@ def create_app(settings: Settings, context: ApiContext | None = None) -> FastAPI
         target: Annotated[str | None, Query(max_length=100)] = None,
         kind: SignalKind | None = None,
         assignee: Annotated[str | None, Query(max_length=100)] = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
+        since: ApiTime | None = None,
+        until: ApiTime | None = None,
         sort: Annotated[str, Query(pattern=SORT_PATTERN, description="A field, '-' first: descending.")] = (
             "-created_at"
         ),
@@ -378,7 +402,12 @@ def create_app(settings: Settings, context: ApiContext | None = None) -> FastAPI
         items, total = await asyncio.to_thread(ctx.store.list_alerts, query)
         return AlertPage(items=items, total=total, limit=limit, offset=offset)
 
-    @app.get("/alerts/stream", tags=["alerts"])
+    @app.get(
+        "/alerts/stream",
+        tags=["alerts"],
+        response_class=EventSourceResponse,
+        responses={200: {"description": "Alert events.", "content": {"text/event-stream": {}}}},
+    )
     async def alert_stream(
         request: Request,
         ctx: Context,
@@ -404,7 +433,7 @@ def create_app(settings: Settings, context: ApiContext | None = None) -> FastAPI
         async def events() -> AsyncIterator[ServerSentEvent]:
             if last_event_id and not await ctx.alert_state.feed_holds(last_event_id):
                 yield ServerSentEvent(data="{}", event="reset")
-            async for entry_id, body in ctx.alert_state.feed(last_event_id or "$"):
+            async for entry_id, body in ctx.feed.subscribe(last_event_id):
                 if await request.is_disconnected():
                     return
                 if entry_id and wanted(body.get("alert", {})):
@@ -512,8 +541,8 @@ def create_app(settings: Settings, context: ApiContext | None = None) -> FastAPI
     async def target_summary(
         ctx: Context,
         who: Viewer,
-        since: Annotated[datetime | None, Query(description="Default: 24 hours before until.")] = None,
-        until: Annotated[datetime | None, Query(description="Default: now.")] = None,
+        since: Annotated[ApiTime | None, Query(description="Default: 24 hours before until.")] = None,
+        until: Annotated[ApiTime | None, Query(description="Default: now.")] = None,
     ) -> TargetSummaryPage:
         end = as_utc(until) if until else utcnow()
         start = as_utc(since) if since else end - timedelta(hours=24)

@@ -35,6 +35,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, WatchError
 
 from config.settings import validate_admin_key
+from pantau import metrics
 from pantau.domain import utcnow
 
 log = logging.getLogger(__name__)
@@ -342,6 +343,7 @@ async def _authenticated(request: Request, credentials: HTTPAuthorizationCredent
         raise _unauthorized("invalid or revoked API key", invalid=True)
     decision = await authenticator.admit(principal)
     if not decision.allowed:
+        metrics.API_RATE_LIMITED.inc()
         raise HTTPException(
             429,
             detail=f"rate limit for this key reached: retry in {decision.retry_after_seconds} s",

@@ -22,6 +22,7 @@ ALERTING_RELOADS = Counter(
 ALERTS_SUPPRESSED = Gauge(
     "pantau_alerts_suppressed", "Firing alerts hushed by a silence or an inhibition rule."
 )
+FEED_CLIENTS = Gauge("pantau_feed_clients", "Clients connected to the live alert feed (SSE).")
 API_RATE_LIMITED = Counter("pantau_api_rate_limited_total", "Requests refused with 429 (per-key limit).")
 STORE_RETRIES = Counter("pantau_store_retries_total", "ClickHouse writes retried after an error.")
 INGESTED = Counter("pantau_api_ingested_posts_total", "Posts accepted by POST /ingest.")
