@@ -22,7 +22,10 @@ def as_utc(value: datetime) -> datetime:
     """Naive datetimes are taken as UTC; aware ones are converted to UTC."""
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00-05:00: a bad input, not a crash
+        raise ValueError(f"{value.isoformat()} is out of range in UTC") from None
 
 
 # Every time in Pantau is timezone-aware UTC, whatever the input said.
