@@ -133,6 +133,7 @@ class Route(_Strict):
     group_interval: Duration | None = None
     repeat_interval: Duration | None = None
     escalate: Escalation | None = None
+    language: Language | None = Field(default=None, description="Overrides the receiver's language.")
     continue_matching: bool = Field(default=False, alias="continue")
     routes: tuple[Route, ...] = ()
 
@@ -237,6 +238,7 @@ class ResolvedRoute:
     group_interval: timedelta
     repeat_interval: timedelta
     escalate: Escalation | None
+    language: Language | None = None
 
 
 def routes_for(labels: dict[str, str], root: Route) -> list[ResolvedRoute]:
@@ -256,6 +258,7 @@ def routes_for(labels: dict[str, str], root: Route) -> list[ResolvedRoute]:
             if route.repeat_interval is not None
             else parent.repeat_interval,
             escalate=route.escalate or parent.escalate,
+            language=route.language or parent.language,
         )
 
     def visit(route: Route, resolved: ResolvedRoute) -> list[ResolvedRoute]:
@@ -330,6 +333,7 @@ def _located(
 ) -> AlertingConfigError:
     where = ".".join(str(part) for part in loc if not _is_union_tag(part)) or "(top level)"
     more = f" (and {others} more)" if others > 0 else ""
+    message = message.removeprefix("Value error, ")  # pydantic's wrapping says nothing here
     return AlertingConfigError(f"{source}:{_line_of(root, loc)}: {where}: {message}{more}")
 
 

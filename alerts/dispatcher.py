@@ -277,7 +277,7 @@ class Dispatcher:
                 labels=labels,
                 members=members[key],
                 now=now,
-                language=receiver.language if receiver else "en",
+                language=route.language or (receiver.language if receiver else "en"),
                 link=config.link,
             )
             if decision.state is None:

@@ -159,3 +159,10 @@ def test_routing_tree_first_match_continue_and_inheritance() -> None:
     assert pager.group_wait == timedelta(seconds=20) and pager.group_by == ("kind",)  # from the root
     assert [r.receiver for r in routes_for({"target": "raka"}, route)] == ["raka-team"]
     assert [r.receiver for r in routes_for({"target": "sari"}, route)] == ["desk"]
+
+
+def test_a_route_may_choose_the_message_language_for_its_subtree() -> None:
+    text = TREE.replace("      receiver: raka-team\n", "      receiver: raka-team\n      language: id\n")
+    route = parse(text).route  # type: ignore[attr-defined]
+    found = routes_for({"target": "raka", "severity": "critical", "kind": "coordinated_posting"}, route)
+    assert [(r.receiver, r.language) for r in found] == [("raka-pager", "id"), ("trust", None)]
