@@ -126,6 +126,7 @@ def apply_signal(
             last_seen=signal.window_end,
             created_at=now,
             updated_at=now,
+            renewed_at=now,
             labels=labels_for(signal, severity, priority),
         )
     if signal.id in current.signal_ids:
@@ -145,6 +146,7 @@ def apply_signal(
             "signal_ids": (*current.signal_ids, signal.id)[-MAX_SIGNAL_IDS:],
             "last_seen": max(current.last_seen, signal.window_end),
             "updated_at": now,
+            "renewed_at": now,
         }
     )
 
@@ -176,8 +178,12 @@ def resolve(alert: Alert, *, by: str, now: datetime) -> Alert:
 
 
 def resolve_if_cleared(alert: Alert, *, now: datetime, resolve_after: timedelta) -> Alert:
-    """The alert resolved by Pantau when no signal has renewed it for `resolve_after`; else itself."""
-    if alert.status == AlertStatus.resolved or now - alert.last_seen < resolve_after:
+    """The alert resolved by Pantau when no signal has renewed it for `resolve_after`; else itself.
+
+    Measured from the later of the posts' time and Pantau's own: a replayed or late stream (posts
+    hours old) must not resolve its alerts the moment they open, before anyone was told."""
+    renewed = max(alert.last_seen, alert.renewed_at or alert.created_at)
+    if alert.status == AlertStatus.resolved or now - renewed < resolve_after:
         return alert
     return resolve(alert, by=PANTAU, now=now)
 

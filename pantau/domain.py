@@ -186,6 +186,10 @@ class Alert(_Record):
     assignee: str = ""
     assigned_by: str = ""
     assigned_at: UtcDatetime | None = None
+    renewed_at: UtcDatetime | None = Field(
+        default=None,
+        description="When the last signal opened or updated it (Pantau's clock, not the posts').",
+    )
     resolved_by: str = Field(default="", description="Who resolved it; 'pantau' when its condition cleared.")
     resolved_at: UtcDatetime | None = None
     escalated_at: UtcDatetime | None = Field(

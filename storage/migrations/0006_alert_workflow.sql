@@ -6,6 +6,7 @@ ALTER TABLE alerts
     ADD COLUMN IF NOT EXISTS assignee     String,
     ADD COLUMN IF NOT EXISTS assigned_by  String,
     ADD COLUMN IF NOT EXISTS assigned_at  Nullable(DateTime64(3, 'UTC')),
+    ADD COLUMN IF NOT EXISTS renewed_at   Nullable(DateTime64(3, 'UTC')),
     ADD COLUMN IF NOT EXISTS resolved_by  String,
     ADD COLUMN IF NOT EXISTS resolved_at  Nullable(DateTime64(3, 'UTC')),
     ADD COLUMN IF NOT EXISTS escalated_at Nullable(DateTime64(3, 'UTC'));
@@ -34,6 +35,7 @@ ALTER TABLE alerts
     DROP COLUMN IF EXISTS escalated_at,
     DROP COLUMN IF EXISTS resolved_at,
     DROP COLUMN IF EXISTS resolved_by,
+    DROP COLUMN IF EXISTS renewed_at,
     DROP COLUMN IF EXISTS assigned_at,
     DROP COLUMN IF EXISTS assigned_by,
     DROP COLUMN IF EXISTS assignee,

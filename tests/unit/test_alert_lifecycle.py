@@ -228,3 +228,24 @@ def test_acknowledge() -> None:
     assert alert.status == AlertStatus.open  # the original is untouched (frozen)
     again = acknowledge(acked, by="budi", now=at + timedelta(minutes=1))
     assert again is acked
+
+
+def test_an_alert_clears_after_resolve_after_without_signals_by_the_later_clock() -> None:
+    from alerts.lifecycle import resolve_if_cleared
+
+    alert = open_alert()  # posts of 10:00-10:01, handled at 10:00:30
+    quiet = timedelta(minutes=20)
+    assert (
+        resolve_if_cleared(alert, now=alert.last_seen + quiet - timedelta(seconds=31), resolve_after=quiet)
+        is alert
+    )
+    cleared = resolve_if_cleared(alert, now=alert.last_seen + quiet, resolve_after=quiet)
+    assert (cleared.status, cleared.resolved_by) == (AlertStatus.resolved, "pantau")
+    # A replayed stream: posts from hours ago, handled now. Pantau's clock keeps it open.
+    replayed = apply_signal(None, signal(), now=NOW + timedelta(hours=3), watchlist=WATCHLIST)
+    assert (
+        resolve_if_cleared(replayed, now=NOW + timedelta(hours=3, minutes=5), resolve_after=quiet) is replayed
+    )
+    # A later signal renews it.
+    renewed = apply_signal(alert, signal(2), now=NOW + timedelta(minutes=15), watchlist=WATCHLIST)
+    assert resolve_if_cleared(renewed, now=NOW + quiet, resolve_after=quiet) is renewed
