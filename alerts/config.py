@@ -11,6 +11,7 @@ inhibition rules, and receivers with their channels. Differences, and why:
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
 
+import regex
 import yaml
 from pydantic import (
     BaseModel,
@@ -35,6 +37,8 @@ from alerts.channels import Channel
 from alerts.messages import Language
 from pantau.domain import SignalKind
 
+log = logging.getLogger(__name__)
+REGEX_TIMEOUT_SECONDS = 0.01
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 
@@ -88,14 +92,14 @@ class Matcher(BaseModel):
     def _regex_compiles(self) -> Matcher:
         if self.op in (MatchOp.regex, MatchOp.not_regex):
             try:
-                re.compile(self.value)
-            except re.error as exc:
+                regex.compile(self.value)
+            except regex.error as exc:
                 raise ValueError(f"bad regular expression {self.value!r}: {exc}") from None
         return self
 
     @cached_property
-    def _pattern(self) -> re.Pattern[str]:
-        return re.compile(self.value)
+    def _pattern(self) -> Any:
+        return regex.compile(self.value)
 
     def matches(self, labels: dict[str, str]) -> bool:
         value = labels.get(self.name, "")
@@ -103,7 +107,15 @@ class Matcher(BaseModel):
             return value == self.value
         if self.op == MatchOp.not_equal:
             return value != self.value
-        found = self._pattern.fullmatch(value) is not None
+        try:
+            # Silences come from the API: a pattern that backtracks without end must not stall
+            # the dispatcher's event loop.
+            found = self._pattern.fullmatch(value, timeout=REGEX_TIMEOUT_SECONDS) is not None
+        except TimeoutError:
+            # Not matching, whichever the operator: a silence or inhibition then hushes nothing
+            # and a route passes the alert to its parent. Nothing goes unheard.
+            log.warning("matcher %s took too long on %r: taken as no match", self, value[:100])
+            return False
         return found if self.op == MatchOp.regex else not found
 
     def __str__(self) -> str:
@@ -345,24 +357,34 @@ def _is_union_tag(part: Any) -> bool:
 def _construct(node: yaml.Node, loader: yaml.SafeLoader, source: str, environ: dict[str, str]) -> Any:
     """Plain data from the node tree, with `${VAR}` (or `${VAR:-default}`) read from the environment."""
     if isinstance(node, yaml.MappingNode):
-        return {
-            _construct(k, loader, source, environ): _construct(v, loader, source, environ)
-            for k, v in node.value
-        }
+        mapping = {}
+        for key_node, value_node in node.value:
+            key = _construct(key_node, loader, source, environ)
+            if not isinstance(key, str | int | float | bool) and key is not None:
+                raise AlertingConfigError(
+                    f"{source}:{key_node.start_mark.line + 1}: a key must be a plain word"
+                )
+            mapping[key] = _construct(value_node, loader, source, environ)
+        return mapping
     if isinstance(node, yaml.SequenceNode):
         return [_construct(item, loader, source, environ) for item in node.value]
-    value = loader.construct_object(node)
+    try:
+        value = loader.construct_object(node)
+    except (yaml.YAMLError, ValueError, TypeError) as exc:  # `!!int abc`, an unknown tag
+        raise AlertingConfigError(f"{source}:{node.start_mark.line + 1}: {exc}".splitlines()[0]) from None
     if not isinstance(value, str) or "${" not in value:
         return value
 
     def substitute(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
-        if name in environ:
+        if environ.get(name):
             return environ[name]
         if default is not None:
             return default
+        # Empty counts as unset: compose passes an unset variable as '', and an empty webhook
+        # secret would quietly send messages unsigned.
         raise AlertingConfigError(
-            f"{source}:{node.start_mark.line + 1}: environment variable {name} is not set"
+            f"{source}:{node.start_mark.line + 1}: environment variable {name} is not set (or empty)"
         )
 
     return _ENV_REF.sub(substitute, value)

@@ -23,7 +23,9 @@ from typing import Any
 
 import orjson
 from redis.asyncio import Redis
+from redis.asyncio.lock import Lock
 from redis.exceptions import LockError
+from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential
 
 from alerts.config import (
     AlertingConfig,
@@ -34,9 +36,10 @@ from alerts.config import (
     routes_for,
 )
 from alerts.lifecycle import PANTAU, mark_escalated, resolve_if_cleared
-from alerts.messages import Notification
+from alerts.messages import Notification, NotificationReason
 from alerts.notifiers import DeliveryRecord, Notifier
 from alerts.routing import (
+    ESCALATION_PREFIX,
     GroupState,
     Silence,
     SilenceState,
@@ -44,6 +47,8 @@ from alerts.routing import (
     escalation_notification,
     group_key,
     inhibited_by,
+    notification_id,
+    notified_version,
     plan_group,
     silenced_by,
 )
@@ -56,6 +61,7 @@ log = logging.getLogger(__name__)
 
 GROUPS = PREFIX + "notify:groups"
 SILENCES = PREFIX + "silences"
+DRAIN_SECONDS = 15.0
 LEADER = PREFIX + "notify:leader"
 # Expired silences stay listable this long, then go (the audit trail is in the API's access log).
 SILENCE_KEEP = timedelta(days=30)
@@ -167,12 +173,14 @@ class Dispatcher:
         self.tick_seconds = tick_seconds
         self._deliveries: set[asyncio.Task[list[DeliveryRecord]]] = set()
         self._wake = asyncio.Event()
+        self._lease: Lock | None = None  # set while `run` leads; `step` confirms it before acting
 
     # -- the loop -------------------------------------------------------------------------------
     async def run(self) -> None:
         """Step forever while holding the lease; stop by cancelling."""
         listener = asyncio.create_task(self._listen())
-        lease = self.redis.lock(LEADER, timeout=max(10.0, 5 * self.tick_seconds), blocking=False)
+        lease = self.redis.lock(LEADER, timeout=max(30.0, 5 * self.tick_seconds), blocking=False)
+        self._lease = lease
         leading = False
         try:
             while True:
@@ -194,11 +202,14 @@ class Dispatcher:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.tick_seconds)
         finally:
+            self._lease = None
             listener.cancel()
             with contextlib.suppress(Exception):
                 if leading:
                     await lease.release()
-            await self.drain()
+            # Bounded: a channel still retrying after this is cut off (and logged as failed).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.drain(), DRAIN_SECONDS)
 
     async def _listen(self) -> None:
         """Wake the loop as soon as an alert changes (that is what makes signal-to-message fast)."""
@@ -253,7 +264,8 @@ class Dispatcher:
         # Alerts a receiver was told about that are no longer firing: resolved ones are news.
         firing_ids = {a.id for a in firing}
         told = {i for s in states.values() for i in s.notified if i not in firing_ids}
-        for alert in await self.alert_state.get_many(sorted(told)):
+        told_alerts = {a.id: a for a in await self.alert_state.get_many(sorted(told))}
+        for alert in told_alerts.values():
             if alert.status != AlertStatus.resolved:
                 continue
             for route in routes_for(alert.labels, config.route):
@@ -264,7 +276,13 @@ class Dispatcher:
 
         saves: dict[str, GroupState] = {}
         forget: list[str] = []
+        for key, told_state in states.items():
+            escalated_id = next(iter(told_state.notified), "")
+            if key.startswith(ESCALATION_PREFIX) and escalated_id not in firing_ids:
+                self._follow_escalation(key, told_state, told_alerts, config, now, report, forget)
         for key in sorted(set(states) | set(members)):
+            if key.startswith(ESCALATION_PREFIX):
+                continue
             if key not in routes:
                 forget.append(key)  # its route or its alerts are gone (rules reloaded, silenced)
                 continue
@@ -291,26 +309,36 @@ class Dispatcher:
         for alert in notifiable:
             for receiver_name in escalation_due(alert, routes_of[alert.id], now):
                 receiver = _receiver(config, receiver_name)
-                escalated = await self.alert_state.update(
+                escalated, changed = await self.alert_state.change(
                     alert.id, _changing(lambda current: mark_escalated(current, now=now)), event="escalated"
                 )
-                if escalated is None:
-                    continue
-                await asyncio.to_thread(
-                    self.store.upsert_alerts, [escalated], event="escalated", actor=PANTAU,
-                    details=f"unacknowledged; escalated to {receiver_name}",
-                )  # fmt: skip
+                if escalated is None or not changed:
+                    continue  # acknowledged, resolved or escalated meanwhile
                 report.escalated.append(alert.id)
-                report.notifications.append(
-                    escalation_notification(
-                        escalated,
-                        receiver_name,
-                        now=now,
-                        language=receiver.language if receiver else "en",
-                        link=config.link,
-                    )
+                notification = escalation_notification(
+                    escalated,
+                    receiver_name,
+                    now=now,
+                    language=receiver.language if receiver else "en",
+                    link=config.link,
                 )
+                report.notifications.append(notification)
+                # Kept like a group, so the escalation's receiver hears when the alert resolves.
+                saves[notification.group_key] = GroupState(
+                    key=notification.group_key,
+                    receiver=receiver_name,
+                    labels=dict(escalated.labels),
+                    first_firing_at=now,
+                    last_sent_at=now,
+                    notified={escalated.id: notified_version(escalated)},
+                )
+                await self._record(escalated, "escalated", f"unacknowledged; escalated to {receiver_name}")
 
+        # Another dispatcher may have taken over during a long step: then it acts, not this one.
+        if not await self._still_leading():
+            log.warning("dispatcher lost its lease during a step; leaving the decisions to the new leader")
+            report.notifications.clear()
+            return report
         # The state first: a crash after it loses at most this step's messages, never repeats them.
         await self._save_groups(saves, forget)
         for notification in report.notifications:
@@ -331,13 +359,62 @@ class Dispatcher:
         if resolved is None or resolved.status != AlertStatus.resolved:
             return resolved or alert
         minutes = int(after.total_seconds() // 60)
-        await asyncio.to_thread(
-            self.store.upsert_alerts, [resolved], event="resolved", actor=PANTAU,
-            details=f"cleared: no new signal for {minutes} min",
-        )  # fmt: skip
-        metrics.ALERT_EVENTS.labels("resolved").inc()
+        await self._record(resolved, "resolved", f"cleared: no new signal for {minutes} min")
         report.resolved.append(alert.id)
         return resolved
+
+    def _follow_escalation(
+        self,
+        key: str,
+        state: GroupState,
+        told: dict[str, Alert],
+        config: AlertingConfig,
+        now: datetime,
+        report: StepReport,
+        forget: list[str],
+    ) -> None:
+        """Tell an escalation's receiver that its alert, no longer firing, resolved; forget it."""
+        alert = told.get(next(iter(state.notified), ""))
+        forget.append(key)
+        if alert is None:
+            return  # Redis no longer has it (retention): nothing to say
+        receiver = _receiver(config, state.receiver)
+        report.notifications.append(
+            Notification(
+                id=notification_id(state.receiver, key, NotificationReason.resolved, [alert], now),
+                receiver=state.receiver,
+                language=receiver.language if receiver else "en",
+                reason=NotificationReason.resolved,
+                group_key=key,
+                group_labels=state.labels,
+                resolved=(alert,),
+                created_at=now,
+                link=config.link,
+            )
+        )
+
+    async def _record(self, alert: Alert, event: str, details: str) -> None:
+        """Write a change the dispatcher made to the history. Redis already has it: a ClickHouse
+        outage is retried a little, then logged, and never stops the step (messages still go)."""
+        metrics.ALERT_EVENTS.labels(event).inc()
+        try:
+            async for attempt in AsyncRetrying(
+                stop=stop_after_attempt(3), wait=wait_exponential(multiplier=0.2, max=2), reraise=True
+            ):
+                with attempt:
+                    await asyncio.to_thread(
+                        self.store.upsert_alerts, [alert], event=event, actor=PANTAU, details=details
+                    )
+        except Exception:
+            log.exception("alert %s %s: not written to the history", alert.id, event)
+
+    async def _still_leading(self) -> bool:
+        if self._lease is None:
+            return True  # driven directly (tests, benchmarks): no lease to hold
+        try:
+            return bool(await self._lease.reacquire())
+        except LockError:
+            return False
 
     async def _load_groups(self) -> dict[str, GroupState]:
         raw: dict[Any, Any] = await self.redis.hgetall(GROUPS)

@@ -200,7 +200,8 @@ def assign(alert: Alert, *, assignee: str, by: str, now: datetime) -> Alert:
 
 
 def mark_escalated(alert: Alert, *, now: datetime) -> Alert:
-    if alert.escalated_at is not None:
+    """Record the escalation, unless someone acknowledged or resolved it meanwhile."""
+    if alert.escalated_at is not None or alert.status != AlertStatus.open:
         return alert
     at = _changed_at(alert, now)
     return alert.model_copy(update={"escalated_at": at, "updated_at": at})

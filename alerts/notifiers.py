@@ -391,7 +391,7 @@ class Notifier:
     def _refusal(self, response: httpx.Response, detail: str, retry_after: float | None) -> DeliveryError:
         status = response.status_code
         message = f"HTTP {status}: {detail}".rstrip(": ")
-        if status == 429 and retry_after is not None and retry_after > self.retry_after_max:
+        if retry_after is not None and retry_after > self.retry_after_max:
             # Retrying sooner than asked only gets refused again; waiting longer holds up the caller.
             return DeliveryError(f"{message} (asked to wait {retry_after:g}s)", retry=False)
         return DeliveryError(message, retry=status == 429 or status >= 500, retry_after=retry_after)

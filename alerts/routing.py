@@ -26,6 +26,8 @@ from alerts.config import InhibitRule, Matcher, ResolvedRoute, matches_all
 from alerts.messages import Language, Notification, NotificationReason
 from pantau.domain import Alert, AlertStatus, UtcDatetime
 
+ESCALATION_PREFIX = "escalation|"  # group keys of escalations (one alert, one receiver each)
+
 
 class SilenceState(StrEnum):
     pending = "pending"
@@ -193,7 +195,7 @@ def escalation_due(alert: Alert, routes: Sequence[ResolvedRoute], now: datetime)
 def escalation_notification(
     alert: Alert, receiver: str, *, now: datetime, language: Language = "en", link: str = ""
 ) -> Notification:
-    key = f"escalation|{receiver}|{alert.id}"
+    key = f"{ESCALATION_PREFIX}{receiver}|{alert.id}"
     return Notification(
         id=hashlib.blake2b(key.encode(), digest_size=10).hexdigest(),  # once per alert and receiver
         receiver=receiver,

@@ -95,6 +95,11 @@ class AlertState:
     async def update(self, alert_id: str, decide: Decide, *, event: str) -> Alert | None:
         """Change one stored alert atomically (retrying on a concurrent change); None when Redis
         does not have it. Leaves the fingerprint index alone: this is not the alert's detector."""
+        alert, _ = await self.change(alert_id, decide, event=event)
+        return alert
+
+    async def change(self, alert_id: str, decide: Decide, *, event: str) -> tuple[Alert | None, bool]:
+        """As `update`, and whether this call changed the alert (False: `decide` kept it as it was)."""
         key = _alert_key(alert_id)
 
         async def read_one(pipe: Any) -> Alert | None:
@@ -102,8 +107,8 @@ class AlertState:
             data = await pipe.get(key)
             return decode(Alert, data) if data else None
 
-        alert, _ = await self._transact(read_one, decide, lambda current, alert: event, index=False)
-        return alert
+        alert, done = await self._transact(read_one, decide, lambda current, alert: event, index=False)
+        return alert, done is not None
 
     async def _transact(
         self,

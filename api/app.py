@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -48,6 +49,9 @@ log = logging.getLogger(__name__)
 AlertId = Annotated[str, PathParam(max_length=64, pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
 SORT_PATTERN = rf"^-?({'|'.join(ALERT_SORTS)})$"
 MAX_SILENCE_MINUTES = 30 * 24 * 60
+FEED_KEY_CHECK_SECONDS = 60.0
+STATUS_EVENTS = frozenset({"acknowledged", "resolved"})
+ACTOR_FIELD = {"acknowledged": "acked_by", "resolved": "resolved_by", "assigned": "assigned_by"}
 # ClickHouse's DateTime64 range. A time outside it is bad input (422) where it enters, not a query
 # or a date sum that fails later (500): years before 1000 do not even format as ClickHouse reads them.
 EARLIEST_TIME = datetime(1900, 1, 1, tzinfo=UTC)
@@ -420,11 +424,15 @@ def create_app(settings: Settings, context: ApiContext | None = None) -> FastAPI
     ) -> EventSourceResponse:
         """Alert events as Server-Sent Events. Reconnect with `Last-Event-ID` to resume where the
         client left off; an `event: reset` means the feed no longer holds that point (refetch
-        `GET /alerts`). Filters apply to the alert each event carries."""
+        `GET /alerts`). Filters apply to the alert each event carries; with `status`, the events
+        that change an alert's status (acknowledged, resolved) pass too, so a screen of open
+        alerts learns when one leaves. The key is checked again every minute: a revoked key's
+        stream ends."""
+        presented = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
 
-        def wanted(alert: dict[str, Any]) -> bool:
+        def wanted(event: str, alert: dict[str, Any]) -> bool:
             return (
-                (status is None or alert.get("status") == status.value)
+                (status is None or alert.get("status") == status.value or event in STATUS_EVENTS)
                 and (not severity or alert.get("severity") in {s.value for s in severity})
                 and (target is None or alert.get("target") == target)
                 and (not kind or alert.get("kind") in {k.value for k in kind})
@@ -433,10 +441,16 @@ def create_app(settings: Settings, context: ApiContext | None = None) -> FastAPI
         async def events() -> AsyncIterator[ServerSentEvent]:
             if last_event_id and not await ctx.alert_state.feed_holds(last_event_id):
                 yield ServerSentEvent(data="{}", event="reset")
+            checked = time.monotonic()
             async for entry_id, body in ctx.feed.subscribe(last_event_id):
                 if await request.is_disconnected():
                     return
-                if entry_id and wanted(body.get("alert", {})):
+                if time.monotonic() - checked > FEED_KEY_CHECK_SECONDS:
+                    checked = time.monotonic()
+                    if await ctx.authenticator.authenticate(presented) is None:
+                        log.info("live feed of %s closed: its key was revoked", who.name)
+                        return
+                if entry_id and wanted(body["event"], body.get("alert", {})):
                     yield ServerSentEvent(data=orjson.dumps(body).decode(), event=body["event"], id=entry_id)
 
         return EventSourceResponse(events(), ping=15)

@@ -190,12 +190,16 @@ class DispatcherService(mode.Service):
     def __init__(self, dispatcher: Dispatcher, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.dispatcher = dispatcher
+        self._running: asyncio.Task[None] | None = None
 
-    @mode.Service.task
-    async def _dispatch(self) -> None:
-        await self.dispatcher.run()
+    async def on_start(self) -> None:
+        self._running = asyncio.create_task(self.dispatcher.run(), name="alert-dispatcher")
 
     async def on_stop(self) -> None:
+        # The loop first (its exit waits for deliveries in flight), then the HTTP client they use.
+        if self._running is not None:
+            self._running.cancel()
+            await asyncio.gather(self._running, return_exceptions=True)
         await self.dispatcher.notifier.aclose()
 
 

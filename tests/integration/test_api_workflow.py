@@ -283,3 +283,51 @@ async def test_the_feed_filters_and_reports_a_point_it_no_longer_holds(harness: 
     finally:
         resumed.cancel()
         await server.stop()
+
+
+async def test_a_status_filtered_feed_still_hears_alerts_leave_that_status_and_revoked_keys_stop(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import api.app
+
+    monkeypatch.setattr(api.app, "FEED_KEY_CHECK_SECONDS", 0.0)
+    app = api_for(harness)
+    keys = app.state.authenticator.store  # a revoke through it takes effect at once (no cache)
+    _, screen_key = await keys.add("screen-1", Role.viewer)
+    port = free_port()
+    server = ApiServer(app, "127.0.0.1", port)
+    await server.start()
+    events: list[str] = []
+    ended = asyncio.Event()
+
+    async def listen() -> None:
+        async with (
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client,
+            client.stream(
+                "GET", "/alerts/stream", params={"status": "open"}, headers=bearer(screen_key)
+            ) as r,
+        ):
+            async for line in r.aiter_lines():
+                if line.startswith("event:"):
+                    events.append(line[6:].strip())
+        ended.set()
+
+    listener = asyncio.create_task(listen())
+    try:
+        await asyncio.sleep(0.5)
+        state = AlertState(harness.redis)
+        alert = live_alert("st-1")
+        await state.put(alert, event="opened")
+        await state.put(alert.model_copy(update={"status": AlertStatus.acknowledged}), event="acknowledged")
+
+        async def both() -> bool:
+            return events[-2:] == ["opened", "acknowledged"]
+
+        await wait_for(both, seconds=10, what="the open alert and its acknowledgement")
+        await keys.revoke("screen-1")
+        await state.put(live_alert("st-2"), event="opened")  # the next event finds the key revoked
+        await asyncio.wait_for(ended.wait(), timeout=10)
+        assert "st-2" not in str(events) and events.count("opened") == 1
+    finally:
+        listener.cancel()
+        await server.stop()

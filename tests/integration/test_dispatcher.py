@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from clickhouse_connect.driver.client import Client
@@ -18,7 +19,7 @@ from redis.asyncio import Redis
 from alerts.channels import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
 from alerts.config import Matcher
 from alerts.dispatcher import GROUPS, AlertingSource, Dispatcher, SilenceStore
-from alerts.lifecycle import acknowledge, apply_signal, fingerprint
+from alerts.lifecycle import acknowledge, apply_signal, fingerprint, resolve
 from alerts.notifiers import Notifier
 from alerts.routing import Silence
 from alerts.state import AlertState
@@ -245,6 +246,32 @@ async def test_unacknowledged_alerts_escalate_once_acknowledged_ones_do_not(desk
     assert escalated is not None and escalated.escalated_at is not None
     await desk.step(T0 + timedelta(minutes=20))
     assert len(desk.posts("/leads")) == 1
+    # The leads, told it escalated, are told when it resolves.
+    await desk.state.update(
+        loud.id, lambda a: resolve(a, by="ana", now=T0 + timedelta(minutes=21)), event="resolved"
+    )  # type: ignore[arg-type,return-value]
+    await desk.step(T0 + timedelta(minutes=22))
+    last = desk.posts("/leads")[-1].json()
+    assert last["reason"] == "resolved" and [a["id"] for a in last["resolved"]] == [loud.id]
+    assert not [k for k in await desk.state.redis.hkeys(GROUPS) if k.startswith(b"escalation|")]
+
+
+async def test_an_alert_acknowledged_during_a_step_is_not_escalated(desk: Desk) -> None:
+    alert = await open_alert(desk, signal(ratio=12.0))
+    await desk.step(T0)
+    real_change = desk.state.change
+
+    async def ack_first(alert_id: str, decide: Any, *, event: str) -> Any:
+        # Someone acknowledges between the step's read and its write.
+        await real_change(alert_id, lambda a: acknowledge(a, by="ana", now=T0), event="acknowledged")  # type: ignore[arg-type,return-value]
+        return await real_change(alert_id, decide, event=event)
+
+    desk.state.change = ack_first  # type: ignore[method-assign]
+    report = await desk.dispatcher.step(T0 + timedelta(minutes=10))
+    await desk.dispatcher.drain()
+    assert report.escalated == [] and desk.posts("/leads") == []
+    stored = await desk.state.get(alert.id)
+    assert stored is not None and stored.escalated_at is None
 
 
 async def test_rules_reload_when_the_file_changes_and_a_bad_edit_keeps_the_last_good_ones(desk: Desk) -> None:

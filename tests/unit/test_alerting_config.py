@@ -166,3 +166,29 @@ def test_a_route_may_choose_the_message_language_for_its_subtree() -> None:
     route = parse(text).route  # type: ignore[attr-defined]
     found = routes_for({"target": "raka", "severity": "critical", "kind": "coordinated_posting"}, route)
     assert [(r.receiver, r.language) for r in found] == [("raka-pager", "id"), ("trust", None)]
+
+
+def test_a_pattern_that_backtracks_without_end_is_cut_off_as_no_match() -> None:
+    runaway = Matcher.model_validate('key=~"(a|aa)+$"')
+    assert not runaway.matches({"key": "a" * 40 + "b"})  # would take years without the time limit
+    # Negated too: a runaway silence hushes nothing rather than everything.
+    assert not Matcher.model_validate('key!~"(a|aa)+$"').matches({"key": "a" * 40 + "b"})
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        (MINIMAL + "link: !!int abc\n", 5, "abc"),
+        (MINIMAL + "? [a, b]\n: 1\n", 5, "plain word"),
+        (MINIMAL + "link: !custom x\n", 5, "custom"),
+    ],
+)
+def test_odd_yaml_is_a_located_error_not_a_crash(text: str, line: int, words: str) -> None:
+    with pytest.raises(AlertingConfigError) as caught:
+        parse(text)
+    assert str(caught.value).startswith(f"alerting.yaml:{line}:") and words in str(caught.value)
+
+
+def test_an_empty_environment_variable_counts_as_unset() -> None:
+    with pytest.raises(AlertingConfigError, match="HOOK_URL is not set"):
+        parse(WEBHOOK_FROM_ENV, HOOK_URL="")
