@@ -47,13 +47,16 @@ def severity_for(signal: Signal, priority: Priority, rules: SeverityRules | None
     return Severity.critical if rank >= 3 else Severity.warning if rank >= 1 else Severity.info
 
 
-def labels_for(signal: Signal, severity: Severity, priority: Priority) -> dict[str, str]:
+def labels_for(
+    signal: Signal, severity: Severity, priority: Priority, target_name: str = ""
+) -> dict[str, str]:
     """What routes, groups, inhibition rules and silences match on. Empty values are left out."""
     labels = {
         "kind": signal.kind.value,
         "key_kind": signal.key_kind,
         "key": signal.key,
         "target": signal.target,
+        "target_name": target_name,
         "severity": severity.value,
         "priority": priority.name if signal.target else "",
     }
@@ -127,7 +130,8 @@ def apply_signal(
             created_at=now,
             updated_at=now,
             renewed_at=now,
-            labels=labels_for(signal, severity, priority),
+            labels=labels_for(signal, severity, priority, target.name if target else ""),
+            details=_details(signal),
         )
     if signal.id in current.signal_ids:
         return current
@@ -137,6 +141,7 @@ def apply_signal(
         update={
             "severity": highest,
             "labels": {**current.labels, "severity": highest.value},
+            "details": _details(signal) or current.details,
             "title": title
             if signal.numbers.get("count", 0) >= current.numbers.get("count", 0)
             else current.title,
@@ -205,6 +210,13 @@ def mark_escalated(alert: Alert, *, now: datetime) -> Alert:
         return alert
     at = _changed_at(alert, now)
     return alert.model_copy(update={"escalated_at": at, "updated_at": at})
+
+
+MAX_DETAIL_CHARS = 500
+
+
+def _details(signal: Signal) -> dict[str, str]:
+    return {name: value[:MAX_DETAIL_CHARS] for name, value in signal.details.items() if value}
 
 
 def _summary(signal: Signal) -> str:

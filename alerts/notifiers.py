@@ -132,9 +132,11 @@ def _utc_minutes(value: datetime) -> str:
 
 def _alert_context(alert: Alert, link: str) -> dict[str, Any]:
     if alert.target:
-        what = alert.target
+        what = alert.labels.get("target_name") or alert.target
     elif alert.key_kind in OPAQUE_KEY_KINDS:
-        what = ""
+        # A topic or a campaign is named by what it says, not by its hash key.
+        said = alert.details.get("terms") or alert.details.get("text", "")
+        what = f"“{said[:80]}{'…' if len(said) > 80 else ''}”" if said else ""
     else:
         what = f"#{alert.key}" if alert.key_kind == "hashtag" else alert.key
     return {

@@ -181,7 +181,11 @@ class Alert(_Record):
     labels: dict[str, str] = Field(
         default_factory=dict,
         description="What routing, grouping, inhibition and silences match on: kind, key_kind, key, "
-        "target, severity, priority.",
+        "target, target_name, severity, priority.",
+    )
+    details: dict[str, str] = Field(
+        default_factory=dict,
+        description="What a person reads, from the latest signal: a topic's terms, a campaign's text.",
     )
     assignee: str = ""
     assigned_by: str = ""

@@ -29,7 +29,7 @@ POST_COLUMNS = (
 ALERT_COLUMNS = (
     "id", "fingerprint", "kind", "key_kind", "key", "target", "severity", "status", "title", "summary",
     "numbers", "evidence", "signal_ids", "first_seen", "last_seen", "created_at", "updated_at",
-    "acked_by", "acked_at", "labels", "assignee", "assigned_by", "assigned_at", "renewed_at",
+    "acked_by", "acked_at", "labels", "details", "assignee", "assigned_by", "assigned_at", "renewed_at",
     "resolved_by", "resolved_at", "escalated_at",
 )  # fmt: skip
 
@@ -81,7 +81,8 @@ def alert_row(alert: Alert) -> list[Any]:
         alert.id, alert.fingerprint, alert.kind.value, alert.key_kind, alert.key, alert.target,
         alert.severity.value, alert.status.value, alert.title, alert.summary, dict(alert.numbers),
         list(alert.evidence), list(alert.signal_ids), alert.first_seen, alert.last_seen, alert.created_at,
-        alert.updated_at, alert.acked_by, alert.acked_at, dict(alert.labels), alert.assignee,
+        alert.updated_at, alert.acked_by, alert.acked_at, dict(alert.labels), dict(alert.details),
+        alert.assignee,
         alert.assigned_by, alert.assigned_at, alert.renewed_at, alert.resolved_by, alert.resolved_at,
         alert.escalated_at,
     ]  # fmt: skip

@@ -3,6 +3,7 @@
 -- migrate:up
 ALTER TABLE alerts
     ADD COLUMN IF NOT EXISTS labels       Map(LowCardinality(String), String),
+    ADD COLUMN IF NOT EXISTS details      Map(LowCardinality(String), String),
     ADD COLUMN IF NOT EXISTS assignee     String,
     ADD COLUMN IF NOT EXISTS assigned_by  String,
     ADD COLUMN IF NOT EXISTS assigned_at  Nullable(DateTime64(3, 'UTC')),
@@ -39,4 +40,5 @@ ALTER TABLE alerts
     DROP COLUMN IF EXISTS assigned_at,
     DROP COLUMN IF EXISTS assigned_by,
     DROP COLUMN IF EXISTS assignee,
+    DROP COLUMN IF EXISTS details,
     DROP COLUMN IF EXISTS labels;

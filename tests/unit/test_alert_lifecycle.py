@@ -249,3 +249,12 @@ def test_an_alert_clears_after_resolve_after_without_signals_by_the_later_clock(
     # A later signal renews it.
     renewed = apply_signal(alert, signal(2), now=NOW + timedelta(minutes=15), watchlist=WATCHLIST)
     assert resolve_if_cleared(renewed, now=NOW + quiet, resolve_after=quiet) is renewed
+
+
+def test_labels_carry_the_target_name_and_the_alert_keeps_what_a_person_reads() -> None:
+    alert = open_alert()
+    assert alert.labels["target_name"] == "Raka Wibisana"
+    assert alert.labels["priority"] == "critical"
+    campaign = signal().model_copy(update={"details": {"text": "x" * 900, "accounts": ""}})
+    kept = apply_signal(None, campaign, now=NOW, watchlist=WATCHLIST)
+    assert kept.details == {"text": "x" * 500}  # bounded, empty values left out

@@ -275,3 +275,20 @@ def test_channels_are_frozen() -> None:
         host="smtp", sender="a@example.org", to=["b@example.org"], starttls=False, use_tls=True
     ).use_tls
     assert WebhookChannel(url="https://x.example.org/hook").secret is None  # type: ignore[arg-type]
+
+
+def test_messages_name_targets_by_their_names_and_topics_and_campaigns_by_what_they_say() -> None:
+    named = make_alert().model_copy(
+        update={"labels": {"target": "raka-wibisana", "target_name": "Raka Wibisana"}}
+    )
+    assert "Raka Wibisana" in render(make_notification((named,), language="id")).text
+    topic = make_alert(SignalKind.emerging_topic, key="c0ffee", key_kind="topic").model_copy(
+        update={"details": {"terms": "banjir, tanggul, jebol"}}
+    )
+    campaign = make_alert(SignalKind.coordinated_posting, n=2, key="bead", key_kind="text").model_copy(
+        update={"details": {"text": "Pilih Bima! " * 20}}
+    )
+    text = render(make_notification((topic, campaign), language="id")).text
+    assert "“banjir, tanggul, jebol”" in text
+    assert "“Pilih Bima! Pilih Bima!" in text and "…”" in text  # cut to 80 characters
+    assert "c0ffee" not in text.split("Kunci")[0]  # the hash key is not the name
