@@ -221,8 +221,9 @@ class AlertingConfig(_Strict):
                 )
         return found
 
-    def receiver(self, name: str) -> Receiver:
-        return next(r for r in self.receivers if r.name == name)
+    def receiver(self, name: str) -> Receiver | None:
+        """None only for a name the rules no longer define (a reload removed it mid-flight)."""
+        return next((r for r in self.receivers if r.name == name), None)
 
     def resolve_after_for(self, kind: SignalKind) -> timedelta:
         return self.resolve_after.get(kind, self.default_resolve_after)

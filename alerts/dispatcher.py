@@ -30,7 +30,6 @@ from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential
 from alerts.config import (
     AlertingConfig,
     AlertingConfigError,
-    Receiver,
     ResolvedRoute,
     load_alerting,
     routes_for,
@@ -287,7 +286,7 @@ class Dispatcher:
                 forget.append(key)  # its route or its alerts are gone (rules reloaded, silenced)
                 continue
             route, labels = routes[key]
-            receiver = _receiver(config, route.receiver)
+            receiver = config.receiver(route.receiver)
             decision = plan_group(
                 states.get(key),
                 key=key,
@@ -308,7 +307,7 @@ class Dispatcher:
 
         for alert in notifiable:
             for receiver_name in escalation_due(alert, routes_of[alert.id], now):
-                receiver = _receiver(config, receiver_name)
+                receiver = config.receiver(receiver_name)
                 escalated, changed = await self.alert_state.change(
                     alert.id, _changing(lambda current: mark_escalated(current, now=now)), event="escalated"
                 )
@@ -378,7 +377,7 @@ class Dispatcher:
         forget.append(key)
         if alert is None:
             return  # Redis no longer has it (retention): nothing to say
-        receiver = _receiver(config, state.receiver)
+        receiver = config.receiver(state.receiver)
         report.notifications.append(
             Notification(
                 id=notification_id(state.receiver, key, NotificationReason.resolved, [alert], now),
@@ -437,7 +436,7 @@ class Dispatcher:
         task.add_done_callback(self._deliveries.discard)
 
     async def _deliver(self, notification: Notification, config: AlertingConfig) -> list[DeliveryRecord]:
-        receiver = _receiver(config, notification.receiver)
+        receiver = config.receiver(notification.receiver)
         channels = receiver.channels if receiver else ()
         alert_ids = [a.id for a in (*notification.firing, *notification.resolved)]
         log.info(
@@ -469,10 +468,6 @@ class Dispatcher:
         except Exception:
             log.exception("delivery log not written: %s", orjson.dumps(rows, default=str).decode()[:2000])
         return records
-
-
-def _receiver(config: AlertingConfig, name: str) -> Receiver | None:
-    return next((r for r in config.receivers if r.name == name), None)
 
 
 def _changing(change: Callable[[Alert], Alert]) -> Callable[[Alert | None], Alert]:

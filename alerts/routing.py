@@ -14,7 +14,6 @@ The dispatcher (`alerts.dispatcher`) loads the state, calls these, delivers and 
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -197,7 +196,7 @@ def escalation_notification(
 ) -> Notification:
     key = f"{ESCALATION_PREFIX}{receiver}|{alert.id}"
     return Notification(
-        id=hashlib.blake2b(key.encode(), digest_size=10).hexdigest(),  # once per alert and receiver
+        id=Notification.make_id(receiver, key, NotificationReason.escalation, [alert.id]),  # once each
         receiver=receiver,
         language=language,
         reason=NotificationReason.escalation,

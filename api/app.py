@@ -119,8 +119,7 @@ class ApiKeyOut(BaseModel):
 
     @staticmethod
     def of(key: ApiKey) -> ApiKeyOut:
-        return ApiKeyOut(id=key.id, name=key.name, role=key.role, created_at=key.created_at,
-                         revoked_at=key.revoked_at)  # fmt: skip
+        return ApiKeyOut.model_validate(key.public())
 
 
 class BodySizeLimit:
