@@ -17,14 +17,15 @@ RUN pip install --index-url "$TORCH_INDEX" torch==2.13.0
 # (The package list is [tool.setuptools.packages.find] in pyproject.toml; keep them in step.)
 WORKDIR /src
 COPY pyproject.toml README.md ./
-COPY pantau ./pantau
 COPY config ./config
-COPY streams ./streams
+COPY pantau ./pantau
 COPY nlp ./nlp
 COPY detectors ./detectors
-COPY alerts ./alerts
 COPY storage ./storage
+COPY alerts ./alerts
+COPY streams ./streams
 COPY api ./api
+COPY service ./service
 RUN pip install . \
     && cd / && rm -rf /src
 

@@ -1,7 +1,7 @@
 """The war room's reads: `GET /alerts` over a large history, and the live feed to many screens.
 
 The API is the real app (`api.app.create_app` with `make_context`), served by uvicorn in this
-process's event loop on a loopback port (`pantau.runtime.ApiServer`, as `pantau up` runs it), on
+process's event loop on a loopback port (`service.runtime.ApiServer`, as `pantau up` runs it), on
 Valkey and chdb (a temporary directory). The HTTP clients run in a separate process, so that their
 own work does not queue on the server's event loop; times on both sides come from the same
 system-wide monotonic clock.
@@ -58,7 +58,7 @@ from config.settings import DEFAULT_WATCHLIST, load_settings
 from config.watchlist import Priority, load_watchlist
 from pantau.bus import RawProducer
 from pantau.domain import Alert, AlertStatus, Severity, Signal, SignalKind, utcnow
-from pantau.engines import ValkeyServer, free_port
+from service.engines import ValkeyServer, free_port
 from storage.client import open_client
 from storage.migrate import Migrator
 from storage.repository import ClickHouseStore
@@ -346,7 +346,7 @@ async def main() -> None:
     args = parser.parse_args()
 
     # Here, not at the top: the client processes import this module again and need none of it.
-    from pantau.runtime import ApiServer
+    from service.runtime import ApiServer
 
     mp = multiprocessing.get_context("spawn")  # chdb is open in this process: no fork
     data = Path(tempfile.mkdtemp(prefix="pantau-bench-api-"))
@@ -370,7 +370,7 @@ async def main() -> None:
                 "SELECT count() FROM system.parts WHERE database = 'alerts_large' AND table = 'alerts' "
                 "AND active"
             )
-            # The API's client, made as api.app and pantau.runtime make it (unless the pool size is
+            # The API's client, made as api.app and service.runtime make it (unless the pool size is
             # given), and shared with the publisher as `pantau up` shares it with the worker.
             pool = (
                 {} if args.redis_max_connections is None else {"max_connections": args.redis_max_connections}

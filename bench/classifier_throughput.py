@@ -49,7 +49,7 @@ def texts_from(data: Path | None) -> list[str]:
     if data is not None and data.exists():
         with data.open(encoding="utf-8") as handle:
             return [row["text"] for row in csv.DictReader(handle)]
-    demo = Path(__file__).resolve().parent.parent / "pantau" / "demo" / "posts.jsonl"
+    demo = Path(__file__).resolve().parent.parent / "service" / "demo" / "posts.jsonl"
     return [json.loads(line)["text"] for line in demo.read_text(encoding="utf-8").splitlines()]
 
 

@@ -33,7 +33,7 @@ from schemathesis import Case, GenerationMode, Response
 from schemathesis.errors import FailureGroup
 
 from config.settings import load_settings
-from pantau.engines import TansuBroker, ValkeyServer
+from service.engines import TansuBroker, ValkeyServer
 from storage.client import open_client
 from storage.migrate import Migrator
 from tests.integration.harness import Harness

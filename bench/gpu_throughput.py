@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def posts(n: int) -> list[str]:
-    demo = ROOT / "pantau" / "demo" / "posts.jsonl"
+    demo = ROOT / "service" / "demo" / "posts.jsonl"
     texts = [json.loads(line)["text"] for line in demo.read_text(encoding="utf-8").splitlines()]
     return [f"{texts[i % len(texts)]} #{i}" for i in range(n)]
 

@@ -50,7 +50,7 @@ from alerts.state import CHANNEL, AlertState
 from config.settings import DEFAULT_WATCHLIST
 from config.watchlist import load_watchlist
 from pantau.domain import Signal, SignalKind, utcnow
-from pantau.engines import ValkeyServer, free_port
+from service.engines import ValkeyServer, free_port
 from storage.client import open_client
 from storage.migrate import Migrator
 from storage.repository import ClickHouseStore

@@ -34,9 +34,9 @@ from config.watchlist import load_watchlist
 from nlp.models import build_classifier
 from pantau import bus
 from pantau.domain import EnrichedPost, utcnow
-from pantau.engines import TansuBroker, ValkeyServer
 from pantau.normalise import make_envelope, normalise
-from pantau.runtime import make_pipeline
+from service.engines import TansuBroker, ValkeyServer
+from service.runtime import make_pipeline
 from storage.client import open_client
 from storage.migrate import Migrator
 from storage.repository import ClickHouseStore

@@ -1,11 +1,11 @@
-"""Build the Pantau demo stream: pantau/demo/posts.jsonl.
+"""Build the Pantau demo stream: service/demo/posts.jsonl.
 
 Everything here is fictional and was written for the project: the candidates, parties and
 policies come from config/watchlist.yaml, the handles are made up, the links point at
 example domains. The texts are hand-written templates below; this script only composes
 them, picks authors and spreads timestamps. It is deterministic (fixed seed, stdlib only):
 
-    python pantau/demo/build_demo.py
+    python scripts/build_demo.py
 
 Timeline (UTC, 2026-11-20, 11:00-14:00 = 18:00-21:00 WIB):
   * background chatter, about 2 posts a minute, political and not;
@@ -27,7 +27,7 @@ from pathlib import Path
 SEED = 20261120
 START = datetime(2026, 11, 20, 11, 0, 0, tzinfo=UTC)
 MINUTES = 180
-OUT = Path(__file__).resolve().parent.parent / "pantau" / "demo" / "posts.jsonl"
+OUT = Path(__file__).resolve().parent.parent / "service" / "demo" / "posts.jsonl"
 FIRST_ID = 1861000000000000000  # native-looking numeric ids, increasing with time
 
 # --------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from pantau.engines import TansuBroker, ValkeyServer
+from service.engines import TansuBroker, ValkeyServer
 from storage.client import open_client
 from storage.migrate import Migrator
 

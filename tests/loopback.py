@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pantau.engines import free_port
+from service.engines import free_port
 
 
 @dataclass

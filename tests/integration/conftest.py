@@ -8,7 +8,7 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from config.settings import Settings, load_settings
-from pantau.engines import TansuBroker, ValkeyServer
+from service.engines import TansuBroker, ValkeyServer
 from tests.integration.harness import Harness
 
 

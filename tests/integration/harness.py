@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 from config.settings import Settings
 from pantau import bus
 from pantau.normalise import make_envelope
-from pantau.runtime import make_pipeline
+from service.runtime import make_pipeline
 from storage.repository import ClickHouseStore
 from streams.app import Pipeline, build_agents, faust_app
 

@@ -15,7 +15,7 @@ from alerts.state import AlertState
 from config.settings import DEFAULT_WATCHLIST
 from config.watchlist import load_watchlist
 from pantau.domain import Alert, AlertStatus, Signal, SignalKind, encode
-from pantau.engines import ValkeyServer
+from service.engines import ValkeyServer
 from tests.integration.harness import utc
 
 WATCHLIST = load_watchlist(DEFAULT_WATCHLIST)

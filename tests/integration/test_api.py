@@ -19,8 +19,8 @@ from api.app import create_app, make_context
 from api.auth import KeyStore, Role
 from pantau import bus
 from pantau.domain import Alert, AlertStatus, Severity, SignalKind, utcnow
-from pantau.engines import ValkeyServer, free_port
-from pantau.runtime import ApiServer
+from service.engines import ValkeyServer, free_port
+from service.runtime import ApiServer
 from tests.integration.harness import Harness, burst_posts, post, utc, wait_for
 
 START = utc(2026, 11, 20, 10, 0)

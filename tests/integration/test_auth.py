@@ -32,8 +32,8 @@ from api.auth import (
     parse_key,
     require,
 )
-from pantau.engines import ValkeyServer, free_port
-from pantau.keys_cli import keys_app
+from service.engines import ValkeyServer, free_port
+from service.keys_cli import keys_app
 
 ADMIN_KEY = "bootstrap-admin-key-for-tests"
 
@@ -438,7 +438,7 @@ def run_keys(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("PANTAU_")}
     environment["PANTAU_DATA_DIR"] = str(data_dir)
     return subprocess.run(
-        [sys.executable, "-c", "from pantau.keys_cli import keys_app; keys_app()", *args],
+        [sys.executable, "-c", "from service.keys_cli import keys_app; keys_app()", *args],
         env=environment,
         capture_output=True,
         text=True,

@@ -20,8 +20,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from pantau import bus
-from pantau.engines import TansuBroker
 from pantau.normalise import ENVELOPE_VERSION, parse_timestamp
+from service.engines import TansuBroker
 
 pytestmark = pytest.mark.integration
 

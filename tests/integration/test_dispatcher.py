@@ -27,7 +27,7 @@ from config.settings import DEFAULT_WATCHLIST
 from config.watchlist import load_watchlist
 from pantau import metrics
 from pantau.domain import Alert, AlertStatus, Signal, SignalKind
-from pantau.engines import ValkeyServer
+from service.engines import ValkeyServer
 from storage.repository import ClickHouseStore
 from tests.integration.harness import wait_for
 from tests.loopback import LoopbackHttp, Reply, Seen

@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from alerts.feed import FeedHub, FeedOverflow
 from alerts.state import AlertState
 from pantau.domain import Alert, Severity, SignalKind
-from pantau.engines import ValkeyServer
+from service.engines import ValkeyServer
 
 T0 = datetime(2026, 11, 26, 20, 0, tzinfo=UTC)
 

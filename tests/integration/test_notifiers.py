@@ -30,7 +30,7 @@ from alerts.channels import (
 from alerts.messages import Language, Notification, NotificationReason
 from alerts.notifiers import Notifier, render, telegram_html
 from pantau.domain import Alert, Severity, SignalKind
-from pantau.engines import free_port
+from service.engines import free_port
 from tests.loopback import HANG, LoopbackHttp, Reply, Seen
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from pantau import bus
-from pantau.engines import TansuBroker, ValkeyServer, free_port
+from service.engines import TansuBroker, ValkeyServer, free_port
 from tests.integration.harness import envelopes, post, utc
 
 PANTAU = str(Path(sys.executable).parent / "pantau")
-DEMO = Path(__file__).resolve().parents[2] / "pantau" / "demo" / "posts.jsonl"
+DEMO = Path(__file__).resolve().parents[2] / "service" / "demo" / "posts.jsonl"
 COUNT_POSTS = (
     "import sys; from storage.client import open_client; "
     "c = open_client(sys.argv[1]); "

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from config.settings import DEFAULT_WATCHLIST, Settings, SettingsError, load_settings
-from pantau.cli import app
+from service.cli import app
 
 
 @pytest.fixture(autouse=True)

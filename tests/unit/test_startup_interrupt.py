@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from pantau.runtime import StartupInterrupt
+from service.runtime import StartupInterrupt
 
 
 @pytest.fixture(autouse=True)

@@ -20,6 +20,7 @@ from redis.exceptions import BusyLoadingError, RedisError
 
 from api.auth import ApiKey, KeyStore, Role
 from config.settings import Settings
+from service.console import settings_or_exit
 
 T = TypeVar("T")
 
@@ -29,15 +30,8 @@ keys_app = typer.Typer(
 )
 
 
-def _load_settings() -> Settings:
-    # Imported here: pantau.cli mounts this module, so importing it at the top would be circular.
-    from pantau.cli import _settings
-
-    return _settings()
-
-
 def _valkey_alive(pids: object) -> bool:
-    from pantau.runtime import is_engine_process
+    from service.engines import is_engine_process
 
     return isinstance(pids, list) and any(isinstance(pid, int) and is_engine_process(pid) for pid in pids)
 
@@ -48,9 +42,7 @@ def _redis_url(settings: Settings) -> Iterator[str]:
     if settings.redis_url:
         yield settings.redis_url
         return
-    # Imported only here: the runtime module takes seconds to import (the worker's dependencies).
-    from pantau.engines import EngineError, ValkeyServer
-    from pantau.runtime import ENGINES_FILE, running_engines
+    from service.engines import ENGINES_FILE, EngineError, ValkeyServer, running_engines
 
     published = running_engines(settings)
     if published.get("redis_url"):
@@ -126,7 +118,7 @@ def add_key(
     ] = Role.viewer,
 ) -> None:
     """Create a key. The key is printed once, alone on the last line of the output: store it now."""
-    settings = _load_settings()
+    settings = settings_or_exit()
     try:
         record, key = _with_store(settings, lambda store: store.add(name, role))
     except ValueError as exc:
@@ -143,7 +135,7 @@ def list_keys(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON array, for scripts.")] = False,
 ) -> None:
     """Every key, revoked ones included (never the secrets or their hashes)."""
-    settings = _load_settings()
+    settings = settings_or_exit()
     records: list[ApiKey] = _with_store(settings, lambda store: store.list())
     if as_json:
         typer.echo(json.dumps([record.public() for record in records], indent=2))
@@ -168,7 +160,7 @@ def revoke_key(
     id_or_name: Annotated[str, typer.Argument(help="The key's id, or the name of an active key.")],
 ) -> None:
     """Revoke a key: API processes refuse it within seconds (they cache a verified key briefly)."""
-    settings = _load_settings()
+    settings = settings_or_exit()
     try:
         record = _with_store(settings, lambda store: store.revoke(id_or_name))
     except KeyError:

