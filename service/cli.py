@@ -139,6 +139,22 @@ def api_command() -> None:
 
 
 @app.command()
+def openapi(
+    out: Annotated[Path | None, typer.Option(help="Write it to this file instead of stdout.")] = None,
+) -> None:
+    """Print the HTTP API's OpenAPI document (JSON), e.g. to generate a client."""
+    import json
+
+    from api.app import create_app
+
+    document = json.dumps(create_app(settings_or_exit()).openapi(), indent=2) + "\n"
+    if out is None:
+        typer.echo(document, nl=False)
+    else:
+        out.write_text(document, encoding="utf-8")
+
+
+@app.command()
 def replay(
     file: Annotated[
         Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="JSONL or CSV file.")

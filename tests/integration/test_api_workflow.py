@@ -18,8 +18,8 @@ from alerts.state import AlertState
 from api.auth import KeyStore, Role
 from config.watchlist import load_watchlist
 from pantau.domain import Alert, AlertStatus, Severity, SignalKind, utcnow
-from pantau.engines import free_port
-from pantau.runtime import ApiServer
+from service.engines import free_port
+from service.runtime import ApiServer
 from tests.integration.harness import Harness, wait_for
 from tests.integration.test_api import ADMIN_KEY, api_for, client_for
 
@@ -288,9 +288,9 @@ async def test_the_feed_filters_and_reports_a_point_it_no_longer_holds(harness: 
 async def test_a_status_filtered_feed_still_hears_alerts_leave_that_status_and_revoked_keys_stop(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import api.app
+    import api.routes.alerts
 
-    monkeypatch.setattr(api.app, "FEED_KEY_CHECK_SECONDS", 0.0)
+    monkeypatch.setattr(api.routes.alerts, "FEED_KEY_CHECK_SECONDS", 0.0)
     app = api_for(harness)
     keys = app.state.authenticator.store  # a revoke through it takes effect at once (no cache)
     _, screen_key = await keys.add("screen-1", Role.viewer)
