@@ -12,10 +12,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from detectors.coordination import CoordinatedPosting, is_repost_text, normalise
+from detectors.coordination import CoordinatedPosting, is_repost_text, normalise, shingles
 from detectors.coordination_eval import StreamPost
 from pantau.domain import Signal, SignalKind
 
@@ -104,8 +104,25 @@ def comparable(signals: list[Signal]) -> list[dict[str, Any]]:
     return [s.model_dump(exclude={"detected_at"}) for s in signals]
 
 
+# 64 permutations estimate one pair's Jaccard similarity within about 0.06 (one standard deviation);
+# a campaign's copies share the permutations, so their errors add up rather than cancel.
+MINHASH_TOLERANCE = 0.2
+
+
+def mean_jaccard_to_first(signal: Signal, text_of: dict[str, str]) -> float:
+    """The exact mean Jaccard similarity of the signal's posts' shingles to its first post's."""
+    first = shingles(normalise(text_of[signal.evidence[0]]), 2)
+    similarities = []
+    for post_id in signal.evidence:
+        other = shingles(normalise(text_of[post_id]), 2)
+        similarities.append(len(first & other) / len(first | other))
+    return sum(similarities) / len(similarities)
+
+
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1))
+# Hypothesis found it: the campaign's similarity figure was 0.5977, below the 0.6 threshold.
+@example(seed=907)
 def test_a_campaign_of_small_edits_is_flagged_under_one_key(seed: int) -> None:
     posts = campaign(random.Random(seed))
     detector = CoordinatedPosting()
@@ -129,7 +146,12 @@ def test_a_campaign_of_small_edits_is_flagged_under_one_key(seed: int) -> None:
     assert first.window_start <= first.window_end
     assert first.numbers["window_seconds"] <= 300
     assert first.numbers["threshold_accounts"] == 8
-    assert 0.6 <= first.numbers["similarity"] <= 1.0
+    # Posts join a cluster by matching any of its posts at `threshold`; the figure is their mean
+    # estimated similarity to the cluster's first post, so it estimates that mean Jaccard and may lie
+    # below the threshold (seed 907: 0.5977 reported, 0.7255 exact).
+    exact = mean_jaccard_to_first(first, {o.post_id: o.text for o in posts})
+    assert abs(first.numbers["similarity"] - exact) <= MINHASH_TOLERANCE
+    assert first.numbers["similarity"] <= 1.0
     details = grown.details
     assert details["text"] == min(posts, key=lambda o: (o.at, o.post_id)).text
     assert set(details["accounts"].split(",")) == {author_of[p] for p in grown.evidence}
