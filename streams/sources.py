@@ -9,54 +9,74 @@ from __future__ import annotations
 import asyncio
 import csv
 import gzip
+import io
 import logging
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import orjson
 
 from pantau.bus import RawProducer
 from pantau.normalise import make_envelope, parse_timestamp
+from pantau.tables import GZIP_MAGIC, TableError
 
 log = logging.getLogger(__name__)
 TIME_FIELDS = ("created_at", "timestamp", "time")
 _EXTRA_CELLS = "_extra_cells"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# How much of a file is checked for being text before its rows are read.
+TEXT_PROBE_BYTES = 64 * 1024
 
 
 def read_rows(path: Path) -> Iterator[dict[str, Any] | str]:
-    """Rows of a JSONL or CSV file (either may be gzipped). A JSONL line that is not an object is
-    passed on as text, so the normaliser can dead-letter it with its reason instead of the replay
-    dying; so is a CSV row with more cells than the header has names."""
-    name = path.name.lower()
-    gzipped = name.endswith(".gz")
-    if gzipped:
-        name = name[:-3]
-    if name.endswith(".csv"):
-        # utf-8-sig: spreadsheet exports start with a byte-order mark that would hide the first column.
-        with _open_text(path, gzipped) as handle:
-            for row in csv.DictReader(handle, restkey=_EXTRA_CELLS):
-                yield orjson.dumps(row, default=str).decode() if _EXTRA_CELLS in row else row
-        return
-    with gzip.open(path, "rb") if gzipped else path.open("rb") as binary:
-        for line in binary:
-            if not line.strip():
-                continue
-            try:
-                row = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                yield line.decode("utf-8", "replace").rstrip("\r\n")
-                continue
-            yield row if isinstance(row, dict) else line.decode("utf-8", "replace").rstrip("\r\n")
+    """Rows of a JSONL or CSV file (either may be gzipped, whatever its name says). A JSONL line that
+    is not an object is passed on as text, so the normaliser can dead-letter it with its reason
+    instead of the replay dying; so is a CSV row with more cells than the header has names. A file
+    that is not text at all is a `TableError` naming it, before any row is read."""
+    name = path.name.lower().removesuffix(".gz")
+    expected = "posts as JSONL, or CSV with a header (optionally gzipped)"
+    try:
+        with _open_binary(path) as binary:
+            _check_text(path, binary.peek(TEXT_PROBE_BYTES)[:TEXT_PROBE_BYTES], expected)
+            if name.endswith(".csv"):
+                # utf-8-sig: spreadsheet exports start with a byte-order mark that would hide the
+                # first column.
+                text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
+                for row in csv.DictReader(text, restkey=_EXTRA_CELLS):
+                    yield orjson.dumps(row, default=str).decode() if _EXTRA_CELLS in row else row
+                return
+            for line in binary:
+                if not line.strip():
+                    continue
+                try:
+                    row = orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    yield line.decode("utf-8", "replace").rstrip("\r\n")
+                    continue
+                yield row if isinstance(row, dict) else line.decode("utf-8", "replace").rstrip("\r\n")
+    except OSError as exc:  # missing, unreadable, or a damaged gzip stream
+        raise TableError(f"{path}: cannot read it ({exc.strerror or exc}); expected {expected}") from None
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise TableError(f"{path}: not readable as text ({exc}); expected {expected}") from None
 
 
-def _open_text(path: Path, gzipped: bool) -> IO[str]:
-    if gzipped:
-        return gzip.open(path, "rt", encoding="utf-8-sig", newline="")
-    return path.open(encoding="utf-8-sig", newline="")
+def _open_binary(path: Path) -> io.BufferedReader:
+    """The file's bytes, gunzipped when it starts with gzip's magic number."""
+    with path.open("rb") as probe:
+        gzipped = probe.read(2) == GZIP_MAGIC
+    # Opened by name, the gzip reader owns its file: closing the buffer closes both.
+    stream: io.RawIOBase | gzip.GzipFile = gzip.open(path, "rb") if gzipped else io.FileIO(path, "r")  # noqa: SIM115
+    return io.BufferedReader(stream, buffer_size=TEXT_PROBE_BYTES)
+
+
+def _check_text(path: Path, head: bytes, expected: str) -> None:
+    """Refuse a binary file (an image, an archive, UTF-16): all its lines would be dead letters. A
+    NUL byte tells, as it does for git and grep; a stray invalid byte in text is the line's problem."""
+    if b"\x00" in head:
+        raise TableError(f"{path}: binary data (byte {head.index(0)} is NUL); expected {expected}")
 
 
 def _time_field(row: dict[str, Any] | str) -> tuple[dict[str, Any], str] | None:

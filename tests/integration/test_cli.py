@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import gzip
 import json
 import os
 import subprocess
@@ -345,9 +346,105 @@ def test_replay_refuses_a_speed_that_is_not_a_number(tmp_path: Path, broker: Tan
 def test_replay_of_a_missing_file(tmp_path: Path) -> None:
     missing = tmp_path / "nope.jsonl"
     result = run_pantau(tmp_path / "var", "replay", str(missing), PANTAU_KAFKA_BROKERS="127.0.0.1:9")
-    assert result.returncode != 0
-    assert "nope.jsonl" in result.stderr and "does not exist" in result.stderr, result.stderr
-    assert "Traceback" not in result.stderr
+    assert_one_line_naming(result, missing, "No such file")
+
+
+# Files a command cannot read, each made in a folder: (its name, its bytes; None: a folder).
+UNREADABLE: dict[str, tuple[str, bytes | None]] = {
+    "gzipped, other columns": ("labeled.csv.gz", gzip.compress(b"event,tweet_id,text\nx,1,halo\n")),
+    "not UTF-8": ("latin1.csv", "event,hour_utc,tweet_count,text\ncafé,x,1,déjà\n".encode("latin-1")),
+    "binary": ("picture.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x01"),
+    "missing": ("nope.csv", b""),
+    "a folder": ("folder.csv", None),
+}
+
+
+def unreadable(tmp_path: Path, kind: str) -> Path:
+    name, content = UNREADABLE[kind]
+    path = tmp_path / name
+    if content is None:
+        path.mkdir()
+    elif kind != "missing":
+        path.write_bytes(content)
+    return path
+
+
+def assert_one_line_naming(result: subprocess.CompletedProcess[str], path: Path, *words: str) -> None:
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2, result.stderr
+    assert len(lines) == 1, result.stderr
+    assert str(path) in lines[0] and "expected" in lines[0], lines[0]
+    assert all(word in lines[0] for word in words), lines[0]
+
+
+CRISISLEX = ROOT.parent / "shared" / "data" / "crisislex_t26"
+
+
+@pytest.mark.parametrize("kind", UNREADABLE)
+def test_eval_detect_names_a_file_it_cannot_read_in_one_line(tmp_path: Path, kind: str) -> None:
+    events = tmp_path / "events.csv"
+    events.write_text(
+        "event,name,start_day,duration_days,development,category,keywords\n"
+        "e1,Flood,2013-01-01,3,Progressive,Natural,flood|banjir\n"
+    )
+    bad = unreadable(tmp_path, kind)
+
+    as_volumes = run_pantau(tmp_path / "var", "eval", "detect", "--data", str(bad), "--events", str(events))
+    hourly = tmp_path / "hourly.csv"
+    hourly.write_text("event,hour_utc,tweet_count\ne1,2013-01-01T00:00Z,3\n")
+    as_events = run_pantau(tmp_path / "var", "eval", "detect", "--data", str(hourly), "--events", str(bad))
+
+    assert_one_line_naming(as_volumes, bad, "event,hour_utc,tweet_count")
+    assert_one_line_naming(as_events, bad, "event,name,start_day")
+
+
+def test_eval_detect_names_the_row_with_a_cell_it_cannot_read(tmp_path: Path) -> None:
+    hourly = tmp_path / "hourly.csv"
+    hourly.write_text("event,hour_utc,tweet_count\ne1,2013-01-01T00:00Z,3\ne1,2013-01-01T01:00Z,many\n")
+    result = run_pantau(
+        tmp_path / "var", "eval", "detect", "--data", str(hourly), "--events", str(CRISISLEX / "events.csv")
+    )
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert str(hourly) in lines[0] and "row 2" in lines[0] and "many" in lines[0], lines[0]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("eval", "sentiment", "--data", "{bad}"),
+        ("eval", "stance", "--data", "{bad}"),
+        ("train", "sentiment", "--train", "{bad}", "--valid", "{bad}"),
+        ("train", "stance", "--train", "{bad}", "--val", "{bad}"),
+    ],
+    ids=lambda c: " ".join(c[:2]),
+)
+@pytest.mark.parametrize("kind", ["gzipped, other columns", "binary"])
+def test_training_and_evaluation_name_a_file_they_cannot_read_in_one_line(
+    tmp_path: Path, command: tuple[str, ...], kind: str
+) -> None:
+    bad = unreadable(tmp_path, kind)
+    result = run_pantau(tmp_path / "var", *(arg.format(bad=bad) for arg in command))
+    assert_one_line_naming(result, bad)
+
+
+@pytest.mark.parametrize("kind", ["not UTF-8", "binary", "missing", "a folder"])
+def test_replay_names_a_file_it_cannot_read_in_one_line(tmp_path: Path, kind: str) -> None:
+    bad = unreadable(tmp_path, kind)
+    result = run_pantau(tmp_path / "var", "replay", str(bad), PANTAU_KAFKA_BROKERS="127.0.0.1:9")
+    assert_one_line_naming(result, bad)
+    assert "sent" not in result.stdout
+
+
+def test_replay_reads_a_gzipped_file_whatever_its_name(tmp_path: Path, broker: TansuBroker) -> None:
+    posts = [post(str(i), T0) for i in range(3)]
+    plain = write_jsonl(tmp_path / "plain.jsonl", posts)
+    disguised = tmp_path / "posts.jsonl"  # gzipped, though its name does not say so
+    disguised.write_bytes(gzip.compress(plain.read_bytes()))
+    result = run_pantau(tmp_path / "var", "replay", str(disguised), PANTAU_KAFKA_BROKERS=broker.brokers)
+    assert result.returncode == 0, result.stderr
+    assert "sent 3 posts" in result.stdout
+    assert by_id([m["payload"] for m in envelopes(read_raw(broker.brokers, expect=3))]) == by_id(posts)
 
 
 def test_replay_finds_the_broker_of_a_running_up(tmp_path: Path, broker: TansuBroker) -> None:

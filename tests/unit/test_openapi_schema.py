@@ -24,4 +24,3 @@ def test_the_openapi_document_is_the_committed_one() -> None:
         )
     )
     assert current == expected, f"the OpenAPI document changed:\n{diff[:4000]}"
-
