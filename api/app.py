@@ -23,11 +23,32 @@ from config.settings import Settings
 from pantau.bus import RawProducer, ensure_topics
 from storage.client import open_client
 from storage.repository import ClickHouseStore
+from storage.spool import SpoolWriter, assemble
 
 __all__ = ["ApiContext", "create_app", "make_context"]
 
 # In this order: the OpenAPI document lists paths as they are included.
 ROUTERS = (operations.router, ingest.router, alerts.router, silences.router, summaries.router, keys.router)
+
+
+@asynccontextmanager
+async def spooling(
+    settings: Settings, store: ClickHouseStore, producer: RawProducer
+) -> AsyncIterator[SpoolWriter | None]:
+    """With `PANTAU_SPOOL=on`, a `pantau api` of its own keeps what it accepts in a spool in its data
+    directory, forwards it, and trims it once ClickHouse holds it (`pantau up` runs this itself)."""
+    if not settings.spool_enabled(memory_broker=False):
+        yield None
+        return
+    parts = assemble(settings, store, producer.send_many)
+    loops = [asyncio.create_task(parts.forwarder.run()), asyncio.create_task(parts.keeper.run())]
+    try:
+        yield parts.writer
+    finally:
+        for task in loops:
+            task.cancel()
+        await asyncio.gather(*loops, return_exceptions=True)
+        parts.spool.close()
 
 
 def create_app(settings: Settings, context: ApiContext | None = None) -> FastAPI:
@@ -48,15 +69,17 @@ def create_app(settings: Settings, context: ApiContext | None = None) -> FastAPI
         redis = Redis.from_url(settings.redis_url)
         producer = RawProducer(settings.kafka_brokers)
         await producer.start()
-        app.state.context = make_context(settings, ClickHouseStore(client), redis, producer)
-        app.state.authenticator = app.state.context.authenticator
-        try:
-            yield
-        finally:
-            await app.state.context.feed.aclose()
-            await producer.stop()
-            await redis.aclose()
-            await asyncio.to_thread(client.close)
+        store = ClickHouseStore(client)
+        async with spooling(settings, store, producer) as writer:
+            app.state.context = make_context(settings, store, redis, producer, writer)
+            app.state.authenticator = app.state.context.authenticator
+            try:
+                yield
+            finally:
+                await app.state.context.feed.aclose()
+        await producer.stop()
+        await redis.aclose()
+        await asyncio.to_thread(client.close)
 
     app = FastAPI(
         title="Pantau",

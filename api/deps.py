@@ -21,6 +21,7 @@ from config.watchlist import Watchlist, load_watchlist
 from pantau.bus import RawProducer
 from pantau.domain import as_utc
 from storage.repository import ClickHouseStore
+from storage.spool import SpoolWriter
 from storage.summaries import SummaryQueries
 
 # ClickHouse's DateTime64 range. A time outside it is bad input (422) where it enters, not a query
@@ -55,10 +56,16 @@ class ApiContext:
     summaries: SummaryQueries
     watchlist: Watchlist
     authenticator: Authenticator
+    # With the spool on, accepted posts are written there (and forwarded from there to the broker).
+    spool_writer: SpoolWriter | None = None
 
 
 def make_context(
-    settings: Settings, store: ClickHouseStore, redis: Redis, producer: RawProducer
+    settings: Settings,
+    store: ClickHouseStore,
+    redis: Redis,
+    producer: RawProducer,
+    spool_writer: SpoolWriter | None = None,
 ) -> ApiContext:
     """The API's clients and stores, sharing one ClickHouse client and one Redis connection pool."""
     return ApiContext(
@@ -77,6 +84,7 @@ def make_context(
             admin_key=settings.admin_key,
             rate_limiter=RateLimiter(redis, per_minute=settings.api_rate_limit_per_minute),
         ),
+        spool_writer=spool_writer,
     )
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AnyUrl, Field, SecretStr, ValidationError, field_validator
+from pydantic import AnyUrl, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -150,6 +150,21 @@ class Settings(BaseSettings):
 
     # -- storage -------------------------------------------------------------------------------
     posts_ttl_days: int = Field(default=400, ge=0, description="0 keeps posts forever.")
+    backfill: bool = Field(
+        default=False,
+        description="Accept posts older than the retention (an archive). Needs PANTAU_POSTS_TTL_DAYS=0, "
+        "or the tables' TTL would drop them after they are counted.",
+    )
+    spool: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="Keep every accepted post on local disk (SQLite) until ClickHouse holds it. auto: on "
+        "with the embedded broker, which keeps messages in memory only; off with a configured Kafka, "
+        "whose acks=all makes a post durable once the broker has it.",
+    )
+    spool_max_posts: PositiveInt = Field(
+        default=1_000_000,
+        description="Past this many spooled posts, POST /ingest answers 503 with Retry-After.",
+    )
 
     # -- detection --------------------------------------------------------------------------------
     # Five-minute windows and a support of 5 posts: on CrisisLex's 25 real events these find 89% of
@@ -230,11 +245,27 @@ class Settings(BaseSettings):
         return value
 
     @property
+    def spool_path(self) -> Path:
+        return self.data_dir / "spool" / "posts.sqlite3"
+
+    def spool_enabled(self, *, memory_broker: bool) -> bool:
+        return self.spool == "on" or (self.spool == "auto" and memory_broker)
+
+    @property
     def resolved_model_cache_dir(self) -> Path:
         if self.model_cache_dir is not None:
             return self.model_cache_dir
         base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
         return Path(base) / "pantau"
+
+    @field_validator("backfill")
+    @classmethod
+    def _backfill_keeps_what_it_lets_in(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and info.data.get("posts_ttl_days"):
+            raise ValueError(
+                "needs PANTAU_POSTS_TTL_DAYS=0: the tables' TTL would drop the old posts it lets in"
+            )
+        return value
 
     @field_validator("kafka_brokers")
     @classmethod

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterable
+from typing import Protocol
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -71,6 +72,12 @@ async def ensure_topics(brokers: str, partitions: int, replication: int = 1, *, 
                     log.info("created topics %s with %d partitions", missing, partitions)
             finally:
                 await admin.close()
+
+
+class RawSink(Protocol):
+    """Where a source writes envelopes: the broker itself, or the spool in front of it."""
+
+    async def send_many(self, values: Iterable[bytes]) -> int: ...
 
 
 class RawProducer:

@@ -46,6 +46,16 @@ BATCHES_IN_FLIGHT = Gauge(
 )
 
 
+# -- the spool of accepted posts (storage.spool) ---------------------------------------------------
+SPOOL_APPENDED = Counter("pantau_spool_appended_total", "Accepted posts written to the spool.")
+SPOOL_FORWARDED = Counter("pantau_spool_forwarded_total", "Spooled posts sent to posts.raw.")
+SPOOL_TRIMMED = Counter("pantau_spool_trimmed_total", "Spooled posts removed once ClickHouse held them.")
+SPOOL_REFUSED = Counter("pantau_spool_refused_total", "Posts refused because the spool was full (HTTP 503).")
+SPOOL_POSTS = Gauge("pantau_spool_posts", "Posts in the spool: accepted, not yet held by ClickHouse.")
+SPOOL_UNSENT = Gauge("pantau_spool_unsent_posts", "Spooled posts no broker has been given yet.")
+SPOOL_OLDEST_SECONDS = Gauge("pantau_spool_oldest_seconds", "Age of the oldest spooled post.")
+
+
 def batches_in_flight() -> float:
     return sum(sample.value for metric in BATCHES_IN_FLIGHT.collect() for sample in metric.samples)
 

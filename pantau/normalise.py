@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Annotated, Any
@@ -363,11 +364,13 @@ def normalise(
     *,
     max_text_chars: int = MAX_TEXT_CHARS_DEFAULT,
     max_message_bytes: int = MAX_MESSAGE_BYTES_DEFAULT,
+    retention: Retention | None = None,
 ) -> Post:
     """Turn one `posts.raw` message into a canonical post, or raise `InvalidPost`.
 
     A message over `max_message_bytes` is refused: the post carries its raw payload through every
-    later topic, and an oversized one would be refused by the broker mid-pipeline instead."""
+    later topic, and an oversized one would be refused by the broker mid-pipeline instead. So is a
+    post older than the `retention`: storage would count it and its table's TTL drop it."""
     if len(raw) > max_message_bytes:
         raise InvalidPost(
             f"message of {len(raw)} bytes is over the {max_message_bytes}-byte limit for one post"
@@ -401,6 +404,29 @@ def normalise(
         item = PostIn.model_validate(payload)
     except ValidationError as exc:
         raise InvalidPost(_describe(exc)) from None
-    return post_from_input(
+    post = post_from_input(
         item, source=source, received_at=received_at, raw=raw_text, max_text_chars=max_text_chars
     )
+    if retention is not None:
+        retention.check(post)
+    return post
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """Posts are kept `days` days from their `created_at` (the tables' TTL); older ones are refused."""
+
+    days: int
+    now: datetime
+
+    @property
+    def oldest(self) -> datetime:
+        return self.now - timedelta(days=self.days)
+
+    def check(self, post: Post) -> None:
+        if self.days and post.created_at < self.oldest:
+            raise InvalidPost(
+                f"created_at {post.created_at:%Y-%m-%d} is older than the {self.days}-day retention "
+                f"(PANTAU_POSTS_TTL_DAYS; {self.oldest:%Y-%m-%d} and later are kept): storage would drop it. "
+                "To backfill an archive, set PANTAU_BACKFILL=true with PANTAU_POSTS_TTL_DAYS=0"
+            )

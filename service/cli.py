@@ -166,13 +166,16 @@ def replay(
     ] = False,
 ) -> None:
     """Send a file of posts to `posts.raw` (to PANTAU_KAFKA_BROKERS, or a running `pantau up`)."""
-    from pantau.bus import RawProducer, ensure_topics
+    from pantau.bus import RawProducer, RawSink, ensure_topics
     from pantau.domain import utcnow
     from service.engines import running_engines
+    from storage.spool import Spool, SpoolFull, SpoolWriter
     from streams.sources import read_rows, rebase
 
     replay_speed = _parse_speed(speed)
     settings = settings_or_exit()
+    # The broker of a running `pantau up` keeps messages in memory: spool them in its data directory.
+    spooling = not settings.kafka_brokers and settings.spool_enabled(memory_broker=True)
     brokers = settings.kafka_brokers or running_engines(settings).get("kafka_brokers", "")
     if not brokers:
         typer.echo("pantau replay: no broker: set PANTAU_KAFKA_BROKERS or start `pantau up` first", err=True)
@@ -187,13 +190,31 @@ def replay(
         await ensure_topics(brokers, settings.topic_partitions, settings.topic_replication)
         producer = RawProducer(brokers)
         await producer.start()
+        spool = (
+            Spool(settings.spool_path, max_posts=settings.spool_max_posts).open_now() if spooling else None
+        )
+        sink: RawSink = producer
+        if spool is not None:
+            sink = SpoolWriter(
+                spool,
+                max_text_chars=settings.max_post_text_chars,
+                max_message_bytes=settings.max_post_message_bytes,
+                forward_to=producer,
+            )
         try:
-            return await replay_rows(producer, rows, speed=replay_speed, source=source)
+            return await replay_rows(sink, rows, speed=replay_speed, source=source)
         finally:
             await producer.stop()
+            if spool is not None:
+                spool.close()
 
-    sent = asyncio.run(go())
-    typer.echo(f"sent {sent} posts to posts.raw")
+    try:
+        sent = asyncio.run(go())
+    except SpoolFull as exc:
+        typer.echo(f"pantau replay: {exc}; the posts before it were accepted", err=True)
+        raise typer.Exit(1) from None
+    kept = f" (kept in {settings.spool_path} until stored)" if spooling else ""
+    typer.echo(f"sent {sent} posts to posts.raw{kept}")
 
 
 @migrate_app.command("up")

@@ -36,9 +36,11 @@ from detectors.topics import EmergingTopics
 from detectors.volume import VolumeBurst
 from nlp.models import build_classifier
 from pantau import bus, metrics
+from pantau.bus import RawSink
 from storage.client import describe, open_client
 from storage.migrate import Migrator, apply_posts_ttl
 from storage.repository import ClickHouseStore
+from storage.spool import SpoolParts, assemble
 from streams.app import Pipeline, build_agents, faust_app
 from streams.detection import CheckpointStore, DetectionState
 from streams.sources import read_rows, rebase, replay
@@ -208,22 +210,65 @@ def make_dispatcher(settings: Settings, pipeline: Pipeline) -> Dispatcher:
     )
 
 
+class SpoolService(mode.Service):
+    """The spool of accepted posts: at start, what a lost memory broker had is sent again; while
+    running, the forwarder sends new posts on and the keeper removes what ClickHouse holds."""
+
+    def __init__(self, parts: SpoolParts, *, recover: bool, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.parts = parts
+        self.spool, self.forwarder, self.keeper = parts.spool, parts.forwarder, parts.keeper
+        self.recover = recover
+        self._loops: list[asyncio.Task[None]] = []
+
+    async def on_start(self) -> None:
+        depth = await self.spool.depth()
+        log.info("spool %s: %d posts waiting for ClickHouse", self.spool.path, depth.posts)
+        if self.recover and depth.posts:
+            await self.keeper.recover()
+        self._loops = [
+            asyncio.create_task(self.forwarder.run(), name="spool-forwarder"),
+            asyncio.create_task(self.keeper.run(), name="spool-keeper"),
+        ]
+
+    async def on_stop(self) -> None:
+        for task in self._loops:
+            task.cancel()
+        await asyncio.gather(*self._loops, return_exceptions=True)
+        # No final trim: the next start checks what ClickHouse holds before it sends anything again.
+        self.spool.close()
+
+
+def make_spool(
+    settings: Settings, store: ClickHouseStore, producer: bus.RawProducer, *, memory_broker: bool
+) -> SpoolService:
+    # With the memory broker, whatever it held before this start is gone: send it again.
+    return SpoolService(assemble(settings, store, producer.send_many), recover=memory_broker)
+
+
 class DemoReplay(mode.Service):
     """Replays the bundled demo stream once the worker's agents are running."""
 
-    def __init__(self, app: faust.App, settings: Settings, speed: float | None, **kwargs: Any) -> None:
+    def __init__(
+        self, app: faust.App, settings: Settings, speed: float | None, sink: RawSink | None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.app = app
         self.settings = settings
         self.speed = speed
+        self.sink = sink
 
     @mode.Service.task
     async def _replay(self) -> None:
         rows = demo_rows()
+        log.info("demo: replaying %d posts at %sx", len(rows), self.speed or "max")
+        if self.sink is not None:  # through the spool
+            sent = await replay(self.sink, rows, speed=self.speed, source="demo")
+            log.info("demo: %d posts accepted", sent)
+            return
         producer = bus.RawProducer(self.settings.kafka_brokers)
         await producer.start()
         try:
-            log.info("demo: replaying %d posts at %sx", len(rows), self.speed or "max")
             sent = await replay(producer, rows, speed=self.speed, source="demo")
             log.info("demo: %d posts sent", sent)
         finally:
@@ -316,13 +361,21 @@ def run(
             settings.worker_metrics_host,
             settings.worker_metrics_port,
         )
+    spooling = (
+        make_spool(settings, store, producer, memory_broker=drain)
+        if settings.spool_enabled(memory_broker=drain)
+        else None
+    )
+    writer = spooling.parts.writer if spooling is not None else None
     if api:
-        context = make_context(settings, store, alert_state.redis, producer)
+        context = make_context(settings, store, alert_state.redis, producer, writer)
         services.append(ApiServer(create_app(settings, context), settings.api_host, settings.api_port))
     # First in the list, so stopped after the sources (API, demo) have stopped feeding it.
     services.insert(0, DispatcherService(make_dispatcher(settings, pipeline)))
+    if spooling is not None:
+        services.insert(0, spooling)  # stopped last: after every source that writes to it
     if demo:
-        services.append(DemoReplay(app, settings, demo_speed))
+        services.append(DemoReplay(app, settings, demo_speed, writer))
     worker = PantauWorker(
         app,
         *services,

@@ -132,6 +132,16 @@ class ClickHouseStore:
         ).result_rows
         return {r[0] for r in rows}
 
+    def existing_dead_letters(self, raws: Sequence[str]) -> set[str]:
+        """Which of these raw payloads ClickHouse holds as dead letters."""
+        if not raws:
+            return set()
+        rows = self.client.query(
+            "SELECT DISTINCT raw FROM dead_letters WHERE raw IN {raws:Array(String)}",
+            parameters={"raws": list(raws)},
+        ).result_rows
+        return {r[0] for r in rows}
+
     def insert_new_posts(self, items: Sequence[EnrichedPost]) -> list[EnrichedPost]:
         """Insert the posts not stored yet, as one batch; return those that were new.
 

@@ -31,7 +31,7 @@ from detectors.base import Observation, ObservationBatch, observations
 from nlp.classifier import Classifier
 from pantau import bus, metrics
 from pantau.domain import Alert, DeadLetter, EnrichedPost, Enrichment, Post, Signal, decode, encode, utcnow
-from pantau.normalise import InvalidPost, normalise
+from pantau.normalise import InvalidPost, Retention, normalise
 from storage.repository import ClickHouseStore
 from streams.detection import DetectionState
 
@@ -149,12 +149,14 @@ def build_agents(app: faust.App, pipe: Pipeline) -> None:
         async for events in stream.noack_take(s.enrich_batch_size * 4, within=s.enrich_batch_seconds):
             metrics.MESSAGES_IN.labels("normalise").inc(len(events))
             pending = []
+            retention = None if s.backfill else Retention(days=s.posts_ttl_days, now=utcnow())
             for event in events:
                 try:
                     post = normalise(
                         event.value,
                         max_text_chars=s.max_post_text_chars,
                         max_message_bytes=s.max_post_message_bytes,
+                        retention=retention,
                     )
                 except InvalidPost as exc:
                     pending.append(await dead_letter("normalise", event, exc.reason))

@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from pantau.bus import RawProducer
+from pantau.bus import RawSink
 from pantau.normalise import make_envelope, parse_timestamp
 from pantau.tables import GZIP_MAGIC, TableError
 
@@ -126,7 +126,7 @@ def encode_row(row: dict[str, Any] | str, source: str) -> bytes:
 
 
 async def replay(
-    producer: RawProducer,
+    producer: RawSink,
     rows: list[dict[str, Any] | str],
     *,
     speed: float | None,

@@ -11,6 +11,7 @@ from api.deps import Context
 from pantau import metrics
 from pantau.domain import utcnow
 from pantau.normalise import PostIn, make_envelope
+from storage.spool import SpoolFull
 
 router = APIRouter(tags=["ingest"])
 
@@ -24,7 +25,11 @@ class IngestResult(BaseModel):
     accepted: int
 
 
-@router.post("/ingest", status_code=202)
+@router.post(
+    "/ingest",
+    status_code=202,
+    responses={503: {"description": "The spool of accepted posts is full: retry after Retry-After seconds."}},
+)
 async def ingest(batch: IngestBatch, ctx: Context, who: Responder) -> IngestResult:
     if len(batch.posts) > ctx.settings.api_max_batch_posts:
         raise HTTPException(413, f"at most {ctx.settings.api_max_batch_posts} posts per request")
@@ -43,6 +48,14 @@ async def ingest(batch: IngestBatch, ctx: Context, who: Responder) -> IngestResu
     oversize = [i for i, envelope in enumerate(envelopes) if len(envelope) > limit]
     if oversize:
         raise HTTPException(413, f"posts {oversize[:10]} are over the {limit}-byte limit for one post")
-    await ctx.producer.send_many(envelopes)
+    if ctx.spool_writer is None:
+        await ctx.producer.send_many(envelopes)
+    else:
+        try:
+            # On disk before the 202: a crash after it loses nothing (the forwarder sends them on).
+            await ctx.spool_writer.send_many(envelopes)
+        except SpoolFull as exc:
+            metrics.SPOOL_REFUSED.inc(len(envelopes))
+            raise HTTPException(503, f"{exc}: try again later", headers={"Retry-After": "5"}) from None
     metrics.INGESTED.inc(len(envelopes))
     return IngestResult(accepted=len(envelopes))

@@ -16,6 +16,7 @@ from pantau.domain import Post
 from pantau.normalise import (
     InvalidPost,
     PostIn,
+    Retention,
     clean_text,
     extract_entities,
     make_envelope,
@@ -614,3 +615,28 @@ def test_a_time_more_than_a_day_ahead_is_refused_naming_created_at() -> None:
     }
     with pytest.raises(InvalidPost, match=r"created_at.*future"):
         normalise(orjson.dumps(row))
+
+
+# -- retention at the door ----------------------------------------------------------------------------
+NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
+
+
+def aged(days: float) -> bytes:
+    created = (NOW - timedelta(days=days)).isoformat()
+    return orjson.dumps(
+        {"platform": "x", "id": "old", "text": "arsip", "author": {"id": "a"}, "created_at": created}
+    )
+
+
+def test_a_post_older_than_the_retention_is_refused_with_its_reason() -> None:
+    retention = Retention(days=400, now=NOW)
+    with pytest.raises(InvalidPost) as refused:
+        normalise(aged(401), retention=retention)
+    assert "older than the 400-day retention" in refused.value.reason
+    assert "PANTAU_POSTS_TTL_DAYS" in refused.value.reason and "PANTAU_BACKFILL" in refused.value.reason
+    assert normalise(aged(399), retention=retention).id == "x:old"
+
+
+def test_no_retention_or_a_zero_day_one_keeps_any_age() -> None:
+    assert normalise(aged(5000)).id == "x:old"
+    assert normalise(aged(5000), retention=Retention(days=0, now=NOW)).id == "x:old"

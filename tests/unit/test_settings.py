@@ -185,3 +185,17 @@ def test_cli_exits_2_on_a_broken_config_file(monkeypatch: pytest.MonkeyPatch, tm
     result = CliRunner().invoke(app, ["migrate", "status"])
     assert result.exit_code == 2
     assert "PANTAU_CONFIG_FILE" in result.stderr
+
+
+def test_backfill_with_a_ttl_is_refused_naming_both_settings() -> None:
+    with pytest.raises(SettingsError) as refused:
+        load_settings(backfill=True, posts_ttl_days=400)
+    assert "PANTAU_BACKFILL" in str(refused.value) and "PANTAU_POSTS_TTL_DAYS=0" in str(refused.value)
+    assert load_settings(backfill=True, posts_ttl_days=0).backfill
+
+
+def test_the_spool_is_on_with_the_memory_broker_unless_told_otherwise() -> None:
+    assert load_settings().spool_enabled(memory_broker=True)
+    assert not load_settings().spool_enabled(memory_broker=False)
+    assert load_settings(spool="on").spool_enabled(memory_broker=False)
+    assert not load_settings(spool="off").spool_enabled(memory_broker=True)
