@@ -9,6 +9,7 @@ the clients' lifetime.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -21,6 +22,7 @@ from api.middleware import BodySizeLimit
 from api.routes import alerts, ingest, keys, operations, silences, summaries
 from config.settings import Settings
 from pantau.bus import RawProducer, ensure_topics
+from pantau.metrics import StageRates
 from storage.client import open_client
 from storage.repository import ClickHouseStore
 from storage.spool import SpoolWriter, assemble
@@ -29,6 +31,23 @@ __all__ = ["ApiContext", "create_app", "make_context"]
 
 # In this order: the OpenAPI document lists paths as they are included.
 ROUTERS = (operations.router, ingest.router, alerts.router, silences.router, summaries.router, keys.router)
+
+
+@asynccontextmanager
+async def sampling(rates: StageRates, every_seconds: float = 5.0) -> AsyncIterator[None]:
+    """Sample the stage counters while the app runs, for the throughput GET /status reports."""
+
+    async def sample() -> None:
+        while True:
+            rates.sample(time.monotonic())
+            await asyncio.sleep(every_seconds)
+
+    task = asyncio.create_task(sample(), name="stage-rates")
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 @asynccontextmanager
@@ -58,10 +77,11 @@ def create_app(settings: Settings, context: ApiContext | None = None) -> FastAPI
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if context is not None:
-            try:
-                yield
-            finally:
-                await context.feed.aclose()
+            async with sampling(context.rates):
+                try:
+                    yield
+                finally:
+                    await context.feed.aclose()
             return
         # An early POST /ingest must not let the broker auto-create posts.raw with its own defaults.
         await ensure_topics(settings.kafka_brokers, settings.topic_partitions, settings.topic_replication)
@@ -73,10 +93,11 @@ def create_app(settings: Settings, context: ApiContext | None = None) -> FastAPI
         async with spooling(settings, store, producer) as writer:
             app.state.context = make_context(settings, store, redis, producer, writer)
             app.state.authenticator = app.state.context.authenticator
-            try:
-                yield
-            finally:
-                await app.state.context.feed.aclose()
+            async with sampling(app.state.context.rates):
+                try:
+                    yield
+                finally:
+                    await app.state.context.feed.aclose()
         await producer.stop()
         await redis.aclose()
         await asyncio.to_thread(client.close)

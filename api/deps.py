@@ -3,7 +3,7 @@ for times and ids."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -20,6 +20,7 @@ from config.settings import Settings
 from config.watchlist import Watchlist, load_watchlist
 from pantau.bus import RawProducer
 from pantau.domain import as_utc
+from pantau.metrics import StageRates
 from storage.repository import ClickHouseStore
 from storage.spool import SpoolWriter
 from storage.summaries import SummaryQueries
@@ -58,6 +59,10 @@ class ApiContext:
     authenticator: Authenticator
     # With the spool on, accepted posts are written there (and forwarded from there to the broker).
     spool_writer: SpoolWriter | None = None
+    # Per-stage throughput, sampled by the app while it runs.
+    rates: StageRates = field(default_factory=StageRates)
+    # The embedded broker's process, for its memory in GET /status (None: a broker elsewhere).
+    broker_pid: int | None = None
 
 
 def make_context(

@@ -17,9 +17,10 @@ import logging
 from collections.abc import Iterable
 from typing import Protocol
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.structs import TopicPartition
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,44 @@ async def ensure_topics(brokers: str, partitions: int, replication: int = 1, *, 
                     log.info("created topics %s with %d partitions", missing, partitions)
             finally:
                 await admin.close()
+
+
+# Which stage consumes each topic (store and fan-out share posts.enriched and its offsets).
+STAGES_BY_TOPIC = {
+    RAW: ("normalise",),
+    POSTS: ("enrich",),
+    ENRICHED: ("store", "fan-out"),
+    BY_KEY: ("detect",),
+    SIGNALS: ("alert",),
+    DLQ: ("dead-letters",),
+}
+
+
+async def topic_positions(brokers: str, group: str) -> dict[str, tuple[int, int]]:
+    """Per topic: the messages the broker holds (end offsets, summed over partitions), and the lag
+    of the consumer group: what it has not committed yet."""
+    # A consumer in the group that never subscribes: it reads the group's commits without joining.
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers(brokers), group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        partitions = [
+            TopicPartition(topic, partition)
+            for topic in ALL_TOPICS
+            for partition in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        ends = await consumer.end_offsets(partitions) if partitions else {}
+        done_at = {tp: await consumer.committed(tp) for tp in partitions}
+    finally:
+        await consumer.stop()
+    positions: dict[str, tuple[int, int]] = {}
+    for topic in ALL_TOPICS:
+        mine = [tp for tp in ends if tp.topic == topic]
+        done = {tp: offset for tp, offset in done_at.items() if tp.topic == topic and offset is not None}
+        held = sum(ends[tp] for tp in mine)
+        positions[topic] = (held, sum(max(0, ends[tp] - done.get(tp, 0)) for tp in mine))
+    return positions
 
 
 class RawSink(Protocol):

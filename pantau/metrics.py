@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import deque
+
 from prometheus_client import Counter, Gauge, Histogram
 
 MESSAGES_IN = Counter("pantau_stage_messages_total", "Messages a stage consumed.", ["stage"])
@@ -68,3 +70,45 @@ def messages_consumed() -> float:
         for sample in metric.samples
         if sample.name == "pantau_stage_messages_total"
     )
+
+
+def stage_counts() -> dict[str, float]:
+    """Messages consumed so far, per stage."""
+    return {
+        sample.labels["stage"]: sample.value
+        for metric in MESSAGES_IN.collect()
+        for sample in metric.samples
+        if sample.name == "pantau_stage_messages_total"
+    }
+
+
+def dead_letter_count() -> float:
+    return sum(
+        sample.value
+        for metric in DEAD_LETTERS.collect()
+        for sample in metric.samples
+        if sample.name == "pantau_dead_letters_total"
+    )
+
+
+class StageRates:
+    """Messages per second per stage over about the last `window_seconds`, from periodic samples of
+    the stage counters (`sample` is called by a timer; rates need two samples)."""
+
+    def __init__(self, window_seconds: float = 60.0) -> None:
+        self.window_seconds = window_seconds
+        self._samples: deque[tuple[float, dict[str, float]]] = deque()
+
+    def sample(self, now: float, counts: dict[str, float] | None = None) -> None:
+        self._samples.append((now, stage_counts() if counts is None else counts))
+        while len(self._samples) > 2 and now - self._samples[1][0] >= self.window_seconds:
+            self._samples.popleft()
+
+    def per_second(self) -> dict[str, float]:
+        if len(self._samples) < 2:
+            return {}
+        (start, first), (end, last) = self._samples[0], self._samples[-1]
+        seconds = end - start
+        if seconds <= 0:
+            return {}
+        return {stage: max(0.0, value - first.get(stage, 0.0)) / seconds for stage, value in last.items()}

@@ -141,6 +141,36 @@ def api_command() -> None:
 
 
 @app.command()
+def status(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the JSON object GET /status returns.")
+    ] = False,
+    url: Annotated[
+        str | None, typer.Option(help="The API's address (default: PANTAU_API_HOST and PANTAU_API_PORT).")
+    ] = None,
+) -> None:
+    """Per stage lag and throughput, dead letters, the spool, broker memory, engine versions."""
+    import json
+
+    import httpx
+
+    from service.status_report import describe_status
+
+    settings = settings_or_exit()
+    base = url or f"http://{settings.api_host}:{settings.api_port}"
+    try:
+        response = httpx.get(f"{base.rstrip('/')}/status", timeout=15.0)
+        response.raise_for_status()
+    except httpx.HTTPError as exc:
+        typer.echo(
+            f"pantau status: no answer from {base} ({exc}); is `pantau up` or `pantau api` running?", err=True
+        )
+        raise typer.Exit(1) from None
+    report = response.json()
+    typer.echo(json.dumps(report, indent=2) if as_json else describe_status(report, base))
+
+
+@app.command()
 def openapi(
     out: Annotated[Path | None, typer.Option(help="Write it to this file instead of stdout.")] = None,
 ) -> None:

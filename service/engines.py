@@ -226,8 +226,16 @@ def start_embedded(settings: Settings) -> tuple[Settings, Embedded]:
         raise
     resolved = settings.model_copy(update=update)
     pids = [e.process.pid for e in (embedded.broker, embedded.valkey) if e is not None and e.process]
+    broker_pid = embedded.broker.process.pid if embedded.broker and embedded.broker.process else None
     (settings.data_dir / ENGINES_FILE).write_text(
-        json.dumps({"kafka_brokers": resolved.kafka_brokers, "redis_url": resolved.redis_url, "pids": pids})
+        json.dumps(
+            {
+                "kafka_brokers": resolved.kafka_brokers,
+                "redis_url": resolved.redis_url,
+                "pids": pids,
+                "broker_pid": broker_pid,
+            }
+        )
     )
     return resolved, embedded
 
@@ -262,11 +270,11 @@ def is_engine_process(pid: int) -> bool:
     return b"tansu" in cmdline or b"valkey-server" in cmdline
 
 
-def running_engines(settings: Settings) -> dict[str, str]:
+def running_engines(settings: Settings) -> dict[str, Any]:
     """The addresses a running `pantau up` published in its data directory (empty when none)."""
     path = settings.data_dir / ENGINES_FILE
     try:
-        data: dict[str, str] = json.loads(path.read_text())
+        data: dict[str, Any] = json.loads(path.read_text())
         return data
     except (OSError, ValueError):
         return {}

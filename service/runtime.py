@@ -37,6 +37,7 @@ from detectors.volume import VolumeBurst
 from nlp.models import build_classifier
 from pantau import bus, metrics
 from pantau.bus import RawSink
+from service.engines import running_engines
 from storage.client import describe, open_client
 from storage.migrate import Migrator, apply_posts_ttl
 from storage.repository import ClickHouseStore
@@ -369,6 +370,9 @@ def run(
     writer = spooling.parts.writer if spooling is not None else None
     if api:
         context = make_context(settings, store, alert_state.redis, producer, writer)
+        if drain:  # the embedded broker: its memory goes into GET /status
+            pid = running_engines(settings).get("broker_pid")
+            context.broker_pid = pid if isinstance(pid, int) else None
         services.append(ApiServer(create_app(settings, context), settings.api_host, settings.api_port))
     # First in the list, so stopped after the sources (API, demo) have stopped feeding it.
     services.insert(0, DispatcherService(make_dispatcher(settings, pipeline)))

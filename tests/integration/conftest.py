@@ -33,6 +33,8 @@ def settings(broker: TansuBroker, valkey: ValkeyServer, chdb_dsn: str, tmp_path:
         burst_window_seconds=60,
         burst_min_count=8,
         burst_warmup_windows=10,
+        # The tests' posts carry fixed dates, which age past any retention: keep them all.
+        posts_ttl_days=0,
     )
 
 

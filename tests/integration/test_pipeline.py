@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import orjson
+from clickhouse_connect.driver.client import Client
 from prometheus_client import REGISTRY
 
 from config.settings import Settings
@@ -219,3 +220,26 @@ async def test_detectors_resume_from_their_checkpoint_after_a_restart(harness: H
     ) - consumed_before
     # The new post's few observations, not the 120 posts' hundreds again.
     assert consumed < 20, consumed
+
+
+async def test_a_post_older_than_the_retention_is_dead_lettered_not_counted_as_stored(
+    settings: Settings, clickhouse: Client
+) -> None:
+    recent = datetime.now(UTC) - timedelta(days=1)
+    archive = [post("2013", "arsip lama", utc(2013, 6, 1)), post("now", "kabar baru", recent)]
+    async with Harness(
+        settings=settings.model_copy(update={"posts_ttl_days": 400}), client=clickhouse
+    ) as old:
+        await old.send(archive)
+        await old.start_worker()
+
+        async def both_handled() -> bool:
+            return bool(
+                await old.post_count() == 1 and clickhouse.command("SELECT count() FROM dead_letters") == 1
+            )
+
+        await wait_for(both_handled, what="the recent post stored and the old one dead-lettered")
+        (reason,) = clickhouse.query("SELECT reason FROM dead_letters").result_rows[0]
+        assert "older than the 400-day retention" in reason and "PANTAU_BACKFILL" in reason
+        assert clickhouse.command("SELECT count() FROM posts WHERE native_id = '2013'") == 0
+        assert clickhouse.command("SELECT uniqExactMerge(posts) FROM minute_stats WHERE target = ''") == 1

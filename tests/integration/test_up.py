@@ -74,6 +74,8 @@ def pantau_up(data_dir: Path, port: int, *args: str, **env: str) -> Iterator[sub
         "PANTAU_API_PORT": str(port),
         "PANTAU_BROKER_SESSION_TIMEOUT": "6",
         "PANTAU_ADMIN_KEY": ADMIN_KEY,
+        # The tests' posts carry fixed dates, which age past any retention: keep them all.
+        "PANTAU_POSTS_TTL_DAYS": "0",
         **env,
     }
     log_path = data_dir.parent / f"{data_dir.name}-up.log"
@@ -119,6 +121,28 @@ def stored_posts(data_dir: Path) -> tuple[int, int, int]:
     return rows, distinct, counted
 
 
+def check_status(data_dir: Path, port: int, demo_posts: int) -> None:
+    """`pantau status` of a running `pantau up` that has stored the demo."""
+    env = {**os.environ, "PANTAU_DATA_DIR": str(data_dir), "PANTAU_API_PORT": str(port)}
+    as_json = subprocess.run(
+        [PANTAU, "status", "--json"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert as_json.returncode == 0, as_json.stderr
+    report = json.loads(as_json.stdout)
+    stages = {s["stage"]: s for s in report["stages"]}
+    assert set(stages) == {"normalise", "enrich", "store", "fan-out", "detect", "alert", "dead-letters"}
+    assert stages["normalise"]["topic"] == "posts.raw" and stages["normalise"]["consumed"] >= demo_posts
+    assert all(s["lag"] is not None and s["lag"] >= 0 for s in report["stages"])
+    assert report["broker"]["reachable"] and report["broker"]["rss_bytes"] > 10 * 2**20
+    assert report["broker"]["messages_held"]["posts.raw"] >= demo_posts
+    assert report["spool"]["enabled"] and report["spool"]["unsent"] == 0
+    assert {"pantau", "clickhouse", "redis", "kafka"} <= set(report["engines"])
+    assert "unknown" not in report["engines"]["clickhouse"]
+    human = subprocess.run([PANTAU, "status"], env=env, capture_output=True, text=True, timeout=60)
+    assert human.returncode == 0, human.stderr
+    assert "normalise" in human.stdout and "posts.raw" in human.stdout and "spool" in human.stdout
+
+
 def test_up_demo_raises_alerts_stops_cleanly_and_keeps_its_data(tmp_path: Path) -> None:
     """The README's first command: `pantau up --demo` at its default speed."""
     data_dir = tmp_path / "var"
@@ -137,6 +161,7 @@ def test_up_demo_raises_alerts_stops_cleanly_and_keeps_its_data(tmp_path: Path) 
         wait_until(
             lambda: metric(base, "pantau_posts_stored_total") >= demo_posts, 60, "the whole demo stored"
         )
+        check_status(data_dir, port, demo_posts)
         # A war-room screen keeps the live feed open: it must not hold the shutdown.
         feed = urllib.request.urlopen(
             urllib.request.Request(f"{base}/alerts/stream", headers=AUTH), timeout=30

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from nlp.evaluation import classification_report, favor_against_f1
 from nlp.heads import HeadError, LinearHead, fit_head
+from pantau.metrics import StageRates
 
 LABELS = ("negative", "neutral", "positive")
 
@@ -125,3 +126,15 @@ def test_report_invariants(pairs: list[tuple[str, str]]) -> None:
     perfect = classification_report(truth, truth, LABELS)
     assert perfect["accuracy"] == 1.0
     assert all(perfect["per_class"][label]["f1"] == 1.0 for label in set(truth))
+
+
+def test_stage_rates_are_per_second_over_the_window_and_need_two_samples() -> None:
+    rates = StageRates(window_seconds=60)
+    assert rates.per_second() == {}
+    rates.sample(0.0, {"enrich": 0.0})
+    assert rates.per_second() == {}
+    rates.sample(10.0, {"enrich": 50.0, "store": 20.0})
+    assert rates.per_second() == {"enrich": 5.0, "store": 2.0}
+    for t in range(20, 200, 10):  # old samples fall out of the window
+        rates.sample(float(t), {"enrich": 50.0, "store": 20.0})
+    assert rates.per_second() == {"enrich": 0.0, "store": 0.0}

@@ -1,0 +1,38 @@
+"""`pantau status` as a person reads it: GET /status laid out as a table and a few lines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+STAGE_HEADER = f"{'stage':<14}{'topic':<16}{'lag':>10}{'per s':>10}{'consumed':>12}"
+
+
+def number(value: float | None, digits: int = 0) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def describe_status(report: dict[str, Any], base: str) -> str:
+    lines = [f"Pantau at {base}, {report['at']}", "", STAGE_HEADER]
+    for stage in report["stages"]:
+        lines.append(
+            f"{stage['stage']:<14}{stage['topic']:<16}{number(stage['lag']):>10}"
+            f"{number(stage['per_second'], 1):>10}{number(stage['consumed']):>12}"
+        )
+    lines += ["", f"dead letters  {number(report['dead_letters'])} since start", spool_line(report["spool"])]
+    broker = report["broker"]
+    held = ", ".join(f"{topic} {count:,}" for topic, count in broker["messages_held"].items()) or "-"
+    memory = f"RSS {broker['rss_bytes'] / 2**20:,.0f} MiB, " if broker["rss_bytes"] else ""
+    state = "reachable" if broker["reachable"] else "UNREACHABLE"
+    lines.append(f"broker        {state}; {memory}holds {held}")
+    lines.append(
+        "engines       " + ", ".join(f"{name} {version}" for name, version in report["engines"].items())
+    )
+    return "\n".join(lines)
+
+
+def spool_line(spool: dict[str, Any]) -> str:
+    if not spool["enabled"]:
+        return "spool         off"
+    waiting = f"{number(spool['posts'])} posts waiting for ClickHouse ({number(spool['unsent'])} unsent)"
+    oldest = "" if spool["oldest_seconds"] is None else f", oldest {number(spool['oldest_seconds'])} s"
+    return f"spool         {waiting}{oldest}"

@@ -1,0 +1,43 @@
+"""service.status_report: GET /status laid out for a person."""
+
+from __future__ import annotations
+
+from service.status_report import describe_status
+
+REPORT = {
+    "at": "2026-12-01T23:50:00Z",
+    "stages": [
+        {"stage": "normalise", "topic": "posts.raw", "lag": 1200, "per_second": 55.25, "consumed": 30000.0},
+        {"stage": "enrich", "topic": "posts", "lag": None, "per_second": None, "consumed": 0.0},
+    ],
+    "dead_letters": 3.0,
+    "spool": {"enabled": True, "posts": 1500, "unsent": 12, "oldest_seconds": 42.0},
+    "broker": {
+        "reachable": True,
+        "rss_bytes": 180 * 2**20,
+        "messages_held": {"posts.raw": 30000, "posts": 0},
+    },
+    "engines": {"pantau": "0.1.0", "clickhouse": "25.8.1", "redis": "valkey 9.0.1"},
+}
+
+
+def test_the_report_reads_as_a_table_and_a_few_lines() -> None:
+    text = describe_status(REPORT, "http://127.0.0.1:8000")
+    lines = text.splitlines()
+    assert lines[0] == "Pantau at http://127.0.0.1:8000, 2026-12-01T23:50:00Z"
+    assert lines[3].split() == ["normalise", "posts.raw", "1,200", "55.2", "30,000"]
+    assert lines[4].split() == ["enrich", "posts", "-", "-", "0"]  # unknown is '-', not 0
+    assert "spool         1,500 posts waiting for ClickHouse (12 unsent), oldest 42 s" in lines
+    assert "broker        reachable; RSS 180 MiB, holds posts.raw 30,000, posts 0" in lines
+    assert lines[-1] == "engines       pantau 0.1.0, clickhouse 25.8.1, redis valkey 9.0.1"
+
+
+def test_a_missing_spool_and_an_unreachable_broker_say_so() -> None:
+    report = {
+        **REPORT,
+        "spool": {"enabled": False, "posts": 0, "unsent": 0, "oldest_seconds": None},
+        "broker": {"reachable": False, "rss_bytes": None, "messages_held": {}},
+    }
+    text = describe_status(report, "http://x")
+    assert "spool         off" in text
+    assert "broker        UNREACHABLE; holds -" in text
