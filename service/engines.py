@@ -154,9 +154,11 @@ class ValkeyServer(_ChildEngine):
         port: int | None = None,
         log_path: Path | None = None,
         die_with_parent: bool = False,
+        max_memory_mb: int = 512,
     ) -> None:
         super().__init__(port, log_path, die_with_parent)
         self.data_dir = data_dir
+        self.max_memory_mb = max_memory_mb
 
     def command(self) -> list[str]:
         try:
@@ -177,6 +179,12 @@ class ValkeyServer(_ChildEngine):
             "",
             "--protected-mode",
             "no",
+            # Bounded, and never evicting: live alerts carry TTLs, so a volatile-* policy could drop
+            # them. At the bound, writes fail loudly and the worker retries.
+            "--maxmemory",
+            f"{self.max_memory_mb}mb",
+            "--maxmemory-policy",
+            "noeviction",
         ]
         if self.data_dir is not None:
             self.data_dir.mkdir(parents=True, exist_ok=True)

@@ -116,3 +116,16 @@ async def test_every_change_is_published_and_appended_to_the_feed(state: AlertSt
     ]
     feed = await state.redis.xrange("pantau:alerts:feed")
     assert [orjson.loads(fields[b"data"])["event"] for _, fields in feed] == ["opened", "acknowledged"]
+
+
+async def test_the_embedded_valkey_is_bounded_and_never_evicts_live_alerts(valkey: ValkeyServer) -> None:
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(valkey.url)
+    try:
+        config = await redis.config_get("maxmemory*")
+    finally:
+        await redis.aclose()
+    # Live alerts carry TTLs: any volatile-* or allkeys-* policy could drop one at the bound.
+    assert config["maxmemory-policy"] == "noeviction"
+    assert int(config["maxmemory"]) == 512 * 2**20

@@ -83,3 +83,9 @@ def test_migrate_runs_once(compose: dict[str, Any]) -> None:
     migrate = compose["services"]["migrate"]
     assert migrate["command"] == ["migrate", "up"]
     assert migrate["restart"] == "no"
+
+
+def test_production_valkey_is_bounded_and_never_evicts(compose: dict[str, Any]) -> None:
+    command = compose["services"]["valkey"]["command"]
+    assert command[command.index("--maxmemory-policy") + 1] == "noeviction"
+    assert command[command.index("--maxmemory") + 1].endswith("mb")
