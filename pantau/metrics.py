@@ -62,33 +62,28 @@ def batches_in_flight() -> float:
     return sum(sample.value for metric in BATCHES_IN_FLIGHT.collect() for sample in metric.samples)
 
 
-def messages_consumed() -> float:
-    """Messages consumed by all stages so far: it stops moving when the pipeline is idle."""
-    return sum(
-        sample.value
-        for metric in MESSAGES_IN.collect()
+def by_stage(counter: Counter) -> dict[str, float]:
+    """A counter labelled by stage: its total per stage so far."""
+    return {
+        sample.labels["stage"]: sample.value
+        for metric in counter.collect()
         for sample in metric.samples
-        if sample.name == "pantau_stage_messages_total"
-    )
+        if sample.name.endswith("_total")
+    }
 
 
 def stage_counts() -> dict[str, float]:
     """Messages consumed so far, per stage."""
-    return {
-        sample.labels["stage"]: sample.value
-        for metric in MESSAGES_IN.collect()
-        for sample in metric.samples
-        if sample.name == "pantau_stage_messages_total"
-    }
+    return by_stage(MESSAGES_IN)
+
+
+def messages_consumed() -> float:
+    """Messages consumed by all stages so far: it stops moving when the pipeline is idle."""
+    return sum(stage_counts().values())
 
 
 def dead_letter_count() -> float:
-    return sum(
-        sample.value
-        for metric in DEAD_LETTERS.collect()
-        for sample in metric.samples
-        if sample.name == "pantau_dead_letters_total"
-    )
+    return sum(by_stage(DEAD_LETTERS).values())
 
 
 class StageRates:

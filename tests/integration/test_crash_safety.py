@@ -12,7 +12,6 @@ import random
 import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from service.engines import free_port
-from tests.integration.test_up import ADMIN_KEY, PANTAU, get_json, pantau_up, wait_until
+from tests.integration.test_up import ADMIN_KEY, PANTAU, get_json, pantau_up, read_stopped, wait_until
 
 STORED_IDS = (
     "import json, sys; from storage.client import open_client; "
@@ -63,14 +62,7 @@ def post(n: int) -> dict[str, Any]:
 
 def stored_ids(data_dir: Path) -> list[str]:
     """Every row of `posts` (duplicates included) of a stopped `pantau up`, read in another process."""
-    out = subprocess.run(
-        [sys.executable, "-c", STORED_IDS, f"chdb://{(data_dir / 'clickhouse').resolve()}"],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    ).stdout
-    ids: list[str] = json.loads(out)
+    ids: list[str] = json.loads(read_stopped(data_dir, STORED_IDS))
     return ids
 
 

@@ -108,16 +108,21 @@ def alive(pid: int) -> bool:
     return not re.search(r"^State:\s+Z", status, re.MULTILINE)
 
 
-def stored_posts(data_dir: Path) -> tuple[int, int, int]:
-    """Read the posts of a stopped `pantau up` in another process (chdb: one process per directory)."""
-    out = subprocess.run(
-        [sys.executable, "-c", COUNT_POSTS, f"chdb://{(data_dir / 'clickhouse').resolve()}"],
+def read_stopped(data_dir: Path, script: str) -> str:
+    """What `script` prints about the ClickHouse of a stopped `pantau up`, run in another process
+    (chdb: one process per directory); the DSN is its first argument."""
+    return subprocess.run(
+        [sys.executable, "-c", script, f"chdb://{(data_dir / 'clickhouse').resolve()}"],
         check=True,
         capture_output=True,
         text=True,
         timeout=60,
-    ).stdout.split()
-    rows, distinct, counted = (int(x) for x in out)
+    ).stdout
+
+
+def stored_posts(data_dir: Path) -> tuple[int, int, int]:
+    """Rows, distinct ids and posts counted per minute, of a stopped `pantau up`."""
+    rows, distinct, counted = (int(x) for x in read_stopped(data_dir, COUNT_POSTS).split())
     return rows, distinct, counted
 
 
