@@ -56,7 +56,7 @@ ADMIN_KEY = "fuzz-test-admin-key-0123456789"
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
 BASE_URL = "http://pantau"
 STREAM = "GET /alerts/stream"
-PUBLIC = frozenset({"GET /healthz", "GET /readyz", "GET /metrics"})
+PUBLIC = frozenset({"GET /healthz", "GET /readyz", "GET /metrics", "GET /status"})
 # A well-formed key that was never issued, and something that is not a key at all.
 BAD_KEYS = ("pk_0123456789ab_" + "A" * 43, "not-a-key")
 REQUEST_SECONDS = 20.0
