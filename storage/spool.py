@@ -271,6 +271,10 @@ class Spool:
             cursor = self.db.execute("UPDATE spooled SET sent = 0, attempts = attempts + 1 WHERE sent = 1")
         return cursor.rowcount
 
+    def last_seq_now(self) -> int:
+        """The newest post's place in the spool (0 when empty)."""
+        return self._scalar("SELECT coalesce(max(seq), 0) FROM spooled")
+
     def depth_now(self) -> SpoolDepth:
         with self._lock:
             posts, unsent, oldest = self.db.execute(
@@ -350,6 +354,9 @@ class Spool:
 
     async def depth(self) -> SpoolDepth:
         return await self._run(self.depth_now)
+
+    async def last_seq(self) -> int:
+        return await self._run(self.last_seq_now)
 
 
 class SpoolWriter:
@@ -457,18 +464,22 @@ class SpoolKeeper:
         self.batch = batch
         self.interval_seconds = interval_seconds
         self._cursor = 0
+        self._pass_end = 0
 
     def dead_letter_raw(self, envelope: bytes) -> str:
         """The envelope as the normaliser's dead letter keeps it (see streams.app.dead_letter)."""
         return envelope[: self.dlq_max_raw_bytes].decode("utf-8", "replace")
 
     async def trim_once(self) -> int:
-        """Check the next batch of sent posts against ClickHouse and remove those it holds."""
+        """Check the next batch of sent posts against ClickHouse and remove those it holds.
+
+        Passes go from the oldest post to the newest one there was when the pass began, then start
+        again: under a steady stream the tail never runs dry, and a pass that only ended at an empty
+        tail would never come back to the posts it checked while they were still on their way."""
+        if self._cursor == 0:
+            self._pass_end = await self.spool.last_seq()
         rows = await self.spool.waiting(self._cursor, self.batch)
-        if not rows:
-            self._cursor = 0
-            return 0
-        self._cursor = rows[-1].seq
+        self._cursor = 0 if not rows or rows[-1].seq >= self._pass_end else rows[-1].seq
         ids = [row.post_id for row in rows if row.post_id is not None]
         stored = await asyncio.to_thread(self.store.existing_post_ids, ids) if ids else set()
         unstored = [row for row in rows if row.post_id not in stored]
@@ -482,12 +493,10 @@ class SpoolKeeper:
     async def trim_all(self) -> int:
         """One full pass over the spool."""
         self._cursor = 0
-        removed = 0
-        while True:
-            before = self._cursor
+        removed = await self.trim_once()
+        while self._cursor:
             removed += await self.trim_once()
-            if self._cursor <= before:
-                return removed
+        return removed
 
     async def recover(self) -> int:
         """At start-up with the memory broker: what ClickHouse does not hold is sent again."""
@@ -499,7 +508,8 @@ class SpoolKeeper:
 
     async def run(self) -> None:
         while True:
-            await asyncio.sleep(self.interval_seconds)
+            # Mid-pass, go on at once: a backlog is trimmed as fast as ClickHouse answers.
+            await asyncio.sleep(self.interval_seconds if self._cursor == 0 else 0.05)
             try:
                 await self.trim_once()
                 depth = await self.spool.depth()

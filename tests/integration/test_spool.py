@@ -221,6 +221,37 @@ async def test_the_keeper_removes_what_clickhouse_holds_and_recovery_sends_the_r
     spool.close()
 
 
+async def test_under_a_steady_stream_the_keeper_comes_back_to_posts_stored_after_it_checked_them(
+    tmp_path: Path, clickhouse: Client
+) -> None:
+    """Found by the soak: new posts kept the tail from running dry, so a pass never ended and the
+    posts checked while still on their way stayed in the spool for as long as the stream went on."""
+    Migrator(clickhouse).up()
+    store = ClickHouseStore(clickhouse)
+    spool = opened(tmp_path / "spool.sqlite3")
+    keeper = SpoolKeeper(spool, store, dlq_max_raw_bytes=65536, batch=2)
+    on_their_way: list[str] = []
+    for step in range(8):
+        ids = [f"{step}-{i}" for i in range(2)]  # two new posts arrive before every check
+        await writer(spool).send_many([envelope(i) for i in ids])
+        await spool.mark_sent([row.seq for row in await spool.unsent(10)])
+        store.insert_new_posts([stored_item(f"x:{i}") for i in on_their_way])  # they land a step late
+        on_their_way = ids
+        await keeper.trim_once()
+
+    left = {row.post_id for row in await spool.waiting(0, 100)}
+    assert left <= {"x:6-0", "x:6-1", "x:7-0", "x:7-1"}, sorted(left)
+    spool.close()
+
+
+def stored_item(post_id: str) -> EnrichedPost:
+    post = make_post("harga beras naik lagi").model_copy(update={"id": post_id})
+    return EnrichedPost(
+        post=post, enrichment=Enrichment(lang="id", sentiment=Sentiment.neutral, sentiment_score=0.5),
+        enriched_at=utcnow(),
+    )  # fmt: skip
+
+
 def test_pantau_keeps_no_spool_file_open_after_close(tmp_path: Path) -> None:
     spool = opened(tmp_path / "spool.sqlite3")
     spool.close()
