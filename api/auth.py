@@ -12,6 +12,7 @@ Clients send `Authorization: Bearer KEY`. Routes ask for a role with the `Viewer
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import functools
 import hashlib
@@ -33,6 +34,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, WatchError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from config.settings import validate_admin_key
 from pantau import metrics
@@ -282,6 +284,7 @@ class Authenticator:
         *,
         admin_key: SecretStr | None,
         rate_limiter: RateLimiter | None = None,
+        redis_timeout_seconds: float = 1.0,
     ) -> None:
         try:
             admin = validate_admin_key(admin_key)
@@ -289,20 +292,26 @@ class Authenticator:
             raise ValueError(f"PANTAU_ADMIN_KEY: {exc}") from None
         self.store = store
         self.rate_limiter = rate_limiter
+        # A Redis that hangs (frozen, partitioned) must not hang every request with it: the
+        # shared client has no socket timeout, since the live feed blocks on it by design.
+        self.redis_timeout_seconds = redis_timeout_seconds
         self._admin_key = admin.get_secret_value().encode() if admin is not None else None
 
     async def authenticate(self, presented: str) -> Principal | None:
         # Bytes: compare_digest refuses str with non-ASCII characters, which a header may carry.
         if self._admin_key is not None and hmac.compare_digest(presented.encode(), self._admin_key):
             return BOOTSTRAP_PRINCIPAL
-        return await self.store.verify(presented)
+        try:
+            return await asyncio.wait_for(self.store.verify(presented), self.redis_timeout_seconds)
+        except TimeoutError:
+            raise RedisTimeoutError(f"no answer within {self.redis_timeout_seconds} s") from None
 
     async def admit(self, principal: Principal) -> RateDecision:
         if self.rate_limiter is None:
             return RateDecision(allowed=True)
         try:
-            return await self.rate_limiter.hit(principal.key_id)
-        except RedisError as exc:
+            return await asyncio.wait_for(self.rate_limiter.hit(principal.key_id), self.redis_timeout_seconds)
+        except (RedisError, TimeoutError) as exc:
             # Fail open: a war room that loses Redis for a moment should still be able to act.
             log.warning("rate limit not applied, Redis failed: %s", exc)
             return RateDecision(allowed=True)

@@ -272,6 +272,45 @@ async def test_an_unreachable_key_store_answers_503() -> None:
     assert "Retry-After" in response.headers
 
 
+@pytest.fixture
+async def hung_redis() -> AsyncIterator[Redis]:
+    """A Redis that accepts connections and never answers, as a frozen or partitioned one does."""
+
+    writers: list[asyncio.StreamWriter] = []
+
+    async def swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.append(writer)
+        while await reader.read(65536):
+            pass
+
+    server = await asyncio.start_server(swallow, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    redis = Redis.from_url(f"redis://127.0.0.1:{port}/0")
+    yield redis
+    await redis.aclose(close_connection_pool=True)
+    for writer in writers:
+        writer.close()
+        await writer.wait_closed()
+    server.close()
+    await server.wait_closed()
+
+
+async def test_a_hung_redis_fails_key_checks_in_time_and_the_rate_limit_open(hung_redis: Redis) -> None:
+    authenticator = Authenticator(
+        KeyStore(hung_redis, cache_seconds=0),
+        admin_key=SecretStr(ADMIN_KEY),
+        rate_limiter=RateLimiter(hung_redis, per_minute=60),
+        redis_timeout_seconds=0.3,
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=make_app(authenticator)), base_url="http://pantau"
+    ) as client:
+        admin = await asyncio.wait_for(client.get("/view", headers=bearer(ADMIN_KEY)), 5)
+        stored = await asyncio.wait_for(client.get("/view", headers=bearer("pk_0123456789ab_" + "c" * 43)), 5)
+    assert admin.status_code == 200  # the bootstrap key needs no Redis, and the limit fails open
+    assert stored.status_code == 503 and "Retry-After" in stored.headers
+
+
 # -- rate limits ---------------------------------------------------------------------------------
 
 
