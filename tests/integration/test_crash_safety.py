@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import random
 import signal
-import sqlite3
 import subprocess
 import threading
 import time
@@ -21,13 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from service.engines import free_port
-from tests.integration.test_up import ADMIN_KEY, PANTAU, get_json, pantau_up, read_stopped, wait_until
+from tests.integration.test_up import ADMIN_KEY, PANTAU, get_json, pantau_up, spooled, stored_ids, wait_until
 
-STORED_IDS = (
-    "import json, sys; from storage.client import open_client; "
-    "c = open_client(sys.argv[1]); "
-    "print(json.dumps([r[0] for r in c.query('SELECT native_id FROM posts').result_rows]))"
-)
 T0 = datetime.now(UTC) - timedelta(hours=1)
 
 
@@ -58,20 +52,6 @@ def post(n: int) -> dict[str, Any]:
         "author": {"id": f"warga{n % 97}", "handle": f"warga{n % 97}"},
         "created_at": (T0 + timedelta(seconds=n)).isoformat(),
     }
-
-
-def stored_ids(data_dir: Path) -> list[str]:
-    """Every row of `posts` (duplicates included) of a stopped `pantau up`, read in another process."""
-    ids: list[str] = json.loads(read_stopped(data_dir, STORED_IDS))
-    return ids
-
-
-def spooled(data_dir: Path) -> int:
-    path = data_dir / "spool" / "posts.sqlite3"
-    if not path.exists():
-        return 0
-    with sqlite3.connect(path, timeout=10) as db:
-        return int(db.execute("SELECT count(*) FROM spooled").fetchone()[0])
 
 
 def ready(base: str) -> bool:

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from service.engines import free_port
-from tests.integration.test_crash_safety import Poster, spooled, stored_ids
-from tests.integration.test_up import PANTAU, children_of, pantau_up, wait_until
+from tests.integration.test_crash_safety import Poster
+from tests.integration.test_up import PANTAU, children_of, pantau_up, spooled, stored_ids, wait_until
 
 OUTAGE_SECONDS = 60.0
 # The name /readyz gives each engine's check.
