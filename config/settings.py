@@ -166,6 +166,24 @@ class Settings(BaseSettings):
         description="Past this many spooled posts, POST /ingest answers 503 with Retry-After.",
     )
 
+    broker_rollover: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="Roll the embedded broker's topics over (delete, create again, empty) once it holds "
+        "too much, so its memory stays bounded; every post stays in the spool until ClickHouse has it, "
+        "so nothing is lost. auto: on with the embedded broker; a configured Kafka's retention does "
+        "this job.",
+    )
+    broker_rollover_mb: PositiveInt = Field(
+        default=768,
+        description="Roll the embedded broker's topics over once its resident memory passes this.",
+    )
+    broker_rollover_messages: PositiveInt = Field(
+        default=400_000, description="... or once its topics hold this many messages."
+    )
+    broker_rollover_check_seconds: PositiveFloat = Field(
+        default=30.0, description="How often the broker's memory and messages are checked."
+    )
+
     # -- detection --------------------------------------------------------------------------------
     # Five-minute windows and a support of 5 posts: on CrisisLex's 25 real events these find 89% of
     # the events, 15 minutes after the onset (median), with 0.13 false bursts per key-day; one-minute
@@ -247,6 +265,9 @@ class Settings(BaseSettings):
     @property
     def spool_path(self) -> Path:
         return self.data_dir / "spool" / "posts.sqlite3"
+
+    def rollover_enabled(self, *, memory_broker: bool) -> bool:
+        return self.broker_rollover == "on" or (self.broker_rollover == "auto" and memory_broker)
 
     def spool_enabled(self, *, memory_broker: bool) -> bool:
         return self.spool == "on" or (self.spool == "auto" and memory_broker)

@@ -75,6 +75,30 @@ async def ensure_topics(brokers: str, partitions: int, replication: int = 1, *, 
                 await admin.close()
 
 
+async def recreate_topics(
+    brokers: str, partitions: int, replication: int = 1, *, wait_s: float = 30.0
+) -> None:
+    """Delete Pantau's topics and create them again, empty: the embedded broker frees their memory.
+
+    Whoever reads them must have read everything first (see streams.rollover)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(brokers))
+    await admin.start()
+    try:
+        present = [t for t in ALL_TOPICS if t in set(await admin.list_topics())]
+        if present:
+            await admin.delete_topics(present)
+        async for attempt in AsyncRetrying(
+            stop=stop_after_delay(wait_s), wait=wait_exponential(multiplier=0.05, max=1), reraise=True
+        ):
+            with attempt:
+                left = set(await admin.list_topics()) & set(present)
+                if left:
+                    raise RuntimeError(f"topics still there after their deletion: {sorted(left)}")
+    finally:
+        await admin.close()
+    await ensure_topics(brokers, partitions, replication, wait_s=wait_s)
+
+
 # Which stage consumes each topic (store and fan-out share posts.enriched and its offsets).
 STAGES_BY_TOPIC = {
     RAW: ("normalise",),

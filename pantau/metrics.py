@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from pathlib import Path
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -56,6 +57,13 @@ SPOOL_REFUSED = Counter("pantau_spool_refused_total", "Posts refused because the
 SPOOL_POSTS = Gauge("pantau_spool_posts", "Posts in the spool: accepted, not yet held by ClickHouse.")
 SPOOL_UNSENT = Gauge("pantau_spool_unsent_posts", "Spooled posts no broker has been given yet.")
 SPOOL_OLDEST_SECONDS = Gauge("pantau_spool_oldest_seconds", "Age of the oldest spooled post.")
+BROKER_GENERATION = Gauge(
+    "pantau_broker_generation",
+    "Topic generation of the embedded broker: how many times its topics rolled over.",
+)
+BROKER_ROLLOVERS = Counter(
+    "pantau_broker_rollovers_total", "Rollovers of the embedded broker's topics, by outcome.", ["outcome"]
+)
 
 
 def batches_in_flight() -> float:
@@ -86,6 +94,11 @@ def dead_letter_count() -> float:
     return sum(by_stage(DEAD_LETTERS).values())
 
 
+def broker_generation() -> int:
+    """The topic generation this process follows (0: its topics never rolled over)."""
+    return int(sum(sample.value for metric in BROKER_GENERATION.collect() for sample in metric.samples))
+
+
 class StageRates:
     """Messages per second per stage over about the last `window_seconds`, from periodic samples of
     the stage counters (`sample` is called by a timer; rates need two samples)."""
@@ -107,3 +120,16 @@ class StageRates:
         if seconds <= 0:
             return {}
         return {stage: max(0.0, value - first.get(stage, 0.0)) / seconds for stage, value in last.items()}
+
+
+def process_rss(pid: int | None) -> int | None:
+    """Resident memory of a process on this machine, in bytes (None: unknown or gone)."""
+    if pid is None:
+        return None
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None

@@ -12,7 +12,6 @@ import contextlib
 import functools
 import logging
 import signal
-import time
 from collections.abc import Iterator
 from importlib import resources
 from typing import Any
@@ -35,7 +34,7 @@ from detectors.shifts import ShareShift
 from detectors.topics import EmergingTopics
 from detectors.volume import VolumeBurst
 from nlp.models import build_classifier
-from pantau import bus, metrics
+from pantau import bus
 from pantau.bus import RawSink
 from service.engines import running_engines
 from storage.client import describe, open_client
@@ -44,6 +43,7 @@ from storage.repository import ClickHouseStore
 from storage.spool import SpoolParts, assemble
 from streams.app import Pipeline, build_agents, faust_app
 from streams.detection import CheckpointStore, DetectionState
+from streams.rollover import BrokerRollover, GenerationFollower, Generations, drain_pipeline
 from streams.sources import read_rows, rebase, replay
 
 log = logging.getLogger("pantau")
@@ -276,23 +276,6 @@ class DemoReplay(mode.Service):
             await producer.stop()
 
 
-async def drain_pipeline(quiet_seconds: float = 1.0, max_seconds: float = 8.0) -> None:
-    """Wait until no stage has consumed anything for `quiet_seconds` (at most `max_seconds`)."""
-    started = time.monotonic()
-    last, quiet_since = metrics.messages_consumed(), time.monotonic()
-    while time.monotonic() - quiet_since < quiet_seconds:
-        if time.monotonic() - started > max_seconds:
-            log.warning("stopping with the pipeline still busy after %.0f s of draining", max_seconds)
-            return
-        await asyncio.sleep(0.1)
-        now = metrics.messages_consumed()
-        # A model batch can take seconds without a new message consumed: busy, not drained.
-        if now != last or metrics.batches_in_flight():
-            log.debug("drain: %s messages consumed (was %s)", now, last)
-            last, quiet_since = now, time.monotonic()
-    log.info("pipeline drained in %.1f s", time.monotonic() - started)
-
-
 class PantauWorker(faust.Worker):
     """The Faust worker, stopping in the order Pantau needs: sources first (demo, API), then,
     with `drain`, the pipeline is given time to empty, and only then do the consumers stop.
@@ -376,6 +359,16 @@ def run(
         services.append(ApiServer(create_app(settings, context), settings.api_host, settings.api_port))
     # First in the list, so stopped after the sources (API, demo) have stopped feeding it.
     services.insert(0, DispatcherService(make_dispatcher(settings, pipeline)))
+    if settings.broker_rollover != "off":
+        # Every worker follows the topic generation; where the spool and the embedded broker are,
+        # the topics roll over when the broker holds too much.
+        follower = GenerationFollower(app, Generations(alert_state.redis, settings.app_id))
+        services.append(follower)
+        if spooling is not None and settings.rollover_enabled(memory_broker=drain):
+            pid = running_engines(settings).get("broker_pid")
+            services.append(
+                BrokerRollover(settings, spooling.parts, follower, pid if isinstance(pid, int) else None)
+            )
     if spooling is not None:
         services.insert(0, spooling)  # stopped last: after every source that writes to it
     if demo:

@@ -23,7 +23,8 @@ def describe_status(report: dict[str, Any], base: str) -> str:
     held = ", ".join(f"{topic} {count:,}" for topic, count in broker["messages_held"].items()) or "-"
     memory = f"RSS {broker['rss_bytes'] / 2**20:,.0f} MiB, " if broker["rss_bytes"] else ""
     state = "reachable" if broker["reachable"] else "UNREACHABLE"
-    lines.append(f"broker        {state}; {memory}holds {held}")
+    generation = f", topic generation {broker['generation']}" if broker.get("generation") else ""
+    lines.append(f"broker        {state}; {memory}holds {held}{generation}")
     lines.append(
         "engines       " + ", ".join(f"{name} {version}" for name, version in report["engines"].items())
     )

@@ -412,18 +412,32 @@ class SpoolForwarder:
         self.batch = batch
         self.idle_seconds = idle_seconds
         self._wake = asyncio.Event()
+        self._sending = asyncio.Lock()
+        self._paused = False
 
     def wake(self) -> None:
         self._wake.set()
 
+    async def pause(self) -> None:
+        """Stop sending (new posts stay in the spool); returns once no batch is on its way."""
+        async with self._sending:
+            self._paused = True
+
+    def resume(self) -> None:
+        self._paused = False
+        self.wake()
+
     async def forward_once(self) -> int:
-        """Send one batch; return how many posts it held."""
-        rows = await self.spool.unsent(self.batch)
-        if rows:
-            await self.send([row.envelope for row in rows])
-            await self.spool.mark_sent([row.seq for row in rows])
-            metrics.SPOOL_FORWARDED.inc(len(rows))
-        return len(rows)
+        """Send one batch; return how many posts it held (0 while paused)."""
+        async with self._sending:
+            if self._paused:
+                return 0
+            rows = await self.spool.unsent(self.batch)
+            if rows:
+                await self.send([row.envelope for row in rows])
+                await self.spool.mark_sent([row.seq for row in rows])
+                metrics.SPOOL_FORWARDED.inc(len(rows))
+            return len(rows)
 
     async def run(self) -> None:
         failures = 0
@@ -465,6 +479,7 @@ class SpoolKeeper:
         self.interval_seconds = interval_seconds
         self._cursor = 0
         self._pass_end = 0
+        self._passes = asyncio.Lock()  # one pass at a time: recover() runs beside run()
 
     def dead_letter_raw(self, envelope: bytes) -> str:
         """The envelope as the normaliser's dead letter keeps it (see streams.app.dead_letter)."""
@@ -499,9 +514,11 @@ class SpoolKeeper:
         return removed
 
     async def recover(self) -> int:
-        """At start-up with the memory broker: what ClickHouse does not hold is sent again."""
-        removed = await self.trim_all()
-        again = await self.spool.resend()
+        """What a lost broker held and ClickHouse does not hold is sent again (at start-up with the
+        memory broker, and after its topics rolled over)."""
+        async with self._passes:
+            removed = await self.trim_all()
+            again = await self.spool.resend()
         if removed or again:
             log.info("spool: %d posts were stored already, %d are sent again", removed, again)
         return again
@@ -511,7 +528,8 @@ class SpoolKeeper:
             # Mid-pass, go on at once: a backlog is trimmed as fast as ClickHouse answers.
             await asyncio.sleep(self.interval_seconds if self._cursor == 0 else 0.05)
             try:
-                await self.trim_once()
+                async with self._passes:
+                    await self.trim_once()
                 depth = await self.spool.depth()
             except asyncio.CancelledError:
                 raise

@@ -7,7 +7,6 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from importlib import metadata
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Response
@@ -18,7 +17,7 @@ from pydantic import BaseModel, Field
 from api.deps import ApiContext, Context
 from pantau.bus import STAGES_BY_TOPIC, topic_positions
 from pantau.domain import utcnow
-from pantau.metrics import dead_letter_count, stage_counts
+from pantau.metrics import broker_generation, dead_letter_count, process_rss, stage_counts
 
 router = APIRouter(tags=["operations"])
 
@@ -76,6 +75,9 @@ class BrokerStatus(BaseModel):
     reachable: bool
     rss_bytes: int | None = Field(description="Resident memory of the embedded broker (None: not embedded).")
     messages_held: dict[str, int] = Field(description="Messages the broker holds, per topic.")
+    generation: int = Field(
+        default=0, description="Topic generation: how often the embedded broker's topics rolled over."
+    )
 
 
 class Status(BaseModel):
@@ -85,18 +87,6 @@ class Status(BaseModel):
     spool: SpoolStatus
     broker: BrokerStatus
     engines: dict[str, str] = Field(description="Engine versions, by engine.")
-
-
-def process_rss(pid: int | None) -> int | None:
-    if pid is None:
-        return None
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
 
 
 async def engine_versions(ctx: ApiContext) -> dict[str, str]:
@@ -162,6 +152,7 @@ async def status(ctx: Context) -> Status:
             reachable=positions is not None,
             rss_bytes=process_rss(ctx.broker_pid),
             messages_held={topic: held for topic, (held, _) in (positions or {}).items()},
+            generation=broker_generation(),
         ),
         engines=await engine_versions(ctx),
     )

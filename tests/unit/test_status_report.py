@@ -41,3 +41,9 @@ def test_a_missing_spool_and_an_unreachable_broker_say_so() -> None:
     text = describe_status(report, "http://x")
     assert "spool         off" in text
     assert "broker        UNREACHABLE; holds -" in text
+
+
+def test_a_broker_whose_topics_rolled_over_gives_its_generation() -> None:
+    broker = {**REPORT["broker"], "generation": 3}  # type: ignore[dict-item]
+    text = describe_status({**REPORT, "broker": broker}, "http://x")
+    assert "broker        reachable; RSS 180 MiB, holds posts.raw 30,000, posts 0, topic generation 3" in text

@@ -1,0 +1,116 @@
+"""Topic generations on the real broker, pipeline, spool and ClickHouse: the embedded broker's
+topics roll over under a live stream, its memory is freed, and no accepted post is lost."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+
+from pantau import bus
+from storage.spool import SpoolParts, assemble
+from streams.rollover import BrokerRollover, GenerationFollower, Generations
+from tests.integration.harness import Harness, envelopes, post, utc, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class Rolling:
+    harness: Harness
+    spool: SpoolParts
+    follower: GenerationFollower
+    rollover: BrokerRollover
+
+    async def accept(self, posts: list[dict[str, object]]) -> None:
+        await self.spool.writer.send_many(envelopes(posts))
+
+    async def stored_ids(self) -> list[str]:
+        rows = await asyncio.to_thread(self.harness.client.query, "SELECT id FROM posts")
+        return [row[0] for row in rows.result_rows]
+
+
+@pytest.fixture
+async def rolling(harness: Harness) -> AsyncIterator[Rolling]:
+    settings = harness.settings.model_copy(update={"broker_rollover_check_seconds": 3600.0})
+    spool = assemble(settings, harness.store, harness.producer.send_many)
+    spool.keeper.interval_seconds = 0.2
+    await harness.start_worker()
+    assert harness.app is not None
+    follower = GenerationFollower(harness.app, Generations(harness.redis, settings.app_id), poll_seconds=0.2)
+    rollover = BrokerRollover(settings, spool, follower, broker_pid=None)
+    loops = [asyncio.create_task(spool.forwarder.run()), asyncio.create_task(spool.keeper.run())]
+    await follower.start()
+    try:
+        yield Rolling(harness, spool, follower, rollover)
+    finally:
+        await follower.stop()
+        for task in loops:
+            task.cancel()
+        await asyncio.gather(*loops, return_exceptions=True)
+        spool.spool.close()
+
+
+def batch(run: str, start: int, count: int) -> list[dict[str, object]]:
+    return [post(f"{run}-{i}", f"harga beras naik lagi {i}", utc(2024, 2, 1, 9), author=f"a{i}")
+            for i in range(start, start + count)]  # fmt: skip
+
+
+async def test_topics_roll_over_under_a_live_stream_and_every_post_is_stored_once(rolling: Rolling) -> None:
+    run = uuid.uuid4().hex[:6]
+    await rolling.accept(batch(run, 0, 300))
+
+    async def stored(n: int) -> bool:
+        return len(await rolling.stored_ids()) >= n
+
+    await wait_for(lambda: stored(300), seconds=60, what="the first 300 posts stored")
+    held_before = await rolling.rollover.held_messages()
+
+    async def keep_accepting() -> None:  # posts go on arriving while the topics roll over
+        for start in range(300, 600, 20):
+            await rolling.accept(batch(run, start, 20))
+            await asyncio.sleep(0.05)
+
+    feeding = asyncio.create_task(keep_accepting())
+    rolled = await rolling.rollover.roll_over("test")
+    await feeding
+
+    assert rolled
+    assert await rolling.follower.generations.current() == 1
+    assert rolling.follower.seen == 1
+    await wait_for(lambda: stored(600), seconds=60, what="all 600 posts stored after the rollover")
+    ids = await rolling.stored_ids()
+    assert len(ids) == len(set(ids)) == 600
+    # The new topics hold only what came after the rollover; the 300 before it are gone from the broker.
+    assert held_before >= 300
+    settings = rolling.harness.settings
+    positions = await bus.topic_positions(settings.kafka_brokers, settings.app_id)
+    assert positions[bus.RAW][0] <= 300
+    await wait_for(
+        lambda: _spool_empty(rolling), seconds=30, what="the spool to empty once ClickHouse holds everything"
+    )
+
+
+async def _spool_empty(rolling: Rolling) -> bool:
+    return (await rolling.spool.spool.depth()).posts == 0
+
+
+async def test_a_rollover_is_put_off_while_the_pipeline_does_not_drain(rolling: Rolling) -> None:
+    async def never() -> bool:
+        return False
+
+    rolling.rollover.drain = never
+    run = uuid.uuid4().hex[:6]
+    await rolling.accept(batch(run, 0, 50))
+
+    assert not await rolling.rollover.roll_over("test")
+
+    assert await rolling.follower.generations.current() == 0
+    await wait_for(lambda: _all_stored(rolling, 50), seconds=60, what="the posts stored all the same")
+
+
+async def _all_stored(rolling: Rolling, n: int) -> bool:
+    return len(await rolling.stored_ids()) == n

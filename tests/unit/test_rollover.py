@@ -1,0 +1,75 @@
+"""streams.rollover without engines: when the topics roll over, and how a consumer forgets its place."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from config.settings import load_settings
+from streams.rollover import RolloverLimits, read_from_start
+
+MiB = 2**20
+LIMITS = RolloverLimits(max_rss_bytes=768 * MiB, max_messages=400_000)
+
+
+def test_the_limits_come_from_the_settings() -> None:
+    settings = load_settings(broker_rollover_mb=100, broker_rollover_messages=5_000)
+    assert RolloverLimits.from_settings(settings) == RolloverLimits(100 * MiB, 5_000)
+
+
+def test_a_broker_under_both_limits_is_left_alone() -> None:
+    assert LIMITS.reason(rss_bytes=767 * MiB, messages=399_999) is None
+    assert LIMITS.reason(rss_bytes=None, messages=0) is None
+
+
+def test_memory_or_messages_past_their_limit_say_why_the_topics_roll_over() -> None:
+    assert LIMITS.reason(rss_bytes=800 * MiB, messages=10) == "broker memory 800 MiB >= 768 MiB"
+    assert LIMITS.reason(rss_bytes=None, messages=400_000) == "broker holds 400,000 messages >= 400,000"
+
+
+@given(rss=st.one_of(st.none(), st.integers(0, 4096 * MiB)), messages=st.integers(0, 10**7))
+def test_a_reason_is_given_exactly_when_a_limit_is_reached(rss: int | None, messages: int) -> None:
+    over = (rss is not None and rss >= LIMITS.max_rss_bytes) or messages >= LIMITS.max_messages
+    assert (LIMITS.reason(rss, messages) is not None) == over
+
+
+class FakeConsumer:
+    """The parts of a Faust consumer that read_from_start touches."""
+
+    def __init__(self, held: set[str], other: str) -> None:
+        self.held = held
+        self._gap: dict[str, Any] = defaultdict(list)
+        self._acked: dict[str, list[int]] = defaultdict(list)
+        self._acked_index: dict[str, set[int]] = defaultdict(set)
+        self._read_offset: dict[str, int | None] = {}
+        self._committed_offset: dict[str, int | None] = {}
+        self.seeks: list[tuple[str, int]] = []
+        for tp in [*held, other]:
+            self._acked[tp] = [41, 42]
+            self._acked_index[tp] = {41, 42}
+            self._gap[tp] = [(10, 12)]
+            self._read_offset[tp] = 42
+            self._committed_offset[tp] = 40
+
+    def assignment(self) -> set[str]:
+        return self.held
+
+    async def seek(self, tp: str, offset: int) -> None:
+        self.seeks.append((tp, offset))
+
+
+def test_a_consumer_forgets_its_positions_on_the_partitions_it_holds_and_reads_them_from_zero() -> None:
+    consumer = FakeConsumer({"posts.raw/0", "posts/1"}, other="posts/0")
+
+    assert asyncio.run(read_from_start(consumer)) == 2
+
+    assert sorted(consumer.seeks) == [("posts.raw/0", 0), ("posts/1", 0)]
+    for tp in ("posts.raw/0", "posts/1"):
+        assert tp not in consumer._read_offset and tp not in consumer._committed_offset
+        assert tp not in consumer._acked and tp not in consumer._acked_index and tp not in consumer._gap
+    # A partition it does not hold is someone else's business.
+    assert consumer._read_offset["posts/0"] == 42 and consumer._committed_offset["posts/0"] == 40
