@@ -10,7 +10,9 @@ SIGTERM and reads ClickHouse. It prints one JSON object:
 - alerts raised;
 - per process, RSS at the start of the second half and at the end, and the growth over the second
   half, against the growth over the first half in the same run;
-- the broker's messages held at the end (what a bounded-broker scheme must keep in check).
+- the broker's messages held at the end, its topic generation (how often its topics rolled over)
+  and its largest RSS: what the rollover keeps in check (`PANTAU_BROKER_ROLLOVER_*` in the
+  environment set its limits).
 
 Samples go to `--out` as CSV (and a PNG of RSS over time when matplotlib is installed).
 
@@ -148,6 +150,8 @@ def main() -> None:
         sample |= {f"rss_{name}": rss(pid) for name, pid in processes.items()}
         sample["spool"] = status["spool"]["posts"]
         sample["held_raw"] = status["broker"]["messages_held"].get("posts.raw", 0)
+        sample["held_all"] = sum(status["broker"]["messages_held"].values())
+        sample["generation"] = status["broker"].get("generation", 0)
         sample["lag_enrich"] = next(s["lag"] for s in status["stages"] if s["stage"] == "enrich")
         samples.append(sample)
         print(json.dumps(samples[-1]), file=sys.stderr)
@@ -156,6 +160,7 @@ def main() -> None:
     posting_seconds = time.monotonic() - started
     final_status = request(f"{base}/status")
     alerts = request(f"{base}/alerts?limit=1")["total"]
+    backlog = spool_depth(data_dir)
     drained = time.monotonic()
     while spool_depth(data_dir) and time.monotonic() - drained < 1800:
         time.sleep(2)
@@ -176,11 +181,14 @@ def main() -> None:
         "acknowledged": len(poster.acknowledged),
         "sustained_posts_per_s": round(len(poster.acknowledged) / posting_seconds, 1),
         "sustained_vs_asked": round(len(poster.acknowledged) / posting_seconds / args.rate, 3),
+        "spool_at_end_of_posting": backlog,
         "catch_up_seconds_after_posting": round(catch_up_seconds, 1),
         "lost": len(set(poster.acknowledged) - set(stored)),
         "doubled": len(stored) - len(set(stored)),
         "alerts": alerts,
         "broker_messages_held_at_end": final_status["broker"]["messages_held"],
+        "broker_generation_at_end": final_status["broker"].get("generation", 0),
+        "broker_rss_max_mb": round(max((s.get("rss_broker", 0) for s in samples), default=0) / 2**20, 1),
         "rss": {
             name: {
                 "second_half_start_mb": round(samples[half][f"rss_{name}"] / 2**20, 1) if samples else None,
