@@ -193,6 +193,14 @@ class KeyStore:
                 self._cache.pop(cached, None)
         return revoked
 
+    def cached(self, presented: str) -> Principal | None:
+        """The principal of a key verified within `cache_seconds`, without asking Redis."""
+        parsed = parse_key(presented)
+        if parsed is None or self._cache is None:
+            return None
+        key_id, secret = parsed
+        return self._cache.get((key_id, hash_secret(secret)))
+
     async def verify(self, presented: str) -> Principal | None:
         """The principal of an active key, None for anything else."""
         parsed = parse_key(presented)
@@ -274,6 +282,26 @@ class RateLimiter:
         return RateDecision(allowed=False, retry_after_seconds=max(1, math.ceil(int(wait_ms) / 1000)))
 
 
+class RedisBreaker:
+    """After a Redis call fails, the next ones skip Redis for `cool_off_seconds`, then one tries it
+    again: a hung Redis costs one request its timeout per cool-off, not every request."""
+
+    def __init__(self, cool_off_seconds: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.cool_off_seconds = cool_off_seconds
+        self.clock = clock
+        self._open_until = 0.0
+
+    @property
+    def open(self) -> bool:
+        return self.clock() < self._open_until
+
+    def failed(self) -> None:
+        self._open_until = self.clock() + self.cool_off_seconds
+
+    def succeeded(self) -> None:
+        self._open_until = 0.0
+
+
 class Authenticator:
     """Turns a presented key into a principal (stored keys, or the bootstrap admin key), and
     applies the rate limit."""
@@ -285,6 +313,7 @@ class Authenticator:
         admin_key: SecretStr | None,
         rate_limiter: RateLimiter | None = None,
         redis_timeout_seconds: float = 1.0,
+        breaker: RedisBreaker | None = None,
     ) -> None:
         try:
             admin = validate_admin_key(admin_key)
@@ -295,26 +324,46 @@ class Authenticator:
         # A Redis that hangs (frozen, partitioned) must not hang every request with it: the
         # shared client has no socket timeout, since the live feed blocks on it by design.
         self.redis_timeout_seconds = redis_timeout_seconds
+        self.breaker = breaker or RedisBreaker()
         self._admin_key = admin.get_secret_value().encode() if admin is not None else None
 
     async def authenticate(self, presented: str) -> Principal | None:
         # Bytes: compare_digest refuses str with non-ASCII characters, which a header may carry.
         if self._admin_key is not None and hmac.compare_digest(presented.encode(), self._admin_key):
             return BOOTSTRAP_PRINCIPAL
+        if (cached := self.store.cached(presented)) is not None:
+            return cached
+        if self.breaker.open:
+            raise RedisError("Redis failed a moment ago; keys are checked again in a few seconds")
         try:
-            return await asyncio.wait_for(self.store.verify(presented), self.redis_timeout_seconds)
+            principal = await asyncio.wait_for(self.store.verify(presented), self.redis_timeout_seconds)
         except TimeoutError:
+            self.breaker.failed()
             raise RedisTimeoutError(f"no answer within {self.redis_timeout_seconds} s") from None
+        except RedisError:
+            self.breaker.failed()
+            raise
+        self.breaker.succeeded()
+        return principal
 
     async def admit(self, principal: Principal) -> RateDecision:
-        if self.rate_limiter is None:
+        if self.rate_limiter is None or self.breaker.open:
+            # Fail open: a war room that loses Redis for a moment should still be able to act.
             return RateDecision(allowed=True)
         try:
-            return await asyncio.wait_for(self.rate_limiter.hit(principal.key_id), self.redis_timeout_seconds)
+            decision = await asyncio.wait_for(
+                self.rate_limiter.hit(principal.key_id), self.redis_timeout_seconds
+            )
         except (RedisError, TimeoutError) as exc:
-            # Fail open: a war room that loses Redis for a moment should still be able to act.
-            log.warning("rate limit not applied, Redis failed: %s", exc)
+            self.breaker.failed()
+            log.warning(
+                "rate limit not applied, Redis failed (%s); tried again in %.0f s",
+                exc or type(exc).__name__,
+                self.breaker.cool_off_seconds,
+            )
             return RateDecision(allowed=True)
+        self.breaker.succeeded()
+        return decision
 
 
 _bearer = HTTPBearer(

@@ -25,7 +25,9 @@ from api.auth import (
     Authenticator,
     KeyStore,
     Principal,
+    RateDecision,
     RateLimiter,
+    RedisBreaker,
     Responder,
     Role,
     Viewer,
@@ -309,6 +311,40 @@ async def test_a_hung_redis_fails_key_checks_in_time_and_the_rate_limit_open(hun
         stored = await asyncio.wait_for(client.get("/view", headers=bearer("pk_0123456789ab_" + "c" * 43)), 5)
     assert admin.status_code == 200  # the bootstrap key needs no Redis, and the limit fails open
     assert stored.status_code == 503 and "Retry-After" in stored.headers
+
+
+async def test_after_redis_hung_once_requests_skip_it_for_a_while_instead_of_each_waiting(
+    hung_redis: Redis,
+) -> None:
+    store, limiter = KeyStore(hung_redis, cache_seconds=0), RateLimiter(hung_redis, per_minute=60)
+    asked: list[str] = []
+    verify, hit = store.verify, limiter.hit
+
+    async def counted_verify(presented: str) -> Principal | None:
+        asked.append("verify")
+        return await verify(presented)
+
+    async def counted_hit(key_id: str) -> RateDecision:
+        asked.append("hit")
+        return await hit(key_id)
+
+    store.verify, limiter.hit = counted_verify, counted_hit  # type: ignore[method-assign]
+    authenticator = Authenticator(
+        store,
+        admin_key=SecretStr(ADMIN_KEY),
+        rate_limiter=limiter,
+        redis_timeout_seconds=0.3,
+        breaker=RedisBreaker(cool_off_seconds=60.0),
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=make_app(authenticator)), base_url="http://pantau"
+    ) as client:
+        admins = [(await client.get("/view", headers=bearer(ADMIN_KEY))).status_code for _ in range(10)]
+        stored = await client.get("/view", headers=bearer("pk_0123456789ab_" + "c" * 43))
+    assert admins == [200] * 10
+    assert stored.status_code == 503 and "Retry-After" in stored.headers
+    # Only the first request waited for the hung Redis; the rest went past it.
+    assert asked == ["hit"]
 
 
 # -- rate limits ---------------------------------------------------------------------------------

@@ -54,10 +54,7 @@ def engine_pid(pantau_pid: int, engine: str) -> int:
     raise AssertionError(f"no {engine} process under pantau up ({PANTAU})")
 
 
-# Valkey is not here yet: with it frozen, each request waits out the rate limiter's 1-s Redis
-# timeout before failing open, so ingest falls to about 8 requests a second (measured: 520 posts
-# acknowledged in the minute against the 1,200 asked); a circuit breaker around Redis is the fix.
-@pytest.mark.parametrize("engine", ["broker"])
+@pytest.mark.parametrize("engine", ["broker", "valkey"])
 def test_an_engine_away_a_minute_is_named_by_readyz_and_loses_no_post(tmp_path: Path, engine: str) -> None:
     data_dir = tmp_path / "var"
     port = free_port()

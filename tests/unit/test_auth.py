@@ -14,6 +14,7 @@ from api.auth import (
     ApiKey,
     Authenticator,
     KeyStore,
+    RedisBreaker,
     Role,
     hash_secret,
     new_key,
@@ -148,3 +149,17 @@ def test_the_authenticator_refuses_a_short_bootstrap_key_at_start_up() -> None:
     store = KeyStore(redis=None, cache_seconds=0)  # type: ignore[arg-type]  # never reached
     with pytest.raises(ValueError, match=r"PANTAU_ADMIN_KEY: .*at least 16"):
         Authenticator(store, admin_key=SecretStr("too-short"))
+
+
+def test_the_redis_breaker_opens_on_a_failure_for_its_cool_off_and_closes_on_a_success() -> None:
+    now = [100.0]
+    breaker = RedisBreaker(cool_off_seconds=5.0, clock=lambda: now[0])
+    assert not breaker.open
+    breaker.failed()
+    now[0] = 104.9
+    assert breaker.open
+    now[0] = 105.0
+    assert not breaker.open  # one call may try Redis again
+    breaker.failed()
+    breaker.succeeded()
+    assert not breaker.open
