@@ -15,11 +15,13 @@ import contextlib
 import ctypes
 import json
 import logging
+import logging.handlers
 import os
 import random
 import signal
 import socket
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,6 +80,32 @@ def _die_with_parent() -> None:
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+# An engine's log rotates at this size, keeping this many older files: weeks of running fill no disk.
+ENGINE_LOG_BYTES = 10 * 2**20
+ENGINE_LOG_BACKUPS = 3
+
+
+def copy_rotating(stream: Any, path: Path, *, max_bytes: int, backups: int) -> threading.Thread:
+    """Copy a child's output, line by line, into `path`, rotating it at `max_bytes` (a daemon thread
+    that ends with the stream, and closes it)."""
+    handler = logging.handlers.RotatingFileHandler(path, maxBytes=max_bytes, backupCount=backups)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    sink = logging.Logger(f"engine-log:{path.name}")  # not registered: nothing else writes to it
+    sink.addHandler(handler)
+
+    def copy() -> None:
+        try:
+            for line in stream:
+                sink.info(line.rstrip(b"\n").decode("utf-8", "replace"))
+        finally:
+            handler.close()
+            stream.close()
+
+    thread = threading.Thread(target=copy, name=f"log-{path.name}", daemon=True)
+    thread.start()
+    return thread
+
+
 class _ChildEngine:
     name = "engine"
 
@@ -86,20 +114,21 @@ class _ChildEngine:
         self.log_path = log_path
         self.die_with_parent = die_with_parent
         self.process: subprocess.Popen[bytes] | None = None
+        self.log_copier: threading.Thread | None = None
 
     def command(self) -> list[str]:
         raise NotImplementedError
 
     def start(self) -> None:
-        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
-        try:
-            self.process = subprocess.Popen(
-                self.command(), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True, preexec_fn=_die_with_parent if self.die_with_parent else None,
-            )  # fmt: skip
-        finally:
-            if out is not subprocess.DEVNULL:
-                out.close()  # type: ignore[union-attr]
+        self.process = subprocess.Popen(
+            self.command(), stdout=subprocess.PIPE if self.log_path else subprocess.DEVNULL,
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            preexec_fn=_die_with_parent if self.die_with_parent else None,
+        )  # fmt: skip
+        if self.log_path is not None and self.process.stdout is not None:
+            self.log_copier = copy_rotating(
+                self.process.stdout, self.log_path, max_bytes=ENGINE_LOG_BYTES, backups=ENGINE_LOG_BACKUPS
+            )
         wait_for_port(self.port, self.process, self.name)
         log.info("%s listening on 127.0.0.1:%d (pid %d)", self.name, self.port, self.process.pid)
 
