@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,13 +91,14 @@ class Generations:
         return int(await self.redis.incr(self.key))
 
 
-async def read_from_start(consumer: Any) -> int:
-    """Make a Faust consumer forget its positions on the partitions it holds and read them again
-    from offset 0; return how many partitions that was.
+async def read_from_start(consumer: Any, topics: Collection[str] = bus.ALL_TOPICS) -> int:
+    """Make a Faust consumer forget its positions on the partitions of `topics` it holds and read
+    them again from offset 0; return how many partitions that was. (Faust's own topics, which do not
+    roll over, keep theirs.)
 
     Faust drops messages at or below the offset it last read and commits only past the offset it
     last committed; for topics created anew both are stale, so they go, as on a revocation."""
-    partitions = consumer.assignment()
+    partitions = [tp for tp in consumer.assignment() if tp.topic in topics]
     for tp in partitions:
         for offsets in (
             consumer._gap,

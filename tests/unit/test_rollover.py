@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from typing import Any
+from typing import Any, NamedTuple
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -37,17 +37,22 @@ def test_a_reason_is_given_exactly_when_a_limit_is_reached(rss: int | None, mess
     assert (LIMITS.reason(rss, messages) is not None) == over
 
 
+class TP(NamedTuple):
+    topic: str
+    partition: int
+
+
 class FakeConsumer:
     """The parts of a Faust consumer that read_from_start touches."""
 
-    def __init__(self, held: set[str], other: str) -> None:
+    def __init__(self, held: set[TP], other: TP) -> None:
         self.held = held
-        self._gap: dict[str, Any] = defaultdict(list)
-        self._acked: dict[str, list[int]] = defaultdict(list)
-        self._acked_index: dict[str, set[int]] = defaultdict(set)
-        self._read_offset: dict[str, int | None] = {}
-        self._committed_offset: dict[str, int | None] = {}
-        self.seeks: list[tuple[str, int]] = []
+        self._gap: dict[TP, Any] = defaultdict(list)
+        self._acked: dict[TP, list[int]] = defaultdict(list)
+        self._acked_index: dict[TP, set[int]] = defaultdict(set)
+        self._read_offset: dict[TP, int | None] = {}
+        self._committed_offset: dict[TP, int | None] = {}
+        self.seeks: list[tuple[TP, int]] = []
         for tp in [*held, other]:
             self._acked[tp] = [41, 42]
             self._acked_index[tp] = {41, 42}
@@ -55,21 +60,23 @@ class FakeConsumer:
             self._read_offset[tp] = 42
             self._committed_offset[tp] = 40
 
-    def assignment(self) -> set[str]:
+    def assignment(self) -> set[TP]:
         return self.held
 
-    async def seek(self, tp: str, offset: int) -> None:
+    async def seek(self, tp: TP, offset: int) -> None:
         self.seeks.append((tp, offset))
 
 
 def test_a_consumer_forgets_its_positions_on_the_partitions_it_holds_and_reads_them_from_zero() -> None:
-    consumer = FakeConsumer({"posts.raw/0", "posts/1"}, other="posts/0")
+    raw, posts, faust_own = TP("posts.raw", 0), TP("posts", 1), TP("pantau-__assignor-__leader", 0)
+    consumer = FakeConsumer({raw, posts, faust_own}, other=TP("posts", 0))
 
     assert asyncio.run(read_from_start(consumer)) == 2
 
-    assert sorted(consumer.seeks) == [("posts.raw/0", 0), ("posts/1", 0)]
-    for tp in ("posts.raw/0", "posts/1"):
+    assert sorted(consumer.seeks) == [(posts, 0), (raw, 0)]
+    for tp in (raw, posts):
         assert tp not in consumer._read_offset and tp not in consumer._committed_offset
         assert tp not in consumer._acked and tp not in consumer._acked_index and tp not in consumer._gap
-    # A partition it does not hold is someone else's business.
-    assert consumer._read_offset["posts/0"] == 42 and consumer._committed_offset["posts/0"] == 40
+    # Faust's own topic does not roll over, and a partition it does not hold is someone else's.
+    for kept in (faust_own, TP("posts", 0)):
+        assert consumer._read_offset[kept] == 42 and consumer._committed_offset[kept] == 40
