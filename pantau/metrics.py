@@ -57,6 +57,17 @@ SPOOL_REFUSED = Counter("pantau_spool_refused_total", "Posts refused because the
 SPOOL_POSTS = Gauge("pantau_spool_posts", "Posts in the spool: accepted, not yet held by ClickHouse.")
 SPOOL_UNSENT = Gauge("pantau_spool_unsent_posts", "Spooled posts no broker has been given yet.")
 SPOOL_OLDEST_SECONDS = Gauge("pantau_spool_oldest_seconds", "Age of the oldest spooled post.")
+SOURCE_POSTS = Counter(
+    "pantau_source_posts_total", "Posts normalised, by the source that brought them.", ["source"]
+)
+SOURCE_LAST_RECEIVED = Gauge(
+    "pantau_source_last_received_timestamp_seconds",
+    "When the newest post of a source reached Pantau.",
+    ["source"],
+)
+SOURCE_NEWEST_POST = Gauge(
+    "pantau_source_newest_post_timestamp_seconds", "Creation time of the newest post of a source.", ["source"]
+)
 BROKER_GENERATION = Gauge(
     "pantau_broker_generation",
     "Topic generation of the embedded broker: how many times its topics rolled over.",
@@ -133,3 +144,45 @@ def process_rss(pid: int | None) -> int | None:
     except (OSError, ValueError, IndexError):
         return None
     return None
+
+
+# Sources name themselves (POST /ingest takes any `source`): past this many, the rest share a label,
+# so a client cannot grow the metrics without bound.
+MAX_SOURCE_LABELS = 64
+_source_labels: set[str] = set()
+
+
+def source_label(name: str) -> str:
+    label = name[:64] or "unknown"
+    if label in _source_labels:
+        return label
+    if len(_source_labels) >= MAX_SOURCE_LABELS:
+        return "other"
+    _source_labels.add(label)
+    return label
+
+
+def observe_source(name: str, *, received_at: float, created_at: float) -> None:
+    """One post normalised from source `name`."""
+    label = source_label(name)
+    SOURCE_POSTS.labels(label).inc()
+    last_received, newest_post = _source_times.get(label, (0.0, 0.0))
+    _source_times[label] = (max(received_at, last_received), max(created_at, newest_post))
+    SOURCE_LAST_RECEIVED.labels(label).set(_source_times[label][0])
+    SOURCE_NEWEST_POST.labels(label).set(_source_times[label][1])
+
+
+_source_times: dict[str, tuple[float, float]] = {}
+
+
+def sources() -> dict[str, dict[str, float]]:
+    """Per source: posts normalised so far, when its newest post arrived, how new that post was."""
+    found: dict[str, dict[str, float]] = {}
+    for field, metric in (("posts", SOURCE_POSTS), ("last_received", SOURCE_LAST_RECEIVED),
+                          ("newest_post", SOURCE_NEWEST_POST)):  # fmt: skip
+        for family in metric.collect():
+            for sample in family.samples:
+                if sample.name.endswith("_created"):
+                    continue
+                found.setdefault(sample.labels["source"], {})[field] = sample.value
+    return found

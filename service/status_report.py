@@ -19,6 +19,11 @@ def describe_status(report: dict[str, Any], base: str) -> str:
             f"{number(stage['per_second'], 1):>10}{number(stage['consumed']):>12}"
         )
     lines += ["", f"dead letters  {number(report['dead_letters'])} since start", spool_line(report["spool"])]
+    for source in report.get("sources", []):
+        lines.append(
+            f"source        {source['source']}: {number(source['posts'])} posts, newest arrived "
+            f"{number(source['idle_seconds'])} s ago, {number(source['lag_seconds'])} s old"
+        )
     broker = report["broker"]
     held = ", ".join(f"{topic} {count:,}" for topic, count in broker["messages_held"].items()) or "-"
     memory = f"RSS {broker['rss_bytes'] / 2**20:,.0f} MiB, " if broker["rss_bytes"] else ""

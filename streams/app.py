@@ -161,6 +161,11 @@ def build_agents(app: faust.App, pipe: Pipeline) -> None:
                 except InvalidPost as exc:
                     pending.append(await dead_letter("normalise", event, exc.reason))
                     continue
+                metrics.observe_source(
+                    post.source,
+                    received_at=post.received_at.timestamp(),
+                    created_at=post.created_at.timestamp(),
+                )
                 pending.append(
                     await send_or_dead_letter("normalise", event, posts_t, post.id.encode(), encode(post))
                 )

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from api.deps import ApiContext, Context
 from pantau.bus import STAGES_BY_TOPIC, topic_positions
 from pantau.domain import utcnow
-from pantau.metrics import broker_generation, dead_letter_count, process_rss, stage_counts
+from pantau.metrics import broker_generation, dead_letter_count, process_rss, sources, stage_counts
 
 router = APIRouter(tags=["operations"])
 
@@ -80,9 +80,17 @@ class BrokerStatus(BaseModel):
     )
 
 
+class SourceStatus(BaseModel):
+    source: str = Field(description="The name a source gives its posts: demo, replay, api, a collector.")
+    posts: float = Field(description="Its posts normalised since this process started.")
+    idle_seconds: float = Field(description="Since its newest post reached Pantau.")
+    lag_seconds: float = Field(description="Now minus the creation time of its newest post.")
+
+
 class Status(BaseModel):
     at: datetime
     stages: list[StageStatus]
+    sources: list[SourceStatus] = Field(default_factory=list, description="Per source, what it brought.")
     dead_letters: float = Field(description="Messages dead-lettered since this process started.")
     spool: SpoolStatus
     broker: BrokerStatus
@@ -143,9 +151,19 @@ async def status(ctx: Context) -> Status:
         depth = await ctx.spool_writer.spool.depth()
         oldest = max(0.0, time.time() - depth.oldest_accepted_at) if depth.oldest_accepted_at else None
         spool = SpoolStatus(enabled=True, posts=depth.posts, unsent=depth.unsent, oldest_seconds=oldest)
+    now = time.time()
     return Status(
         at=utcnow(),
         stages=stages,
+        sources=[
+            SourceStatus(
+                source=name,
+                posts=seen.get("posts", 0.0),
+                idle_seconds=round(max(0.0, now - seen.get("last_received", now)), 1),
+                lag_seconds=round(max(0.0, now - seen.get("newest_post", now)), 1),
+            )
+            for name, seen in sorted(sources().items())
+        ],
         dead_letters=dead_letter_count(),
         spool=spool,
         broker=BrokerStatus(

@@ -168,11 +168,15 @@ def check_status(data_dir: Path, port: int, demo_posts: int) -> None:
     assert report["broker"]["reachable"] and report["broker"]["rss_bytes"] > 10 * 2**20
     assert report["broker"]["messages_held"]["posts.raw"] >= demo_posts
     assert report["spool"]["enabled"] and report["spool"]["unsent"] == 0
+    demo = {s["source"]: s for s in report["sources"]}["demo"]
+    assert demo["posts"] >= demo_posts and demo["idle_seconds"] >= 0 and demo["lag_seconds"] >= 0
+    assert report["broker"]["generation"] == 0  # the demo is far below the rollover's limits
     assert {"pantau", "clickhouse", "redis", "kafka"} <= set(report["engines"])
     assert "unknown" not in report["engines"]["clickhouse"]
     human = subprocess.run([PANTAU, "status"], env=env, capture_output=True, text=True, timeout=60)
     assert human.returncode == 0, human.stderr
     assert "normalise" in human.stdout and "posts.raw" in human.stdout and "spool" in human.stdout
+    assert "source        demo: " in human.stdout
 
 
 def test_up_demo_raises_alerts_stops_cleanly_and_keeps_its_data(tmp_path: Path) -> None:

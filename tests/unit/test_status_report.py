@@ -47,3 +47,9 @@ def test_a_broker_whose_topics_rolled_over_gives_its_generation() -> None:
     broker = {**REPORT["broker"], "generation": 3}  # type: ignore[dict-item]
     text = describe_status({**REPORT, "broker": broker}, "http://x")
     assert "broker        reachable; RSS 180 MiB, holds posts.raw 30,000, posts 0, topic generation 3" in text
+
+
+def test_each_source_gets_a_line_with_its_posts_and_how_fresh_they_are() -> None:
+    sources = [{"source": "demo", "posts": 1234.0, "idle_seconds": 2.4, "lag_seconds": 61.0}]
+    text = describe_status({**REPORT, "sources": sources}, "http://x")
+    assert "source        demo: 1,234 posts, newest arrived 2 s ago, 61 s old" in text.splitlines()
