@@ -38,6 +38,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pantau.metrics import process_rss
+
 ROOT = Path(__file__).resolve().parent.parent
 PANTAU = str(Path(sys.executable).parent / "pantau")
 KEY = "soak-admin-key-0123456789"
@@ -53,16 +55,6 @@ def request(url: str, body: dict[str, Any] | None = None) -> Any:
     headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
     with urllib.request.urlopen(urllib.request.Request(url, data=data, headers=headers), timeout=10) as r:
         return json.loads(r.read())
-
-
-def rss(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
 
 
 def children(pid: int) -> dict[str, int]:
@@ -147,7 +139,7 @@ def main() -> None:
         time.sleep(min(args.sample_seconds, max(0.0, args.minutes * 60 - (time.monotonic() - started))))
         status = request(f"{base}/status")
         sample: dict[str, Any] = {"minute": round((time.monotonic() - started) / 60, 2)}
-        sample |= {f"rss_{name}": rss(pid) for name, pid in processes.items()}
+        sample |= {f"rss_{name}": process_rss(pid) or 0 for name, pid in processes.items()}
         sample["spool"] = status["spool"]["posts"]
         sample["held_raw"] = status["broker"]["messages_held"].get("posts.raw", 0)
         sample["held_all"] = sum(status["broker"]["messages_held"].values())

@@ -351,11 +351,12 @@ def run(
         else None
     )
     writer = spooling.parts.writer if spooling is not None else None
+    # The embedded broker's process: its memory goes into GET /status and decides the rollover.
+    pid = running_engines(settings).get("broker_pid") if drain else None
+    broker_pid = pid if isinstance(pid, int) else None
     if api:
         context = make_context(settings, store, alert_state.redis, producer, writer)
-        if drain:  # the embedded broker: its memory goes into GET /status
-            pid = running_engines(settings).get("broker_pid")
-            context.broker_pid = pid if isinstance(pid, int) else None
+        context.broker_pid = broker_pid
         services.append(ApiServer(create_app(settings, context), settings.api_host, settings.api_port))
     # First in the list, so stopped after the sources (API, demo) have stopped feeding it.
     services.insert(0, DispatcherService(make_dispatcher(settings, pipeline)))
@@ -365,10 +366,7 @@ def run(
         follower = GenerationFollower(app, Generations(alert_state.redis, settings.app_id))
         services.append(follower)
         if spooling is not None and settings.rollover_enabled(memory_broker=drain):
-            pid = running_engines(settings).get("broker_pid")
-            services.append(
-                BrokerRollover(settings, spooling.parts, follower, pid if isinstance(pid, int) else None)
-            )
+            services.append(BrokerRollover(settings, spooling.parts, follower, broker_pid))
     if spooling is not None:
         services.insert(0, spooling)  # stopped last: after every source that writes to it
     if demo:
