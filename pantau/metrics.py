@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -149,40 +150,42 @@ def process_rss(pid: int | None) -> int | None:
 # Sources name themselves (POST /ingest takes any `source`): past this many, the rest share a label,
 # so a client cannot grow the metrics without bound.
 MAX_SOURCE_LABELS = 64
-_source_labels: set[str] = set()
+
+
+@dataclass
+class SourceSeen:
+    """What one source brought: posts normalised, when its newest post arrived, how new that was."""
+
+    posts: float = 0.0
+    last_received: float = 0.0
+    newest_post: float = 0.0
+
+
+_sources: dict[str, SourceSeen] = {}
 
 
 def source_label(name: str) -> str:
     label = name[:64] or "unknown"
-    if label in _source_labels:
+    if label in _sources:
         return label
-    if len(_source_labels) >= MAX_SOURCE_LABELS:
+    if len(_sources) >= MAX_SOURCE_LABELS:
         return "other"
-    _source_labels.add(label)
+    _sources[label] = SourceSeen()
     return label
 
 
 def observe_source(name: str, *, received_at: float, created_at: float) -> None:
     """One post normalised from source `name`."""
     label = source_label(name)
+    seen = _sources.setdefault(label, SourceSeen())  # "other" has no place until first seen
+    seen.posts += 1
+    seen.last_received = max(seen.last_received, received_at)
+    seen.newest_post = max(seen.newest_post, created_at)
     SOURCE_POSTS.labels(label).inc()
-    last_received, newest_post = _source_times.get(label, (0.0, 0.0))
-    _source_times[label] = (max(received_at, last_received), max(created_at, newest_post))
-    SOURCE_LAST_RECEIVED.labels(label).set(_source_times[label][0])
-    SOURCE_NEWEST_POST.labels(label).set(_source_times[label][1])
+    SOURCE_LAST_RECEIVED.labels(label).set(seen.last_received)
+    SOURCE_NEWEST_POST.labels(label).set(seen.newest_post)
 
 
-_source_times: dict[str, tuple[float, float]] = {}
-
-
-def sources() -> dict[str, dict[str, float]]:
-    """Per source: posts normalised so far, when its newest post arrived, how new that post was."""
-    found: dict[str, dict[str, float]] = {}
-    for field, metric in (("posts", SOURCE_POSTS), ("last_received", SOURCE_LAST_RECEIVED),
-                          ("newest_post", SOURCE_NEWEST_POST)):  # fmt: skip
-        for family in metric.collect():
-            for sample in family.samples:
-                if sample.name.endswith("_created"):
-                    continue
-                found.setdefault(sample.labels["source"], {})[field] = sample.value
-    return found
+def sources() -> dict[str, SourceSeen]:
+    """Per source seen so far in this process, what it brought."""
+    return {label: SourceSeen(**vars(seen)) for label, seen in _sources.items() if seen.posts}

@@ -158,9 +158,9 @@ async def status(ctx: Context) -> Status:
         sources=[
             SourceStatus(
                 source=name,
-                posts=seen.get("posts", 0.0),
-                idle_seconds=round(max(0.0, now - seen.get("last_received", now)), 1),
-                lag_seconds=round(max(0.0, now - seen.get("newest_post", now)), 1),
+                posts=seen.posts,
+                idle_seconds=round(max(0.0, now - seen.last_received), 1),
+                lag_seconds=round(max(0.0, now - seen.newest_post), 1),
             )
             for name, seen in sorted(sources().items())
         ],
