@@ -165,6 +165,12 @@ class Settings(BaseSettings):
         default=1_000_000,
         description="Past this many spooled posts, POST /ingest answers 503 with Retry-After.",
     )
+    spool_max_in_flight: PositiveInt = Field(
+        default=5_000,
+        description="At most this many spooled posts sent to the broker and not yet held by ClickHouse: "
+        "when the pipeline falls behind, the backlog waits in the spool on disk instead of in the "
+        "embedded broker's memory, and a rollover drains in bounded time.",
+    )
 
     broker_rollover: Literal["auto", "on", "off"] = Field(
         default="auto",

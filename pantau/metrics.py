@@ -57,6 +57,13 @@ SPOOL_TRIMMED = Counter("pantau_spool_trimmed_total", "Spooled posts removed onc
 SPOOL_REFUSED = Counter("pantau_spool_refused_total", "Posts refused because the spool was full (HTTP 503).")
 SPOOL_POSTS = Gauge("pantau_spool_posts", "Posts in the spool: accepted, not yet held by ClickHouse.")
 SPOOL_UNSENT = Gauge("pantau_spool_unsent_posts", "Spooled posts no broker has been given yet.")
+SPOOL_IN_FLIGHT = Gauge(
+    "pantau_spool_in_flight_posts", "Spooled posts sent to the broker that ClickHouse does not hold yet."
+)
+SPOOL_HELD_BACK = Counter(
+    "pantau_spool_held_back_total",
+    "Times the forwarder waited because PANTAU_SPOOL_MAX_IN_FLIGHT posts were already in the pipeline.",
+)
 SPOOL_OLDEST_SECONDS = Gauge("pantau_spool_oldest_seconds", "Age of the oldest spooled post.")
 SOURCE_POSTS = Counter(
     "pantau_source_posts_total", "Posts normalised, by the source that brought them.", ["source"]

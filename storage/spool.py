@@ -7,6 +7,8 @@ here first, in SQLite (WAL mode, fsynced per commit), and only then acknowledged
 - A **forwarder** in the process that owns the spool sends what no broker has been given yet to
   `posts.raw` and marks it sent. `pantau replay` only writes to the spool of the running
   `pantau up`; that process's forwarder picks its rows up.
+  It keeps at most `PANTAU_SPOOL_MAX_IN_FLIGHT` posts sent and not yet stored: a pipeline that
+  falls behind leaves its backlog here, on disk, not in the embedded broker's memory.
 - A **keeper** in the same process removes what ClickHouse holds: the post by its id, or, for a post
   the normaliser refuses, its dead letter. At start-up, with the memory broker, it marks everything
   still waiting as unsent, so the forwarder sends it again; storage is idempotent, so a post sent
@@ -271,6 +273,10 @@ class Spool:
             cursor = self.db.execute("UPDATE spooled SET sent = 0, attempts = attempts + 1 WHERE sent = 1")
         return cursor.rowcount
 
+    def in_flight_now(self) -> int:
+        """Posts sent to the broker that ClickHouse is not known to hold yet."""
+        return self._scalar("SELECT count(*) FROM spooled WHERE sent = 1")
+
     def last_seq_now(self) -> int:
         """The newest post's place in the spool (0 when empty)."""
         return self._scalar("SELECT coalesce(max(seq), 0) FROM spooled")
@@ -355,6 +361,9 @@ class Spool:
     async def depth(self) -> SpoolDepth:
         return await self._run(self.depth_now)
 
+    async def in_flight(self) -> int:
+        return await self._run(self.in_flight_now)
+
     async def last_seq(self) -> int:
         return await self._run(self.last_seq_now)
 
@@ -406,10 +415,12 @@ class SpoolForwarder:
         *,
         batch: int = 500,
         idle_seconds: float = 0.5,
+        max_in_flight: int = 5_000,
     ) -> None:
         self.spool = spool
         self.send = send
         self.batch = batch
+        self.max_in_flight = max_in_flight
         self.idle_seconds = idle_seconds
         self._wake = asyncio.Event()
         self._sending = asyncio.Lock()
@@ -428,11 +439,18 @@ class SpoolForwarder:
         self.wake()
 
     async def forward_once(self) -> int:
-        """Send one batch; return how many posts it held (0 while paused)."""
+        """Send one batch, as far as `max_in_flight` leaves room; return how many posts it held (0
+        while paused or while the pipeline has enough to do)."""
         async with self._sending:
             if self._paused:
                 return 0
-            rows = await self.spool.unsent(self.batch)
+            in_flight = await self.spool.in_flight()
+            metrics.SPOOL_IN_FLIGHT.set(in_flight)
+            room = min(self.batch, self.max_in_flight - in_flight)
+            if room <= 0:
+                metrics.SPOOL_HELD_BACK.inc()
+                return 0
+            rows = await self.spool.unsent(room)
             if rows:
                 await self.send([row.envelope for row in rows])
                 await self.spool.mark_sent([row.seq for row in rows])
@@ -454,7 +472,7 @@ class SpoolForwarder:
                 log.warning("spool: cannot send to the broker (%r); again in %.1f s", exc, delay)
                 await asyncio.sleep(delay)
                 continue
-            if sent < self.batch:
+            if sent < self.batch:  # idle, or held back until the keeper has trimmed what is stored
                 # Other processes (pantau replay) write too: look again even when nobody wakes us.
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self.idle_seconds)
@@ -558,7 +576,7 @@ def assemble(
 ) -> SpoolParts:
     """The spool at `settings.spool_path`, opened, with its forwarder sending through `send`."""
     spool = Spool(settings.spool_path, max_posts=settings.spool_max_posts).open_now()
-    forwarder = SpoolForwarder(spool, send)
+    forwarder = SpoolForwarder(spool, send, max_in_flight=settings.spool_max_in_flight)
     return SpoolParts(
         spool=spool,
         forwarder=forwarder,

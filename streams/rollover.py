@@ -6,7 +6,10 @@ a topic's memory when the topic is deleted, so once it holds too much, the proce
 spool rolls Pantau's topics over:
 
 1. the spool's forwarder pauses: posts accepted meanwhile wait in the spool (ingest still answers);
-2. the pipeline drains: no stage has consumed anything for a while and no batch is in flight;
+2. the pipeline drains: ClickHouse holds every post the spool sent (at most
+   `PANTAU_SPOOL_MAX_IN_FLIGHT` of them, so this takes bounded time even when the pipeline is
+   behind; any worker's progress counts), then no stage here has consumed anything for a while and
+   no batch is in flight;
 3. the topics are deleted and created again, empty, and the topic generation in Redis goes up;
 4. every worker that sees the new generation forgets its positions and reads its partitions from
    offset 0: at its old offsets it would wait until the new topics grew that far;
@@ -33,7 +36,7 @@ from redis.asyncio import Redis
 
 from config.settings import Settings
 from pantau import bus, metrics
-from storage.spool import SpoolParts
+from storage.spool import Spool, SpoolParts
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,21 @@ async def drain_pipeline(quiet_seconds: float = 1.0, max_seconds: float = 8.0) -
         if now != last or metrics.batches_in_flight():
             last, quiet_since = now, time.monotonic()
     log.info("pipeline drained in %.1f s", time.monotonic() - started)
+    return True
+
+
+async def wait_until_stored(spool: Spool, *, stall_seconds: float = 30.0, poll_seconds: float = 0.5) -> bool:
+    """Wait until ClickHouse holds every post the spool has sent; give up (False) only when that
+    number has not gone down for `stall_seconds`: a slow pipeline that makes progress is waited for."""
+    least, since = await spool.in_flight(), time.monotonic()
+    while least > 0:
+        if time.monotonic() - since > stall_seconds:
+            log.warning("%d sent posts not stored after %.0f s without progress", least, stall_seconds)
+            return False
+        await asyncio.sleep(poll_seconds)
+        now = await spool.in_flight()
+        if now < least:
+            least, since = now, time.monotonic()
     return True
 
 
@@ -191,7 +209,7 @@ class BrokerRollover(mode.Service):
         forwarder = self.spool.forwarder
         await forwarder.pause()
         try:
-            if not await self.drain():
+            if not (await wait_until_stored(self.spool.spool) and await self.drain()):
                 metrics.BROKER_ROLLOVERS.labels("busy").inc()
                 log.warning("rollover put off: the pipeline did not drain")
                 return False

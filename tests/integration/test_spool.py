@@ -20,6 +20,7 @@ from pantau.normalise import make_envelope
 from storage.migrate import Migrator
 from storage.repository import ClickHouseStore
 from storage.spool import Accepted, Spool, SpoolForwarder, SpoolFull, SpoolKeeper, SpoolWriter, accept
+from streams.rollover import wait_until_stored
 from tests.factories import make_post
 
 LIMITS = {"max_text_chars": 10_000, "max_message_bytes": 262_144}
@@ -188,6 +189,50 @@ async def test_the_forwarder_sends_in_order_marks_sent_and_keeps_posts_when_send
 
     assert [orjson.loads(v)["payload"]["id"] for v in sent] == [str(i) for i in range(7)]
     assert spool.depth_now().unsent == 0
+    spool.close()
+
+
+async def test_the_forwarder_keeps_a_backlog_in_the_spool_once_enough_posts_are_in_the_pipeline(
+    tmp_path: Path,
+) -> None:
+    spool = opened(tmp_path / "spool.sqlite3")
+    await writer(spool).send_many([envelope(str(i)) for i in range(25)])
+    sent: list[int] = []
+
+    async def broker(values: list[bytes]) -> int:
+        sent.append(len(values))
+        return len(values)
+
+    forwarder = SpoolForwarder(spool, broker, batch=4, max_in_flight=10)
+    assert [await forwarder.forward_once() for _ in range(4)] == [4, 4, 2, 0]
+    assert spool.in_flight_now() == 10
+    assert spool.depth_now().unsent == 15
+
+    # ClickHouse got three of them: the keeper removes them and as many more may go.
+    spool.remove_now([row.seq for row in spool.waiting_now(0, 3)])
+    assert await forwarder.forward_once() == 3
+    assert await forwarder.forward_once() == 0
+    assert sum(sent) == 13 and spool.in_flight_now() == 10
+    spool.close()
+
+
+async def test_waiting_for_the_sent_posts_to_be_stored_gives_up_only_without_progress(tmp_path: Path) -> None:
+    spool = opened(tmp_path / "spool.sqlite3")
+    await writer(spool).send_many([envelope(str(i)) for i in range(6)])
+    spool.mark_sent_now([row.seq for row in spool.unsent_now(6)])
+
+    async def stored_slowly() -> None:  # longer in all than the stall limit, but never stalled
+        for row in spool.waiting_now(0, 6):
+            await asyncio.sleep(0.15)
+            spool.remove_now([row.seq])
+
+    trimming = asyncio.create_task(stored_slowly())
+    assert await wait_until_stored(spool, stall_seconds=0.5, poll_seconds=0.05)
+    await trimming
+
+    await writer(spool).send_many([envelope("stuck")])
+    spool.mark_sent_now([row.seq for row in spool.unsent_now(1)])
+    assert not await wait_until_stored(spool, stall_seconds=0.3, poll_seconds=0.05)
     spool.close()
 
 
