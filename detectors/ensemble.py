@@ -12,6 +12,7 @@ restarted worker resumes with its baselines, topics and campaigns instead of rel
 from __future__ import annotations
 
 import pickle
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,13 +54,15 @@ class DetectorSet:
         return signals
 
     def dumps(self) -> bytes:
-        return pickle.dumps((STATE_VERSION, self), protocol=pickle.HIGHEST_PROTOCOL)
+        # Compressed (about 3.5x at level 1, ~15 ms a MB): a set is rewritten every few seconds, and
+        # multi-MB values churn Valkey's allocator into holding far more than its data.
+        return zlib.compress(pickle.dumps((STATE_VERSION, self), protocol=pickle.HIGHEST_PROTOCOL), 1)
 
     @staticmethod
     def loads(data: bytes) -> DetectorSet | None:
         """The checkpointed set, or None when it was written by another state version."""
         try:
-            version, state = pickle.loads(data)
+            version, state = pickle.loads(zlib.decompress(data) if data[:1] == b"x" else data)
         except Exception:
             return None
         return state if version == STATE_VERSION and isinstance(state, DetectorSet) else None

@@ -143,3 +143,21 @@ def test_key_groups_are_split_in_order_under_the_size_limit(texts: list[str], li
     for chunk in chunks:
         size = sum(400 + len(o.text.encode()) for _, o in chunk)
         assert len(chunk) == 1 or size <= limit
+
+
+def test_a_checkpoint_is_compressed_and_one_written_uncompressed_still_loads() -> None:
+    import pickle
+
+    from detectors.ensemble import STATE_VERSION
+
+    detectors = DetectorSet()
+    for i in range(200):
+        detectors.update(obs(i, f"term{i % 17}"))
+    raw = pickle.dumps((STATE_VERSION, detectors), protocol=pickle.HIGHEST_PROTOCOL)
+    packed = detectors.dumps()
+
+    assert len(packed) < len(raw) / 2
+    for data in (packed, raw):
+        restored = DetectorSet.loads(data)
+        assert restored is not None and restored.observations == detectors.observations
+    assert DetectorSet.loads(b"x not zlib") is None
