@@ -137,6 +137,18 @@ class Settings(BaseSettings):
     stance_favor_hypothesis: str = "Teks ini mendukung {target}."
     stance_against_hypothesis: str = "Teks ini menentang {target}."
     stance_head: Path | None = Field(default=None, description="A head trained by `pantau train`.")
+    tuned_model: Literal["auto", "off"] = Field(
+        default="auto",
+        description="auto: the fine-tuned encoder shipped in nlp/trained/tuned (one pass for embedding, "
+        "sentiment and target-aware stance) unless an encoder, sentiment or stance model or head is "
+        "configured; off: the frozen encoder with the linear heads.",
+    )
+    tuned_path: Path | None = Field(default=None, description="An artefact of `pantau train tuned`.")
+    model_runtime: Literal["auto", "onnx", "torch"] = Field(
+        default="auto",
+        description="How the fine-tuned encoder runs. auto: ONNX Runtime with int8 weights on a CPU, "
+        "torch on a GPU.",
+    )
     model_device: Literal["auto", "cpu", "cuda"] = "auto"
     model_precision: Literal["auto", "bf16", "fp32"] = Field(
         default="auto", description="auto: bf16 where the CPU has native bf16 (or on a GPU), else fp32."

@@ -5,11 +5,13 @@ one `Enrichment` per post, in order, for any text: empty, emoji or links only, 1
 mixed scripts. Per post:
 
 1. the text is repaired (ftfy: mojibake, control characters) and capped in length;
-2. targets are found by alias, and their mentions masked as "X" for the models;
+2. targets are found by alias;
 3. posts whose text was seen before (up to case, accents, spacing and links) take the cached
-   result (reposts and copy-paste are classified once); the others go through one batched
-   encoder pass, then the sentiment and stance models, which reuse that pass where they are the
-   shipped heads.
+   result (reposts and copy-paste are classified once); the others are analysed in batches:
+   - `TunedClassifier`: the fine-tuned encoder (nlp.tuned) reads each post once, with its targets
+     by name, for the embedding, the sentiment and the stance toward each target;
+   - `TransformerClassifier`: the frozen encoder reads the post with its target mentions masked as
+     "X", then the sentiment and stance models, which reuse that pass where they are the heads.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from nlp.sentiment import SentimentModel
 from nlp.stance import StanceModel
 from nlp.targets import Mention, TargetMatcher, mask_mentions
 from nlp.text import content_terms, fingerprint, fold, tokens
+from nlp.tuned import SENTIMENT_ORDER, STANCE_ORDER, TunedModel
 from pantau.domain import Enrichment, Post, Sentiment, Stance, TargetStance
 
 # The encoder sees at most `max_tokens` tokens; a token is rarely under two characters, so more text
@@ -81,25 +84,24 @@ def prepare_text(text: str, max_chars: int) -> str:
     return ftfy.fix_text(capped, normalization="NFC")[:max_chars]
 
 
-class TransformerClassifier:
+class CachingClassifier:
+    """What every classifier here shares: text repair, target matching, the cache of analyses by
+    text, and the `Enrichment` per post. Subclasses analyse the texts the cache lacks."""
+
     def __init__(
         self,
         watchlist: Watchlist,
         *,
-        encoder: Encoder,
-        sentiment: SentimentModel,
-        stance: StanceModel,
+        name: str,
+        max_tokens: int,
         languages: LanguageIdentifier,
-        cache_size: int = 100_000,
+        cache_size: int,
     ) -> None:
         self.watchlist = watchlist
-        self.encoder = encoder
-        self.sentiment = sentiment
-        self.stance = stance
         self.languages = languages
         self.matcher = TargetMatcher(watchlist)
-        self.max_chars = encoder.max_tokens * _CHARS_PER_TOKEN_CAP
-        self.name = f"{encoder.name}|{sentiment.name}|{stance.name}"
+        self.max_chars = max_tokens * _CHARS_PER_TOKEN_CAP
+        self.name = name
         self._names = {target.id: target.name for target in watchlist.targets}
         self._cache: LRUCache[str, _Analysis] | None = LRUCache(cache_size) if cache_size else None
         self._lock = threading.Lock()  # the cache is shared if several executor threads classify
@@ -155,6 +157,38 @@ class TransformerClassifier:
         return out
 
     def _analyse(
+        self, texts: list[str], mentions: list[list[Mention]], targets: list[tuple[str, ...]]
+    ) -> list[_Analysis]:
+        """One analysis per text the cache lacks, in order."""
+        raise NotImplementedError
+
+
+class TransformerClassifier(CachingClassifier):
+    """The encoder's embedding of the post with its targets masked, read by sentiment and stance
+    models (the frozen heads, or configured hub models)."""
+
+    def __init__(
+        self,
+        watchlist: Watchlist,
+        *,
+        encoder: Encoder,
+        sentiment: SentimentModel,
+        stance: StanceModel,
+        languages: LanguageIdentifier,
+        cache_size: int = 100_000,
+    ) -> None:
+        super().__init__(
+            watchlist,
+            name=f"{encoder.name}|{sentiment.name}|{stance.name}",
+            max_tokens=encoder.max_tokens,
+            languages=languages,
+            cache_size=cache_size,
+        )
+        self.encoder = encoder
+        self.sentiment = sentiment
+        self.stance = stance
+
+    def _analyse(
         self,
         texts: list[str],
         mentions: list[list[Mention]],
@@ -170,8 +204,7 @@ class TransformerClassifier:
         for text, vector, (sentiment, score), named, judged in zip(
             texts, embeddings, sentiments, targets, stances, strict=True
         ):
-            if not _HAS_WORD.search(_LINK.sub(" ", text)) and not _has_symbols(text):
-                # Nothing to read (empty, links only): a defined, neutral result, not the model's guess.
+            if nothing_to_read(text):
                 sentiment, score = Sentiment.neutral, 1.0
             result.append(
                 _Analysis(
@@ -182,6 +215,60 @@ class TransformerClassifier:
                 )
             )
         return result
+
+
+class TunedClassifier(CachingClassifier):
+    """The fine-tuned encoder (nlp.tuned): one pass per post for its embedding, its sentiment and
+    its stance toward each target it names, each target read by name (not masked)."""
+
+    def __init__(
+        self,
+        watchlist: Watchlist,
+        *,
+        model: TunedModel,
+        languages: LanguageIdentifier,
+        cache_size: int = 100_000,
+    ) -> None:
+        super().__init__(
+            watchlist,
+            name=model.name,
+            max_tokens=model.max_tokens,
+            languages=languages,
+            cache_size=cache_size,
+        )
+        self.model = model
+
+    def _analyse(
+        self, texts: list[str], mentions: list[list[Mention]], targets: list[tuple[str, ...]]
+    ) -> list[_Analysis]:
+        asked = [
+            [(self._names[t], [(m.start, m.end) for m in found if m.target == t]) for t in named]
+            for found, named in zip(mentions, targets, strict=True)
+        ]
+        result = []
+        for text, named, analysed in zip(texts, targets, self.model.analyse(texts, asked), strict=True):
+            best = int(analysed.sentiment.argmax())
+            sentiment, score = Sentiment(SENTIMENT_ORDER[best]), float(analysed.sentiment[best])
+            if nothing_to_read(text):
+                sentiment, score = Sentiment.neutral, 1.0
+            stances = []
+            for target, probs in zip(named, analysed.stances, strict=True):
+                pick = int(probs.argmax())
+                stances.append((target, Stance(STANCE_ORDER[pick]), _unit(float(probs[pick]))))
+            result.append(
+                _Analysis(
+                    sentiment=sentiment,
+                    sentiment_score=_unit(score),
+                    stances=tuple(stances),
+                    embedding=encode_embedding(analysed.embedding),
+                )
+            )
+        return result
+
+
+def nothing_to_read(text: str) -> bool:
+    """Empty or links only: a defined, neutral result, not the model's guess."""
+    return not _HAS_WORD.search(_LINK.sub(" ", text)) and not _has_symbols(text)
 
 
 def _has_symbols(text: str) -> bool:

