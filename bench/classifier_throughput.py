@@ -3,8 +3,11 @@
 The posts are real Indonesian texts (IndoNLU SmSA valid when it is at hand, else the bundled demo
 stream), cut to 280 characters, each naming up to three of ten watchlist targets. Measured:
 
-1. Pantau's classifier (the offline encoder, one batched pass, the shipped heads; cache off), at
-   batch sizes 1, 32 and 128: unique posts per second, language and target matching included;
+1. Pantau's classifier as it ships (the fine-tuned encoder when `nlp/trained/tuned` holds one:
+   one batched pass per post for embedding, sentiment and every target's stance, int8 on a CPU;
+   cache off), at batch sizes 1, 32 and 128: unique posts per second, language and target
+   matching included; and, in the same run, the frozen encoder with the linear heads
+   (`PANTAU_TUNED_MODEL=off`, the classifier before the fine-tuned one) at batch 128;
 2. the baseline: `transformers.pipeline("feature-extraction")` in fp32 called per post: one call for
    sentiment and one per named target for stance (each with that target masked), the shipped heads
    on top; the straightforward way to get the same answers;
@@ -32,7 +35,7 @@ import torch
 
 from config.settings import load_settings
 from config.watchlist import Target, Watchlist, load_watchlist
-from nlp.classifier import TransformerClassifier, prepare_text
+from nlp.classifier import CachingClassifier, TransformerClassifier, prepare_text
 from nlp.models import build_classifier, load_encoder
 from nlp.targets import mask_mentions
 from pantau.domain import Post
@@ -77,7 +80,7 @@ def make_posts(texts: list[str], watchlist: Watchlist, n: int, seed: int = 7) ->
     return posts
 
 
-def rate(classifier: TransformerClassifier, posts: list[Post], batch: int) -> float:
+def rate(classifier: CachingClassifier, posts: list[Post], batch: int) -> float:
     warm_up = [p.model_copy(update={"text": f"pemanasan {i} {p.text}"}) for i, p in enumerate(posts[:batch])]
     classifier.classify(warm_up)  # first calls allocate; these texts are not in the stream
     started = time.perf_counter()
@@ -121,21 +124,27 @@ def main() -> None:
     base = load_watchlist(settings.watchlist_path)
     watchlist = Watchlist(targets=(*base.targets, *EXTRA_TARGETS))
     classifier = build_classifier(settings, watchlist)
+    heads = build_classifier(settings.model_copy(update={"tuned_model": "off"}), watchlist)
+    assert isinstance(heads, TransformerClassifier)
     texts = texts_from(args.data)
     posts = make_posts(texts, watchlist, args.posts)
     named = sum(bool(classifier.matcher.match(p.text)) for p in posts)
-    print(f"device: {classifier.encoder.placement.describe}, {torch.get_num_threads()} threads; "
+    print(f"device: {heads.encoder.placement.describe}, {torch.get_num_threads()} threads; "
           f"{len(watchlist.targets)} targets; {len(posts)} posts, {named} naming a target")  # fmt: skip
+    print(f"classifier: {classifier.name}")
 
     rates = {batch: rate(classifier, posts, batch) for batch in (1, 32, 128)}
     for batch, value in rates.items():
         print(f"pantau classifier, batch {batch:>3}:     {value:7.1f} unique posts/s")
+    frozen = rate(heads, posts, 128) if heads.name != classifier.name else rates[128]
+    print(f"frozen encoder + heads, batch 128: {frozen:7.1f} unique posts/s")
 
     folder = str(load_encoder(settings).model.name_or_path)
-    baseline = baseline_rate(classifier, folder, posts[: args.baseline_posts])
+    baseline = baseline_rate(heads, folder, posts[: args.baseline_posts])
     print(f"baseline pipeline per post, fp32:  {baseline:7.1f} posts/s")
     print(f"ratio batch 32 / baseline:  {rates[32] / baseline:.1f}x")
     print(f"ratio batch 128 / baseline: {rates[128] / baseline:.1f}x")
+    print(f"ratio batch 128 / frozen encoder + heads: {rates[128] / frozen:.1f}x")
 
     # 40% of the stream repeats earlier texts, in stream order.
     rng = random.Random(11)

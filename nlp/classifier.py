@@ -17,12 +17,13 @@ mixed scripts. Per post:
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, Self
 
 import ftfy
 import numpy as np
@@ -88,6 +89,8 @@ class CachingClassifier:
     """What every classifier here shares: text repair, target matching, the cache of analyses by
     text, and the `Enrichment` per post. Subclasses analyse the texts the cache lacks."""
 
+    dim: int  # of the embedding each post gets
+
     def __init__(
         self,
         watchlist: Watchlist,
@@ -107,6 +110,13 @@ class CachingClassifier:
         self._lock = threading.Lock()  # the cache is shared if several executor threads classify
         self.cache_hits = 0
         self.cache_misses = 0
+
+    def uncached(self) -> Self:
+        """The same models without the cache, so every text really goes through them."""
+        twin = copy.copy(self)
+        twin._cache = None
+        twin._lock = threading.Lock()
+        return twin
 
     def classify(self, posts: Sequence[Post]) -> list[Enrichment]:
         texts = [prepare_text(post.text, self.max_chars) for post in posts]
@@ -187,6 +197,7 @@ class TransformerClassifier(CachingClassifier):
         self.encoder = encoder
         self.sentiment = sentiment
         self.stance = stance
+        self.dim = encoder.dim
 
     def _analyse(
         self,
@@ -237,6 +248,7 @@ class TunedClassifier(CachingClassifier):
             cache_size=cache_size,
         )
         self.model = model
+        self.dim = model.dim
 
     def _analyse(
         self, texts: list[str], mentions: list[list[Mention]], targets: list[tuple[str, ...]]

@@ -125,6 +125,7 @@ def _tuned(
         runtime=runtime,  # type: ignore[arg-type]
         batch_size=batch_size,
         max_tokens=max_tokens,
+        name=f"{OFFLINE_ENCODER} tuned",
     )
 
 

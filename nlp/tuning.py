@@ -438,3 +438,53 @@ def dev_figures(model: TunedModel, data: Data) -> dict[str, Any]:
         figures["examples_held_out_targets"] = brief(score_stance(stance, data.examples_held))
     figures["seconds"] = round(time.perf_counter() - started, 1)
     return figures
+
+
+def evaluate_tuned_sentiment(model: TunedModel, data: Path, limit: int | None = None) -> dict[str, Any]:
+    """`pantau eval sentiment` for the fine-tuned model: the same JSON shape as for the heads."""
+    rows = read_labelled(data, ("text", "label"))[:limit]
+    texts = [prepare_text(r["text"], model.max_tokens * 8) for r in rows]
+    started = time.perf_counter()
+    results = model.analyse(texts, [[] for _ in texts])
+    seconds = time.perf_counter() - started
+    report = classification_report(
+        [r["label"] for r in rows],
+        [SENTIMENT_ORDER[int(r.sentiment.argmax())] for r in results],
+        SENTIMENT_ORDER,
+    )
+    return {
+        "task": "sentiment",
+        "data": str(data),
+        "model": {"encoder": model.name, "sentiment": model.name},
+        **report,
+        "posts_per_s": round(len(rows) / seconds, 1),
+    }
+
+
+def evaluate_tuned_stance(
+    model: TunedModel, data: Path, *, target: str | None = None, limit: int | None = None
+) -> dict[str, Any]:
+    """`pantau eval stance` for the fine-tuned model: each row's target read by name, its mentions
+    found by the same aliases as for the heads; the same JSON shape."""
+    table = [r for r in read_labelled(data, STANCE_COLUMNS) if target in (None, r["target"])][:limit]
+    if not table:
+        raise ValueError(f"{data}: no rows for target {target!r}")
+    rows = with_spans(table, "eval")
+    started = time.perf_counter()
+    results = model.analyse([r.text for r in rows], [[(r.target, r.spans)] for r in rows])
+    seconds = time.perf_counter() - started
+    report = classification_report(
+        [STANCE_ORDER[r.label] for r in rows],
+        [STANCE_ORDER[int(r.stances[0].argmax())] for r in results],
+        STANCE_ORDER,
+    )
+    return {
+        "task": "stance",
+        "data": str(data),
+        "target": target,
+        "model": {"encoder": model.name, "stance": model.name},
+        "favor_against_f1": favor_against_f1(report),
+        **report,
+        "rows_naming_target": sum(1 for r in rows if r.spans),
+        "posts_per_s": round(len(rows) / seconds, 1),
+    }

