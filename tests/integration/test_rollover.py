@@ -7,11 +7,14 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from pantau import bus
+from service.runtime import make_pipeline
 from storage.spool import SpoolParts, assemble
+from streams.app import build_agents, faust_app
 from streams.rollover import BrokerRollover, GenerationFollower, Generations
 from tests.integration.harness import Harness, envelopes, post, utc, wait_for
 
@@ -114,3 +117,62 @@ async def test_a_rollover_is_put_off_while_the_pipeline_does_not_drain(rolling: 
 
 async def _all_stored(rolling: Rolling, n: int) -> bool:
     return len(await rolling.stored_ids()) == n
+
+
+async def test_two_workers_follow_a_rollover_and_every_post_is_stored(
+    rolling: Rolling, tmp_path: Path
+) -> None:
+    """A second worker in the same consumer group (its own detectors, its own Faust app) holds some
+    partitions; it learns of the rollover from Redis alone and reads its new partitions from 0."""
+    harness = rolling.harness
+    second_settings = harness.settings.model_copy(update={"data_dir": tmp_path / "second"})
+    second_settings.data_dir.mkdir()
+    second_app = faust_app(second_settings)
+    build_agents(
+        second_app, await asyncio.to_thread(make_pipeline, second_settings, harness.store, harness.redis)
+    )
+    await second_app.start()
+    second = GenerationFollower(
+        second_app, Generations(harness.redis, second_settings.app_id), poll_seconds=0.2
+    )
+    await second.start()
+    try:
+
+        async def both_assigned() -> bool:
+            assert harness.app is not None
+            ours = {tp for tp in harness.app.consumer.assignment() if tp.topic == bus.RAW}
+            theirs = {tp for tp in second_app.consumer.assignment() if tp.topic == bus.RAW}
+            return bool(ours) and bool(theirs) and not ours & theirs
+
+        await wait_for(both_assigned, seconds=60, what="the raw topic's partitions split between two workers")
+        run = uuid.uuid4().hex[:6]
+        await rolling.accept(batch(run, 0, 300))
+        await wait_for(lambda: _distinct_stored(rolling, 300), seconds=60, what="the first 300 posts stored")
+
+        async def keep_accepting() -> None:
+            for start in range(300, 600, 20):
+                await rolling.accept(batch(run, start, 20))
+                await asyncio.sleep(0.05)
+
+        feeding = asyncio.create_task(keep_accepting())
+        assert await rolling.rollover.roll_over("test")
+        await feeding
+
+        await wait_for(
+            lambda: _followed(second, 1), seconds=30, what="the second worker to follow generation 1"
+        )
+        await wait_for(lambda: _distinct_stored(rolling, 600), seconds=90, what="all 600 posts stored")
+        rows = await asyncio.to_thread(harness.client.query, "SELECT native_id FROM posts FINAL")
+        assert sorted(row[0] for row in rows.result_rows) == sorted(f"{run}-{i}" for i in range(600))
+        await wait_for(lambda: _spool_empty(rolling), seconds=30, what="the spool to empty")
+    finally:
+        await second.stop()
+        await second_app.stop()
+
+
+async def _followed(follower: GenerationFollower, generation: int) -> bool:
+    return follower.seen == generation
+
+
+async def _distinct_stored(rolling: Rolling, n: int) -> bool:
+    return len(set(await rolling.stored_ids())) >= n
