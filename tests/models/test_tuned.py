@@ -3,6 +3,7 @@ and the two runtimes (torch, ONNX int8) giving the same kind of answer for any b
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -88,3 +89,20 @@ def test_a_damaged_artefact_is_named(tmp_path: Path) -> None:
     (tmp_path / "tuned" / "tuned.json").write_text("{}")
     with pytest.raises(TunedError, match="tuned"):
         Artefact.load(tmp_path / "tuned")
+
+
+def test_the_plan_is_fixed_by_the_seed_and_draws_from_every_stance_source(base: Path) -> None:
+    sentiment, stance = rows()
+    other = [StanceRow("anies", "teks lain tentang anies", 2, ((17, 22),), "other")]
+    data = Data(sentiment, stance + other, [], [], [], [], [], [])
+    recipe = Recipe(steps=30, sentiment_batch=3, stance_batch=5)
+
+    first, again = Trainer(base, SPEC, recipe).plan(data), Trainer(base, SPEC, recipe).plan(data)
+    reseeded = Trainer(base, SPEC, Recipe(steps=30, sentiment_batch=3, stance_batch=5, seed=1)).plan(data)
+
+    assert first == again != reseeded
+    assert len(first) == 30
+    assert all(len(b.sentiment) == 3 and len(b.stance) == 5 for b in first)
+    # The one-row source is drawn by the square root of its size, not drowned by the eight-row one.
+    drawn = Counter(row.source for b in first for row in b.stance)
+    assert drawn["other"] > 150 * (1 / (1 + 8**0.5)) / 2
