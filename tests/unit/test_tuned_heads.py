@@ -3,11 +3,14 @@ mention, and a stance head that reads them."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nlp.tuned import STANCE_ORDER, StanceHead, mean_pool, mention_mask
+from nlp.runtime import Placement
+from nlp.tuned import STANCE_ORDER, StanceHead, choose_runtime, mean_pool, mention_mask
+from nlp.tuning import NLI_AS_STANCE, class_weights
 
 
 def test_a_token_is_part_of_a_mention_when_its_characters_overlap_the_span() -> None:
@@ -59,3 +62,23 @@ def test_padding_is_never_attended() -> None:
     mask = torch.tensor([[1, 1, 1, 1, 0, 0, 0]], dtype=torch.float32)
     long = head(padded, mask, torch.zeros(1, 7), target, mean_pool(padded, mask))
     assert torch.allclose(short, long, atol=1e-5)
+
+
+def test_bf16_runs_in_torch_and_other_cpus_get_int8_onnx() -> None:
+    cpu, gpu = torch.device("cpu"), torch.device("cuda")
+    assert choose_runtime(Placement(cpu, torch.bfloat16)) == "torch"
+    assert choose_runtime(Placement(cpu, torch.float32)) == "onnx"
+    assert choose_runtime(Placement(gpu, torch.float32)) == "torch"
+
+
+def test_class_weights_make_each_stance_class_count_alike() -> None:
+    labels = [0] * 10 + [1] * 30 + [2] * 20
+    weights = class_weights(labels, 3)
+    totals = [float(weights[c]) * labels.count(c) for c in range(3)]
+    assert max(totals) - min(totals) < 1e-4
+    assert float(weights[torch.tensor(labels)].mean()) == pytest.approx(1.0)
+    assert float(class_weights([0, 0, 2], 3)[1]) == 0.0  # a class with no rows weighs nothing
+
+
+def test_nli_labels_map_onto_every_stance_label() -> None:
+    assert sorted(NLI_AS_STANCE.values()) == sorted(STANCE_ORDER)
