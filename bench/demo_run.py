@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -38,8 +39,13 @@ def rss_mib(pid: int) -> float:
     return total / 1024
 
 
+# The API needs a key since it was secured: the run sets its own admin key for the demo.
+ADMIN_KEY = secrets.token_urlsafe(24)
+
+
 def get(url: str) -> dict:  # type: ignore[type-arg]
-    with urllib.request.urlopen(url, timeout=5) as response:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {ADMIN_KEY}"})
+    with urllib.request.urlopen(request, timeout=5) as response:
         return json.loads(response.read())
 
 
@@ -53,7 +59,12 @@ def main() -> int:
     args = parser.parse_args()
     data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="pantau-demo-"))
     data_dir.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PANTAU_DATA_DIR": str(data_dir), "PANTAU_API_PORT": str(args.port)}
+    env = {
+        **os.environ,
+        "PANTAU_DATA_DIR": str(data_dir),
+        "PANTAU_API_PORT": str(args.port),
+        "PANTAU_ADMIN_KEY": ADMIN_KEY,
+    }
     pantau = Path(sys.executable).parent / "pantau"
     started = time.monotonic()
     with open(data_dir / "up.log", "ab") as log:
