@@ -11,8 +11,9 @@ import pytest
 import torch
 
 from nlp.runtime import choose_placement
-from nlp.tuned import STANCE_ORDER, Artefact, TunedError, TunedModel, TunedSpec
+from nlp.tuned import STANCE_ORDER, TUNED_DIR, Artefact, TunedError, TunedModel, TunedSpec
 from nlp.tuning import Data, Recipe, SentimentRow, StanceRow, Trainer
+from tests.factories import make_post
 from tests.models.conftest import tiny_model
 
 SPEC = TunedSpec(layers=1, lora_rank=4, lora_alpha=8, head_hidden=16, max_tokens=32)
@@ -106,3 +107,51 @@ def test_the_plan_is_fixed_by_the_seed_and_draws_from_every_stance_source(base: 
     # The one-row source is drawn by the square root of its size, not drowned by the eight-row one.
     drawn = Counter(row.source for b in first for row in b.stance)
     assert drawn["other"] > 150 * (1 / (1 + 8**0.5)) / 2
+
+
+def test_a_post_naming_twenty_targets_gets_twenty_stances_from_one_encoder_pass(
+    base: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trainer, _ = trained(base, steps=2)
+    trainer.artefact({}).save(tmp_path / "tuned")
+    model = TunedModel(
+        Artefact.load(tmp_path / "tuned"),
+        base,
+        choose_placement("cpu", "fp32"),
+        cache_dir=tmp_path / "cache",
+        runtime="torch",
+    )
+    names = [f"calon {i}" for i in range(20)]
+    text = " dan ".join(names) + " semua bagus"
+    spans = [(text.index(n), text.index(n) + len(n)) for n in names]
+    model.target_vectors(names)  # targets are encoded once, then cached
+    passes: list[int] = []
+    states = model._states
+
+    def counted(texts: list[str]) -> tuple[torch.Tensor, torch.Tensor, list[list[list[int]]]]:
+        passes.append(len(texts))
+        return states(texts)
+
+    monkeypatch.setattr(model, "_states", counted)
+
+    (result,) = model.analyse([text], [[(n, [s]) for n, s in zip(names, spans, strict=True)]])
+
+    assert passes == [1]  # one pass over the post, whatever the number of targets
+    assert len(result.stances) == 20
+    assert all(s.sum() == pytest.approx(1, abs=1e-4) for s in result.stances)
+
+
+def test_the_shipped_artefact_loads_and_carries_its_report_and_topic_threshold(model_cache: Path) -> None:
+    from config.settings import load_settings
+    from config.watchlist import load_watchlist
+    from nlp.classifier import TunedClassifier
+    from nlp.models import build_classifier
+
+    settings = load_settings(model_cache_dir=model_cache, tuned_model="auto")
+    classifier = build_classifier(settings, load_watchlist(settings.watchlist_path))
+    assert isinstance(classifier, TunedClassifier)
+    report = Artefact.load(TUNED_DIR).report
+    assert {"recipe", "data", "training", "dev", "topic_similarity"} <= set(report)
+    assert classifier.topic_similarity == report["topic_similarity"]["threshold"]
+    (e,) = classifier.classify([make_post("Pak Raka hari ini berkunjung ke Surabaya.", 1)])
+    assert [(t.target, t.stance.value) for t in e.targets] == [("raka-wibisana", "none")]
