@@ -1,9 +1,10 @@
 """The emerging-topic threshold for the fine-tuned encoder, measured on CrisisLex T26 events.
 
 Prints the calibration (`nlp/calibration.py`) of the shipped fine-tuned model against the frozen
-12-layer e5-small at 0.88: per event a seeded sample of its labelled tweets; the share of posts
-reaching their own event's centroid (`joins_own`) and another event's (`joins_other`) at 0.88 and
-at the calibrated threshold. `pantau train tuned` runs the same and stores the threshold with the
+12-layer e5-small at 0.88: per event a seeded sample of its labelled tweets; over every pair of
+posts, the share of pairs from one event that reach the threshold (`joins_own`) and of pairs from
+two events (`joins_other`), at 0.88 and at the calibrated threshold (the one with e5-small's share
+of wrong joins). `pantau train tuned` runs the same and stores the threshold with the
 artefact; the detector uses it unless `PANTAU_TOPIC_SIMILARITY` is set.
 
     .venv/bin/python bench/topic_similarity.py --data ../shared/data [--per-event 60]

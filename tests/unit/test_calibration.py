@@ -10,8 +10,7 @@ from nlp.calibration import calibrate, matching_threshold, pair_cosines, share_a
 
 
 def clusters(spread: float, seed: int = 0, per: int = 40, dim: int = 16) -> tuple[np.ndarray, list[str]]:
-    """Three events; each post its event's axis plus noise of `spread`, then a shared offset that
-    makes every cosine high (as e5's are) when `offset` is large."""
+    """Three events; each post its event's axis plus noise of `spread` (not yet unit length)."""
     rng = np.random.default_rng(seed)
     vectors, labels = [], []
     for k in range(3):
@@ -24,6 +23,8 @@ def clusters(spread: float, seed: int = 0, per: int = 40, dim: int = 16) -> tupl
 
 
 def unit(vectors: np.ndarray, offset: float = 0.0) -> np.ndarray:
+    """Unit rows after a shared `offset` along the last axis: large, it makes every cosine high, as
+    e5's are."""
     shifted = vectors + offset * np.eye(vectors.shape[1])[-1]
     return (shifted / np.linalg.norm(shifted, axis=1, keepdims=True)).astype(np.float32)
 
