@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import faulthandler
 import functools
+import io
 import logging
 import signal
+import sys
+import time
 from collections.abc import Iterator
 from importlib import resources
 from typing import Any
@@ -50,6 +54,17 @@ from streams.sources import read_rows, rebase, replay
 log = logging.getLogger("pantau")
 # Requests in flight get this long to finish when the API stops; live feeds are closed at once.
 GRACEFUL_SHUTDOWN_SECONDS = 5
+# A stop normally takes 2-3 s after the drain; one still going this long says where it waits.
+SLOW_STOP_SECONDS = 10.0
+
+
+def report_slow_stop(seconds: float) -> None:
+    """Log every pending asyncio task with its stack: what a stop that has not finished waits on."""
+    tasks = [task for task in asyncio.all_tasks() if not task.done()]
+    stacks = io.StringIO()
+    for task in tasks:
+        task.print_stack(limit=8, file=stacks)
+    log.warning("still stopping after %.0f s; %d tasks pending:\n%s", seconds, len(tasks), stacks.getvalue())
 
 
 def make_detector(settings: Settings, topic_similarity: float = FROZEN_TOPIC_SIMILARITY) -> DetectorSet:
@@ -302,6 +317,12 @@ class PantauWorker(faust.Worker):
         self.detection = detection
 
     async def on_stop(self) -> None:
+        started = time.monotonic()
+        deadline = SLOW_STOP_SECONDS + self.drain_seconds
+        # The tasks for a stop that waits in the event loop; every thread's stack for one that
+        # waits outside it (an executor thread the interpreter joins at exit, say).
+        asyncio.get_running_loop().call_later(deadline, report_slow_stop, deadline)
+        faulthandler.dump_traceback_later(2 * deadline, file=sys.stderr)
         for source in reversed(self.sources):
             await source.stop()
         if self.drain_seconds:
@@ -314,7 +335,14 @@ class PantauWorker(faust.Worker):
                 log.exception(
                     "final detector checkpoint failed; the next start resumes from the previous one"
                 )
+        log.info(
+            "sources stopped and state saved in %.1f s; stopping the consumers", time.monotonic() - started
+        )
         await super().on_stop()
+
+    async def on_shutdown(self) -> None:
+        await super().on_shutdown()
+        log.info("worker stopped")
 
 
 def demo_rows() -> list[dict[str, Any] | str]:
@@ -405,6 +433,7 @@ def run(
     finally:
         with contextlib.suppress(Exception):
             store.client.close()
+        faulthandler.cancel_dump_traceback_later()
     if worker._signal_stop_time is not None:  # stopped by SIGINT/SIGTERM: an orderly exit
         exit_code = 0
     return exit_code
