@@ -7,9 +7,10 @@ SIGTERM and reads ClickHouse. It prints one JSON object:
 
 - what was asked and what was sustained (posts acknowledged per second), and the ratio;
 - lost (acknowledged, not stored) and doubled (stored twice) posts;
-- alerts raised;
+- alerts raised, in each half: every `--episode-minutes` a new event (a fire, a strike, a quake
+  in a named town) is a third of the stream for `--episode-lasting-minutes`;
 - per process, RSS at the start of the second half and at the end, and the growth over the second
-  half, against the growth over the first half in the same run;
+  half, against the growth over the first half in the same run; and the largest RSS in each half;
 - the broker's messages held at the end, its topic generation (how often its topics rolled over)
   and its largest RSS: what the rollover keeps in check (`PANTAU_BROKER_ROLLOVER_*` in the
   environment set its limits).
@@ -44,6 +45,19 @@ ROOT = Path(__file__).resolve().parent.parent
 PANTAU = str(Path(sys.executable).parent / "pantau")
 KEY = "soak-admin-key-0123456789"
 WORDS = ["harga", "beras", "pasar", "jalan", "banjir", "sekolah", "listrik", "air", "bus", "pajak", "desa"]
+# Each episode is one new real-world event that a share of the stream talks about for a while:
+# what must keep raising alerts in the second hour as in the first.
+EPISODES = [
+    "kebakaran besar melanda pasar induk {n}, ratusan kios hangus",
+    "jembatan {n} ambruk setelah hujan deras semalaman",
+    "pemadaman listrik total di kota {n} sejak pagi",
+    "ribuan buruh demo di {n} menolak upah murah",
+    "kereta anjlok di stasiun {n}, perjalanan terganggu",
+    "gempa magnitudo 5 guncang {n}, warga mengungsi",
+    "harga cabai di {n} melonjak tiga kali lipat",
+    "sekolah di {n} rusak diterjang angin puting beliung",
+]
+PLACES = ["Cirebon", "Klaten", "Kediri", "Jambi", "Ambon", "Palu", "Sorong", "Bima"]
 STORED = (
     "import json, sys; from storage.client import open_client; c = open_client(sys.argv[1]); "
     "print(json.dumps([r[0] for r in c.query('SELECT native_id FROM posts').result_rows]))"
@@ -65,10 +79,20 @@ def children(pid: int) -> dict[str, int]:
     return found
 
 
+def post_text(n: int, elapsed_s: float, every_s: float, lasting_s: float) -> str:
+    """Routine chatter, except during an episode, when every third post is about that episode's event."""
+    episode, into = divmod(elapsed_s, every_s) if every_s > 0 else (0.0, 0.0)
+    if episode >= 1 and into < lasting_s and n % 3 == 0:
+        k = int(episode) - 1
+        return EPISODES[k % len(EPISODES)].format(n=PLACES[k % len(PLACES)]) + f" (laporan {n})"
+    return f"laporan {n}: " + " ".join(WORDS[(n + i) % len(WORDS)] for i in range(8))
+
+
 class Poster(threading.Thread):
-    def __init__(self, base: str, rate: float) -> None:
+    def __init__(self, base: str, rate: float, episode_every_s: float, episode_lasting_s: float) -> None:
         super().__init__(daemon=True)
         self.base, self.rate = base, rate
+        self.episode_every_s, self.episode_lasting_s = episode_every_s, episode_lasting_s
         self.acknowledged: list[str] = []
         self.sent = 0
         self.stopping = threading.Event()
@@ -78,9 +102,10 @@ class Poster(threading.Thread):
         started = time.monotonic()
         while not self.stopping.is_set():
             now = datetime.now(UTC)
+            elapsed = time.monotonic() - started
             posts: list[dict[str, Any]] = [
                 {"platform": "x", "id": str(n), "author": {"id": f"u{n % 5000}"},
-                 "text": f"laporan {n}: " + " ".join(WORDS[(n + i) % len(WORDS)] for i in range(8)),
+                 "text": post_text(n, elapsed, self.episode_every_s, self.episode_lasting_s),
                  "created_at": now.isoformat()}
                 for n in range(self.sent, self.sent + batch)
             ]  # fmt: skip
@@ -108,6 +133,8 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=120.0)
     parser.add_argument("--rate", type=float, default=100.0, help="posts per second")
     parser.add_argument("--sample-seconds", type=float, default=60.0)
+    parser.add_argument("--episode-minutes", type=float, default=15.0, help="a new event this often")
+    parser.add_argument("--episode-lasting-minutes", type=float, default=3.0)
     parser.add_argument("--port", type=int, default=18123)
     parser.add_argument("--out", type=Path, default=None, help="folder for samples.csv (and rss.png)")
     args = parser.parse_args()
@@ -131,7 +158,7 @@ def main() -> None:
 
     engines = children(up.pid)
     processes = {"pantau": up.pid, **engines}
-    poster = Poster(base, args.rate)
+    poster = Poster(base, args.rate, args.episode_minutes * 60, args.episode_lasting_minutes * 60)
     poster.start()
     started = time.monotonic()
     samples: list[dict[str, Any]] = []
@@ -145,6 +172,7 @@ def main() -> None:
         sample["held_all"] = sum(status["broker"]["messages_held"].values())
         sample["generation"] = status["broker"].get("generation", 0)
         sample["lag_enrich"] = next(s["lag"] for s in status["stages"] if s["stage"] == "enrich")
+        sample["alerts"] = request(f"{base}/alerts?limit=1")["total"]
         samples.append(sample)
         print(json.dumps(samples[-1]), file=sys.stderr)
     poster.stopping.set()
@@ -178,6 +206,9 @@ def main() -> None:
         "lost": len(set(poster.acknowledged) - set(stored)),
         "doubled": len(stored) - len(set(stored)),
         "alerts": alerts,
+        "alerts_first_half": samples[half]["alerts"] if samples else None,
+        "alerts_second_half": alerts - samples[half]["alerts"] if samples else None,
+        "episodes": int(args.minutes // args.episode_minutes) - 1 if args.episode_minutes else 0,
         "broker_messages_held_at_end": final_status["broker"]["messages_held"],
         "broker_generation_at_end": final_status["broker"].get("generation", 0),
         "broker_rss_max_mb": round(max((s.get("rss_broker", 0) for s in samples), default=0) / 2**20, 1),
@@ -187,6 +218,13 @@ def main() -> None:
                 "end_mb": round(samples[-1][f"rss_{name}"] / 2**20, 1) if samples else None,
                 "growth_second_half_pct": growth([s[f"rss_{name}"] for s in samples[half:]]),
                 "growth_first_half_pct": growth([s[f"rss_{name}"] for s in samples[: half + 1]]),
+                # The broker's memory is a sawtooth under the rollover: its peaks are what must not grow.
+                "max_first_half_mb": round(max(s[f"rss_{name}"] for s in samples[:half]) / 2**20, 1)
+                if half
+                else None,
+                "max_second_half_mb": round(max(s[f"rss_{name}"] for s in samples[half:]) / 2**20, 1)
+                if samples
+                else None,
             }
             for name in processes
         },
