@@ -35,6 +35,7 @@ from pydantic import (
 
 from alerts.channels import Channel
 from alerts.messages import Language
+from config.yaml_source import ConfigFileError, compose, construct, located
 from pantau.domain import SignalKind
 
 log = logging.getLogger(__name__)
@@ -296,11 +297,8 @@ def routes_for(labels: dict[str, str], root: Route) -> list[ResolvedRoute]:
     return visit(root, inherit(root, base, "0"))
 
 
-class AlertingConfigError(ValueError):
+class AlertingConfigError(ConfigFileError):
     """A bad alerting file: the message names the file, the line and what is wrong."""
-
-
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 def load_alerting(path: Path, environ: dict[str, str] | None = None) -> AlertingConfig:
@@ -313,18 +311,15 @@ def load_alerting(path: Path, environ: dict[str, str] | None = None) -> Alerting
     return parse_alerting(text, source=str(path), environ=env)
 
 
+# pydantic puts the chosen member of a discriminated union ("webhook") in an error's location.
+_UNION_TAGS = frozenset({"webhook", "slack", "telegram", "email", "log"})
+
+
 def parse_alerting(text: str, *, source: str = "alerting.yaml", environ: dict[str, str]) -> AlertingConfig:
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise AlertingConfigError(
-            f"{source}{where}: not valid YAML: {getattr(exc, 'problem', exc)}"
-        ) from None
+    root = compose(text, source, AlertingConfigError)
     if root is None:
         raise AlertingConfigError(f"{source}: empty: it needs at least `route` and `receivers`")
-    data = _construct(root, yaml.SafeLoader(""), source, environ)
+    data = construct(root, source, environ, AlertingConfigError)
     try:
         # Field by field first, so that cross-section problems can be placed on their own lines.
         config = AlertingConfig.model_validate(data, context=_UNCHECKED)
@@ -343,68 +338,5 @@ _UNCHECKED = {"skip_cross_checks": True}
 
 def _located(
     source: str, root: yaml.Node, loc: tuple[int | str, ...], message: str, others: int
-) -> AlertingConfigError:
-    where = ".".join(str(part) for part in loc if not _is_union_tag(part)) or "(top level)"
-    more = f" (and {others} more)" if others > 0 else ""
-    message = message.removeprefix("Value error, ")  # pydantic's wrapping says nothing here
-    return AlertingConfigError(f"{source}:{_line_of(root, loc)}: {where}: {message}{more}")
-
-
-def _is_union_tag(part: Any) -> bool:
-    # pydantic puts the chosen member of a discriminated union ("webhook") in the location
-    return isinstance(part, str) and part in {"webhook", "slack", "telegram", "email", "log"}
-
-
-def _construct(node: yaml.Node, loader: yaml.SafeLoader, source: str, environ: dict[str, str]) -> Any:
-    """Plain data from the node tree, with `${VAR}` (or `${VAR:-default}`) read from the environment."""
-    if isinstance(node, yaml.MappingNode):
-        mapping = {}
-        for key_node, value_node in node.value:
-            key = _construct(key_node, loader, source, environ)
-            if not isinstance(key, str | int | float | bool) and key is not None:
-                raise AlertingConfigError(
-                    f"{source}:{key_node.start_mark.line + 1}: a key must be a plain word"
-                )
-            mapping[key] = _construct(value_node, loader, source, environ)
-        return mapping
-    if isinstance(node, yaml.SequenceNode):
-        return [_construct(item, loader, source, environ) for item in node.value]
-    try:
-        value = loader.construct_object(node)
-    except (yaml.YAMLError, ValueError, TypeError) as exc:  # `!!int abc`, an unknown tag
-        raise AlertingConfigError(f"{source}:{node.start_mark.line + 1}: {exc}".splitlines()[0]) from None
-    if not isinstance(value, str) or "${" not in value:
-        return value
-
-    def substitute(match: re.Match[str]) -> str:
-        name, default = match.group(1), match.group(2)
-        if environ.get(name):
-            return environ[name]
-        if default is not None:
-            return default
-        # Empty counts as unset: compose passes an unset variable as '', and an empty webhook
-        # secret would quietly send messages unsigned.
-        raise AlertingConfigError(
-            f"{source}:{node.start_mark.line + 1}: environment variable {name} is not set (or empty)"
-        )
-
-    return _ENV_REF.sub(substitute, value)
-
-
-def _line_of(node: yaml.Node, loc: tuple[int | str, ...]) -> int:
-    """The line (1-based) of the deepest node the error location reaches."""
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            child = next((v for k, v in node.value if k.value == part), None)
-            if child is None:
-                # An unknown key: point at the key itself.
-                key = next((k for k, _ in node.value if k.value == part), None)
-                return (key or node).start_mark.line + 1
-            node = child
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            node = node.value[part]
-        elif _is_union_tag(part):
-            continue
-        else:
-            break
-    return node.start_mark.line + 1
+) -> ConfigFileError:
+    return located(source, root, loc, message, others, skip=_UNION_TAGS, error=AlertingConfigError)
