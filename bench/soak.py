@@ -26,6 +26,7 @@ import argparse
 import csv
 import json
 import os
+import random
 import signal
 import sqlite3
 import subprocess
@@ -44,7 +45,68 @@ from pantau.metrics import process_rss
 ROOT = Path(__file__).resolve().parent.parent
 PANTAU = str(Path(sys.executable).parent / "pantau")
 KEY = "soak-admin-key-0123456789"
-WORDS = ["harga", "beras", "pasar", "jalan", "banjir", "sekolah", "listrik", "air", "bus", "pajak", "desa"]
+# Routine chatter: eight words drawn per post from these, so that posts differ as real ones do (a
+# stream of near-identical texts is a coordinated campaign, and the detectors treat it as one).
+WORDS = [
+    "harga",
+    "beras",
+    "pasar",
+    "jalan",
+    "banjir",
+    "sekolah",
+    "listrik",
+    "air",
+    "bus",
+    "pajak",
+    "desa",
+    "guru",
+    "petani",
+    "nelayan",
+    "buruh",
+    "pabrik",
+    "kereta",
+    "bandara",
+    "rumah",
+    "sakit",
+    "dokter",
+    "obat",
+    "vaksin",
+    "gaji",
+    "pensiun",
+    "subsidi",
+    "minyak",
+    "gas",
+    "tol",
+    "macet",
+    "hujan",
+    "panas",
+    "kebun",
+    "sawah",
+    "pupuk",
+    "jagung",
+    "kopi",
+    "teh",
+    "gula",
+    "garam",
+    "daging",
+    "ayam",
+    "telur",
+    "ikan",
+    "sayur",
+    "cabai",
+    "bawang",
+    "kampus",
+    "mahasiswa",
+    "ujian",
+    "beasiswa",
+    "internet",
+    "sinyal",
+    "pulsa",
+    "ojek",
+    "angkot",
+    "pelabuhan",
+    "kapal",
+]
 # Each episode is one new real-world event that a share of the stream talks about for a while:
 # what must keep raising alerts in the second hour as in the first.
 EPISODES = [
@@ -85,7 +147,7 @@ def post_text(n: int, elapsed_s: float, every_s: float, lasting_s: float) -> str
     if episode >= 1 and into < lasting_s and n % 3 == 0:
         k = int(episode) - 1
         return EPISODES[k % len(EPISODES)].format(n=PLACES[k % len(PLACES)]) + f" (laporan {n})"
-    return f"laporan {n}: " + " ".join(WORDS[(n + i) % len(WORDS)] for i in range(8))
+    return f"laporan {n}: " + " ".join(random.Random(n).sample(WORDS, 8))
 
 
 class Poster(threading.Thread):

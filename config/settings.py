@@ -24,6 +24,7 @@ from pydantic_settings import (
 CONFIG_DIR = Path(__file__).resolve().parent
 DEFAULT_WATCHLIST = CONFIG_DIR / "watchlist.yaml"
 DEFAULT_ALERTING = CONFIG_DIR / "alerting.yaml"
+DEFAULT_SOURCES = CONFIG_DIR / "sources.yaml"
 
 PositiveInt = Annotated[int, Field(gt=0)]
 PositiveFloat = Annotated[float, Field(gt=0)]
@@ -278,6 +279,16 @@ class Settings(BaseSettings):
 
     # -- targets -------------------------------------------------------------------------------
     watchlist_path: Path = DEFAULT_WATCHLIST
+    sources_path: Path = Field(
+        default=DEFAULT_SOURCES,
+        description="Live sources (news feeds, ...) that `pantau up` and `pantau worker` run; checked at "
+        "start-up. The shipped file starts none.",
+    )
+    sources_run: bool = Field(
+        default=True,
+        description="Run the enabled sources inside this worker; false where each runs as its own "
+        "`pantau collect NAME` process.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("stance_favor_hypothesis", "stance_against_hypothesis")
@@ -346,7 +357,7 @@ class Settings(BaseSettings):
             raise ValueError("must be a string")
         return validate_admin_key(raw)
 
-    @field_validator("watchlist_path", "alerting_path")
+    @field_validator("watchlist_path", "alerting_path", "sources_path")
     @classmethod
     def _watchlist_exists(cls, value: Path) -> Path:
         if not value.is_file():

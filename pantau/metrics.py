@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -196,3 +197,59 @@ def observe_source(name: str, *, received_at: float, created_at: float) -> None:
 def sources() -> dict[str, SourceSeen]:
     """Per source seen so far in this process, what it brought."""
     return {label: SourceSeen(**vars(seen)) for label, seen in _sources.items() if seen.posts}
+
+
+# -- live sources' health (the collectors Pantau runs itself; configured, so bounded in number) --
+SOURCE_ERRORS = Counter(
+    "pantau_source_errors_total",
+    "Failed fetches or connections of a live source, by kind (network, http, auth, not_a_feed, ...).",
+    ["source", "kind"],
+)
+SOURCE_RECONNECTS = Counter(
+    "pantau_source_reconnects_total", "Times a live source worked again after failing.", ["source"]
+)
+SOURCE_UP = Gauge("pantau_source_up", "1 while a live source's last attempt worked, else 0.", ["source"])
+
+
+@dataclass
+class SourceHealth:
+    """Where one live source stands, for `GET /sources` and `pantau status`."""
+
+    kind: str
+    up: bool | None = None  # None: not tried yet
+    errors: int = 0
+    reconnects: int = 0
+    last_ok: float = 0.0
+    last_error: str = ""
+    last_error_at: float = 0.0
+    retry_in: float = 0.0
+
+
+_health: dict[str, SourceHealth] = {}
+
+
+def source_configured(name: str, kind: str) -> None:
+    _health.setdefault(name, SourceHealth(kind=kind))
+
+
+def source_ok(name: str) -> None:
+    health = _health.setdefault(name, SourceHealth(kind=""))
+    health.up, health.last_ok, health.retry_in = True, time.time(), 0.0
+    SOURCE_UP.labels(name).set(1)
+
+
+def source_failed(name: str, kind: str, message: str, *, retry_in: float) -> None:
+    health = _health.setdefault(name, SourceHealth(kind=""))
+    health.up, health.errors = False, health.errors + 1
+    health.last_error, health.last_error_at, health.retry_in = message[:500], time.time(), retry_in
+    SOURCE_ERRORS.labels(name, kind).inc()
+    SOURCE_UP.labels(name).set(0)
+
+
+def source_reconnected(name: str) -> None:
+    _health.setdefault(name, SourceHealth(kind="")).reconnects += 1
+    SOURCE_RECONNECTS.labels(name).inc()
+
+
+def source_health() -> dict[str, SourceHealth]:
+    return {name: SourceHealth(**vars(h)) for name, h in _health.items()}

@@ -16,6 +16,7 @@ from config.settings import Settings
 from pantau.tables import TableError
 from service.console import settings_or_exit
 from service.keys_cli import keys_app
+from service.sources_cli import collect, sources_app, sources_or_exit
 
 app = typer.Typer(help="Pantau: a war room for political social-media teams.", no_args_is_help=True)
 migrate_app = typer.Typer(help="ClickHouse schema migrations.", no_args_is_help=True)
@@ -25,6 +26,8 @@ app.add_typer(train_app, name="train")
 eval_app = typer.Typer(help="Measure the configured models on labelled CSV data.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
 app.add_typer(keys_app, name="keys")
+app.add_typer(sources_app, name="sources")
+app.command()(collect)
 
 
 def _parse_speed(speed: str, option: str = "--speed") -> float | None:
@@ -84,7 +87,8 @@ def up(
 
 
 def _check_alerting(settings: Settings) -> None:
-    """A bad alerting file stops start-up, naming its line (a running worker keeps its last good rules)."""
+    """A bad alerting or sources file stops start-up, naming its line (a running worker keeps its
+    last good alerting rules)."""
     from alerts.config import AlertingConfigError, load_alerting
 
     try:
@@ -92,6 +96,7 @@ def _check_alerting(settings: Settings) -> None:
     except AlertingConfigError as exc:
         typer.echo(f"pantau: {exc}", err=True)
         raise typer.Exit(2) from None
+    sources_or_exit(settings)
 
 
 def _require_servers(settings: Settings, what: str) -> None:

@@ -31,6 +31,7 @@ from alerts.dispatcher import AlertingSource, Dispatcher, SilenceStore
 from alerts.notifiers import Notifier
 from alerts.state import AlertState
 from config.settings import Settings
+from config.sources import load_sources
 from config.watchlist import load_watchlist
 from detectors.coordination import CoordinatedPosting
 from detectors.ensemble import DetectorSet
@@ -39,14 +40,17 @@ from detectors.topics import EmergingTopics
 from detectors.volume import VolumeBurst
 from nlp.calibration import FROZEN_TOPIC_SIMILARITY
 from nlp.models import build_classifier
-from pantau import bus
+from pantau import bus, metrics
 from pantau.bus import RawSink
 from service.engines import running_engines
 from storage.client import describe, open_client
 from storage.migrate import Migrator, apply_posts_ttl
+from storage.positions import Positions
 from storage.repository import ClickHouseStore
 from storage.spool import SpoolParts, assemble
 from streams.app import Pipeline, build_agents, faust_app
+from streams.connectors import Connector, build_connector
+from streams.connectors.feeds import backoff_seconds
 from streams.detection import CheckpointStore, DetectionState
 from streams.rollover import BrokerRollover, GenerationFollower, Generations, drain_pipeline
 from streams.sources import read_rows, rebase, replay
@@ -295,6 +299,58 @@ class DemoReplay(mode.Service):
             await producer.stop()
 
 
+class LiveSources(mode.Service):
+    """The configured live sources, each an async task; one that fails unexpectedly is logged,
+    counted and started again after a pause, never taking the worker down."""
+
+    def __init__(self, connectors: list[Connector], positions: Positions, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.connectors = connectors
+        self.positions = positions
+        self._running_sources: list[asyncio.Task[None]] = []
+
+    async def on_start(self) -> None:
+        for connector in self.connectors:
+            self._running_sources.append(
+                asyncio.create_task(self._supervise(connector), name=f"source-{connector.name}")
+            )
+        log.info("live sources: %s", ", ".join(c.name for c in self.connectors))
+
+    async def _supervise(self, connector: Connector) -> None:
+        failures = 0
+        while True:
+            try:
+                await connector.run()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures += 1
+                wait = backoff_seconds(failures)
+                metrics.source_failed(connector.name, "crash", repr(exc), retry_in=wait)
+                log.exception("source %s failed; starting it again in %.0f s", connector.name, wait)
+                await asyncio.sleep(wait)
+
+    async def on_stop(self) -> None:
+        for task in self._running_sources:
+            task.cancel()
+        await asyncio.gather(*self._running_sources, return_exceptions=True)
+        for connector in self.connectors:
+            with contextlib.suppress(Exception):
+                await connector.aclose()
+        self.positions.close()
+
+
+def make_live_sources(settings: Settings, sink: RawSink, only: str | None = None) -> LiveSources | None:
+    """The enabled sources (or the one named `only`, enabled or not), or None when there are none."""
+    config = load_sources(settings.sources_path)
+    chosen = [s for s in config.sources if s.name == only] if only else list(config.enabled)
+    if not chosen:
+        return None
+    watchlist = load_watchlist(settings.watchlist_path)
+    positions = Positions(settings.data_dir / "sources" / "positions.sqlite3")
+    return LiveSources([build_connector(s, sink, positions, watchlist) for s in chosen], positions)
+
+
 class PantauWorker(faust.Worker):
     """The Faust worker, stopping in the order Pantau needs: sources first (demo, API), then,
     with `drain`, the pipeline is given time to empty, and only then do the consumers stop.
@@ -403,6 +459,9 @@ def run(
         services.insert(0, spooling)  # stopped last: after every source that writes to it
     if demo:
         services.append(DemoReplay(app, settings, demo_speed, writer))
+    live = make_live_sources(settings, writer or producer) if settings.sources_run else None
+    if live is not None:
+        services.append(live)  # a source: stopped before the pipeline drains
     worker = PantauWorker(
         app,
         *services,

@@ -20,10 +20,7 @@ def describe_status(report: dict[str, Any], base: str) -> str:
         )
     lines += ["", f"dead letters  {number(report['dead_letters'])} since start", spool_line(report["spool"])]
     for source in report.get("sources", []):
-        lines.append(
-            f"source        {source['source']}: {number(source['posts'])} posts, newest arrived "
-            f"{number(source['idle_seconds'])} s ago, {number(source['lag_seconds'])} s old"
-        )
+        lines.append(source_line(source))
     broker = report["broker"]
     held = ", ".join(f"{topic} {count:,}" for topic, count in broker["messages_held"].items()) or "-"
     memory = f"RSS {broker['rss_bytes'] / 2**20:,.0f} MiB, " if broker["rss_bytes"] else ""
@@ -42,3 +39,19 @@ def spool_line(spool: dict[str, Any]) -> str:
     waiting = f"{number(spool['posts'])} posts waiting for ClickHouse ({number(spool['unsent'])} unsent)"
     oldest = "" if spool["oldest_seconds"] is None else f", oldest {number(spool['oldest_seconds'])} s"
     return f"spool         {waiting}{oldest}"
+
+
+def source_line(source: dict[str, Any]) -> str:
+    brought = f"{number(source['posts'])} posts"
+    if source.get("idle_seconds") is not None:
+        brought += (
+            f", newest arrived {number(source['idle_seconds'])} s ago, {number(source['lag_seconds'])} s old"
+        )
+    live = source.get("live")
+    if not live:
+        return f"source        {source['source']}: {brought}"
+    state = {True: "up", False: "DOWN", None: "starting"}[live["up"]]
+    health = f"{live['kind']} {state}, {live['errors']} errors, {live['reconnects']} reconnects"
+    if live["up"] is False:
+        health += f", next try in {number(live['retry_in_seconds'])} s: {live['last_error']}"
+    return f"source        {source['source']}: {brought}; {health}"

@@ -9,15 +9,24 @@ from datetime import datetime
 from importlib import metadata
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, HTTPException, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
+from api.auth import Viewer
 from api.deps import ApiContext, Context
+from config.sources import SourcesConfigError, load_sources
 from pantau.bus import STAGES_BY_TOPIC, topic_positions
 from pantau.domain import utcnow
-from pantau.metrics import broker_generation, dead_letter_count, process_rss, sources, stage_counts
+from pantau.metrics import (
+    broker_generation,
+    dead_letter_count,
+    process_rss,
+    source_health,
+    sources,
+    stage_counts,
+)
 
 router = APIRouter(tags=["operations"])
 
@@ -80,11 +89,32 @@ class BrokerStatus(BaseModel):
     )
 
 
+class LiveSourceHealth(BaseModel):
+    kind: str
+    up: bool | None = Field(description="Whether its last attempt worked (None: not tried yet).")
+    errors: int = Field(description="Failed fetches or connections since this process started.")
+    reconnects: int = Field(description="Times it worked again after failing.")
+    last_error: str = ""
+    retry_in_seconds: float = Field(description="After a failure, how long it waits before the next try.")
+
+
 class SourceStatus(BaseModel):
     source: str = Field(description="The name a source gives its posts: demo, replay, api, a collector.")
     posts: float = Field(description="Its posts normalised since this process started.")
-    idle_seconds: float = Field(description="Since its newest post reached Pantau.")
-    lag_seconds: float = Field(description="Now minus the creation time of its newest post.")
+    idle_seconds: float | None = Field(description="Since its newest post reached Pantau (None: none yet).")
+    lag_seconds: float | None = Field(description="Now minus the creation time of its newest post.")
+    live: LiveSourceHealth | None = Field(
+        default=None, description="For a live source this process runs (config/sources.yaml): its health."
+    )
+
+
+class LiveSource(BaseModel):
+    name: str
+    kind: str
+    enabled: bool
+    match: str = Field(description="Which posts it takes in: watchlist, keywords or all.")
+    endpoints: list[str] = Field(description="Where it reads (feed URLs, ...).")
+    status: SourceStatus | None = Field(description="What it brought and its health, when it runs here.")
 
 
 class Status(BaseModel):
@@ -124,6 +154,55 @@ def package_version(name: str) -> str:
         return "unknown"
 
 
+def source_statuses() -> list[SourceStatus]:
+    """Every source that brought posts, and every live source this process runs, even before its first."""
+    now, seen, health = time.time(), sources(), source_health()
+    statuses = []
+    for name in sorted(seen.keys() | health.keys()):
+        brought, live = seen.get(name), health.get(name)
+        statuses.append(
+            SourceStatus(
+                source=name,
+                posts=brought.posts if brought else 0.0,
+                idle_seconds=round(max(0.0, now - brought.last_received), 1) if brought else None,
+                lag_seconds=round(max(0.0, now - brought.newest_post), 1) if brought else None,
+                live=LiveSourceHealth(
+                    kind=live.kind,
+                    up=live.up,
+                    errors=live.errors,
+                    reconnects=live.reconnects,
+                    last_error=live.last_error,
+                    retry_in_seconds=round(live.retry_in, 1),
+                )
+                if live
+                else None,
+            )
+        )
+    return statuses
+
+
+@router.get("/sources", responses={503: {"description": "The sources file cannot be read as it is now."}})
+async def live_sources(ctx: Context, who: Viewer) -> list[LiveSource]:
+    """The live sources of the sources file, each with what it brought and its health when it runs
+    in this process (`pantau up`). A key is needed: the addresses may carry a token."""
+    try:
+        config = await asyncio.to_thread(load_sources, ctx.settings.sources_path)
+    except SourcesConfigError as exc:
+        raise HTTPException(503, str(exc)) from None
+    running = {status.source: status for status in source_statuses() if status.live is not None}
+    return [
+        LiveSource(
+            name=source.name,
+            kind=source.kind,
+            enabled=source.enabled,
+            match=source.match,
+            endpoints=[str(url) for url in source.urls],
+            status=running.get(source.name),
+        )
+        for source in config.sources
+    ]
+
+
 @router.get("/status")
 async def status(ctx: Context) -> Status:
     """What an operator checks: per stage its lag and throughput, dead letters, the spool, the
@@ -151,19 +230,10 @@ async def status(ctx: Context) -> Status:
         depth = await ctx.spool_writer.spool.depth()
         oldest = max(0.0, time.time() - depth.oldest_accepted_at) if depth.oldest_accepted_at else None
         spool = SpoolStatus(enabled=True, posts=depth.posts, unsent=depth.unsent, oldest_seconds=oldest)
-    now = time.time()
     return Status(
         at=utcnow(),
         stages=stages,
-        sources=[
-            SourceStatus(
-                source=name,
-                posts=seen.posts,
-                idle_seconds=round(max(0.0, now - seen.last_received), 1),
-                lag_seconds=round(max(0.0, now - seen.newest_post), 1),
-            )
-            for name, seen in sorted(sources().items())
-        ],
+        sources=source_statuses(),
         dead_letters=dead_letter_count(),
         spool=spool,
         broker=BrokerStatus(

@@ -53,3 +53,22 @@ def test_each_source_gets_a_line_with_its_posts_and_how_fresh_they_are() -> None
     sources = [{"source": "demo", "posts": 1234.0, "idle_seconds": 2.4, "lag_seconds": 61.0}]
     text = describe_status({**REPORT, "sources": sources}, "http://x")
     assert "source        demo: 1,234 posts, newest arrived 2 s ago, 61 s old" in text.splitlines()
+
+
+def test_a_live_source_says_whether_it_is_up_and_what_failed_last() -> None:
+    down = {"kind": "feed", "up": False, "errors": 3, "reconnects": 1, "retry_in_seconds": 40.2}
+    sources = [
+        {"source": "berita", "posts": 0.0, "idle_seconds": None, "lag_seconds": None,
+         "live": {**down, "last_error": "https://x/feed.xml: HTTP 503"}},
+        {"source": "dunia", "posts": 12.0, "idle_seconds": 5.0, "lag_seconds": 300.0,
+         "live": {**down, "up": True, "errors": 0, "reconnects": 0, "last_error": ""}},
+    ]  # fmt: skip
+    lines = describe_status({**REPORT, "sources": sources}, "http://x").splitlines()
+    assert (
+        "source        berita: 0 posts; feed DOWN, 3 errors, 1 reconnects, next try in 40 s: "
+        "https://x/feed.xml: HTTP 503"
+    ) in lines
+    assert (
+        "source        dunia: 12 posts, newest arrived 5 s ago, 300 s old; feed up, 0 errors, 0 reconnects"
+        in lines
+    )

@@ -1,0 +1,109 @@
+"""The live sources (`config/sources.yaml`): typed, validated, each error tied to its line.
+
+A source is a long-running collector feeding `posts.raw` through the same crash-safe path as
+`POST /ingest`. Secrets come only from `${VAR}` references to the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from config.yaml_source import ConfigFileError, compose, construct, located
+
+
+class SourcesConfigError(ConfigFileError):
+    """A bad sources file: the message names the file, the line and what is wrong."""
+
+
+class FeedSource(BaseModel):
+    """RSS or Atom feeds (news): one post per article, its title and summary."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$", description="Names the source in metrics and posts."
+    )
+    kind: Literal["feed"]
+    enabled: bool = True
+    urls: tuple[AnyHttpUrl, ...] = Field(min_length=1, max_length=200)
+    poll_seconds: float = Field(default=300.0, ge=1.0, le=86_400.0)
+    match: Literal["watchlist", "keywords", "all"] = Field(
+        default="watchlist",
+        description="Which articles become posts: those naming a watchlist target (or one of "
+        "`keywords`), only those naming one of `keywords`, or all.",
+    )
+    keywords: tuple[str, ...] = ()
+
+    @field_validator("keywords")
+    @classmethod
+    def _no_blank_keyword(cls, keywords: tuple[str, ...]) -> tuple[str, ...]:
+        if any(not k.strip() for k in keywords):
+            raise ValueError("a keyword is blank")
+        return tuple(k.strip() for k in keywords)
+
+    @model_validator(mode="after")
+    def _keywords_when_matched_on(self) -> FeedSource:
+        if self.match == "keywords" and not self.keywords:
+            raise ValueError("match: keywords needs at least one keyword")
+        return self
+
+
+Source = FeedSource
+
+
+class SourcesConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sources: tuple[Source, ...] = ()
+
+    @field_validator("sources")
+    @classmethod
+    def _unique_names(cls, sources: tuple[Source, ...]) -> tuple[Source, ...]:
+        names = [s.name for s in sources]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"source names repeat: {', '.join(repeated)}")
+        return sources
+
+    def get(self, name: str) -> Source | None:
+        return next((s for s in self.sources if s.name == name), None)
+
+    @property
+    def enabled(self) -> tuple[Source, ...]:
+        return tuple(s for s in self.sources if s.enabled)
+
+
+def load_sources(path: Path, environ: dict[str, str] | None = None) -> SourcesConfig:
+    """Read and validate the file; any error raises SourcesConfigError naming the line."""
+    env = dict(os.environ) if environ is None else environ
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SourcesConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    return parse_sources(text, source=str(path), environ=env)
+
+
+def parse_sources(text: str, *, source: str = "sources.yaml", environ: dict[str, str]) -> SourcesConfig:
+    root = compose(text, source, SourcesConfigError)
+    if root is None:
+        return SourcesConfig()
+    data = construct(root, source, environ, SourcesConfigError)
+    try:
+        return SourcesConfig.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise located(
+            source, root, first["loc"], first["msg"], exc.error_count() - 1, error=SourcesConfigError
+        ) from None

@@ -1,0 +1,29 @@
+"""Live sources: long-running collectors that feed `posts.raw` through the crash-safe path."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from config.sources import Source
+from config.watchlist import Watchlist
+from nlp.targets import TargetMatcher
+from pantau.bus import RawSink
+from storage.positions import Positions
+from streams.connectors.feeds import FeedConnector, keyword_filter
+
+Connector = FeedConnector
+
+
+def post_filter(source: Source, watchlist: Watchlist) -> Callable[[str], bool]:
+    """Which texts a source takes in: by default those naming a watchlist target (its aliases and
+    hashtags) or one of the source's own keywords."""
+    if source.match == "all":
+        return lambda text: True
+    if source.match == "keywords":
+        return keyword_filter(source.keywords)
+    matcher = TargetMatcher(watchlist)
+    return keyword_filter(source.keywords, also=lambda text: bool(matcher.match(text)))
+
+
+def build_connector(source: Source, sink: RawSink, positions: Positions, watchlist: Watchlist) -> Connector:
+    return FeedConnector(source, sink, positions, post_filter(source, watchlist))

@@ -1,0 +1,313 @@
+"""News from RSS and Atom feeds: one post per article (its title and summary), deduplicated by
+GUID or link, fetched with ETag and Last-Modified so an unchanged feed costs one 304.
+
+Each URL keeps its own schedule: a failing feed backs off (exponentially, with jitter, or as long
+as a 429's `Retry-After` says) without holding the others back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import calendar
+import hashlib
+import html
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import urlsplit
+
+import feedparser
+import httpx
+
+from config.sources import FeedSource
+from pantau import metrics
+from pantau.bus import RawSink
+from pantau.normalise import make_envelope
+from storage.positions import Positions
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "news"
+USER_AGENT = "Pantau/1 (+https://github.com/pantau; news feed reader)"
+# How many article ids a feed remembers: well past what one feed document lists.
+SEEN_PER_FEED = 2000
+BACKOFF_INITIAL_SECONDS = 5.0
+BACKOFF_MAX_SECONDS = 1800.0
+MAX_FEED_BYTES = 10 * 2**20
+
+
+class FeedError(Exception):
+    """One fetch that failed, with what kind of failure it was and how long to wait."""
+
+    def __init__(self, kind: str, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind  # network | http | auth | not_a_feed
+        self.retry_after = retry_after
+
+
+@dataclass
+class FeedState:
+    """What one feed URL remembers across restarts."""
+
+    etag: str = ""
+    modified: str = ""
+    seen: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_json(cls, value: Any) -> FeedState:
+        if not isinstance(value, dict):
+            return cls()
+        seen = value.get("seen")
+        return cls(
+            etag=str(value.get("etag") or ""),
+            modified=str(value.get("modified") or ""),
+            seen=[str(s) for s in seen] if isinstance(seen, list) else [],
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {"etag": self.etag, "modified": self.modified, "seen": self.seen[-SEEN_PER_FEED:]}
+
+
+def backoff_seconds(failures: int, rng: random.Random | None = None) -> float:
+    """Exponential from 5 s, capped at 30 min, with full jitter in [0.5, 1.5): feeds that failed
+    together do not all come back at the same moment."""
+    base = min(BACKOFF_MAX_SECONDS, BACKOFF_INITIAL_SECONDS * 2.0 ** max(0, failures - 1))
+    jitter: float = (rng or random).uniform(0.5, 1.5)
+    return base * jitter
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """`Retry-After` as seconds (it may be a number of seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def without_secrets(url: str) -> str:
+    """The URL as logs and the open status may show it: no user, password or query (a token from
+    `${VAR}` may sit in either)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}{parts.path}"
+
+
+class _TextOnly(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def plain_text(fragment: str) -> str:
+    """The text of an HTML fragment (feed summaries carry markup), whitespace folded."""
+    parser = _TextOnly()
+    parser.feed(fragment)
+    parser.close()
+    return " ".join(html.unescape("".join(parser.parts)).split())
+
+
+def article_id(entry: dict[str, Any]) -> str:
+    """Stable per article: its GUID, else its link (hashed: both may be long URLs)."""
+    key = str(entry.get("id") or entry.get("link") or "")
+    return hashlib.blake2b(key.encode(), digest_size=16).hexdigest() if key else ""
+
+
+def entry_time(entry: dict[str, Any]) -> datetime | None:
+    for name in ("published_parsed", "updated_parsed"):
+        parsed = dict.get(entry, name)  # not FeedParserDict.get: it maps one field onto the other, warning
+        if parsed:
+            return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
+    return None
+
+
+def article_post(entry: dict[str, Any], feed: dict[str, Any], url: str, received: datetime) -> dict[str, Any]:
+    """The Pantau post object of one article. Whatever is missing stays missing: the normaliser
+    then dead-letters the article with the reason instead of it being dropped here."""
+    title = plain_text(str(entry.get("title") or ""))
+    summary = plain_text(str(entry.get("summary") or ""))
+    text = title if not summary or summary == title else f"{title}\n\n{summary}"
+    post: dict[str, Any] = {
+        "platform": PLATFORM,
+        "id": article_id(entry),
+        "created_at": (entry_time(entry) or received).isoformat(),
+        "author": {"id": urlsplit(url).hostname or url, "handle": str(feed.get("title") or "")[:100]},
+        "text": text,
+        "url": str(entry.get("link") or ""),
+        "lang": str(feed.get("language") or "")[:16],
+    }
+    return post
+
+
+@dataclass
+class FeedSchedule:
+    due: float = 0.0
+    failures: int = 0
+
+
+class FeedConnector:
+    """Polls every URL of one feed source; `run` forever, `poll` once (for `pantau sources test`)."""
+
+    def __init__(
+        self,
+        config: FeedSource,
+        sink: RawSink,
+        positions: Positions,
+        accept: Callable[[str], bool],
+        *,
+        client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.sink = sink
+        self.positions = positions
+        self.accept = accept
+        self.client = client or httpx.AsyncClient(
+            timeout=httpx.Timeout(30.0), follow_redirects=True, headers={"User-Agent": USER_AGENT}
+        )
+        self.clock = clock
+        self.schedules = {str(url): FeedSchedule() for url in config.urls}
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    async def run(self) -> None:
+        """Poll each URL when it is due, forever (stop by cancelling, then `aclose`)."""
+        metrics.source_configured(self.name, "feed")
+        while True:
+            now = self.clock()
+            for url, schedule in self.schedules.items():
+                if schedule.due <= now:
+                    await self.poll_url(url)
+            await asyncio.sleep(max(0.05, min(s.due for s in self.schedules.values()) - self.clock()))
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def poll(self) -> int:
+        """Every URL once; the posts sent. A failure raises (the test command reports it)."""
+        return sum([await self.fetch_and_send(url) for url in self.schedules])
+
+    async def poll_url(self, url: str) -> int:
+        schedule = self.schedules[url]
+        try:
+            sent = await self.fetch_and_send(url)
+        except FeedError as exc:
+            schedule.failures += 1
+            wait = exc.retry_after if exc.retry_after is not None else backoff_seconds(schedule.failures)
+            schedule.due = self.clock() + wait
+            shown = without_secrets(url)
+            metrics.source_failed(self.name, exc.kind, f"{shown}: {exc}", retry_in=wait)
+            log.warning("source %s: %s: %s (%s); next try in %.0f s", self.name, shown, exc, exc.kind, wait)
+            return 0
+        if schedule.failures:
+            metrics.source_reconnected(self.name)
+        schedule.failures = 0
+        schedule.due = self.clock() + self.config.poll_seconds
+        metrics.source_ok(self.name)
+        return sent
+
+    async def fetch_and_send(self, url: str) -> int:
+        state = FeedState.from_json(await self.positions.get(self.name, url))
+        document = await self.fetch(url, state)
+        if document is None:  # 304: nothing new
+            return 0
+        content, etag, modified = document
+        parsed = await asyncio.to_thread(feedparser.parse, content)
+        if not parsed.get("entries") and (parsed.get("bozo") or not parsed.get("version")):
+            # An empty feed is fine; an error page or broken XML in its place is not.
+            reason = parsed.get("bozo_exception") or "no RSS or Atom document"
+            raise FeedError("not_a_feed", f"not a feed: {reason}")
+        received = datetime.now(UTC)
+        seen = set(state.seen)
+        fresh: list[tuple[str, dict[str, Any]]] = []
+        for entry in parsed.get("entries", []):
+            key = article_id(entry)
+            if key and key in seen:
+                continue
+            post = article_post(entry, parsed.get("feed", {}), url, received)
+            if not key or self.accept(post["text"]):
+                fresh.append((key, post))
+            if key:
+                seen.add(key)
+                state.seen.append(key)
+        # Oldest first: detectors count in event time.
+        fresh.sort(key=lambda pair: str(pair[1]["created_at"]))
+        sent = 0
+        if fresh:
+            sent = await self.sink.send_many(make_envelope(post, source=self.name) for _, post in fresh)
+        # Only after the spool has them: a crash before this line repeats (deduplicated), never loses.
+        state.etag, state.modified = etag, modified
+        await self.positions.put(self.name, url, state.to_json())
+        return sent
+
+    async def fetch(self, url: str, state: FeedState) -> tuple[bytes, str, str] | None:
+        headers = {}
+        if state.etag:
+            headers["If-None-Match"] = state.etag
+        if state.modified:
+            headers["If-Modified-Since"] = state.modified
+        try:
+            async with self.client.stream("GET", url, headers=headers) as response:
+                if response.status_code == 304:
+                    return None
+                if response.status_code in (429, 503):
+                    raise FeedError(
+                        "http",
+                        f"HTTP {response.status_code}",
+                        retry_after_seconds(response.headers.get("Retry-After")),
+                    )
+                if response.status_code in (401, 403):
+                    raise FeedError("auth", f"HTTP {response.status_code}")
+                if response.status_code >= 400:
+                    raise FeedError("http", f"HTTP {response.status_code}")
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > MAX_FEED_BYTES:
+                        raise FeedError("not_a_feed", f"larger than {MAX_FEED_BYTES // 2**20} MiB")
+                    chunks.append(chunk)
+                return (
+                    b"".join(chunks),
+                    response.headers.get("ETag", ""),
+                    response.headers.get("Last-Modified", ""),
+                )
+        except httpx.HTTPError as exc:
+            raise FeedError("network", f"{type(exc).__name__}: {exc}") from None
+
+
+def keyword_filter(
+    keywords: Sequence[str], also: Callable[[str], bool] | None = None
+) -> Callable[[str], bool]:
+    """True for a text naming one of `keywords` (case-insensitive, whole words) or passing `also`."""
+    import regex
+
+    pattern = (
+        regex.compile(
+            r"(?<!\w)(?:" + "|".join(regex.escape(k) for k in keywords) + r")(?!\w)", regex.IGNORECASE
+        )
+        if keywords
+        else None
+    )
+
+    def accept(text: str) -> bool:
+        return bool((pattern is not None and pattern.search(text)) or (also is not None and also(text)))
+
+    return accept

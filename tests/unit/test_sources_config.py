@@ -1,0 +1,121 @@
+"""config/sources.yaml: validated at start-up, each error naming file, line and field."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from config.sources import SourcesConfigError, load_sources, parse_sources
+from streams.connectors.feeds import backoff_seconds, plain_text, retry_after_seconds
+
+SHIPPED = Path(__file__).resolve().parents[2] / "config" / "sources.yaml"
+
+GOOD = """
+sources:
+  - name: antara
+    kind: feed
+    urls:
+      - https://example.org/politik.xml
+      - https://example.org/${SECTION}.xml
+    poll_seconds: 120
+  - name: world
+    kind: feed
+    enabled: false
+    urls: [https://example.com/world.atom]
+    match: keywords
+    keywords: [Indonesia, " Jakarta "]
+"""
+
+
+def test_a_good_file_reads_with_environment_references() -> None:
+    config = parse_sources(GOOD, environ={"SECTION": "pemilu"})
+    antara, world = config.sources
+    assert [str(u) for u in antara.urls] == [
+        "https://example.org/politik.xml",
+        "https://example.org/pemilu.xml",
+    ]
+    assert antara.poll_seconds == 120 and antara.match == "watchlist" and antara.enabled
+    assert world.keywords == ("Indonesia", "Jakarta") and not world.enabled
+    assert config.enabled == (antara,) and config.get("world") is world and config.get("x") is None
+
+
+def test_the_shipped_file_is_valid_and_starts_nothing() -> None:
+    """Its feeds are examples, commented: a fresh install reaches out to no one by itself."""
+    assert load_sources(SHIPPED, environ={}).enabled == ()
+    assert "feed" in SHIPPED.read_text()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "sources:\n  - name: a\n    kind: feed\n    urls: [ftp://x]\n",
+            "s.yaml:4: sources.0.urls.0: URL scheme",
+        ),
+        ("sources:\n  - name: a\n    kind: feed\n    urls: []\n", "s.yaml:4: sources.0.urls: "),
+        ("sources:\n  - name: a\n    kind: fax\n    urls: [https://x]\n", "s.yaml:3: sources.0.kind: "),
+        ("sources:\n  - name: A b\n    kind: feed\n    urls: [https://x]\n", "s.yaml:2: sources.0.name: "),
+        (
+            "sources:\n  - name: a\n    kind: feed\n    urls: [https://x]\n    pol_seconds: 5\n",
+            "s.yaml:5: sources.0.pol_seconds: Extra inputs",
+        ),
+        (
+            "sources:\n  - name: a\n    kind: feed\n    urls: [https://x]\n    match: keywords\n",
+            "s.yaml:2: sources.0: match: keywords needs at least one keyword",
+        ),
+        (
+            "sources:\n  - {name: a, kind: feed, urls: ['https://x']}\n  - {name: a, kind: feed, urls: ['https://y']}\n",
+            "s.yaml:2: sources: source names repeat: a",
+        ),
+        (
+            "sources:\n  - name: a\n    kind: feed\n    urls: ['https://${NOPE}']\n",
+            "s.yaml:4: environment variable NOPE",
+        ),
+        ("sources: [\n", "s.yaml:2: not valid YAML"),
+    ],
+)
+def test_a_bad_entry_names_the_line_and_the_field(text: str, expected: str) -> None:
+    with pytest.raises(SourcesConfigError) as caught:
+        parse_sources(text, source="s.yaml", environ={})
+    assert str(caught.value).startswith(expected), str(caught.value)
+
+
+def test_an_empty_file_has_no_sources_and_a_missing_one_is_named(tmp_path: Path) -> None:
+    assert parse_sources("", environ={}).sources == ()
+    with pytest.raises(SourcesConfigError, match=r"nope\.yaml: cannot read"):
+        load_sources(tmp_path / "nope.yaml", environ={})
+
+
+def test_backoff_doubles_from_five_seconds_to_half_an_hour_with_jitter() -> None:
+    rng = random.Random(1)
+    for failures, base in [(1, 5.0), (2, 10.0), (3, 20.0), (10, 1800.0), (40, 1800.0)]:
+        assert 0.5 * base <= backoff_seconds(failures, rng) < 1.5 * base
+
+
+def test_retry_after_is_seconds_or_an_http_date() -> None:
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+    assert retry_after_seconds("120") == 120.0
+    assert retry_after_seconds("Fri, 20 Nov 2026 08:01:30 GMT", now) == 90.0
+    assert retry_after_seconds("Fri, 20 Nov 2026 07:00:00 GMT", now) == 0.0
+    assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None
+
+
+def test_summaries_lose_their_markup_not_their_text() -> None:
+    assert (
+        plain_text("<p>Harga <b>beras</b> naik&nbsp;lagi &amp; langka</p>\n<br/>")
+        == "Harga beras naik lagi & langka"
+    )
+    assert plain_text("no markup") == "no markup" and plain_text("") == ""
+
+
+def test_what_logs_and_the_open_status_show_of_a_url_carries_no_secret() -> None:
+    from streams.connectors.feeds import without_secrets
+
+    assert without_secrets("https://u:pw@api.example:8443/v3/feed.xml?key=s3cret&q=x") == (
+        "https://api.example:8443/v3/feed.xml"
+    )
+    assert without_secrets("http://news.example/rss") == "http://news.example/rss"
