@@ -18,7 +18,8 @@ How:
   at or above the threshold (pairs at 0.7 are found 98% of the time, against 71% with equal
   weights); the extra candidates cost one vectorised comparison.
 - A post joins the cluster of the posts it matches; a post that matches several clusters merges
-  them (the oldest cluster survives, so a campaign keeps its key).
+  them (the one that has signalled most survives, else the oldest, so a campaign keeps the key its
+  alert already has).
 - A cluster signals when its live posts come from `min_accounts` distinct accounts, and again each
   time that number doubles (8, 16, 32...): the desk hears that a campaign is growing, but a large
   campaign costs a handful of signals, not one per account. Each step has its own signal id (the
@@ -320,9 +321,19 @@ class CoordinatedPosting:
         return self._cluster_serial
 
     def _merge(self, cluster_ids: set[int]) -> int:
-        """One cluster out of several: the oldest keeps its key and takes the others' posts."""
-        survivor_id = min(cluster_ids)
+        """One cluster out of several: the one that has signalled most keeps its key (the desk knows
+        the campaign by it), the oldest of those if several, and takes the others' posts."""
+        survivor_id = min(cluster_ids, key=lambda c: (-self._clusters[c].next_level, c))
         survivor = self._clusters[survivor_id]
+        oldest = self._clusters[min(cluster_ids)]
+        if oldest is not survivor:
+            # Its text and similarities are the campaign's first post's, whichever part signalled.
+            survivor.text, survivor.first_signature = oldest.text, oldest.first_signature
+            survivor.similarity_sum = 0.0
+            for post_id in survivor.posts:
+                post = self._live[post_id]
+                post.similarity = _similarity(post.signature, survivor.first_signature)
+                survivor.similarity_sum += post.similarity
         for absorbed_id in sorted(cluster_ids - {survivor_id}):
             absorbed = self._clusters.pop(absorbed_id)
             for post_id in absorbed.posts:

@@ -123,6 +123,9 @@ def mean_jaccard_to_first(signal: Signal, text_of: dict[str, str]) -> float:
 @given(seed=st.integers(0, 2**32 - 1))
 # Hypothesis found it: the campaign's similarity figure was 0.5977, below the 0.6 threshold.
 @example(seed=907)
+# Hypothesis found it: a younger part of the campaign signalled first, then merged into an older
+# part that had not, and the merged cluster took the older part's key: two keys, two alerts.
+@example(seed=272)
 def test_a_campaign_of_small_edits_is_flagged_under_one_key(seed: int) -> None:
     posts = campaign(random.Random(seed))
     detector = CoordinatedPosting()
