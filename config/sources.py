@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     AnyHttpUrl,
+    AnyUrl,
     BaseModel,
     ConfigDict,
     Field,
@@ -59,8 +60,60 @@ class FeedSource(BaseModel):
             raise ValueError("match: keywords needs at least one keyword")
         return self
 
+    @property
+    def endpoints(self) -> tuple[str, ...]:
+        return tuple(str(url) for url in self.urls)
 
-Source = FeedSource
+
+class BlueskySource(BaseModel):
+    """Bluesky's public firehose through Jetstream (WebSocket, no key), filtered on our side."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$", description="Names the source in metrics and posts."
+    )
+    kind: Literal["bluesky"]
+    enabled: bool = True
+    endpoint: AnyUrl = Field(
+        default=AnyUrl("wss://jetstream2.us-east.bsky.network/subscribe"),
+        description="A Jetstream instance's subscribe URL.",
+    )
+    match: Literal["watchlist", "keywords", "all"] = Field(
+        default="watchlist",
+        description="Which posts are taken in: those naming a watchlist target (or one of `keywords`), "
+        "only those naming one of `keywords`, or all (the whole firehose: hundreds a second).",
+    )
+    keywords: tuple[str, ...] = ()
+    languages: tuple[str, ...] = Field(
+        default=(), description="Only posts tagged with one of these languages (e.g. [id, en]); empty: any."
+    )
+
+    @field_validator("keywords")
+    @classmethod
+    def _no_blank_keyword(cls, keywords: tuple[str, ...]) -> tuple[str, ...]:
+        return FeedSource._no_blank_keyword(keywords)
+
+    @field_validator("endpoint")
+    @classmethod
+    def _websocket(cls, endpoint: AnyUrl) -> AnyUrl:
+        if endpoint.scheme not in ("ws", "wss"):
+            raise ValueError("a Jetstream endpoint is a ws:// or wss:// URL")
+        return endpoint
+
+    @model_validator(mode="after")
+    def _keywords_when_matched_on(self) -> BlueskySource:
+        if self.match == "keywords" and not self.keywords:
+            raise ValueError("match: keywords needs at least one keyword")
+        return self
+
+    @property
+    def endpoints(self) -> tuple[str, ...]:
+        return (str(self.endpoint),)
+
+
+Source = Annotated[FeedSource | BlueskySource, Field(discriminator="kind")]
+SOURCE_KINDS = frozenset({"feed", "bluesky"})
 
 
 class SourcesConfig(BaseModel):
@@ -104,6 +157,14 @@ def parse_sources(text: str, *, source: str = "sources.yaml", environ: dict[str,
         return SourcesConfig.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
+        # An unknown kind is the `kind` field's fault: point at its line.
+        loc = (*first["loc"], "kind") if first["type"] == "union_tag_invalid" else first["loc"]
         raise located(
-            source, root, first["loc"], first["msg"], exc.error_count() - 1, error=SourcesConfigError
+            source,
+            root,
+            loc,
+            first["msg"],
+            exc.error_count() - 1,
+            skip=SOURCE_KINDS,  # pydantic names the chosen kind in the location; the file does not
+            error=SourcesConfigError,
         ) from None

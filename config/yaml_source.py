@@ -96,6 +96,8 @@ def located(
 def line_of(node: yaml.Node, loc: tuple[int | str, ...], skip: Collection[str] = ()) -> int:
     """The line (1-based) of the deepest node the error location reaches."""
     for part in loc:
+        if part in skip:
+            continue
         if isinstance(node, yaml.MappingNode):
             child = next((v for k, v in node.value if k.value == part), None)
             if child is None:
@@ -105,8 +107,6 @@ def line_of(node: yaml.Node, loc: tuple[int | str, ...], skip: Collection[str] =
             node = child
         elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
             node = node.value[part]
-        elif part in skip:
-            continue
         else:
             break
     return node.start_mark.line + 1

@@ -43,9 +43,9 @@ def list_sources() -> None:
         return
     for source in config.sources:
         state = "enabled" if source.enabled else "disabled"
-        typer.echo(f"{source.name}\t{source.kind}\t{state}\tmatch={source.match}\t{len(source.urls)} feeds")
-        for url in source.urls:
-            typer.echo(f"  {url}")
+        typer.echo(f"{source.name}\t{source.kind}\t{state}\tmatch={source.match}")
+        for endpoint in source.endpoints:
+            typer.echo(f"  {endpoint}")
 
 
 class PrintingSink:
@@ -81,7 +81,8 @@ def test_source(
     from config.watchlist import load_watchlist
     from storage.positions import Positions
     from streams.connectors import build_connector
-    from streams.connectors.feeds import FeedError
+    from streams.connectors.bluesky import JetstreamConnector
+    from streams.connectors.feeds import SourceError
 
     settings = settings_or_exit()
     config = sources_or_exit(settings)
@@ -101,14 +102,18 @@ def test_source(
             positions = Positions(Path(folder) / "positions.sqlite3")
             connector = build_connector(source, sink, positions, load_watchlist(settings.watchlist_path))
             try:
-                return await connector.poll()
+                return (
+                    await connector.poll(limit)
+                    if isinstance(connector, JetstreamConnector)
+                    else await connector.poll()
+                )
             finally:
                 await connector.aclose()
                 positions.close()
 
     try:
         sent = asyncio.run(once())
-    except FeedError as exc:
+    except SourceError as exc:
         typer.echo(f"pantau sources test: {name}: {exc.kind}: {exc}", err=True)
         raise typer.Exit(2) from None
     typer.echo(f"{name}: {sent} posts passed the filter, {sink.printed} printed", err=True)

@@ -196,7 +196,7 @@ async def live_sources(ctx: Context, who: Viewer) -> list[LiveSource]:
             kind=source.kind,
             enabled=source.enabled,
             match=source.match,
-            endpoints=[str(url) for url in source.urls],
+            endpoints=list(source.endpoints),
             status=running.get(source.name),
         )
         for source in config.sources

@@ -9,9 +9,10 @@ from config.watchlist import Watchlist
 from nlp.targets import TargetMatcher
 from pantau.bus import RawSink
 from storage.positions import Positions
+from streams.connectors.bluesky import JetstreamConnector
 from streams.connectors.feeds import FeedConnector, keyword_filter
 
-Connector = FeedConnector
+Connector = FeedConnector | JetstreamConnector
 
 
 def post_filter(source: Source, watchlist: Watchlist) -> Callable[[str], bool]:
@@ -26,4 +27,6 @@ def post_filter(source: Source, watchlist: Watchlist) -> Callable[[str], bool]:
 
 
 def build_connector(source: Source, sink: RawSink, positions: Positions, watchlist: Watchlist) -> Connector:
+    if source.kind == "bluesky":
+        return JetstreamConnector(source, sink, positions, post_filter(source, watchlist))
     return FeedConnector(source, sink, positions, post_filter(source, watchlist))

@@ -42,13 +42,18 @@ BACKOFF_MAX_SECONDS = 1800.0
 MAX_FEED_BYTES = 10 * 2**20
 
 
-class FeedError(Exception):
-    """One fetch that failed, with what kind of failure it was and how long to wait."""
+class SourceError(Exception):
+    """A live source's read that failed: what kind of failure (network, http, auth, not_a_feed, ...)
+    and, when the other side said, how long to wait."""
 
     def __init__(self, kind: str, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
-        self.kind = kind  # network | http | auth | not_a_feed
+        self.kind = kind
         self.retry_after = retry_after
+
+
+class FeedError(SourceError):
+    """One feed fetch that failed."""
 
 
 @dataclass

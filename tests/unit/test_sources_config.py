@@ -26,19 +26,24 @@ sources:
     urls: [https://example.com/world.atom]
     match: keywords
     keywords: [Indonesia, " Jakarta "]
+  - name: langit
+    kind: bluesky
+    languages: [id, en]
 """
 
 
 def test_a_good_file_reads_with_environment_references() -> None:
     config = parse_sources(GOOD, environ={"SECTION": "pemilu"})
-    antara, world = config.sources
+    antara, world, sky = config.sources
     assert [str(u) for u in antara.urls] == [
         "https://example.org/politik.xml",
         "https://example.org/pemilu.xml",
     ]
     assert antara.poll_seconds == 120 and antara.match == "watchlist" and antara.enabled
     assert world.keywords == ("Indonesia", "Jakarta") and not world.enabled
-    assert config.enabled == (antara,) and config.get("world") is world and config.get("x") is None
+    assert config.enabled == (antara, sky) and config.get("world") is world and config.get("x") is None
+    assert sky.kind == "bluesky" and sky.languages == ("id", "en")
+    assert sky.endpoints == ("wss://jetstream2.us-east.bsky.network/subscribe",)
 
 
 def test_the_shipped_file_is_valid_and_starts_nothing() -> None:
@@ -55,7 +60,10 @@ def test_the_shipped_file_is_valid_and_starts_nothing() -> None:
             "s.yaml:4: sources.0.urls.0: URL scheme",
         ),
         ("sources:\n  - name: a\n    kind: feed\n    urls: []\n", "s.yaml:4: sources.0.urls: "),
-        ("sources:\n  - name: a\n    kind: fax\n    urls: [https://x]\n", "s.yaml:3: sources.0.kind: "),
+        (
+            "sources:\n  - name: a\n    kind: fax\n    urls: [https://x]\n",
+            "s.yaml:3: sources.0.kind: Input tag 'fax' found using 'kind' does not match",
+        ),
         ("sources:\n  - name: A b\n    kind: feed\n    urls: [https://x]\n", "s.yaml:2: sources.0.name: "),
         (
             "sources:\n  - name: a\n    kind: feed\n    urls: [https://x]\n    pol_seconds: 5\n",
@@ -74,6 +82,10 @@ def test_the_shipped_file_is_valid_and_starts_nothing() -> None:
             "s.yaml:4: environment variable NOPE",
         ),
         ("sources: [\n", "s.yaml:2: not valid YAML"),
+        (
+            "sources:\n  - name: langit\n    kind: bluesky\n    endpoint: https://x/subscribe\n",
+            "s.yaml:4: sources.0.endpoint: a Jetstream endpoint is a ws:// or wss:// URL",
+        ),
     ],
 )
 def test_a_bad_entry_names_the_line_and_the_field(text: str, expected: str) -> None:
