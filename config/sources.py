@@ -112,8 +112,57 @@ class BlueskySource(BaseModel):
         return (str(self.endpoint),)
 
 
-Source = Annotated[FeedSource | BlueskySource, Field(discriminator="kind")]
-SOURCE_KINDS = frozenset({"feed", "bluesky"})
+class MastodonSource(BaseModel):
+    """A Mastodon instance's streaming API (hashtag timelines, optionally the public one), caught up
+    over REST (`since_id`) after every gap."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$", description="Names the source in metrics and posts."
+    )
+    kind: Literal["mastodon"]
+    enabled: bool = True
+    instance: AnyHttpUrl = Field(description="The instance, e.g. https://mastodon.social.")
+    access_token: str = Field(
+        default="",
+        description="An application token (read:statuses) from ${VAR}: many instances stream only to "
+        "signed-in clients.",
+    )
+    hashtags: tuple[str, ...] = Field(
+        default=(), description="Hashtag timelines to follow, without '#'; empty: from the watchlist."
+    )
+    public: bool = Field(default=False, description="Also the instance's public timeline, filtered here.")
+    match: Literal["watchlist", "keywords", "all"] = "watchlist"
+    keywords: tuple[str, ...] = ()
+
+    @field_validator("hashtags")
+    @classmethod
+    def _plain_tags(cls, tags: tuple[str, ...]) -> tuple[str, ...]:
+        cleaned = tuple(t.strip().lstrip("#") for t in tags)
+        if any(not t or not t.replace("_", "").isalnum() for t in cleaned):
+            raise ValueError("a hashtag is letters, digits and _ only")
+        return cleaned
+
+    @field_validator("keywords")
+    @classmethod
+    def _no_blank_keyword(cls, keywords: tuple[str, ...]) -> tuple[str, ...]:
+        return FeedSource._no_blank_keyword(keywords)
+
+    @model_validator(mode="after")
+    def _keywords_when_matched_on(self) -> MastodonSource:
+        if self.match == "keywords" and not self.keywords:
+            raise ValueError("match: keywords needs at least one keyword")
+        return self
+
+    @property
+    def endpoints(self) -> tuple[str, ...]:
+        tags = [f"#{t}" for t in self.hashtags] or ["#(watchlist)"]
+        return (f"{self.instance} {' '.join(tags)}{' +public' if self.public else ''}",)
+
+
+Source = Annotated[FeedSource | BlueskySource | MastodonSource, Field(discriminator="kind")]
+SOURCE_KINDS = frozenset({"feed", "bluesky", "mastodon"})
 
 
 class SourcesConfig(BaseModel):

@@ -11,8 +11,9 @@ from pantau.bus import RawSink
 from storage.positions import Positions
 from streams.connectors.bluesky import JetstreamConnector
 from streams.connectors.feeds import FeedConnector, keyword_filter
+from streams.connectors.mastodon import MastodonConnector, watchlist_hashtags
 
-Connector = FeedConnector | JetstreamConnector
+Connector = FeedConnector | JetstreamConnector | MastodonConnector
 
 
 def post_filter(source: Source, watchlist: Watchlist) -> Callable[[str], bool]:
@@ -27,6 +28,10 @@ def post_filter(source: Source, watchlist: Watchlist) -> Callable[[str], bool]:
 
 
 def build_connector(source: Source, sink: RawSink, positions: Positions, watchlist: Watchlist) -> Connector:
+    accept = post_filter(source, watchlist)
     if source.kind == "bluesky":
-        return JetstreamConnector(source, sink, positions, post_filter(source, watchlist))
-    return FeedConnector(source, sink, positions, post_filter(source, watchlist))
+        return JetstreamConnector(source, sink, positions, accept)
+    if source.kind == "mastodon":
+        hashtags = source.hashtags or watchlist_hashtags(watchlist)
+        return MastodonConnector(source, sink, positions, accept, hashtags)
+    return FeedConnector(source, sink, positions, accept)

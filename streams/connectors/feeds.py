@@ -118,6 +118,17 @@ class _TextOnly(HTMLParser):
     def handle_data(self, data: str) -> None:
         self.parts.append(data)
 
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _BREAKS:  # "a<br>b" is two words
+            self.parts.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _BREAKS:
+            self.parts.append(" ")
+
+
+_BREAKS = frozenset({"br", "p", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "blockquote", "tr", "td"})
+
 
 def plain_text(fragment: str) -> str:
     """The text of an HTML fragment (feed summaries carry markup), whitespace folded."""

@@ -29,19 +29,29 @@ sources:
   - name: langit
     kind: bluesky
     languages: [id, en]
+  - name: toot
+    kind: mastodon
+    instance: https://social.example
+    access_token: ${MASTODON_TOKEN}
+    hashtags: ["#Pemilu2029", pilpres]
+    public: true
 """
 
 
 def test_a_good_file_reads_with_environment_references() -> None:
-    config = parse_sources(GOOD, environ={"SECTION": "pemilu"})
-    antara, world, sky = config.sources
+    config = parse_sources(GOOD, environ={"SECTION": "pemilu", "MASTODON_TOKEN": "tok"})
+    antara, world, sky, toot = config.sources
     assert [str(u) for u in antara.urls] == [
         "https://example.org/politik.xml",
         "https://example.org/pemilu.xml",
     ]
     assert antara.poll_seconds == 120 and antara.match == "watchlist" and antara.enabled
     assert world.keywords == ("Indonesia", "Jakarta") and not world.enabled
-    assert config.enabled == (antara, sky) and config.get("world") is world and config.get("x") is None
+    assert (
+        toot.kind == "mastodon" and toot.access_token == "tok" and toot.hashtags == ("Pemilu2029", "pilpres")
+    )
+    assert toot.endpoints == ("https://social.example/ #Pemilu2029 #pilpres +public",)
+    assert config.enabled == (antara, sky, toot) and config.get("world") is world and config.get("x") is None
     assert sky.kind == "bluesky" and sky.languages == ("id", "en")
     assert sky.endpoints == ("wss://jetstream2.us-east.bsky.network/subscribe",)
 
@@ -83,6 +93,11 @@ def test_the_shipped_file_is_valid_and_starts_nothing() -> None:
         ),
         ("sources: [\n", "s.yaml:2: not valid YAML"),
         (
+            "sources:\n  - name: t\n    kind: mastodon\n    instance: https://x\n"
+            "    hashtags: [pemilu 2029]\n",
+            "s.yaml:5: sources.0.hashtags: a hashtag is letters, digits and _ only",
+        ),
+        (
             "sources:\n  - name: langit\n    kind: bluesky\n    endpoint: https://x/subscribe\n",
             "s.yaml:4: sources.0.endpoint: a Jetstream endpoint is a ws:// or wss:// URL",
         ),
@@ -122,6 +137,7 @@ def test_summaries_lose_their_markup_not_their_text() -> None:
         == "Harga beras naik lagi & langka"
     )
     assert plain_text("no markup") == "no markup" and plain_text("") == ""
+    assert plain_text("<p>satu</p><p>dua<br>tiga</p>") == "satu dua tiga"
 
 
 def test_what_logs_and_the_open_status_show_of_a_url_carries_no_secret() -> None:
