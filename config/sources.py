@@ -161,8 +161,45 @@ class MastodonSource(BaseModel):
         return (f"{self.instance} {' '.join(tags)}{' +public' if self.public else ''}",)
 
 
-Source = Annotated[FeedSource | BlueskySource | MastodonSource, Field(discriminator="kind")]
-SOURCE_KINDS = frozenset({"feed", "bluesky", "mastodon"})
+class TelegramBotSource(BaseModel):
+    """Messages of the groups and channels a Telegram bot has been added to, through the Bot API's
+    `getUpdates` (long polling from a saved offset)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$", description="Names the source in metrics and posts."
+    )
+    kind: Literal["telegram_bot"]
+    enabled: bool = True
+    token: str = Field(min_length=20, description="The bot's token, from ${VAR}.")
+    api: AnyHttpUrl = Field(default=AnyHttpUrl("https://api.telegram.org"), description="The Bot API server.")
+    poll_seconds: int = Field(default=50, ge=0, le=50, description="Long-polling timeout of getUpdates.")
+    match: Literal["watchlist", "keywords", "all"] = Field(
+        default="all", description="The team chose the chats: by default every message is taken in."
+    )
+    keywords: tuple[str, ...] = ()
+
+    @field_validator("keywords")
+    @classmethod
+    def _no_blank_keyword(cls, keywords: tuple[str, ...]) -> tuple[str, ...]:
+        return FeedSource._no_blank_keyword(keywords)
+
+    @model_validator(mode="after")
+    def _keywords_when_matched_on(self) -> TelegramBotSource:
+        if self.match == "keywords" and not self.keywords:
+            raise ValueError("match: keywords needs at least one keyword")
+        return self
+
+    @property
+    def endpoints(self) -> tuple[str, ...]:
+        return (f"{self.api} (bot {self.token.split(':', 1)[0]})",)  # the bot's id, never its secret
+
+
+Source = Annotated[
+    FeedSource | BlueskySource | MastodonSource | TelegramBotSource, Field(discriminator="kind")
+]
+SOURCE_KINDS = frozenset({"feed", "bluesky", "mastodon", "telegram_bot"})
 
 
 class SourcesConfig(BaseModel):

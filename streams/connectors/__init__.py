@@ -12,8 +12,9 @@ from storage.positions import Positions
 from streams.connectors.bluesky import JetstreamConnector
 from streams.connectors.feeds import FeedConnector, keyword_filter
 from streams.connectors.mastodon import MastodonConnector, watchlist_hashtags
+from streams.connectors.telegram import TelegramBotConnector
 
-Connector = FeedConnector | JetstreamConnector | MastodonConnector
+Connector = FeedConnector | JetstreamConnector | MastodonConnector | TelegramBotConnector
 
 
 def post_filter(source: Source, watchlist: Watchlist) -> Callable[[str], bool]:
@@ -31,6 +32,8 @@ def build_connector(source: Source, sink: RawSink, positions: Positions, watchli
     accept = post_filter(source, watchlist)
     if source.kind == "bluesky":
         return JetstreamConnector(source, sink, positions, accept)
+    if source.kind == "telegram_bot":
+        return TelegramBotConnector(source, sink, positions, accept)
     if source.kind == "mastodon":
         hashtags = source.hashtags or watchlist_hashtags(watchlist)
         return MastodonConnector(source, sink, positions, accept, hashtags)

@@ -35,12 +35,16 @@ sources:
     access_token: ${MASTODON_TOKEN}
     hashtags: ["#Pemilu2029", pilpres]
     public: true
+  - name: grup
+    kind: telegram_bot
+    token: ${TELEGRAM_BOT_TOKEN}
 """
 
 
 def test_a_good_file_reads_with_environment_references() -> None:
-    config = parse_sources(GOOD, environ={"SECTION": "pemilu", "MASTODON_TOKEN": "tok"})
-    antara, world, sky, toot = config.sources
+    environ = {"SECTION": "pemilu", "MASTODON_TOKEN": "tok", "TELEGRAM_BOT_TOKEN": "123456:" + "x" * 30}
+    config = parse_sources(GOOD, environ=environ)
+    antara, world, sky, toot, group = config.sources
     assert [str(u) for u in antara.urls] == [
         "https://example.org/politik.xml",
         "https://example.org/pemilu.xml",
@@ -51,7 +55,13 @@ def test_a_good_file_reads_with_environment_references() -> None:
         toot.kind == "mastodon" and toot.access_token == "tok" and toot.hashtags == ("Pemilu2029", "pilpres")
     )
     assert toot.endpoints == ("https://social.example/ #Pemilu2029 #pilpres +public",)
-    assert config.enabled == (antara, sky, toot) and config.get("world") is world and config.get("x") is None
+    assert group.kind == "telegram_bot" and group.match == "all" and group.poll_seconds == 50
+    assert group.endpoints == ("https://api.telegram.org/ (bot 123456)",)
+    assert (
+        config.enabled == (antara, sky, toot, group)
+        and config.get("world") is world
+        and config.get("x") is None
+    )
     assert sky.kind == "bluesky" and sky.languages == ("id", "en")
     assert sky.endpoints == ("wss://jetstream2.us-east.bsky.network/subscribe",)
 
