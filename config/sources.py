@@ -196,10 +196,54 @@ class TelegramBotSource(BaseModel):
         return (f"{self.api} (bot {self.token.split(':', 1)[0]})",)  # the bot's id, never its secret
 
 
+class XSource(BaseModel):
+    """X's API v2 filtered stream, with rules built from the watchlist, and recent search to fill
+    the gap after a disconnect or a restart."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$", description="Names the source in metrics and posts."
+    )
+    kind: Literal["x"]
+    enabled: bool = True
+    bearer_token: str = Field(min_length=20, description="The app's bearer token, from ${VAR}.")
+    api: AnyHttpUrl = Field(default=AnyHttpUrl("https://api.x.com"))
+    rules: tuple[str, ...] = Field(
+        default=(), description="Filtered-stream rules; empty: one per watchlist target from its names."
+    )
+    max_rule_chars: int = Field(default=512, ge=64, le=4096, description="The rule length the plan allows.")
+    backfill: bool = Field(default=True, description="Fill gaps with recent search (last 7 days).")
+    match: Literal["watchlist", "keywords", "all"] = Field(
+        default="all", description="The rules already filter on X's side: by default every match is taken in."
+    )
+    keywords: tuple[str, ...] = ()
+
+    @field_validator("keywords")
+    @classmethod
+    def _no_blank_keyword(cls, keywords: tuple[str, ...]) -> tuple[str, ...]:
+        return FeedSource._no_blank_keyword(keywords)
+
+    @model_validator(mode="after")
+    def _checks(self) -> XSource:
+        if self.match == "keywords" and not self.keywords:
+            raise ValueError("match: keywords needs at least one keyword")
+        too_long = [r for r in self.rules if len(r) > self.max_rule_chars]
+        if too_long:
+            raise ValueError(
+                f"a rule is longer than max_rule_chars ({self.max_rule_chars}): {too_long[0][:40]}..."
+            )
+        return self
+
+    @property
+    def endpoints(self) -> tuple[str, ...]:
+        return (f"{self.api} filtered stream, {len(self.rules) or 'watchlist'} rules",)
+
+
 Source = Annotated[
-    FeedSource | BlueskySource | MastodonSource | TelegramBotSource, Field(discriminator="kind")
+    FeedSource | BlueskySource | MastodonSource | TelegramBotSource | XSource, Field(discriminator="kind")
 ]
-SOURCE_KINDS = frozenset({"feed", "bluesky", "mastodon", "telegram_bot"})
+SOURCE_KINDS = frozenset({"feed", "bluesky", "mastodon", "telegram_bot", "x"})
 
 
 class SourcesConfig(BaseModel):

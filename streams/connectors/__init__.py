@@ -13,8 +13,9 @@ from streams.connectors.bluesky import JetstreamConnector
 from streams.connectors.feeds import FeedConnector, keyword_filter
 from streams.connectors.mastodon import MastodonConnector, watchlist_hashtags
 from streams.connectors.telegram import TelegramBotConnector
+from streams.connectors.x import XConnector, watchlist_rules
 
-Connector = FeedConnector | JetstreamConnector | MastodonConnector | TelegramBotConnector
+Connector = FeedConnector | JetstreamConnector | MastodonConnector | TelegramBotConnector | XConnector
 
 
 def post_filter(source: Source, watchlist: Watchlist) -> Callable[[str], bool]:
@@ -32,6 +33,13 @@ def build_connector(source: Source, sink: RawSink, positions: Positions, watchli
     accept = post_filter(source, watchlist)
     if source.kind == "bluesky":
         return JetstreamConnector(source, sink, positions, accept)
+    if source.kind == "x":
+        rules = (
+            {f"pantau:rule-{i}": rule for i, rule in enumerate(source.rules)}
+            if source.rules
+            else watchlist_rules(watchlist, source.max_rule_chars)
+        )
+        return XConnector(source, sink, positions, accept, rules)
     if source.kind == "telegram_bot":
         return TelegramBotConnector(source, sink, positions, accept)
     if source.kind == "mastodon":

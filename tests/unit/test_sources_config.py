@@ -38,13 +38,16 @@ sources:
   - name: grup
     kind: telegram_bot
     token: ${TELEGRAM_BOT_TOKEN}
+  - name: x
+    kind: x
+    bearer_token: ${X_BEARER_TOKEN}
 """
 
 
 def test_a_good_file_reads_with_environment_references() -> None:
     environ = {"SECTION": "pemilu", "MASTODON_TOKEN": "tok", "TELEGRAM_BOT_TOKEN": "123456:" + "x" * 30}
-    config = parse_sources(GOOD, environ=environ)
-    antara, world, sky, toot, group = config.sources
+    config = parse_sources(GOOD, environ={**environ, "X_BEARER_TOKEN": "A" * 40})
+    antara, world, sky, toot, group, x = config.sources
     assert [str(u) for u in antara.urls] == [
         "https://example.org/politik.xml",
         "https://example.org/pemilu.xml",
@@ -57,11 +60,10 @@ def test_a_good_file_reads_with_environment_references() -> None:
     assert toot.endpoints == ("https://social.example/ #Pemilu2029 #pilpres +public",)
     assert group.kind == "telegram_bot" and group.match == "all" and group.poll_seconds == 50
     assert group.endpoints == ("https://api.telegram.org/ (bot 123456)",)
-    assert (
-        config.enabled == (antara, sky, toot, group)
-        and config.get("world") is world
-        and config.get("x") is None
-    )
+    assert x.kind == "x" and x.match == "all" and x.backfill
+    assert x.endpoints == ("https://api.x.com/ filtered stream, watchlist rules",)
+    assert config.enabled == (antara, sky, toot, group, x)
+    assert config.get("world") is world and config.get("nope") is None
     assert sky.kind == "bluesky" and sky.languages == ("id", "en")
     assert sky.endpoints == ("wss://jetstream2.us-east.bsky.network/subscribe",)
 
@@ -106,6 +108,11 @@ def test_the_shipped_file_is_valid_and_starts_nothing() -> None:
             "sources:\n  - name: t\n    kind: mastodon\n    instance: https://x\n"
             "    hashtags: [pemilu 2029]\n",
             "s.yaml:5: sources.0.hashtags: a hashtag is letters, digits and _ only",
+        ),
+        (
+            "sources:\n  - name: x\n    kind: x\n    bearer_token: " + "A" * 30 + "\n    max_rule_chars: 64\n"
+            "    rules: ['" + "a " * 40 + "']\n",
+            "s.yaml:2: sources.0: a rule is longer than max_rule_chars (64)",
         ),
         (
             "sources:\n  - name: langit\n    kind: bluesky\n    endpoint: https://x/subscribe\n",
