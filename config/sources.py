@@ -240,10 +240,56 @@ class XSource(BaseModel):
         return (f"{self.api} filtered stream, {len(self.rules) or 'watchlist'} rules",)
 
 
+class YouTubeSource(BaseModel):
+    """YouTube through the Data API v3: videos found by searching the watchlist's names, then the
+    comment threads of those videos, polled within the daily quota."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$", description="Names the source in metrics and posts."
+    )
+    kind: Literal["youtube"]
+    enabled: bool = True
+    api_key: str = Field(min_length=20, description="A Data API v3 key, from ${VAR}.")
+    api: AnyHttpUrl = Field(default=AnyHttpUrl("https://www.googleapis.com/youtube/v3"))
+    query: str = Field(default="", description="The search; empty: the watchlist's names joined with |.")
+    region: str = Field(default="ID", pattern=r"^[A-Z]{2}$")
+    search_minutes: float = Field(default=60.0, ge=1.0, description="How often to search (100 units each).")
+    poll_minutes: float = Field(default=10.0, ge=0.1, description="How often each video's comments are read.")
+    track_videos: int = Field(
+        default=50, ge=1, le=500, description="The most recent matching videos followed."
+    )
+    track_days: float = Field(
+        default=3.0, gt=0, description="A video is followed this long after it is found."
+    )
+    daily_quota: int = Field(default=10_000, ge=100, description="Units a day this source may spend.")
+    match: Literal["watchlist", "keywords", "all"] = Field(
+        default="all", description="The videos already match: by default every comment is taken in."
+    )
+    keywords: tuple[str, ...] = ()
+
+    @field_validator("keywords")
+    @classmethod
+    def _no_blank_keyword(cls, keywords: tuple[str, ...]) -> tuple[str, ...]:
+        return FeedSource._no_blank_keyword(keywords)
+
+    @model_validator(mode="after")
+    def _keywords_when_matched_on(self) -> YouTubeSource:
+        if self.match == "keywords" and not self.keywords:
+            raise ValueError("match: keywords needs at least one keyword")
+        return self
+
+    @property
+    def endpoints(self) -> tuple[str, ...]:
+        return (f"{self.api} search {self.query or '(watchlist)'!r} in {self.region}",)
+
+
 Source = Annotated[
-    FeedSource | BlueskySource | MastodonSource | TelegramBotSource | XSource, Field(discriminator="kind")
+    FeedSource | BlueskySource | MastodonSource | TelegramBotSource | XSource | YouTubeSource,
+    Field(discriminator="kind"),
 ]
-SOURCE_KINDS = frozenset({"feed", "bluesky", "mastodon", "telegram_bot", "x"})
+SOURCE_KINDS = frozenset({"feed", "bluesky", "mastodon", "telegram_bot", "x", "youtube"})
 
 
 class SourcesConfig(BaseModel):

@@ -209,6 +209,11 @@ SOURCE_RECONNECTS = Counter(
     "pantau_source_reconnects_total", "Times a live source worked again after failing.", ["source"]
 )
 SOURCE_UP = Gauge("pantau_source_up", "1 while a live source's last attempt worked, else 0.", ["source"])
+SOURCE_QUOTA_USED = Gauge(
+    "pantau_source_quota_used",
+    "Units of its platform's daily quota a live source has spent today.",
+    ["source"],
+)
 
 
 @dataclass

@@ -14,8 +14,16 @@ from streams.connectors.feeds import FeedConnector, keyword_filter
 from streams.connectors.mastodon import MastodonConnector, watchlist_hashtags
 from streams.connectors.telegram import TelegramBotConnector
 from streams.connectors.x import XConnector, watchlist_rules
+from streams.connectors.youtube import YouTubeConnector, watchlist_query
 
-Connector = FeedConnector | JetstreamConnector | MastodonConnector | TelegramBotConnector | XConnector
+Connector = (
+    FeedConnector
+    | JetstreamConnector
+    | MastodonConnector
+    | TelegramBotConnector
+    | XConnector
+    | YouTubeConnector
+)
 
 
 def post_filter(source: Source, watchlist: Watchlist) -> Callable[[str], bool]:
@@ -33,6 +41,8 @@ def build_connector(source: Source, sink: RawSink, positions: Positions, watchli
     accept = post_filter(source, watchlist)
     if source.kind == "bluesky":
         return JetstreamConnector(source, sink, positions, accept)
+    if source.kind == "youtube":
+        return YouTubeConnector(source, sink, positions, accept, source.query or watchlist_query(watchlist))
     if source.kind == "x":
         rules = (
             {f"pantau:rule-{i}": rule for i, rule in enumerate(source.rules)}

@@ -41,13 +41,17 @@ sources:
   - name: x
     kind: x
     bearer_token: ${X_BEARER_TOKEN}
+  - name: yt
+    kind: youtube
+    api_key: ${YOUTUBE_API_KEY}
+    daily_quota: 5000
 """
 
 
 def test_a_good_file_reads_with_environment_references() -> None:
     environ = {"SECTION": "pemilu", "MASTODON_TOKEN": "tok", "TELEGRAM_BOT_TOKEN": "123456:" + "x" * 30}
-    config = parse_sources(GOOD, environ={**environ, "X_BEARER_TOKEN": "A" * 40})
-    antara, world, sky, toot, group, x = config.sources
+    config = parse_sources(GOOD, environ={**environ, "X_BEARER_TOKEN": "A" * 40, "YOUTUBE_API_KEY": "K" * 39})
+    antara, world, sky, toot, group, x, yt = config.sources
     assert [str(u) for u in antara.urls] == [
         "https://example.org/politik.xml",
         "https://example.org/pemilu.xml",
@@ -62,7 +66,8 @@ def test_a_good_file_reads_with_environment_references() -> None:
     assert group.endpoints == ("https://api.telegram.org/ (bot 123456)",)
     assert x.kind == "x" and x.match == "all" and x.backfill
     assert x.endpoints == ("https://api.x.com/ filtered stream, watchlist rules",)
-    assert config.enabled == (antara, sky, toot, group, x)
+    assert yt.kind == "youtube" and yt.daily_quota == 5000 and yt.region == "ID" and yt.match == "all"
+    assert config.enabled == (antara, sky, toot, group, x, yt)
     assert config.get("world") is world and config.get("nope") is None
     assert sky.kind == "bluesky" and sky.languages == ("id", "en")
     assert sky.endpoints == ("wss://jetstream2.us-east.bsky.network/subscribe",)
