@@ -228,6 +228,7 @@ class SourceHealth:
     last_error: str = ""
     last_error_at: float = 0.0
     retry_in: float = 0.0
+    sent: int = 0  # posts handed on (to the spool or the broker)
 
 
 _health: dict[str, SourceHealth] = {}
@@ -254,6 +255,10 @@ def source_failed(name: str, kind: str, message: str, *, retry_in: float) -> Non
 def source_reconnected(name: str) -> None:
     _health.setdefault(name, SourceHealth(kind="")).reconnects += 1
     SOURCE_RECONNECTS.labels(name).inc()
+
+
+def source_sent(name: str, posts: int) -> None:
+    _health.setdefault(name, SourceHealth(kind="")).sent += posts
 
 
 def source_health() -> dict[str, SourceHealth]:

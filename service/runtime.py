@@ -47,6 +47,8 @@ from storage.client import describe, open_client
 from storage.migrate import Migrator, apply_posts_ttl
 from storage.positions import Positions
 from storage.repository import ClickHouseStore
+from storage.source_board import SourceReport
+from storage.source_board import publish as publish_health
 from storage.spool import SpoolParts, assemble
 from streams.app import Pipeline, build_agents, faust_app
 from streams.connectors import Connector, build_connector
@@ -303,10 +305,13 @@ class LiveSources(mode.Service):
     """The configured live sources, each an async task; one that fails unexpectedly is logged,
     counted and started again after a pause, never taking the worker down."""
 
-    def __init__(self, connectors: list[Connector], positions: Positions, **kwargs: Any) -> None:
+    def __init__(
+        self, connectors: list[Connector], positions: Positions, redis: Redis | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.connectors = connectors
         self.positions = positions
+        self.redis = redis
         self._running_sources: list[asyncio.Task[None]] = []
 
     async def on_start(self) -> None:
@@ -314,7 +319,36 @@ class LiveSources(mode.Service):
             self._running_sources.append(
                 asyncio.create_task(self._supervise(connector), name=f"source-{connector.name}")
             )
+        if self.redis is not None:
+            self._running_sources.append(asyncio.create_task(self._publish(), name="source-health"))
         log.info("live sources: %s", ", ".join(c.name for c in self.connectors))
+
+    async def _publish(self, every_seconds: float = 10.0) -> None:
+        """Health to Redis, for an API in another process (`GET /sources`)."""
+        assert self.redis is not None
+        while True:
+            health, seen = metrics.source_health(), metrics.sources()
+            reports = {}
+            for connector in self.connectors:
+                live, brought = health.get(connector.name), seen.get(connector.name)
+                reports[connector.name] = SourceReport(
+                    kind=live.kind if live else "",
+                    up=live.up if live else None,
+                    errors=live.errors if live else 0,
+                    reconnects=live.reconnects if live else 0,
+                    last_error=live.last_error if live else "",
+                    retry_in=live.retry_in if live else 0.0,
+                    # Normalised here (pantau up, pantau worker) or, in a collector, handed on.
+                    posts=brought.posts if brought else float(live.sent if live else 0),
+                    last_received=brought.last_received if brought else 0.0,
+                    newest_post=brought.newest_post if brought else 0.0,
+                    at=time.time(),
+                )
+            try:
+                await publish_health(self.redis, reports)
+            except Exception as exc:  # Redis away: the next round tries again
+                log.debug("source health not published: %s", exc)
+            await asyncio.sleep(every_seconds)
 
     async def _supervise(self, connector: Connector) -> None:
         failures = 0
@@ -340,7 +374,9 @@ class LiveSources(mode.Service):
         self.positions.close()
 
 
-def make_live_sources(settings: Settings, sink: RawSink, only: str | None = None) -> LiveSources | None:
+def make_live_sources(
+    settings: Settings, sink: RawSink, only: str | None = None, redis: Redis | None = None
+) -> LiveSources | None:
     """The enabled sources (or the one named `only`, enabled or not), or None when there are none."""
     config = load_sources(settings.sources_path)
     chosen = [s for s in config.sources if s.name == only] if only else list(config.enabled)
@@ -348,7 +384,7 @@ def make_live_sources(settings: Settings, sink: RawSink, only: str | None = None
         return None
     watchlist = load_watchlist(settings.watchlist_path)
     positions = Positions(settings.data_dir / "sources" / "positions.sqlite3")
-    return LiveSources([build_connector(s, sink, positions, watchlist) for s in chosen], positions)
+    return LiveSources([build_connector(s, sink, positions, watchlist) for s in chosen], positions, redis)
 
 
 class PantauWorker(faust.Worker):
@@ -459,7 +495,11 @@ def run(
         services.insert(0, spooling)  # stopped last: after every source that writes to it
     if demo:
         services.append(DemoReplay(app, settings, demo_speed, writer))
-    live = make_live_sources(settings, writer or producer) if settings.sources_run else None
+    live = (
+        make_live_sources(settings, writer or producer, redis=alert_state.redis)
+        if settings.sources_run
+        else None
+    )
     if live is not None:
         services.append(live)  # a source: stopped before the pipeline drains
     worker = PantauWorker(

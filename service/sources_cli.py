@@ -123,6 +123,8 @@ def collect(
     name: Annotated[str, typer.Argument(help="The source's name in config/sources.yaml.")],
 ) -> None:
     """Run one source as its own process, writing to the configured Kafka (acks=all) until stopped."""
+    from redis.asyncio import Redis
+
     from pantau.bus import RawProducer
     from service.runtime import make_live_sources
 
@@ -138,7 +140,9 @@ def collect(
     async def run() -> None:
         producer = RawProducer(settings.kafka_brokers)
         await producer.start()
-        live = make_live_sources(settings, producer, only=name)
+        # Its health goes to Redis, where GET /sources of the API finds it.
+        redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        live = make_live_sources(settings, producer, only=name, redis=redis)
         assert live is not None  # the name was checked above
         stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -151,6 +155,8 @@ def collect(
             await live.stop()
             with contextlib.suppress(Exception):
                 await producer.stop()
+            if redis is not None:
+                await redis.aclose()
 
     asyncio.run(run())
     print(f"pantau collect: {name} stopped", file=sys.stderr)

@@ -27,6 +27,8 @@ from pantau.metrics import (
     sources,
     stage_counts,
 )
+from storage.source_board import SourceReport
+from storage.source_board import read as read_board
 
 router = APIRouter(tags=["operations"])
 
@@ -181,6 +183,24 @@ def source_statuses() -> list[SourceStatus]:
     return statuses
 
 
+def reported_status(name: str, report: SourceReport, now: float) -> SourceStatus:
+    brought = report.last_received > 0
+    return SourceStatus(
+        source=name,
+        posts=report.posts,
+        idle_seconds=round(max(0.0, now - report.last_received), 1) if brought else None,
+        lag_seconds=round(max(0.0, now - report.newest_post), 1) if brought else None,
+        live=LiveSourceHealth(
+            kind=report.kind,
+            up=report.up,
+            errors=report.errors,
+            reconnects=report.reconnects,
+            last_error=report.last_error,
+            retry_in_seconds=round(report.retry_in, 1),
+        ),
+    )
+
+
 @router.get("/sources", responses={503: {"description": "The sources file cannot be read as it is now."}})
 async def live_sources(ctx: Context, who: Viewer) -> list[LiveSource]:
     """The live sources of the sources file, each with what it brought and its health when it runs
@@ -190,6 +210,14 @@ async def live_sources(ctx: Context, who: Viewer) -> list[LiveSource]:
     except SourcesConfigError as exc:
         raise HTTPException(503, str(exc)) from None
     running = {status.source: status for status in source_statuses() if status.live is not None}
+    try:
+        elsewhere = await read_board(ctx.alert_state.redis)
+    except Exception:
+        elsewhere = {}
+    now = time.time()
+    for name, report in elsewhere.items():
+        # Run by another process (`pantau worker`, `pantau collect`): what it last published.
+        running.setdefault(name, reported_status(name, report, now))
     return [
         LiveSource(
             name=source.name,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from config.sources import Source
 from config.watchlist import Watchlist
 from nlp.targets import TargetMatcher
+from pantau import metrics
 from pantau.bus import RawSink
 from storage.positions import Positions
 from streams.connectors.bluesky import JetstreamConnector
@@ -37,8 +38,22 @@ def post_filter(source: Source, watchlist: Watchlist) -> Callable[[str], bool]:
     return keyword_filter(source.keywords, also=lambda text: bool(matcher.match(text)))
 
 
+class CountingSink:
+    """The sink, counting what a source hands on (a collector process normalises nothing itself)."""
+
+    def __init__(self, name: str, sink: RawSink) -> None:
+        self.name = name
+        self.sink = sink
+
+    async def send_many(self, values: Iterable[bytes]) -> int:
+        sent = await self.sink.send_many(values)
+        metrics.source_sent(self.name, sent)
+        return sent
+
+
 def build_connector(source: Source, sink: RawSink, positions: Positions, watchlist: Watchlist) -> Connector:
     accept = post_filter(source, watchlist)
+    sink = CountingSink(source.name, sink)
     if source.kind == "bluesky":
         return JetstreamConnector(source, sink, positions, accept)
     if source.kind == "youtube":

@@ -4,6 +4,7 @@ out-of-order items, and a restart that neither loses nor repeats."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -21,12 +22,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaConsumer
+from redis.asyncio import Redis
 
+from api.routes.operations import reported_status
 from config.sources import FeedSource
 from config.watchlist import load_watchlist
 from nlp.targets import TargetMatcher
+from pantau import bus
 from pantau.normalise import InvalidPost, normalise
+from service.engines import TansuBroker, ValkeyServer
 from storage.positions import Positions
+from storage.source_board import SourceReport, publish, read
 from streams.connectors.feeds import FeedConnector, FeedError, keyword_filter
 
 WATCHLIST = Path(__file__).resolve().parents[2] / "config" / "watchlist.yaml"
@@ -417,3 +424,77 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+async def test_health_published_by_one_process_is_read_by_another(valkey: ValkeyServer) -> None:
+    redis = Redis.from_url(valkey.url)
+    try:
+        now = time.time()
+        fresh = SourceReport(
+            "feed", False, 3, 1, "http://x/f.xml: HTTP 503", 40.0, 12.0, now - 5, now - 300, now
+        )
+        gone = SourceReport("x", True, 0, 0, "", 0.0, 1.0, now - 900, now - 900, now - 600)
+        await publish(redis, {"berita": fresh, "lama": gone})
+        assert await read(redis) == {"berita": fresh}  # a report older than two minutes: its runner is gone
+        status = reported_status("berita", fresh, now)
+        assert status.posts == 12.0 and status.idle_seconds == 5.0 and status.lag_seconds == 300.0
+        assert status.live is not None and status.live.up is False and status.live.retry_in_seconds == 40.0
+    finally:
+        await redis.aclose()
+
+
+def test_pantau_collect_runs_one_source_into_kafka_and_publishes_its_health(
+    server: FeedServer, tmp_path: Path, broker: TansuBroker, valkey: ValkeyServer
+) -> None:
+    server.respond = lambda path, headers: Reply(200, rss(ITEMS))
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PANTAU_")}
+    environment.update(
+        PANTAU_DATA_DIR=str(tmp_path / "var"),
+        PANTAU_KAFKA_BROKERS=broker.brokers,
+        PANTAU_REDIS_URL=valkey.url,
+        PANTAU_SOURCES_PATH=str(sources_file(tmp_path, server)),
+    )
+    asyncio.run(bus.ensure_topics(broker.brokers, 1))
+    log = (tmp_path / "collect.log").open("wb")
+    process = subprocess.Popen([PANTAU, "collect", "berita"], env=environment, stdout=log, stderr=log)
+    try:
+
+        async def raw_messages() -> list[bytes]:
+            consumer = AIOKafkaConsumer(
+                "posts.raw", bootstrap_servers=broker.brokers, auto_offset_reset="earliest", group_id=None
+            )
+            await consumer.start()
+            try:
+                found: list[bytes] = []
+                deadline = time.monotonic() + 60
+                while len(found) < 2 and time.monotonic() < deadline:
+                    batch = await consumer.getmany(timeout_ms=1000)
+                    found += [m.value for messages in batch.values() for m in messages if m.value]
+                return found
+            finally:
+                await consumer.stop()
+
+        texts = sorted(normalise(m).text.splitlines()[0] for m in asyncio.run(raw_messages()))
+        assert texts == ["Bima Hartono dikritik soal subsidi", "Raka Wibisana kampanye di Medan"]
+
+        async def published() -> dict[str, SourceReport]:
+            redis = Redis.from_url(valkey.url)
+            try:
+                return await read(redis)
+            finally:
+                await redis.aclose()
+
+        def reported_up() -> SourceReport | None:
+            report = asyncio.run(published()).get("berita")
+            return report if report is not None and report.up else None
+
+        report = wait_for(reported_up, 30, "the health report")
+        assert report.kind == "feed" and report.posts == 2
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+        assert "pantau collect: berita stopped" in (tmp_path / "collect.log").read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+        log.close()
