@@ -28,22 +28,22 @@ class SourcesConfigError(ConfigFileError):
     """A bad sources file: the message names the file, the line and what is wrong."""
 
 
-class FeedSource(BaseModel):
-    """RSS or Atom feeds (news): one post per article, its title and summary."""
+Match = Literal["watchlist", "keywords", "all"]
+
+
+class SourceBase(BaseModel):
+    """What every source has: its name, whether it runs, and which posts it takes in."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(
         pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$", description="Names the source in metrics and posts."
     )
-    kind: Literal["feed"]
     enabled: bool = True
-    urls: tuple[AnyHttpUrl, ...] = Field(min_length=1, max_length=200)
-    poll_seconds: float = Field(default=300.0, ge=1.0, le=86_400.0)
-    match: Literal["watchlist", "keywords", "all"] = Field(
+    match: Match = Field(
         default="watchlist",
-        description="Which articles become posts: those naming a watchlist target (or one of "
-        "`keywords`), only those naming one of `keywords`, or all.",
+        description="Which posts are taken in: those naming a watchlist target (or one of `keywords`), "
+        "only those naming one of `keywords`, or all.",
     )
     keywords: tuple[str, ...] = ()
 
@@ -55,44 +55,40 @@ class FeedSource(BaseModel):
         return tuple(k.strip() for k in keywords)
 
     @model_validator(mode="after")
-    def _keywords_when_matched_on(self) -> FeedSource:
+    def _keywords_when_matched_on(self) -> SourceBase:
         if self.match == "keywords" and not self.keywords:
             raise ValueError("match: keywords needs at least one keyword")
         return self
 
     @property
     def endpoints(self) -> tuple[str, ...]:
+        """Where it reads, as `pantau sources list` and `GET /sources` show it: never a secret."""
+        raise NotImplementedError
+
+
+class FeedSource(SourceBase):
+    """RSS or Atom feeds (news): one post per article, its title and summary."""
+
+    kind: Literal["feed"]
+    urls: tuple[AnyHttpUrl, ...] = Field(min_length=1, max_length=200)
+    poll_seconds: float = Field(default=300.0, ge=1.0, le=86_400.0)
+
+    @property
+    def endpoints(self) -> tuple[str, ...]:
         return tuple(str(url) for url in self.urls)
 
 
-class BlueskySource(BaseModel):
+class BlueskySource(SourceBase):
     """Bluesky's public firehose through Jetstream (WebSocket, no key), filtered on our side."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str = Field(
-        pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$", description="Names the source in metrics and posts."
-    )
     kind: Literal["bluesky"]
-    enabled: bool = True
     endpoint: AnyUrl = Field(
         default=AnyUrl("wss://jetstream2.us-east.bsky.network/subscribe"),
         description="A Jetstream instance's subscribe URL.",
     )
-    match: Literal["watchlist", "keywords", "all"] = Field(
-        default="watchlist",
-        description="Which posts are taken in: those naming a watchlist target (or one of `keywords`), "
-        "only those naming one of `keywords`, or all (the whole firehose: hundreds a second).",
-    )
-    keywords: tuple[str, ...] = ()
     languages: tuple[str, ...] = Field(
         default=(), description="Only posts tagged with one of these languages (e.g. [id, en]); empty: any."
     )
-
-    @field_validator("keywords")
-    @classmethod
-    def _no_blank_keyword(cls, keywords: tuple[str, ...]) -> tuple[str, ...]:
-        return FeedSource._no_blank_keyword(keywords)
 
     @field_validator("endpoint")
     @classmethod
@@ -101,28 +97,16 @@ class BlueskySource(BaseModel):
             raise ValueError("a Jetstream endpoint is a ws:// or wss:// URL")
         return endpoint
 
-    @model_validator(mode="after")
-    def _keywords_when_matched_on(self) -> BlueskySource:
-        if self.match == "keywords" and not self.keywords:
-            raise ValueError("match: keywords needs at least one keyword")
-        return self
-
     @property
     def endpoints(self) -> tuple[str, ...]:
         return (str(self.endpoint),)
 
 
-class MastodonSource(BaseModel):
+class MastodonSource(SourceBase):
     """A Mastodon instance's streaming API (hashtag timelines, optionally the public one), caught up
-    over REST (`since_id`) after every gap."""
+    over REST (`min_id`) after every gap."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str = Field(
-        pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$", description="Names the source in metrics and posts."
-    )
     kind: Literal["mastodon"]
-    enabled: bool = True
     instance: AnyHttpUrl = Field(description="The instance, e.g. https://mastodon.social.")
     access_token: str = Field(
         default="",
@@ -133,8 +117,6 @@ class MastodonSource(BaseModel):
         default=(), description="Hashtag timelines to follow, without '#'; empty: from the watchlist."
     )
     public: bool = Field(default=False, description="Also the instance's public timeline, filtered here.")
-    match: Literal["watchlist", "keywords", "all"] = "watchlist"
-    keywords: tuple[str, ...] = ()
 
     @field_validator("hashtags")
     @classmethod
@@ -144,69 +126,34 @@ class MastodonSource(BaseModel):
             raise ValueError("a hashtag is letters, digits and _ only")
         return cleaned
 
-    @field_validator("keywords")
-    @classmethod
-    def _no_blank_keyword(cls, keywords: tuple[str, ...]) -> tuple[str, ...]:
-        return FeedSource._no_blank_keyword(keywords)
-
-    @model_validator(mode="after")
-    def _keywords_when_matched_on(self) -> MastodonSource:
-        if self.match == "keywords" and not self.keywords:
-            raise ValueError("match: keywords needs at least one keyword")
-        return self
-
     @property
     def endpoints(self) -> tuple[str, ...]:
         tags = [f"#{t}" for t in self.hashtags] or ["#(watchlist)"]
         return (f"{self.instance} {' '.join(tags)}{' +public' if self.public else ''}",)
 
 
-class TelegramBotSource(BaseModel):
+class TelegramBotSource(SourceBase):
     """Messages of the groups and channels a Telegram bot has been added to, through the Bot API's
     `getUpdates` (long polling from a saved offset)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str = Field(
-        pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$", description="Names the source in metrics and posts."
-    )
     kind: Literal["telegram_bot"]
-    enabled: bool = True
     token: str = Field(min_length=20, description="The bot's token, from ${VAR}.")
     api: AnyHttpUrl = Field(default=AnyHttpUrl("https://api.telegram.org"), description="The Bot API server.")
     poll_seconds: int = Field(default=50, ge=0, le=50, description="Long-polling timeout of getUpdates.")
-    match: Literal["watchlist", "keywords", "all"] = Field(
+    match: Match = Field(
         default="all", description="The team chose the chats: by default every message is taken in."
     )
-    keywords: tuple[str, ...] = ()
-
-    @field_validator("keywords")
-    @classmethod
-    def _no_blank_keyword(cls, keywords: tuple[str, ...]) -> tuple[str, ...]:
-        return FeedSource._no_blank_keyword(keywords)
-
-    @model_validator(mode="after")
-    def _keywords_when_matched_on(self) -> TelegramBotSource:
-        if self.match == "keywords" and not self.keywords:
-            raise ValueError("match: keywords needs at least one keyword")
-        return self
 
     @property
     def endpoints(self) -> tuple[str, ...]:
         return (f"{self.api} (bot {self.token.split(':', 1)[0]})",)  # the bot's id, never its secret
 
 
-class XSource(BaseModel):
+class XSource(SourceBase):
     """X's API v2 filtered stream, with rules built from the watchlist, and recent search to fill
     the gap after a disconnect or a restart."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str = Field(
-        pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$", description="Names the source in metrics and posts."
-    )
     kind: Literal["x"]
-    enabled: bool = True
     bearer_token: str = Field(min_length=20, description="The app's bearer token, from ${VAR}.")
     api: AnyHttpUrl = Field(default=AnyHttpUrl("https://api.x.com"))
     rules: tuple[str, ...] = Field(
@@ -214,20 +161,12 @@ class XSource(BaseModel):
     )
     max_rule_chars: int = Field(default=512, ge=64, le=4096, description="The rule length the plan allows.")
     backfill: bool = Field(default=True, description="Fill gaps with recent search (last 7 days).")
-    match: Literal["watchlist", "keywords", "all"] = Field(
+    match: Match = Field(
         default="all", description="The rules already filter on X's side: by default every match is taken in."
     )
-    keywords: tuple[str, ...] = ()
-
-    @field_validator("keywords")
-    @classmethod
-    def _no_blank_keyword(cls, keywords: tuple[str, ...]) -> tuple[str, ...]:
-        return FeedSource._no_blank_keyword(keywords)
 
     @model_validator(mode="after")
-    def _checks(self) -> XSource:
-        if self.match == "keywords" and not self.keywords:
-            raise ValueError("match: keywords needs at least one keyword")
+    def _rules_fit(self) -> XSource:
         too_long = [r for r in self.rules if len(r) > self.max_rule_chars]
         if too_long:
             raise ValueError(
@@ -240,17 +179,11 @@ class XSource(BaseModel):
         return (f"{self.api} filtered stream, {len(self.rules) or 'watchlist'} rules",)
 
 
-class YouTubeSource(BaseModel):
+class YouTubeSource(SourceBase):
     """YouTube through the Data API v3: videos found by searching the watchlist's names, then the
     comment threads of those videos, polled within the daily quota."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str = Field(
-        pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$", description="Names the source in metrics and posts."
-    )
     kind: Literal["youtube"]
-    enabled: bool = True
     api_key: str = Field(min_length=20, description="A Data API v3 key, from ${VAR}.")
     api: AnyHttpUrl = Field(default=AnyHttpUrl("https://www.googleapis.com/youtube/v3"))
     query: str = Field(default="", description="The search; empty: the watchlist's names joined with |.")
@@ -264,21 +197,9 @@ class YouTubeSource(BaseModel):
         default=3.0, gt=0, description="A video is followed this long after it is found."
     )
     daily_quota: int = Field(default=10_000, ge=100, description="Units a day this source may spend.")
-    match: Literal["watchlist", "keywords", "all"] = Field(
+    match: Match = Field(
         default="all", description="The videos already match: by default every comment is taken in."
     )
-    keywords: tuple[str, ...] = ()
-
-    @field_validator("keywords")
-    @classmethod
-    def _no_blank_keyword(cls, keywords: tuple[str, ...]) -> tuple[str, ...]:
-        return FeedSource._no_blank_keyword(keywords)
-
-    @model_validator(mode="after")
-    def _keywords_when_matched_on(self) -> YouTubeSource:
-        if self.match == "keywords" and not self.keywords:
-            raise ValueError("match: keywords needs at least one keyword")
-        return self
 
     @property
     def endpoints(self) -> tuple[str, ...]:

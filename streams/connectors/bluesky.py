@@ -27,6 +27,7 @@ from pantau.bus import RawSink
 from pantau.normalise import make_envelope
 from storage.positions import Positions
 from streams.connectors.feeds import SourceError, backoff_seconds, without_secrets
+from streams.connectors.payloads import mapping
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +51,6 @@ def post_ref(uri: Any) -> str:
     return f"{parts[0]}/{parts[2]}" if len(parts) == 3 and parts[1] == POST_COLLECTION else ""
 
 
-def _mapping(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
 def jetstream_post(event: dict[str, Any]) -> dict[str, Any] | None:
     """The Pantau post object of one Jetstream event; None for what is not a new post (deletes,
     edits, other collections, identity and account events). A new post with fields missing or
@@ -63,11 +60,11 @@ def jetstream_post(event: dict[str, Any]) -> dict[str, Any] | None:
         return None
     if commit.get("operation") != "create" or commit.get("collection") != POST_COLLECTION:
         return None
-    record = _mapping(commit.get("record"))
+    record = mapping(commit.get("record"))
     did, rkey = str(event.get("did") or ""), str(commit.get("rkey") or "")
     langs = record.get("langs")
-    parent = _mapping(_mapping(record.get("reply")).get("parent"))
-    quoted = _mapping(_mapping(record.get("embed")).get("record"))
+    parent = mapping(mapping(record.get("reply")).get("parent"))
+    quoted = mapping(mapping(record.get("embed")).get("record"))
     return {
         "platform": PLATFORM,
         "id": f"{did}/{rkey}" if did and rkey else "",

@@ -26,6 +26,7 @@ from pantau.bus import RawSink
 from pantau.normalise import make_envelope
 from storage.positions import Positions
 from streams.connectors.feeds import SourceError, backoff_seconds, plain_text, retry_after_seconds
+from streams.connectors.payloads import id_number, mapping
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ def status_post(status: dict[str, Any]) -> dict[str, Any]:
     """The Pantau post object of one status (a boost: a repost of the boosted status)."""
     boosted = status.get("reblog") if isinstance(status.get("reblog"), dict) else None
     shown = boosted or status
-    account: dict[str, Any] = status["account"] if isinstance(status.get("account"), dict) else {}
+    account = mapping(status.get("account"))
     spoiler = plain_text(str(shown.get("spoiler_text") or ""))
     text = plain_text(str(shown.get("content") or ""))
     return {
@@ -196,15 +197,15 @@ class MastodonConnector:
     async def take(self, timeline: Timeline, statuses: list[Any]) -> int:
         """Send the wanted statuses (oldest first), then remember the newest id: only after the
         spool has them."""
-        statuses = sorted((s for s in statuses if isinstance(s, dict)), key=lambda s: _id_number(s.get("id")))
+        statuses = sorted((s for s in statuses if isinstance(s, dict)), key=lambda s: id_number(s.get("id")))
         if not statuses:
             return 0
         posts = [status_post(s) for s in statuses]
         wanted = [p for p in posts if not p["id"] or not isinstance(p["text"], str) or self.accept(p["text"])]
         sent = await self.sink.send_many(make_envelope(p, source=self.name) for p in wanted) if wanted else 0
-        newest = max(_id_number(s.get("id")) for s in statuses)
+        newest = max(id_number(s.get("id")) for s in statuses)
         known = await self.positions.get(self.name, timeline.key)
-        if known is None or newest > _id_number(known):
+        if known is None or newest > id_number(known):
             await self.positions.put(self.name, timeline.key, str(newest))
         return sent
 
@@ -234,13 +235,6 @@ class MastodonConnector:
 
     async def aclose(self) -> None:
         await self.client.aclose()
-
-
-def _id_number(value: Any) -> int:
-    try:
-        return int(str(value))
-    except ValueError:
-        return 0
 
 
 async def server_sent_events(lines: AsyncIterator[str]) -> AsyncIterator[tuple[str, str]]:

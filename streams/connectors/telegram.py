@@ -19,6 +19,7 @@ from pantau.bus import RawSink
 from pantau.normalise import make_envelope
 from storage.positions import Positions
 from streams.connectors.feeds import SourceError, backoff_seconds
+from streams.connectors.payloads import mapping
 
 log = logging.getLogger(__name__)
 
@@ -31,23 +32,19 @@ class TelegramError(SourceError):
     """A getUpdates call that failed: network, http, auth."""
 
 
-def _mapping(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
 def message_post(update: dict[str, Any]) -> dict[str, Any] | None:
     """The Pantau post object of an update's message; None for updates that carry none (a member
     joined, a poll answer...). An edit is the same post again (storage keeps the first)."""
     message = next((update[k] for k in MESSAGE_KINDS if isinstance(update.get(k), dict)), None)
     if message is None:
         return None
-    chat = _mapping(message.get("chat"))
-    sender = _mapping(message.get("from") or message.get("sender_chat") or chat)
+    chat = mapping(message.get("chat"))
+    sender = mapping(message.get("from") or message.get("sender_chat") or chat)
     chat_id, message_id = chat.get("id"), message.get("message_id")
     username = chat.get("username")
-    reply = _mapping(message.get("reply_to_message"))
-    origin = _mapping(message.get("forward_origin"))
-    origin_chat = _mapping(origin.get("chat"))
+    reply = mapping(message.get("reply_to_message"))
+    origin = mapping(message.get("forward_origin"))
+    origin_chat = mapping(origin.get("chat"))
     return {
         "platform": PLATFORM,
         "id": f"{chat_id}/{message_id}" if chat_id is not None and message_id is not None else "",
@@ -164,7 +161,7 @@ class TelegramBotConnector:
         described = str(body.get("description") or f"HTTP {response.status_code}")[:300]
         if response.status_code in (401, 404):
             raise TelegramError("auth", f"{method}: {described} (is the token right?)")
-        parameters = _mapping(body.get("parameters"))
+        parameters = mapping(body.get("parameters"))
         retry_after = parameters.get("retry_after")
         raise TelegramError(
             "http",

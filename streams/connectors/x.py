@@ -24,6 +24,7 @@ from pantau.bus import RawSink
 from pantau.normalise import make_envelope
 from storage.positions import Positions
 from streams.connectors.feeds import SourceError, retry_after_seconds
+from streams.connectors.payloads import id_number
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +195,7 @@ class XConnector:
         if not tweets:
             return 0
         includes = page.get("includes") or {}
-        tweets.sort(key=lambda t: _id_number(t.get("id")))
+        tweets.sort(key=lambda t: id_number(t.get("id")))
         wanted = [t for t in tweets if not isinstance(t.get("text"), str) or self.accept(t["text"])]
         envelopes = [make_envelope({"data": t, "includes": includes}, source=self.name) for t in wanted]
         sent = await self.sink.send_many(envelopes) if envelopes else 0
@@ -204,7 +205,7 @@ class XConnector:
 
     async def remember(self, newest: str) -> None:
         known = await self.positions.get(self.name, NEWEST_KEY)
-        if known is None or _id_number(newest) > _id_number(known):
+        if known is None or id_number(newest) > id_number(known):
             await self.positions.put(self.name, NEWEST_KEY, newest)
 
     async def request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
@@ -236,10 +237,3 @@ class XConnector:
 
     async def aclose(self) -> None:
         await self.client.aclose()
-
-
-def _id_number(value: Any) -> int:
-    try:
-        return int(str(value))
-    except ValueError:
-        return 0

@@ -23,6 +23,7 @@ from pantau.bus import RawSink
 from pantau.normalise import make_envelope
 from storage.positions import Positions
 from streams.connectors.feeds import SourceError, backoff_seconds
+from streams.connectors.payloads import mapping
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +42,9 @@ def watchlist_query(watchlist: Watchlist) -> str:
 
 
 def comment_post(thread: dict[str, Any]) -> dict[str, Any]:
-    snippet = _mapping(thread.get("snippet"))
-    top = _mapping(snippet.get("topLevelComment"))
-    comment = _mapping(top.get("snippet"))
+    snippet = mapping(thread.get("snippet"))
+    top = mapping(snippet.get("topLevelComment"))
+    comment = mapping(top.get("snippet"))
     video = str(snippet.get("videoId") or comment.get("videoId") or "")
     comment_id = str(top.get("id") or thread.get("id") or "")
     return {
@@ -51,7 +52,7 @@ def comment_post(thread: dict[str, Any]) -> dict[str, Any]:
         "id": comment_id,
         "created_at": comment.get("publishedAt"),
         "author": {
-            "id": str(_mapping(comment.get("authorChannelId")).get("value") or ""),
+            "id": str(mapping(comment.get("authorChannelId")).get("value") or ""),
             "handle": str(comment.get("authorDisplayName") or "")[:100],
         },
         "text": comment.get("textOriginal") if "textOriginal" in comment else comment.get("textDisplay"),
@@ -61,10 +62,6 @@ def comment_post(thread: dict[str, Any]) -> dict[str, Any]:
             "replies": int(snippet.get("totalReplyCount") or 0),
         },
     }
-
-
-def _mapping(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 class YouTubeConnector:
@@ -121,7 +118,7 @@ class YouTubeConnector:
         found = await self.call("search", self.search_params())
         sent = 0
         for item in found.get("items") or []:
-            video = _mapping(_mapping(item).get("id")).get("videoId")
+            video = mapping(mapping(item).get("id")).get("videoId")
             if video:
                 page = await self.call("commentThreads", self.comment_params(str(video), None))
                 sent += await self.send([t for t in page.get("items") or [] if isinstance(t, dict)])
@@ -157,11 +154,11 @@ class YouTubeConnector:
             body = response.json()
         except ValueError:
             body = {}
-        body = _mapping(body)
+        body = mapping(body)
         if response.status_code == 200:
             return body
-        error = _mapping(body.get("error"))
-        reasons = {str(_mapping(e).get("reason")) for e in error.get("errors") or []}
+        error = mapping(body.get("error"))
+        reasons = {str(mapping(e).get("reason")) for e in error.get("errors") or []}
         described = f"{endpoint}: HTTP {response.status_code} {', '.join(sorted(reasons)) or ''}".strip()
         if "quotaExceeded" in reasons or "dailyLimitExceeded" in reasons:
             tomorrow = datetime.combine(self.now().date() + timedelta(days=1), datetime.min.time(), UTC)
@@ -208,7 +205,7 @@ class YouTubeConnector:
         videos = await self.followed()
         now = self.now().timestamp()
         for item in found.get("items") or []:
-            video = _mapping(_mapping(item).get("id")).get("videoId")
+            video = mapping(mapping(item).get("id")).get("videoId")
             if isinstance(video, str) and video not in videos:
                 videos[video] = {"found": now, "newest": ""}
         horizon = now - self.config.track_days * 86_400
