@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AnyHttpUrl,
@@ -22,6 +23,13 @@ from pydantic import (
 )
 
 from config.yaml_source import ConfigFileError, compose, construct, located
+
+
+def without_secrets(url: str) -> str:
+    """The URL as logs, `pantau sources list` and `GET /sources` may show it: no user, password or
+    query (a token from `${VAR}` may sit in either)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}{parts.path}"
 
 
 class SourcesConfigError(ConfigFileError):
@@ -75,7 +83,7 @@ class FeedSource(SourceBase):
 
     @property
     def endpoints(self) -> tuple[str, ...]:
-        return tuple(str(url) for url in self.urls)
+        return tuple(without_secrets(str(url)) for url in self.urls)
 
 
 class BlueskySource(SourceBase):
@@ -139,7 +147,7 @@ class TelegramBotSource(SourceBase):
     kind: Literal["telegram_bot"]
     token: str = Field(min_length=20, description="The bot's token, from ${VAR}.")
     api: AnyHttpUrl = Field(default=AnyHttpUrl("https://api.telegram.org"), description="The Bot API server.")
-    poll_seconds: int = Field(default=50, ge=0, le=50, description="Long-polling timeout of getUpdates.")
+    poll_seconds: int = Field(default=50, ge=1, le=50, description="Long-polling timeout of getUpdates.")
     match: Match = Field(
         default="all", description="The team chose the chats: by default every message is taken in."
     )

@@ -353,14 +353,17 @@ class LiveSources(mode.Service):
     async def _supervise(self, connector: Connector) -> None:
         failures = 0
         while True:
+            started = time.monotonic()
             try:
                 await connector.run()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                failures += 1
+                # A source that ran a while before failing starts the back-off afresh.
+                failures = 1 if time.monotonic() - started > 300 else failures + 1
                 wait = backoff_seconds(failures)
-                metrics.source_failed(connector.name, "crash", repr(exc), retry_in=wait)
+                # Only the exception's type where the open status shows it: a message may hold a URL.
+                metrics.source_failed(connector.name, "crash", type(exc).__name__, retry_in=wait)
                 log.exception("source %s failed; starting it again in %.0f s", connector.name, wait)
                 await asyncio.sleep(wait)
 

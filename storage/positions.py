@@ -44,10 +44,15 @@ class Positions:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             try:
                 self._db = self._connect()
+            except sqlite3.OperationalError:
+                raise  # locked or unreadable, not damaged: say so, keep the file
             except sqlite3.DatabaseError as exc:
                 # Positions are an optimisation over storage's deduplication: start afresh, say so.
                 aside = self.path.with_name(f"{self.path.name}.damaged-{int(time.time())}")
-                self.path.rename(aside)
+                for suffix in ("", "-wal", "-shm"):  # a journal left behind would be replayed
+                    source = Path(f"{self.path}{suffix}")
+                    if source.exists():
+                        source.rename(Path(f"{aside}{suffix}"))
                 log.error(
                     "source positions %s are damaged (%s): moved to %s; sources start afresh",
                     self.path,

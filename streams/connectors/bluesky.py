@@ -21,12 +21,12 @@ import orjson
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from config.sources import BlueskySource
+from config.sources import BlueskySource, without_secrets
 from pantau import metrics
 from pantau.bus import RawSink
 from pantau.normalise import make_envelope
 from storage.positions import Positions
-from streams.connectors.feeds import SourceError, backoff_seconds, without_secrets
+from streams.connectors.feeds import SourceError, backoff_seconds
 from streams.connectors.payloads import mapping
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import feedparser
 import httpx
 
-from config.sources import FeedSource
+from config.sources import FeedSource, without_secrets
 from pantau import metrics
 from pantau.bus import RawSink
 from pantau.normalise import make_envelope
@@ -103,13 +103,6 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
-def without_secrets(url: str) -> str:
-    """The URL as logs and the open status may show it: no user, password or query (a token from
-    `${VAR}` may sit in either)."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}{parts.path}"
-
-
 class _TextOnly(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -142,6 +135,13 @@ def article_id(entry: dict[str, Any]) -> str:
     """Stable per article: its GUID, else its link (hashed: both may be long URLs)."""
     key = str(entry.get("id") or entry.get("link") or "")
     return hashlib.blake2b(key.encode(), digest_size=16).hexdigest() if key else ""
+
+
+def seen_key(entry: dict[str, Any]) -> str:
+    """What marks an article as sent: its id, or for one without GUID or link its title and
+    summary, so that it is not sent (and dead-lettered) again at every poll."""
+    text = f"{entry.get('title') or ''}\n{entry.get('summary') or ''}"
+    return article_id(entry) or "text:" + hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 def entry_time(entry: dict[str, Any]) -> datetime | None:
@@ -224,7 +224,11 @@ class FeedConnector:
         schedule = self.schedules[url]
         try:
             sent = await self.fetch_and_send(url)
-        except FeedError as exc:
+        except Exception as caught:
+            # Whatever one feed does (a bad date, a full spool), the others keep their schedule.
+            exc = caught if isinstance(caught, FeedError) else FeedError("error", type(caught).__name__)
+            if not isinstance(caught, FeedError):
+                log.exception("source %s: %s failed", self.name, without_secrets(url))
             schedule.failures += 1
             wait = exc.retry_after if exc.retry_after is not None else backoff_seconds(schedule.failures)
             schedule.due = self.clock() + wait
@@ -254,15 +258,14 @@ class FeedConnector:
         seen = set(state.seen)
         fresh: list[tuple[str, dict[str, Any]]] = []
         for entry in parsed.get("entries", []):
-            key = article_id(entry)
-            if key and key in seen:
+            key = seen_key(entry)
+            if key in seen:
                 continue
             post = article_post(entry, parsed.get("feed", {}), url, received)
-            if not key or self.accept(post["text"]):
+            if not post["id"] or self.accept(post["text"]):
                 fresh.append((key, post))
-            if key:
-                seen.add(key)
-                state.seen.append(key)
+            seen.add(key)
+            state.seen.append(key)
         # Oldest first: detectors count in event time.
         fresh.sort(key=lambda pair: str(pair[1]["created_at"]))
         sent = 0

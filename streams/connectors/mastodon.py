@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "mastodon"
 PAGE = 40  # the most a timeline page gives
-MAX_CATCH_UP_PAGES = 25
+MAX_CATCH_UP_PAGES = 250
 
 
 class MastodonError(SourceError):
@@ -130,7 +130,11 @@ class MastodonConnector:
 
     async def run(self) -> None:
         metrics.source_configured(self.name, "mastodon")
-        await asyncio.gather(*(self.follow(timeline) for timeline in self.timelines))
+        # One failing timeline takes the others down with it (cancelled), so the supervisor's
+        # restart never leaves a stream running twice.
+        async with asyncio.TaskGroup() as group:
+            for timeline in self.timelines:
+                group.create_task(self.follow(timeline))
 
     async def poll(self) -> int:
         return sum([await self.catch_up(timeline) for timeline in self.timelines])
@@ -166,6 +170,13 @@ class MastodonConnector:
             since = await self.positions.get(self.name, timeline.key)
             if len(page) < PAGE:
                 break
+        else:
+            log.warning(
+                "source %s: %s: the gap is longer than %d statuses; the rest is not read",
+                self.name,
+                timeline.key,
+                PAGE * MAX_CATCH_UP_PAGES,
+            )
         return sent
 
     async def stream(self, timeline: Timeline) -> None:

@@ -109,7 +109,12 @@ class XConnector:
                 if not self.synced:
                     await self.sync_rules()
                 if self.config.backfill:
-                    await self.backfill()
+                    try:
+                        await self.backfill()
+                    except XError as exc:
+                        # A gap not filled (a week-old since_id, a query X refuses) must not keep
+                        # the stream closed: say so and stream.
+                        log.warning("source %s: backfill failed, streaming without it: %s", self.name, exc)
                 await self.stream()
             except XError as exc:
                 self.failures += 1
@@ -120,9 +125,20 @@ class XConnector:
 
     async def poll(self) -> int:
         """One page of recent search for the rules (for the test command); nothing is saved."""
-        query = " OR ".join(self.rules.values())[:512]
-        page = await self.request("GET", "/2/tweets/search/recent", params={**PARAMS, "query": query})
+        page = await self.request(
+            "GET", "/2/tweets/search/recent", params={**PARAMS, "query": self.search_query()}
+        )
         return await self.send(page, save=False)
+
+    def search_query(self, max_chars: int = 512) -> str:
+        """Whole rules joined with OR while they fit recent search's query length: never a cut term."""
+        query = ""
+        for rule in self.rules.values():
+            candidate = f"{query} OR {rule}" if query else rule
+            if len(candidate) > max_chars:
+                break
+            query = candidate
+        return query
 
     async def sync_rules(self) -> None:
         """Make the stream's Pantau rules (tagged `pantau:`) exactly the wanted ones; others' untouched."""
@@ -144,11 +160,11 @@ class XConnector:
         since = await self.positions.get(self.name, NEWEST_KEY)
         if not since or not self.rules:
             return 0
-        query = " OR ".join(self.rules.values())
+        query = self.search_query()
         sent, token = 0, None
         newest: str | None = None
         for _ in range(MAX_BACKFILL_PAGES):
-            params = {**PARAMS, "query": query[:512], "since_id": str(since), "max_results": "100"}
+            params = {**PARAMS, "query": query, "since_id": str(since), "max_results": "100"}
             if token:
                 params["next_token"] = token
             page = await self.request("GET", "/2/tweets/search/recent", params=params)
@@ -157,6 +173,12 @@ class XConnector:
             token = (page.get("meta") or {}).get("next_token")
             if not token:
                 break
+        else:
+            log.warning(
+                "source %s: the gap is longer than %d pages of recent search; older posts in it are not read",
+                self.name,
+                MAX_BACKFILL_PAGES,
+            )
         if newest:
             await self.remember(newest)
         return sent
@@ -230,7 +252,10 @@ class XConnector:
             wait = retry_after_seconds(response.headers.get("Retry-After"))
             if wait is None and reset and reset.isdigit():
                 wait = max(0.0, float(reset) - time.time())  # the window's end, in epoch seconds
-            raise XError("rate", "HTTP 429: rate limited", wait)
+            # A reset already past (clock skew) must not mean at once.
+            raise XError(
+                "rate", "HTTP 429: rate limited", max(wait or 0.0, backoff("rate", self.failures + 1))
+            )
         if status in (401, 403):
             raise XError("auth", f"HTTP {status}: the bearer token or the plan does not allow this")
         raise XError("http", f"HTTP {status}")

@@ -1,7 +1,8 @@
 """YouTube through the Data API v3: a search for the watchlist's names finds recent videos (100
 units a call), then the comment threads of each followed video are read newest first down to the
 newest comment already taken (1 unit a page). Every call's units are counted against the source's
-daily quota (per UTC day, saved, so a restart does not forget what was spent); a source at its
+daily quota (per YouTube's quota day, from midnight Pacific time, saved, so a restart does not
+forget what was spent); a source at its
 quota waits for the next day instead of being refused by YouTube.
 """
 
@@ -13,6 +14,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -31,6 +33,7 @@ PLATFORM = "youtube"
 COST = {"search": 100, "commentThreads": 1}
 MAX_COMMENT_PAGES = 5
 VIDEOS_KEY = "videos"
+QUOTA_ZONE = ZoneInfo("America/Los_Angeles")
 
 
 class YouTubeError(SourceError):
@@ -125,8 +128,16 @@ class YouTubeConnector:
         return sent
 
     # -- quota ------------------------------------------------------------------------------------
+    def _quota_day(self) -> datetime:
+        """The start of YouTube's quota day: its quota resets at midnight Pacific time."""
+        local = self.now().astimezone(QUOTA_ZONE)
+        return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
     def _quota_key(self) -> str:
-        return f"quota:{self.now().date().isoformat()}"
+        return f"quota:{self._quota_day().date().isoformat()}"
+
+    def _until_quota_resets(self) -> float:
+        return (self._quota_day() + timedelta(days=1) - self.now()).total_seconds()
 
     async def spent_today(self) -> int:
         spent = await self.positions.get(self.name, self._quota_key())
@@ -136,11 +147,8 @@ class YouTubeConnector:
         cost = COST[endpoint]
         spent = await self.spent_today()
         if spent + cost > self.config.daily_quota:
-            tomorrow = datetime.combine(self.now().date() + timedelta(days=1), datetime.min.time(), UTC)
             raise YouTubeError(
-                "quota",
-                f"{spent} of {self.config.daily_quota} units spent today",
-                (tomorrow - self.now()).total_seconds(),
+                "quota", f"{spent} of {self.config.daily_quota} units spent today", self._until_quota_resets()
             )
         # Counted before the call: YouTube charges a call that fails too.
         await self.positions.put(self.name, self._quota_key(), spent + cost)
@@ -161,8 +169,7 @@ class YouTubeConnector:
         reasons = {str(mapping(e).get("reason")) for e in error.get("errors") or []}
         described = f"{endpoint}: HTTP {response.status_code} {', '.join(sorted(reasons)) or ''}".strip()
         if "quotaExceeded" in reasons or "dailyLimitExceeded" in reasons:
-            tomorrow = datetime.combine(self.now().date() + timedelta(days=1), datetime.min.time(), UTC)
-            raise YouTubeError("quota", described, (tomorrow - self.now()).total_seconds())
+            raise YouTubeError("quota", described, self._until_quota_resets())
         if reasons & {"commentsDisabled", "videoNotFound", "forbidden"} and endpoint == "commentThreads":
             raise YouTubeError("video", described)
         if response.status_code in (400, 401, 403):
@@ -242,6 +249,13 @@ class YouTubeConnector:
             token = page.get("nextPageToken")
             if older or not token or not newest_before:
                 break  # a video read for the first time: its newest page only
+        else:
+            log.warning(
+                "source %s: video %s has more new comments than %d pages; older ones are not read",
+                self.name,
+                video,
+                MAX_COMMENT_PAGES,
+            )
         sent = await self.send(list(reversed(fresh)))
         if fresh:
             state["newest"] = str(comment_post(fresh[0])["id"])

@@ -264,9 +264,27 @@ async def test_an_article_without_id_or_text_reaches_the_dead_letters_with_its_r
     )
     server.respond = lambda path, headers: Reply(200, broken)
     sink = RecordingSink()
-    assert await connector(server, tmp_path, sink, "/politik.xml").poll() == 1
+    feeds = connector(server, tmp_path, sink, "/politik.xml")
+    assert await feeds.poll() == 1
     with pytest.raises(InvalidPost, match="id"):
         normalise(sink.envelopes[0])
+    assert await feeds.poll() == 0  # dead-lettered once, not at every poll
+
+
+async def test_a_feed_failing_in_any_way_backs_off_alone(
+    server: FeedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server.respond = lambda path, headers: Reply(200, rss(ITEMS))
+    clock = Clock()
+    feeds = connector(server, tmp_path, RecordingSink(), "/politik.xml", clock=clock)
+
+    async def broken(*args: object) -> int:
+        raise OverflowError("date value out of range")
+
+    monkeypatch.setattr(feeds.sink, "send_many", broken)
+    url = f"{server.url}/politik.xml"
+    assert await feeds.poll_url(url) == 0
+    assert feeds.schedules[url].failures == 1 and feeds.schedules[url].due > clock.now
 
 
 async def test_atom_feeds_and_keywords_from_the_source(server: FeedServer, tmp_path: Path) -> None:

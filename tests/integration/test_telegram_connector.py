@@ -94,7 +94,7 @@ class RecordingSink:
 
 def connector(api: BotApi, tmp_path: Path, sink: RecordingSink, token: str = TOKEN) -> TelegramBotConnector:
     config = TelegramBotSource.model_validate(
-        {"name": "grup", "kind": "telegram_bot", "token": token, "api": api.url, "poll_seconds": 0}
+        {"name": "grup", "kind": "telegram_bot", "token": token, "api": api.url, "poll_seconds": 1}
     )
     return TelegramBotConnector(config, sink, Positions(tmp_path / "positions.sqlite3"), lambda text: True)
 

@@ -200,6 +200,13 @@ async def test_rate_limits_wait_until_the_window_resets_and_a_bad_token_is_named
     assert refused.value.kind == "auth"
 
 
+def test_recent_search_gets_whole_rules_only(x_api: XApi, tmp_path: Path) -> None:
+    x = connector(x_api, tmp_path, RecordingSink())
+    x.rules = {"pantau:a": "(" + "a" * 300 + ")", "pantau:b": "(" + "b" * 300 + ")", "pantau:c": "(c)"}
+    assert x.search_query() == "(" + "a" * 300 + ")"
+    assert x.search_query(max_chars=1000).count(" OR ") == 2
+
+
 def test_reconnects_follow_xs_documented_schedule() -> None:
     assert [backoff("network", n) for n in (1, 2, 64, 100)] == [0.25, 0.5, 16.0, 16.0]
     assert [backoff("http", n) for n in (1, 2, 3, 7, 10)] == [5.0, 10.0, 20.0, 320.0, 320.0]

@@ -180,13 +180,14 @@ async def test_the_daily_quota_is_kept_and_youtubes_refusal_waits_for_tomorrow(
     await yt.search()
     with pytest.raises(YouTubeError) as spent:
         await yt.search()  # 200 > 150: not even asked
-    assert spent.value.kind == "quota" and spent.value.retry_after == 14 * 3600
+    # YouTube's day ends at midnight Pacific: 08:00 UTC in November, 22 h after 10:00 UTC.
+    assert spent.value.kind == "quota" and spent.value.retry_after == 22 * 3600
     assert len([r for r in data_api.requests if r[0].endswith("/search")]) == 1
 
     data_api.quota_exceeded = True
     with pytest.raises(YouTubeError) as refused:
         await connector(data_api, tmp_path / "other", RecordingSink()).search()
-    assert refused.value.kind == "quota" and refused.value.retry_after == 14 * 3600
+    assert refused.value.kind == "quota" and refused.value.retry_after == 22 * 3600
 
 
 async def test_a_bad_key_is_an_auth_error(data_api: DataApi, tmp_path: Path) -> None:

@@ -52,6 +52,7 @@ def test_a_good_file_reads_with_environment_references() -> None:
     environ = {"SECTION": "pemilu", "MASTODON_TOKEN": "tok", "TELEGRAM_BOT_TOKEN": "123456:" + "x" * 30}
     config = parse_sources(GOOD, environ={**environ, "X_BEARER_TOKEN": "A" * 40, "YOUTUBE_API_KEY": "K" * 39})
     antara, world, sky, toot, group, x, yt = config.sources
+    assert antara.endpoints == ("https://example.org/politik.xml", "https://example.org/pemilu.xml")
     assert [str(u) for u in antara.urls] == [
         "https://example.org/politik.xml",
         "https://example.org/pemilu.xml",
@@ -110,6 +111,12 @@ def test_the_shipped_file_is_valid_and_starts_nothing() -> None:
         ),
         ("sources: [\n", "s.yaml:2: not valid YAML"),
         (
+            "sources:\n  - name: g\n    kind: telegram_bot\n    token: "
+            + "t" * 30
+            + "\n    poll_seconds: 0\n",
+            "s.yaml:5: sources.0.poll_seconds: Input should be greater than or equal to 1",
+        ),
+        (
             "sources:\n  - name: t\n    kind: mastodon\n    instance: https://x\n"
             "    hashtags: [pemilu 2029]\n",
             "s.yaml:5: sources.0.hashtags: a hashtag is letters, digits and _ only",
@@ -163,9 +170,14 @@ def test_summaries_lose_their_markup_not_their_text() -> None:
 
 
 def test_what_logs_and_the_open_status_show_of_a_url_carries_no_secret() -> None:
-    from streams.connectors.feeds import without_secrets
+    from config.sources import without_secrets
 
     assert without_secrets("https://u:pw@api.example:8443/v3/feed.xml?key=s3cret&q=x") == (
         "https://api.example:8443/v3/feed.xml"
     )
     assert without_secrets("http://news.example/rss") == "http://news.example/rss"
+    tokened = parse_sources(
+        "sources:\n  - {name: f, kind: feed, urls: ['https://news.example/rss?key=${KEY}']}\n",
+        environ={"KEY": "s3cret"},
+    )
+    assert tokened.sources[0].endpoints == ("https://news.example/rss",)
