@@ -1,6 +1,7 @@
 """Mastodon: an instance's streaming API (Server-Sent Events) on hashtag timelines and optionally
-the public one, with a REST catch-up (`since_id`) after every gap: at start, and after each
-reconnect, the timeline is read from the newest status seen until it is current, then streamed.
+the public one, with a REST catch-up (`min_id`) after every gap: each time the stream is open
+(at start, and after each reconnect), the timeline is first read from the newest status seen
+until it is current, then the stream is read.
 
 A status is one post; a boost is a repost of the status it boosts. Statuses are identified by their
 `uri`, which is the same on every instance, so the same status seen through two instances or two
@@ -142,7 +143,6 @@ class MastodonConnector:
     async def follow(self, timeline: Timeline) -> None:
         while True:
             try:
-                await self.catch_up(timeline)
                 await self.stream(timeline)
             except MastodonError as exc:
                 failures = self.failures[timeline.key] = self.failures.get(timeline.key, 0) + 1
@@ -189,6 +189,9 @@ class MastodonConnector:
                     metrics.source_reconnected(self.name)
                 self.failures[timeline.key] = 0
                 metrics.source_ok(self.name)
+                # Caught up only once the stream is open: a status posted in between is in one or
+                # the other (or both: storage keeps one), never in neither.
+                await self.catch_up(timeline)
                 async for event, data in server_sent_events(response.aiter_lines()):
                     if event == "update":
                         try:

@@ -108,13 +108,6 @@ class XConnector:
             try:
                 if not self.synced:
                     await self.sync_rules()
-                if self.config.backfill:
-                    try:
-                        await self.backfill()
-                    except XError as exc:
-                        # A gap not filled (a week-old since_id, a query X refuses) must not keep
-                        # the stream closed: say so and stream.
-                        log.warning("source %s: backfill failed, streaming without it: %s", self.name, exc)
                 await self.stream()
             except XError as exc:
                 self.failures += 1
@@ -191,6 +184,15 @@ class XConnector:
                     metrics.source_reconnected(self.name)
                 self.failures = 0
                 metrics.source_ok(self.name)
+                if self.config.backfill:
+                    # Filled only once the stream is open: a post made in between is in one or the
+                    # other (or both: storage keeps one), never in neither.
+                    try:
+                        await self.backfill()
+                    except XError as exc:
+                        # A gap not filled (a week-old since_id, a query X refuses) must not keep
+                        # the stream closed: say so and stream.
+                        log.warning("source %s: backfill failed, streaming without it: %s", self.name, exc)
                 async for line in response.aiter_lines():
                     if not line.strip():
                         continue  # keep-alive

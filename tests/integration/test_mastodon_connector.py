@@ -240,3 +240,18 @@ def test_the_same_status_through_two_timelines_is_one_post_and_markup_is_dropped
     assert status_post(one)["text"] == "politik\n\nHalo #pemilu baris dua"
     tags = watchlist_hashtags(load_watchlist(WATCHLIST))
     assert "rakawibisana" in tags and "rakapresiden" in tags and all(len(t) >= 4 for t in tags)
+
+
+async def test_the_catch_up_runs_once_the_stream_is_open(instance: Instance, tmp_path: Path) -> None:
+    """A status posted while the stream was (re)connecting is read over REST, not skipped when the
+    stream's newer statuses move the position past it."""
+    instance.post(status(1, "Raka satu"))
+    sink = RecordingSink()
+    toot = connector(instance, tmp_path, sink)
+    await toot.catch_up(toot.timelines[0])
+    instance.post(status(2, "Raka dua, selagi menyambung"))
+    instance.streams.append(update(status(3, "Raka tiga")))
+    with pytest.raises(MastodonError):
+        await toot.stream(toot.timelines[0])
+    assert sink.texts() == ["Raka satu", "Raka dua, selagi menyambung", "Raka tiga"]
+    await toot.aclose()
