@@ -8,7 +8,7 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from pantau.normalise import InvalidPost, normalise
 from storage.positions import Positions
 from streams.connectors.bluesky import JetstreamConnector, JetstreamError, jetstream_post
 from streams.connectors.feeds import keyword_filter
+from tests.integration.sources_harness import RecordingSink
 
 DID = "did:plc:abc123"
 PANTAU = str(Path(sys.executable).parent / "pantau")
@@ -82,16 +83,6 @@ async def jetstream() -> AsyncIterator[Jetstream]:
     async with serve(stream.handler, "127.0.0.1", 0, process_request=stream.process_request) as server:
         stream.server = server
         yield stream
-
-
-class RecordingSink:
-    def __init__(self) -> None:
-        self.envelopes: list[bytes] = []
-
-    async def send_many(self, values: Iterable[bytes]) -> int:
-        batch = list(values)
-        self.envelopes += batch
-        return len(batch)
 
 
 def connector(

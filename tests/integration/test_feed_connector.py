@@ -35,6 +35,7 @@ from service.engines import TansuBroker, ValkeyServer
 from storage.positions import Positions
 from storage.source_board import SourceReport, publish, read
 from streams.connectors.feeds import FeedConnector, FeedError, keyword_filter
+from tests.integration.sources_harness import RecordingSink
 
 WATCHLIST = Path(__file__).resolve().parents[2] / "config" / "watchlist.yaml"
 
@@ -119,19 +120,6 @@ def server() -> Iterator[FeedServer]:
     feeds.httpd.server_close()
 
 
-class RecordingSink:
-    def __init__(self) -> None:
-        self.envelopes: list[bytes] = []
-
-    async def send_many(self, values: Iterable[bytes]) -> int:
-        batch = list(values)
-        self.envelopes += batch
-        return len(batch)
-
-    def posts(self) -> list[str]:
-        return [normalise(e).text.splitlines()[0] for e in self.envelopes]
-
-
 class Clock:
     def __init__(self) -> None:
         self.now = 1000.0
@@ -161,7 +149,10 @@ async def test_articles_naming_a_target_become_posts_oldest_first(server: FeedSe
     sink = RecordingSink()
     assert await connector(server, tmp_path, sink, "/politik.xml").poll() == 2
 
-    assert sink.posts() == ["Bima Hartono dikritik soal subsidi", "Raka Wibisana kampanye di Medan"]
+    assert [text.splitlines()[0] for text in sink.texts()] == [
+        "Bima Hartono dikritik soal subsidi",
+        "Raka Wibisana kampanye di Medan",
+    ]
     post = normalise(sink.envelopes[1])
     assert post.platform == "news" and post.source == "berita" and post.lang == "id"
     assert post.text == "Raka Wibisana kampanye di Medan\n\nRibuan warga hadir."
@@ -190,7 +181,7 @@ async def test_an_unchanged_feed_costs_one_304_and_a_changed_one_sends_only_what
     new = ("a4", "Sari Lestari unggul di survei", "Survei terbaru.", f"{DAY} 11:00:00 +0700")
     version.update(etag='"v2"', items=[new, *ITEMS])
     assert await feeds.poll() == 1
-    assert sink.posts()[-1] == "Sari Lestari unggul di survei"
+    assert [text.splitlines()[0] for text in sink.texts()][-1] == "Sari Lestari unggul di survei"
 
 
 async def test_a_restart_neither_loses_nor_repeats(server: FeedServer, tmp_path: Path) -> None:

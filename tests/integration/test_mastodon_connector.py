@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from streams.connectors.mastodon import (
     status_post,
     watchlist_hashtags,
 )
+from tests.integration.sources_harness import RecordingSink
 
 WATCHLIST = Path(__file__).resolve().parents[2] / "config" / "watchlist.yaml"
 
@@ -126,19 +127,6 @@ def instance() -> Iterator[Instance]:
     yield server
     server.httpd.shutdown()
     server.httpd.server_close()
-
-
-class RecordingSink:
-    def __init__(self) -> None:
-        self.envelopes: list[bytes] = []
-
-    async def send_many(self, values: Iterable[bytes]) -> int:
-        batch = list(values)
-        self.envelopes += batch
-        return len(batch)
-
-    def texts(self) -> list[str]:
-        return [normalise(e).text for e in self.envelopes]
 
 
 def connector(instance: Instance, tmp_path: Path, sink: RecordingSink, token: str = "") -> MastodonConnector:

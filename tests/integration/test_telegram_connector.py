@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from config.sources import TelegramBotSource
 from pantau.normalise import InvalidPost, normalise
 from storage.positions import Positions
 from streams.connectors.telegram import TelegramBotConnector, TelegramError, message_post
+from tests.integration.sources_harness import RecordingSink
 
 TOKEN = "123456:ABCdefGhIJKlmnOPQRstuVWXyz"
 GROUP = {"id": -1001, "title": "Relawan Kota", "type": "supergroup", "username": "relawankota"}
@@ -80,16 +81,6 @@ def bot_api() -> Iterator[BotApi]:
     yield api
     api.httpd.shutdown()
     api.httpd.server_close()
-
-
-class RecordingSink:
-    def __init__(self) -> None:
-        self.envelopes: list[bytes] = []
-
-    async def send_many(self, values: Iterable[bytes]) -> int:
-        batch = list(values)
-        self.envelopes += batch
-        return len(batch)
 
 
 def connector(api: BotApi, tmp_path: Path, sink: RecordingSink, token: str = TOKEN) -> TelegramBotConnector:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from config.watchlist import load_watchlist
 from pantau.normalise import InvalidPost, normalise
 from storage.positions import Positions
 from streams.connectors.x import XConnector, XError, backoff, watchlist_rules
+from tests.integration.sources_harness import RecordingSink
 
 WATCHLIST = Path(__file__).resolve().parents[2] / "config" / "watchlist.yaml"
 TOKEN = "AAAAAAAAAAAAAAAAAAAAAtest-bearer-token"
@@ -112,16 +113,6 @@ def x_api() -> Iterator[XApi]:
     yield api
     api.httpd.shutdown()
     api.httpd.server_close()
-
-
-class RecordingSink:
-    def __init__(self) -> None:
-        self.envelopes: list[bytes] = []
-
-    async def send_many(self, values: Iterable[bytes]) -> int:
-        batch = list(values)
-        self.envelopes += batch
-        return len(batch)
 
 
 def connector(api: XApi, tmp_path: Path, sink: RecordingSink, token: str = TOKEN) -> XConnector:

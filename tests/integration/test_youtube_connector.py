@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -20,6 +20,7 @@ from config.watchlist import load_watchlist
 from pantau.normalise import normalise
 from storage.positions import Positions
 from streams.connectors.youtube import YouTubeConnector, YouTubeError, watchlist_query
+from tests.integration.sources_harness import RecordingSink
 
 WATCHLIST = Path(__file__).resolve().parents[2] / "config" / "watchlist.yaml"
 KEY = "AIzaTestKeyTestKeyTestKey"
@@ -105,19 +106,6 @@ def data_api() -> Iterator[DataApi]:
     yield api
     api.httpd.shutdown()
     api.httpd.server_close()
-
-
-class RecordingSink:
-    def __init__(self) -> None:
-        self.envelopes: list[bytes] = []
-
-    async def send_many(self, values: Iterable[bytes]) -> int:
-        batch = list(values)
-        self.envelopes += batch
-        return len(batch)
-
-    def texts(self) -> list[str]:
-        return [normalise(e).text for e in self.envelopes]
 
 
 def connector(
