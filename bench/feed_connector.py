@@ -22,13 +22,13 @@ import argparse
 import asyncio
 import json
 import os
+import sys
 import tempfile
-import threading
 import time
-from collections.abc import Iterable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import feedparser
 
@@ -36,6 +36,7 @@ from config.sources import FeedSource
 from pantau.metrics import process_rss
 from storage.positions import Positions
 from streams.connectors.feeds import FeedConnector, keyword_filter
+from tests.integration.sources_harness import CountingSink, LoopbackServer, Reply, Request
 
 NAMES = ["Raka Wibisana", "Sari Lestari", "Bima Hartono"]
 
@@ -54,57 +55,25 @@ def document(feed: int, items: int) -> bytes:
     ).encode()
 
 
-class Server:
+class Server(LoopbackServer):
     def __init__(self, documents: dict[str, bytes]) -> None:
+        super().__init__()
         self.documents = documents
         self.honour_etag = True
         self.down = False
-        server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                if server.down:
-                    self.send_response(503)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                etag = f'"{self.path}"'
-                if server.honour_etag and self.headers.get("If-None-Match") == etag:
-                    self.send_response(304)
-                    self.end_headers()
-                    return
-                body = server.documents[self.path]
-                self.send_response(200)
-                self.send_header("ETag", etag)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
-
-
-class CountingSink:
-    def __init__(self) -> None:
-        self.posts = 0
-        self.arrived = asyncio.Event()
-
-    async def send_many(self, values: Iterable[bytes]) -> int:
-        count = sum(1 for _ in values)
-        self.posts += count
-        self.arrived.set()
-        return count
+    def answer(self, request: Request) -> Reply:
+        if self.down:
+            return Reply(503)
+        etag = f'"{request.path}"'
+        if self.honour_etag and request.headers.get("if-none-match") == etag:
+            return Reply(304)
+        return Reply(200, self.documents[request.path], {"ETag": etag})
 
 
 async def measure(feeds: int, items: int, down_seconds: float) -> dict[str, Any]:
     documents = {f"/feed{f}.xml": document(f, items) for f in range(feeds)}
-    server = Server(documents)
+    server = Server(documents).start()
     rss_start = process_rss(os.getpid()) or 0
 
     started = time.perf_counter()
@@ -115,7 +84,7 @@ async def measure(feeds: int, items: int, down_seconds: float) -> dict[str, Any]
     folder = Path(tempfile.mkdtemp(prefix="pantau-feed-bench-"))
     sink = CountingSink()
     config = FeedSource.model_validate(
-        {"name": "bench", "kind": "feed", "urls": [server.url(p) for p in documents]}
+        {"name": "bench", "kind": "feed", "urls": [f"{server.url}{p}" for p in documents]}
     )
     accept = keyword_filter(NAMES)
     connector = FeedConnector(config, sink, Positions(folder / "positions.sqlite3"), accept)
@@ -147,7 +116,7 @@ async def measure(feeds: int, items: int, down_seconds: float) -> dict[str, Any]
     loop_task.cancel()
     await asyncio.gather(loop_task, return_exceptions=True)
     await connector.aclose()
-    server.httpd.shutdown()
+    server.close()
 
     posts = feeds * items
     return {

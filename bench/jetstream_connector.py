@@ -19,11 +19,13 @@ import argparse
 import asyncio
 import json
 import os
+import sys
 import tempfile
 import time
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import orjson
 from websockets.asyncio.server import ServerConnection, serve
@@ -33,6 +35,7 @@ from pantau.metrics import process_rss
 from storage.positions import Positions
 from streams.connectors.bluesky import JetstreamConnector
 from streams.connectors.feeds import keyword_filter
+from tests.integration.sources_harness import CountingSink
 
 
 def frame(i: int, match: float) -> str:
@@ -51,18 +54,6 @@ def frame(i: int, match: float) -> str:
             },
         }
     )
-
-
-class CountingSink:
-    def __init__(self) -> None:
-        self.posts = 0
-        self.arrived = asyncio.Event()
-
-    async def send_many(self, values: Iterable[bytes]) -> int:
-        count = sum(1 for _ in values)
-        self.posts += count
-        self.arrived.set()
-        return count
 
 
 async def measure(frames: int, match: float) -> dict[str, Any]:

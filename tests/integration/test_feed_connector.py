@@ -12,12 +12,9 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +32,7 @@ from service.engines import TansuBroker, ValkeyServer
 from storage.positions import Positions
 from storage.source_board import SourceReport, publish, read
 from streams.connectors.feeds import FeedConnector, FeedError, keyword_filter
-from tests.integration.sources_harness import RecordingSink
+from tests.integration.sources_harness import LoopbackServer, RecordingSink, Reply, Request
 
 WATCHLIST = Path(__file__).resolve().parents[2] / "config" / "watchlist.yaml"
 
@@ -69,55 +66,25 @@ ITEMS = [
 ]
 
 
-@dataclass
-class Reply:
-    status: int = 200
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
-    cut_after: int | None = None  # close the connection after this many bytes of the body
-
-
-class FeedServer:
-    """Serves whatever `respond(path, request_headers)` says, and records every request."""
+class FeedServer(LoopbackServer):
+    """Serves whatever `respond(path, request_headers)` says."""
 
     def __init__(self) -> None:
-        self.requests: list[tuple[str, dict[str, str]]] = []
+        super().__init__()
         self.respond: Callable[[str, dict[str, str]], Reply] = lambda path, headers: Reply(404)
-        server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                server.requests.append((self.path, headers))
-                reply = server.respond(self.path, headers)
-                self.send_response(reply.status)
-                for name, value in reply.headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(reply.body)))
-                self.end_headers()
-                body = reply.body if reply.cut_after is None else reply.body[: reply.cut_after]
-                self.wfile.write(body)
-                if reply.cut_after is not None:
-                    self.close_connection = True
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+    def answer(self, request: Request) -> Reply:
+        return self.respond(request.path, request.headers)
 
     @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+    def requests(self) -> list[tuple[str, dict[str, str]]]:
+        return [(r.path, r.headers) for r in self.received]
 
 
 @pytest.fixture
 def server() -> Iterator[FeedServer]:
-    feeds = FeedServer()
-    feeds.thread.start()
-    yield feeds
-    feeds.httpd.shutdown()
-    feeds.httpd.server_close()
+    with FeedServer() as feeds:
+        yield feeds
 
 
 class Clock:

@@ -5,12 +5,9 @@ REST, malformed events, boosts, 401 and 429, and a restart from the saved positi
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -26,7 +23,14 @@ from streams.connectors.mastodon import (
     status_post,
     watchlist_hashtags,
 )
-from tests.integration.sources_harness import RecordingSink
+from tests.integration.sources_harness import (
+    LoopbackServer,
+    RecordingSink,
+    Reply,
+    Request,
+    json_reply,
+    sse_reply,
+)
 
 WATCHLIST = Path(__file__).resolve().parents[2] / "config" / "watchlist.yaml"
 
@@ -52,64 +56,33 @@ def status(n: int, text: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-class Instance:
+class Instance(LoopbackServer):
     """A timeline (statuses by id) served over REST, and per stream connection a script of SSE
     lines; when a script ends the connection is closed."""
 
     def __init__(self) -> None:
+        super().__init__(protocol="HTTP/1.1")
         self.timeline: dict[int, dict[str, Any]] = {}
         self.streams: list[list[str]] = []
-        self.requests: list[tuple[str, dict[str, list[str]], str]] = []
         self.status_override: tuple[int, dict[str, str]] | None = None
-        instance = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:
-                url = urlsplit(self.path)
-                query = parse_qs(url.query)
-                instance.requests.append((url.path, query, self.headers.get("Authorization", "")))
-                if instance.status_override is not None:
-                    code, headers = instance.status_override
-                    self.send_response(code)
-                    for name, value in headers.items():
-                        self.send_header(name, value)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                if url.path.startswith("/api/v1/streaming/"):
-                    self.send_response(200)
-                    self.send_header("Content-Type", "text/event-stream")
-                    self.send_header("Connection", "close")
-                    self.end_headers()
-                    for line in instance.streams.pop(0) if instance.streams else []:
-                        self.wfile.write((line + "\n").encode())
-                        self.wfile.flush()
-                    self.close_connection = True
-                    return
-                ids = sorted(instance.timeline)
-                limit = int(query.get("limit", ["20"])[0])
-                if "min_id" in query:
-                    newer = [i for i in ids if i > int(query["min_id"][0])][:limit]
-                else:
-                    newer = ids[-limit:]
-                body = json.dumps([instance.timeline[i] for i in reversed(newer)]).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+    def requests(self) -> list[tuple[str, dict[str, list[str]], str]]:
+        return [(r.path, r.query, r.headers.get("authorization", "")) for r in self.received]
+
+    def answer(self, request: Request) -> Reply:
+        if self.status_override is not None:
+            code, headers = self.status_override
+            return Reply(code, b"", headers)
+        if request.path.startswith("/api/v1/streaming/"):
+            return sse_reply(self.streams.pop(0) if self.streams else [])
+        ids = sorted(self.timeline)
+        limit = int(request.query.get("limit", ["20"])[0])
+        if "min_id" in request.query:
+            newer = [i for i in ids if i > int(request.query["min_id"][0])][:limit]
+        else:
+            newer = ids[-limit:]
+        return json_reply([self.timeline[i] for i in reversed(newer)])
 
     def post(self, *statuses: dict[str, Any]) -> None:
         for s in statuses:
@@ -122,11 +95,8 @@ def update(s: dict[str, Any]) -> list[str]:
 
 @pytest.fixture
 def instance() -> Iterator[Instance]:
-    server = Instance()
-    server.thread.start()
-    yield server
-    server.httpd.shutdown()
-    server.httpd.server_close()
+    with Instance() as server:
+        yield server
 
 
 def connector(instance: Instance, tmp_path: Path, sink: RecordingSink, token: str = "") -> MastodonConnector:

@@ -4,13 +4,9 @@ captions, forwards and replies, updates without a message, malformed updates, 42
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -18,7 +14,7 @@ from config.sources import TelegramBotSource
 from pantau.normalise import InvalidPost, normalise
 from storage.positions import Positions
 from streams.connectors.telegram import TelegramBotConnector, TelegramError, message_post
-from tests.integration.sources_harness import RecordingSink
+from tests.integration.sources_harness import LoopbackServer, RecordingSink, Reply, Request, json_reply
 
 TOKEN = "123456:ABCdefGhIJKlmnOPQRstuVWXyz"
 GROUP = {"id": -1001, "title": "Relawan Kota", "type": "supergroup", "username": "relawankota"}
@@ -36,51 +32,30 @@ def message(update_id: int, text: str | None, kind: str = "message", **extra: An
     return {"update_id": update_id, kind: body}
 
 
-class BotApi:
+class BotApi(LoopbackServer):
     def __init__(self) -> None:
+        super().__init__()
         self.updates: list[Any] = []
-        self.requests: list[dict[str, list[str]]] = []
         self.reply: tuple[int, dict[str, Any]] | None = None
-        api = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                url = urlsplit(self.path)
-                query = parse_qs(url.query)
-                api.requests.append(query)
-                if not url.path.startswith(f"/bot{TOKEN}/"):
-                    code, body = 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
-                elif api.reply is not None:
-                    code, body = api.reply
-                else:
-                    offset = int(query.get("offset", ["0"])[0])
-                    fresh = [u for u in api.updates if not isinstance(u, dict) or u["update_id"] >= offset]
-                    code, body = 200, {"ok": True, "result": fresh}
-                data = json.dumps(body).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+    def requests(self) -> list[dict[str, list[str]]]:
+        return [r.query for r in self.received]
+
+    def answer(self, request: Request) -> Reply:
+        if not request.path.startswith(f"/bot{TOKEN}/"):
+            return json_reply({"ok": False, "error_code": 401, "description": "Unauthorized"}, 401)
+        if self.reply is not None:
+            return json_reply(self.reply[1], self.reply[0])
+        offset = int(request.query.get("offset", ["0"])[0])
+        fresh = [u for u in self.updates if not isinstance(u, dict) or u["update_id"] >= offset]
+        return json_reply({"ok": True, "result": fresh})
 
 
 @pytest.fixture
 def bot_api() -> Iterator[BotApi]:
-    api = BotApi()
-    api.thread.start()
-    yield api
-    api.httpd.shutdown()
-    api.httpd.server_close()
+    with BotApi() as api:
+        yield api
 
 
 def connector(api: BotApi, tmp_path: Path, sink: RecordingSink, token: str = TOKEN) -> TelegramBotConnector:

@@ -5,13 +5,10 @@ error line, the stream cut, recent search filling the gap over two pages, 429 an
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -20,7 +17,14 @@ from config.watchlist import load_watchlist
 from pantau.normalise import InvalidPost, normalise
 from storage.positions import Positions
 from streams.connectors.x import XConnector, XError, backoff, watchlist_rules
-from tests.integration.sources_harness import RecordingSink
+from tests.integration.sources_harness import (
+    LoopbackServer,
+    RecordingSink,
+    Reply,
+    Request,
+    json_reply,
+    lines_reply,
+)
 
 WATCHLIST = Path(__file__).resolve().parents[2] / "config" / "watchlist.yaml"
 TOKEN = "AAAAAAAAAAAAAAAAAAAAAtest-bearer-token"
@@ -38,8 +42,9 @@ def tweet(n: int, text: str) -> dict[str, Any]:
 INCLUDES = {"users": [{"id": "42", "username": "warga42"}]}
 
 
-class XApi:
+class XApi(LoopbackServer):
     def __init__(self) -> None:
+        super().__init__()
         self.rules: list[dict[str, str]] = [
             {"id": "1", "value": "(old rule)", "tag": "pantau:raka-wibisana"},
             {"id": "2", "value": "banjir", "tag": "someone-else"},
@@ -47,72 +52,40 @@ class XApi:
         self.posted: list[dict[str, Any]] = []
         self.stream_lines: list[list[str]] = []
         self.recent: list[dict[str, Any]] = []
-        self.requests: list[tuple[str, dict[str, list[str]]]] = []
         self.refuse: tuple[int, dict[str, str]] | None = None
-        api = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def reply(self, code: int, body: Any, headers: dict[str, str] | None = None) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(code)
-                for name, value in (headers or {}).items():
-                    self.send_header(name, value)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self) -> None:
-                url = urlsplit(self.path)
-                query = parse_qs(url.query)
-                api.requests.append((url.path, query))
-                if self.headers.get("Authorization") != f"Bearer {TOKEN}":
-                    return self.reply(401, {"title": "Unauthorized"})
-                if api.refuse is not None:
-                    return self.reply(api.refuse[0], {"title": "Too Many Requests"}, api.refuse[1])
-                if url.path == "/2/tweets/search/stream/rules":
-                    return self.reply(200, {"data": api.rules} if api.rules else {"meta": {}})
-                if url.path == "/2/tweets/search/recent":
-                    return self.reply(200, api.recent.pop(0) if api.recent else {"meta": {"result_count": 0}})
-                if url.path == "/2/tweets/search/stream":
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Connection", "close")
-                    self.end_headers()
-                    for line in api.stream_lines.pop(0) if api.stream_lines else []:
-                        self.wfile.write((line + "\r\n").encode())
-                        self.wfile.flush()
-                    self.close_connection = True
-                    return None
-                return self.reply(404, {})
-
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                api.posted.append(body)
-                for rule_id in body.get("delete", {}).get("ids", []):
-                    api.rules = [r for r in api.rules if r["id"] != rule_id]
-                for i, rule in enumerate(body.get("add", [])):
-                    api.rules.append({"id": f"n{len(api.posted)}-{i}", **rule})
-                self.reply(201, {"meta": {}})
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+    def requests(self) -> list[tuple[str, dict[str, list[str]]]]:
+        return [(r.path, r.query) for r in self.received if r.method == "GET"]
+
+    def answer(self, request: Request) -> Reply:
+        if request.method == "POST":
+            return self.change_rules(json.loads(request.body))
+        if request.headers.get("authorization") != f"Bearer {TOKEN}":
+            return json_reply({"title": "Unauthorized"}, 401)
+        if self.refuse is not None:
+            return json_reply({"title": "Too Many Requests"}, *self.refuse)
+        if request.path == "/2/tweets/search/stream/rules":
+            return json_reply({"data": self.rules} if self.rules else {"meta": {}})
+        if request.path == "/2/tweets/search/recent":
+            return json_reply(self.recent.pop(0) if self.recent else {"meta": {"result_count": 0}})
+        if request.path == "/2/tweets/search/stream":
+            return lines_reply(self.stream_lines.pop(0) if self.stream_lines else [], "\r\n")
+        return json_reply({}, 404)
+
+    def change_rules(self, body: dict[str, Any]) -> Reply:
+        self.posted.append(body)
+        for rule_id in body.get("delete", {}).get("ids", []):
+            self.rules = [r for r in self.rules if r["id"] != rule_id]
+        for i, rule in enumerate(body.get("add", [])):
+            self.rules.append({"id": f"n{len(self.posted)}-{i}", **rule})
+        return json_reply({"meta": {}}, 201)
 
 
 @pytest.fixture
 def x_api() -> Iterator[XApi]:
-    api = XApi()
-    api.thread.start()
-    yield api
-    api.httpd.shutdown()
-    api.httpd.server_close()
+    with XApi() as api:
+        yield api
 
 
 def connector(api: XApi, tmp_path: Path, sink: RecordingSink, token: str = TOKEN) -> XConnector:

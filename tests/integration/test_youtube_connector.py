@@ -4,14 +4,10 @@ pages down to what was taken, videos with comments disabled dropped, the daily q
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -20,7 +16,7 @@ from config.watchlist import load_watchlist
 from pantau.normalise import normalise
 from storage.positions import Positions
 from streams.connectors.youtube import YouTubeConnector, YouTubeError, watchlist_query
-from tests.integration.sources_harness import RecordingSink
+from tests.integration.sources_harness import LoopbackServer, RecordingSink, Reply, Request, json_reply
 
 WATCHLIST = Path(__file__).resolve().parents[2] / "config" / "watchlist.yaml"
 KEY = "AIzaTestKeyTestKeyTestKey"
@@ -47,65 +43,48 @@ def thread(video: str, n: int, text: str) -> dict[str, Any]:
     }
 
 
-class DataApi:
+class DataApi(LoopbackServer):
     def __init__(self) -> None:
+        super().__init__()
         self.videos: list[str] = ["v1", "v2"]
         self.comments: dict[str, list[dict[str, Any]]] = {}  # newest first
         self.disabled: set[str] = set()
-        self.requests: list[tuple[str, dict[str, list[str]]]] = []
         self.quota_exceeded = False
-        api = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def reply(self, code: int, body: Any) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self) -> None:
-                url = urlsplit(self.path)
-                query = parse_qs(url.query)
-                api.requests.append((url.path, query))
-                if query.get("key") != [KEY]:
-                    return self.reply(400, {"error": {"errors": [{"reason": "keyInvalid"}]}})
-                if api.quota_exceeded:
-                    return self.reply(403, {"error": {"errors": [{"reason": "quotaExceeded"}]}})
-                if url.path.endswith("/search"):
-                    return self.reply(
-                        200, {"items": [{"id": {"kind": "youtube#video", "videoId": v}} for v in api.videos]}
-                    )
-                video = query["videoId"][0]
-                if video in api.disabled:
-                    return self.reply(403, {"error": {"errors": [{"reason": "commentsDisabled"}]}})
-                items = api.comments.get(video, [])
-                start = int(query.get("pageToken", ["0"])[0])
-                page = items[start : start + 2]  # pages of two, to make paging visible
-                body: dict[str, Any] = {"items": page}
-                if start + 2 < len(items):
-                    body["nextPageToken"] = str(start + 2)
-                return self.reply(200, body)
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/youtube/v3"
+        return f"{super().url}/youtube/v3"
+
+    @property
+    def requests(self) -> list[tuple[str, dict[str, list[str]]]]:
+        return [(r.path, r.query) for r in self.received]
+
+    def answer(self, request: Request) -> Reply:
+        query = request.query
+        if query.get("key") != [KEY]:
+            return json_reply({"error": {"errors": [{"reason": "keyInvalid"}]}}, 400)
+        if self.quota_exceeded:
+            return json_reply({"error": {"errors": [{"reason": "quotaExceeded"}]}}, 403)
+        if request.path.endswith("/search"):
+            return json_reply(
+                {"items": [{"id": {"kind": "youtube#video", "videoId": v}} for v in self.videos]}
+            )
+        video = query["videoId"][0]
+        if video in self.disabled:
+            return json_reply({"error": {"errors": [{"reason": "commentsDisabled"}]}}, 403)
+        items = self.comments.get(video, [])
+        start = int(query.get("pageToken", ["0"])[0])
+        page = items[start : start + 2]  # pages of two, to make paging visible
+        body: dict[str, Any] = {"items": page}
+        if start + 2 < len(items):
+            body["nextPageToken"] = str(start + 2)
+        return json_reply(body)
 
 
 @pytest.fixture
 def data_api() -> Iterator[DataApi]:
-    api = DataApi()
-    api.thread.start()
-    yield api
-    api.httpd.shutdown()
-    api.httpd.server_close()
+    with DataApi() as api:
+        yield api
 
 
 def connector(
