@@ -7,11 +7,13 @@ A source is a long-running collector feeding `posts.raw` through the same crash-
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
+    AfterValidator,
     AnyHttpUrl,
     AnyUrl,
     BaseModel,
@@ -157,6 +159,85 @@ class TelegramBotSource(SourceBase):
         return (f"{self.api} (bot {self.token.split(':', 1)[0]})",)  # the bot's id, never its secret
 
 
+_CHANNEL_LINK = re.compile(r"^(?:(?:https?://)?(?:www\.)?(?:t|telegram)\.me/(?:s/)?)?@?(?P<name>[^/?#]*)/?$")
+_CHANNEL_USERNAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{3,30}[A-Za-z0-9]$")
+
+
+def channel_username(value: str) -> str:
+    """A public channel's username from what a person pastes: `name`, `@name` or its t.me link."""
+    text = value.strip()
+    if re.match(r"^(?:(?:https?://)?(?:www\.)?(?:t|telegram)\.me/)?(?:\+|joinchat/)", text):
+        raise ValueError(f"{text!r} is an invite link: only public channels (with a username) are read")
+    found = _CHANNEL_LINK.match(text)
+    name = found.group("name") if found else ""
+    if not _CHANNEL_USERNAME.match(name):
+        raise ValueError(
+            f"{text!r} is not a public channel's username "
+            "(5 to 32 letters, digits and _, starting with a letter; or its https://t.me/ link)"
+        )
+    return name
+
+
+ChannelUsername = Annotated[str, AfterValidator(channel_username)]
+
+
+class TelegramChannelSource(SourceBase):
+    """Public Telegram channels read through a user session (MTProto, Telethon): each channel's
+    new messages since the newest one taken, polled. The session only reads: it joins nothing."""
+
+    kind: Literal["telegram_channel"]
+    api_id: int = Field(ge=1, repr=False, description="The app's api_id (my.telegram.org), from ${VAR}.")
+    api_hash: str = Field(repr=False, description="The app's api_hash (my.telegram.org), from ${VAR}.")
+    session: str = Field(
+        repr=False, description="A signed-in Telethon StringSession (see README), from ${VAR}."
+    )
+    channels: tuple[ChannelUsername, ...] = Field(
+        min_length=1, max_length=200, description="Public channels: username, @username or t.me link."
+    )
+    poll_seconds: float = Field(
+        default=20.0, ge=5.0, le=3600.0, description="How often each channel is read."
+    )
+    first_read: int = Field(
+        default=50, ge=1, le=1000, description="The newest messages read from a channel the first time."
+    )
+    match: Match = Field(
+        default="all", description="The team chose the channels: by default every message is taken in."
+    )
+
+    @field_validator("api_hash")
+    @classmethod
+    def _hex_hash(cls, value: str) -> str:
+        # The value is never quoted back: it is a secret.
+        if not re.fullmatch(r"[0-9a-f]{32}", value.strip()):
+            raise ValueError(
+                "an api_hash is 32 hexadecimal characters (my.telegram.org, API development tools)"
+            )
+        return value.strip()
+
+    @field_validator("session")
+    @classmethod
+    def _string_session(cls, value: str) -> str:
+        value = value.strip()
+        if not re.fullmatch(r"1[A-Za-z0-9_=-]{300,}", value):
+            raise ValueError(
+                "not a Telethon StringSession string (a long text starting with 1; see README, Live sources)"
+            )
+        return value
+
+    @field_validator("channels")
+    @classmethod
+    def _each_once(cls, channels: tuple[str, ...]) -> tuple[str, ...]:
+        lowered = [c.lower() for c in channels]
+        repeated = sorted({c for c in lowered if lowered.count(c) > 1})
+        if repeated:
+            raise ValueError(f"channels repeat: {', '.join(repeated)}")
+        return channels
+
+    @property
+    def endpoints(self) -> tuple[str, ...]:
+        return tuple(f"https://t.me/{channel}" for channel in self.channels)  # no api id, hash or session
+
+
 class XSource(SourceBase):
     """X's API v2 filtered stream, with rules built from the watchlist, and recent search to fill
     the gap after a disconnect or a restart."""
@@ -215,10 +296,16 @@ class YouTubeSource(SourceBase):
 
 
 Source = Annotated[
-    FeedSource | BlueskySource | MastodonSource | TelegramBotSource | XSource | YouTubeSource,
+    FeedSource
+    | BlueskySource
+    | MastodonSource
+    | TelegramBotSource
+    | TelegramChannelSource
+    | XSource
+    | YouTubeSource,
     Field(discriminator="kind"),
 ]
-SOURCE_KINDS = frozenset({"feed", "bluesky", "mastodon", "telegram_bot", "x", "youtube"})
+SOURCE_KINDS = frozenset({"feed", "bluesky", "mastodon", "telegram_bot", "telegram_channel", "x", "youtube"})
 
 
 class SourcesConfig(BaseModel):

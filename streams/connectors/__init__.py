@@ -14,6 +14,7 @@ from streams.connectors.bluesky import JetstreamConnector
 from streams.connectors.feeds import FeedConnector, keyword_filter
 from streams.connectors.mastodon import MastodonConnector, watchlist_hashtags
 from streams.connectors.telegram import TelegramBotConnector
+from streams.connectors.telegram_channel import TelegramChannelConnector
 from streams.connectors.x import XConnector, watchlist_rules
 from streams.connectors.youtube import YouTubeConnector, watchlist_query
 
@@ -22,6 +23,7 @@ Connector = (
     | JetstreamConnector
     | MastodonConnector
     | TelegramBotConnector
+    | TelegramChannelConnector
     | XConnector
     | YouTubeConnector
 )
@@ -67,6 +69,8 @@ def build_connector(source: Source, sink: RawSink, positions: Positions, watchli
         return XConnector(source, sink, positions, accept, rules)
     if source.kind == "telegram_bot":
         return TelegramBotConnector(source, sink, positions, accept)
+    if source.kind == "telegram_channel":
+        return TelegramChannelConnector(source, sink, positions, accept)
     if source.kind == "mastodon":
         hashtags = source.hashtags or watchlist_hashtags(watchlist)
         return MastodonConnector(source, sink, positions, accept, hashtags)

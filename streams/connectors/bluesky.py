@@ -26,7 +26,7 @@ from pantau import metrics
 from pantau.bus import RawSink
 from pantau.normalise import make_envelope
 from storage.positions import Positions
-from streams.connectors.feeds import SourceError, backoff_seconds
+from streams.connectors.feeds import Failures, SourceError
 from streams.connectors.payloads import mapping
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ class JetstreamConnector:
         self.accept = accept
         self.clock = clock
         self.languages = {lang.lower() for lang in config.languages}
-        self.failures = 0
+        self.failures = Failures(config.name)
         self.cursor: int | None = None
         self._batch: list[bytes] = []
         self._batch_cursor: int | None = None
@@ -123,11 +123,7 @@ class JetstreamConnector:
             try:
                 await self.read()
             except JetstreamError as exc:
-                self.failures += 1
-                wait = backoff_seconds(self.failures)
-                metrics.source_failed(self.name, exc.kind, str(exc), retry_in=wait)
-                log.warning("source %s: %s (%s); reconnecting in %.0f s", self.name, exc, exc.kind, wait)
-                await asyncio.sleep(wait)
+                await asyncio.sleep(self.failures.failed(exc))
 
     async def poll(self, limit: int = 5, seconds: float = 30.0) -> int:
         """Read until `limit` posts have passed the filter or `seconds` have gone by; the posts sent."""
@@ -156,10 +152,7 @@ class JetstreamConnector:
         url = subscribe_url(str(self.config.endpoint), self.cursor)
         try:
             async with connect(url, max_size=MAX_FRAME_BYTES, open_timeout=30, ping_interval=20) as socket:
-                if self.failures:
-                    metrics.source_reconnected(self.name)
-                self.failures = 0
-                metrics.source_ok(self.name)
+                self.failures.succeeded()
                 while True:
                     try:
                         frame = await asyncio.wait_for(socket.recv(), BATCH_SECONDS)

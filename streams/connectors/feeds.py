@@ -87,6 +87,31 @@ def backoff_seconds(failures: int, rng: random.Random | None = None) -> float:
     return base * jitter
 
 
+class Failures:
+    """A source's failures in a row: each counted, reported (metrics and a log line) and given its
+    wait, the other side's `Retry-After` when it said one, else the backoff; the first success after
+    them is reported as a reconnect."""
+
+    def __init__(self, name: str, backoff: Callable[[str, int], float] | None = None) -> None:
+        self.name = name
+        self.count = 0
+        self.backoff = backoff or (lambda kind, failures: backoff_seconds(failures))
+
+    def failed(self, exc: SourceError) -> float:
+        """The seconds to wait before trying again."""
+        self.count += 1
+        wait = exc.retry_after if exc.retry_after is not None else self.backoff(exc.kind, self.count)
+        metrics.source_failed(self.name, exc.kind, str(exc), retry_in=wait)
+        log.warning("source %s: %s (%s); again in %.1f s", self.name, exc, exc.kind, wait)
+        return wait
+
+    def succeeded(self) -> None:
+        if self.count:
+            metrics.source_reconnected(self.name)
+        self.count = 0
+        metrics.source_ok(self.name)
+
+
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
     """`Retry-After` as seconds (it may be a number of seconds or an HTTP date)."""
     if not value:

@@ -18,7 +18,7 @@ from pantau import metrics
 from pantau.bus import RawSink
 from pantau.normalise import make_envelope
 from storage.positions import Positions
-from streams.connectors.feeds import SourceError, backoff_seconds
+from streams.connectors.feeds import Failures, SourceError
 from streams.connectors.payloads import mapping
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ class TelegramBotConnector:
             timeout=httpx.Timeout(30.0, read=config.poll_seconds + 30.0)
         )
         self.base = f"{str(config.api).rstrip('/')}/bot{config.token}"
-        self.failures = 0
+        self.failures = Failures(config.name)
 
     @property
     def name(self) -> str:
@@ -96,16 +96,9 @@ class TelegramBotConnector:
             try:
                 await self.fetch_and_send(self.config.poll_seconds)
             except TelegramError as exc:
-                self.failures += 1
-                wait = exc.retry_after if exc.retry_after is not None else backoff_seconds(self.failures)
-                metrics.source_failed(self.name, exc.kind, str(exc), retry_in=wait)
-                log.warning("source %s: %s (%s); again in %.0f s", self.name, exc, exc.kind, wait)
-                await asyncio.sleep(wait)
+                await asyncio.sleep(self.failures.failed(exc))
                 continue
-            if self.failures:
-                metrics.source_reconnected(self.name)
-            self.failures = 0
-            metrics.source_ok(self.name)
+            self.failures.succeeded()
 
     async def poll(self) -> int:
         return await self.fetch_and_send(0, commit=False)

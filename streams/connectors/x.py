@@ -23,7 +23,7 @@ from pantau import metrics
 from pantau.bus import RawSink
 from pantau.normalise import make_envelope
 from storage.positions import Positions
-from streams.connectors.feeds import SourceError, retry_after_seconds
+from streams.connectors.feeds import Failures, SourceError, retry_after_seconds
 from streams.connectors.payloads import id_number
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ class XConnector:
             headers={"Authorization": f"Bearer {config.bearer_token}"},
             timeout=httpx.Timeout(30.0, read=60.0),  # a keep-alive every 20 s
         )
-        self.failures = 0
+        self.failures = Failures(config.name, backoff)
         self.synced = False
 
     @property
@@ -110,11 +110,7 @@ class XConnector:
                     await self.sync_rules()
                 await self.stream()
             except XError as exc:
-                self.failures += 1
-                wait = exc.retry_after if exc.retry_after is not None else backoff(exc.kind, self.failures)
-                metrics.source_failed(self.name, exc.kind, str(exc), retry_in=wait)
-                log.warning("source %s: %s (%s); again in %.1f s", self.name, exc, exc.kind, wait)
-                await asyncio.sleep(wait)
+                await asyncio.sleep(self.failures.failed(exc))
 
     async def poll(self) -> int:
         """One page of recent search for the rules (for the test command); nothing is saved."""
@@ -180,10 +176,7 @@ class XConnector:
         try:
             async with self.client.stream("GET", "/2/tweets/search/stream", params=PARAMS) as response:
                 await self.check(response)
-                if self.failures:
-                    metrics.source_reconnected(self.name)
-                self.failures = 0
-                metrics.source_ok(self.name)
+                self.failures.succeeded()
                 if self.config.backfill:
                     # Filled only once the stream is open: a post made in between is in one or the
                     # other (or both: storage keeps one), never in neither.
@@ -256,7 +249,7 @@ class XConnector:
                 wait = max(0.0, float(reset) - time.time())  # the window's end, in epoch seconds
             # A reset already past (clock skew) must not mean at once.
             raise XError(
-                "rate", "HTTP 429: rate limited", max(wait or 0.0, backoff("rate", self.failures + 1))
+                "rate", "HTTP 429: rate limited", max(wait or 0.0, backoff("rate", self.failures.count + 1))
             )
         if status in (401, 403):
             raise XError("auth", f"HTTP {status}: the bearer token or the plan does not allow this")

@@ -24,7 +24,7 @@ from pantau import metrics
 from pantau.bus import RawSink
 from pantau.normalise import make_envelope
 from storage.positions import Positions
-from streams.connectors.feeds import SourceError, backoff_seconds
+from streams.connectors.feeds import Failures, SourceError
 from streams.connectors.payloads import mapping
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ class YouTubeConnector:
         self.query = query
         self.client = client or httpx.AsyncClient(timeout=30.0)
         self.now = now
-        self.failures = 0
+        self.failures = Failures(config.name)
         self.last_search = 0.0
 
     @property
@@ -104,17 +104,10 @@ class YouTubeConnector:
                     await self.search()
                     self.last_search = time.monotonic()
                 await self.poll_comments()
-                if self.failures:
-                    metrics.source_reconnected(self.name)
-                self.failures = 0
-                metrics.source_ok(self.name)
+                self.failures.succeeded()
                 await asyncio.sleep(self.config.poll_minutes * 60)
             except YouTubeError as exc:
-                self.failures += 1
-                wait = exc.retry_after if exc.retry_after is not None else backoff_seconds(self.failures)
-                metrics.source_failed(self.name, exc.kind, str(exc), retry_in=wait)
-                log.warning("source %s: %s (%s); again in %.0f s", self.name, exc, exc.kind, wait)
-                await asyncio.sleep(wait)
+                await asyncio.sleep(self.failures.failed(exc))
 
     async def poll(self) -> int:
         """Search once and read the first page of comments of what it found (nothing saved)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -89,3 +90,11 @@ def test_production_valkey_is_bounded_and_never_evicts(compose: dict[str, Any]) 
     command = compose["services"]["valkey"]["command"]
     assert command[command.index("--maxmemory-policy") + 1] == "noeviction"
     assert command[command.index("--maxmemory") + 1].endswith("mb")
+
+
+def test_the_worker_gets_every_secret_the_sources_file_names(compose: dict[str, Any]) -> None:
+    """A source configured in production reads its secret from the worker's environment."""
+    shipped = (COMPOSE.parent / "config" / "sources.yaml").read_text(encoding="utf-8")
+    named = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", shipped)) - {"VAR"}
+    assert named >= {"X_BEARER_TOKEN", "TELEGRAM_SESSION"}
+    assert named <= set(environment(compose["services"]["worker"]))

@@ -12,6 +12,14 @@ from streams.connectors.feeds import backoff_seconds, plain_text, retry_after_se
 
 SHIPPED = Path(__file__).resolve().parents[2] / "config" / "sources.yaml"
 
+# A Telegram app's api_hash and a StringSession's shape (never real ones).
+HASH = "0123456789abcdef0123456789abcdef"
+SESSION = "1" + "AbCd" * 88
+CHANNEL_SOURCE = (
+    f"sources:\n  - name: k\n    kind: telegram_channel\n    api_id: 123456\n"
+    f"    api_hash: {HASH}\n    session: {SESSION}\n"
+)
+
 GOOD = """
 sources:
   - name: antara
@@ -130,6 +138,34 @@ def test_the_shipped_file_is_valid_and_starts_nothing() -> None:
             "sources:\n  - name: langit\n    kind: bluesky\n    endpoint: https://x/subscribe\n",
             "s.yaml:4: sources.0.endpoint: a Jetstream endpoint is a ws:// or wss:// URL",
         ),
+        (
+            CHANNEL_SOURCE + "    channels:\n      - infopemilu\n      - ab\n",
+            "s.yaml:9: sources.0.channels.1: 'ab' is not a public channel's username",
+        ),
+        (
+            CHANNEL_SOURCE + "    channels: [infopemilu, 'https://t.me/+AbCdEfGh12']\n",
+            "s.yaml:7: sources.0.channels.1: 'https://t.me/+AbCdEfGh12' is an invite link",
+        ),
+        (
+            CHANNEL_SOURCE + "    channels: ['@InfoPemilu', 'https://t.me/infopemilu']\n",
+            "s.yaml:7: sources.0.channels: channels repeat: infopemilu",
+        ),
+        (
+            CHANNEL_SOURCE + "    channels: [infopemilu_]\n",
+            "s.yaml:7: sources.0.channels.0: 'infopemilu_' is not a public channel's username",
+        ),
+        (
+            CHANNEL_SOURCE.replace(HASH, "not-a-hash") + "    channels: [infopemilu]\n",
+            "s.yaml:5: sources.0.api_hash: an api_hash is 32 hexadecimal characters",
+        ),
+        (
+            CHANNEL_SOURCE.replace(SESSION, "1short") + "    channels: [infopemilu]\n",
+            "s.yaml:6: sources.0.session: not a Telethon StringSession string",
+        ),
+        (
+            CHANNEL_SOURCE + "    channels: [infopemilu]\n    poll_seconds: 1\n",
+            "s.yaml:8: sources.0.poll_seconds: Input should be greater than or equal to 5",
+        ),
     ],
 )
 def test_a_bad_entry_names_the_line_and_the_field(text: str, expected: str) -> None:
@@ -181,3 +217,42 @@ def test_what_logs_and_the_open_status_show_of_a_url_carries_no_secret() -> None
         environ={"KEY": "s3cret"},
     )
     assert tokened.sources[0].endpoints == ("https://news.example/rss",)
+
+
+def test_telegram_channels_take_usernames_and_links_and_never_show_the_secrets() -> None:
+    text = """
+sources:
+  - name: kanal
+    kind: telegram_channel
+    api_id: ${TELEGRAM_API_ID}
+    api_hash: ${TELEGRAM_API_HASH}
+    session: ${TELEGRAM_SESSION}
+    channels: ["@InfoPemilu", "https://t.me/KawalPilkada", "t.me/s/berita_kota", cekfakta2029]
+"""
+    environ = {"TELEGRAM_API_ID": "987654", "TELEGRAM_API_HASH": HASH, "TELEGRAM_SESSION": SESSION}
+    (kanal,) = parse_sources(text, environ=environ).sources
+    assert kanal.kind == "telegram_channel" and kanal.api_id == 987654
+    assert kanal.channels == ("InfoPemilu", "KawalPilkada", "berita_kota", "cekfakta2029")
+    assert kanal.poll_seconds == 20.0 and kanal.first_read == 50 and kanal.match == "all"
+    assert kanal.endpoints == (
+        "https://t.me/InfoPemilu",
+        "https://t.me/KawalPilkada",
+        "https://t.me/berita_kota",
+        "https://t.me/cekfakta2029",
+    )
+    shown = " ".join([*kanal.endpoints, repr(kanal), str(kanal)])
+    for secret in ("987654", HASH, SESSION):
+        assert secret not in shown
+
+    # A bad value next to the secrets is named without quoting any of them.
+    with pytest.raises(SourcesConfigError) as caught:
+        parse_sources(text.replace("cekfakta2029", "cek"), source="s.yaml", environ=environ)
+    assert str(caught.value).startswith("s.yaml:8: sources.0.channels.3: 'cek' is not a public")
+    for secret in ("987654", HASH, SESSION):
+        assert secret not in str(caught.value)
+    wrong_hash = {**environ, "TELEGRAM_API_HASH": "S3CRET-but-not-hex-S3CRET-S3CRET"}
+    with pytest.raises(SourcesConfigError, match="api_hash") as caught:
+        parse_sources(text, source="s.yaml", environ=wrong_hash)
+    assert "S3CRET" not in str(caught.value)
+    with pytest.raises(SourcesConfigError, match="environment variable TELEGRAM_SESSION is not set"):
+        parse_sources(text, source="s.yaml", environ={**environ, "TELEGRAM_SESSION": ""})
