@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from nlp.classifier import decode_embedding, encode_embedding, prepare_text
 from nlp.e5_convert import ConversionError, dequantize_q4_0, read_e5_file
-from nlp.language import ENGLISH, INDONESIAN, OTHER, LanguageIdentifier, from_hint
+from nlp.language import ENGLISH, INDONESIAN, OTHER, LanguageIdentifier, from_hint, in_another_script
 from nlp.sentiment import LabelMapError, map_labels
 from pantau.domain import Sentiment
 
@@ -108,3 +108,26 @@ def test_embeddings_survive_the_wire_at_half_precision(values: list[float]) -> N
     decoded = decode_embedding(encode_embedding(vector))
     assert decoded.shape == vector.shape
     assert np.allclose(decoded, vector, atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "مرحبا بكم في جاكرتا",
+        "Выборы в Индонезии",
+        "इंडोनेशिया में चुनाव",
+        "การเลือกตั้งอินโดนีเซีย",
+        "인도네시아 선거 결과",
+        "インドネシアの選挙",
+        "印尼大选结果 Prabowo",
+    ],
+)
+def test_a_text_mostly_in_another_script_is_other(languages: LanguageIdentifier, text: str) -> None:
+    assert in_another_script(text)
+    assert languages.identify([text]) == [OTHER]
+
+
+def test_indonesian_with_an_arabic_phrase_stays_indonesian(languages: LanguageIdentifier) -> None:
+    text = "بسم الله, semoga debat malam ini berjalan lancar dan damai untuk semua warga"
+    assert not in_another_script(text)
+    assert languages.identify([text]) == [INDONESIAN]
