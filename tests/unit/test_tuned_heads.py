@@ -82,3 +82,34 @@ def test_class_weights_make_each_stance_class_count_alike() -> None:
 
 def test_nli_labels_map_onto_every_stance_label() -> None:
     assert sorted(NLI_AS_STANCE.values()) == sorted(STANCE_ORDER)
+
+
+def test_a_stance_head_with_the_sentiment_prior_starts_from_the_posts_sentiment() -> None:
+    """Before training departs from it, the prior maps positive to favor, negative to against and
+    neutral to none; with the MLP's output at zero that is the whole answer."""
+    torch.manual_seed(2)
+    head = StanceHead(dim=8, hidden=16, sentiment_prior=True).eval()
+    last = head.mlp[-1]
+    assert isinstance(last, torch.nn.Linear)
+    with torch.no_grad():
+        last.weight.zero_()
+        last.bias.zero_()
+    states = torch.randn(3, 5, 8)
+    mask = torch.ones(3, 5)
+    sentiment = torch.log_softmax(torch.eye(3) * 5, dim=-1)  # rows: negative, neutral, positive
+    logits = head(states, mask, torch.zeros(3, 5), torch.randn(3, 8), mean_pool(states, mask), sentiment)
+    picked = [STANCE_ORDER[int(i)] for i in logits.argmax(dim=-1)]
+    assert picked == ["against", "none", "favor"]
+    with pytest.raises(ValueError, match="sentiment"):
+        head(states, mask, torch.zeros(3, 5), torch.randn(3, 8), mean_pool(states, mask))
+
+
+def test_the_sentiment_prior_never_trains_the_sentiment_head_through_stance() -> None:
+    head = StanceHead(dim=8, hidden=16, sentiment_prior=True)
+    states = torch.randn(2, 4, 8)
+    mask = torch.ones(2, 4)
+    sentiment = torch.randn(2, 3, requires_grad=True)
+    head(
+        states, mask, torch.zeros(2, 4), torch.randn(2, 8), mean_pool(states, mask), sentiment
+    ).sum().backward()
+    assert sentiment.grad is None
