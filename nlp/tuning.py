@@ -235,8 +235,10 @@ def swap_name(row: StanceRow, rng: random.Random) -> StanceRow:
     Wahyu", "#StopHillary2016" -> "#StopEmily2016", "@HillaryClinton" -> "@EmilySaputra")."""
     new = [rng.choice(SWAP_FIRST), rng.choice(SWAP_LAST)]
     old = FULL_NAMES.get(row.target, row.target).split()
+    # Words of one or two letters ("I Ketut") are only replaced with the whole name: inside a
+    # hashtag a lone "I" would take every i.
     forms = [(" ".join(old), " ".join(new)), ("".join(old), "".join(new))] + [
-        (word, new[min(i, 1)]) for i, word in enumerate(old)
+        (word, new[min(i, 1)]) for i, word in enumerate(old) if len(word) >= 3
     ]
     text, spans, at = [], [], 0
     for start, end in sorted(row.spans):

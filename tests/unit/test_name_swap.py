@@ -86,3 +86,10 @@ def test_the_name_probes_reward_a_stance_read_from_the_post_not_from_the_name() 
     assert set(right["by_name_accuracy"]) == set(PROBE_NAMES)
     wrong = name_probe_figures(by_name)  # type: ignore[arg-type]
     assert wrong["same_for_every_name"] == 0.0 and wrong["accuracy"] < 0.6
+
+
+def test_a_one_letter_name_word_never_replaces_letters_inside_other_words() -> None:
+    before = row("I Ketut Wirasana", "Pak Wirasana paham subak. I Ketut Wirasana cagub kami #WirasanaBisa")
+    after = swap_name(before, random.Random(7))
+    first, last = after.target.split()
+    assert after.text == f"Pak {last} paham subak. {first} {last} cagub kami #{last}Bisa"
