@@ -52,8 +52,10 @@ def up(
 ) -> None:
     """Run everything: engines that are not configured start embedded, then worker and API."""
     from service.engines import ENGINES_FILE, Embedded, start_embedded
+    from service.process import limit_malloc_arenas
     from service.runtime import StartupInterrupt, run
 
+    limit_malloc_arenas()
     settings = settings_or_exit()
     _check_alerting(settings)
     speed = _parse_speed(demo_speed, "--demo-speed")
@@ -119,8 +121,10 @@ def _require_servers(settings: Settings, what: str) -> None:
 @app.command()
 def worker() -> None:
     """Run the stream worker alone, against Kafka, ClickHouse and Redis servers."""
+    from service.process import limit_malloc_arenas
     from service.runtime import StartupInterrupt, run
 
+    limit_malloc_arenas()
     settings = settings_or_exit()
     _require_servers(settings, "worker")
     _check_alerting(settings)
@@ -138,8 +142,10 @@ def worker() -> None:
 @app.command("api")
 def api_command() -> None:
     """Run the HTTP API alone, against Kafka, ClickHouse and Redis servers."""
+    from service.process import limit_malloc_arenas
     from service.runtime import serve_api
 
+    limit_malloc_arenas()
     settings = settings_or_exit()
     _require_servers(settings, "api")
     serve_api(settings)
