@@ -18,9 +18,10 @@ def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
 
     glibc gives threads that allocate at once arenas of their own, up to eight per core, and keeps
     their freed memory: the model executor's, ClickHouse's, the broker client's and the API's
-    threads each grow one. With two, the demo's peak (`bench/demo_run.py`, the fine-tuned model) was
-    1,832 to 1,963 MiB over four runs, against 1,993 without. A MALLOC_ARENA_MAX already set is the user's choice and is left alone
-    (glibc read it at start). Elsewhere than glibc, nothing happens. Whether the cap was set."""
+    threads each grow one. With two, the demo's peak (`bench/demo_run.py`, the fine-tuned model)
+    was 1,832 to 1,963 MiB over four runs, against 1,993 without. A MALLOC_ARENA_MAX already set
+    is the user's choice and is left alone (glibc read it at start). Elsewhere than glibc, nothing
+    happens. Whether the cap was set."""
     if "MALLOC_ARENA_MAX" in os.environ:
         return False
     os.environ["MALLOC_ARENA_MAX"] = str(arenas)  # for the engines started as child processes
