@@ -139,11 +139,10 @@ class Settings(BaseSettings):
     stance_against_hypothesis: str = "Teks ini menentang {target}."
     stance_head: Path | None = Field(default=None, description="A head trained by `pantau train`.")
     tuned_model: Literal["auto", "off"] = Field(
-        default="off",
+        default="auto",
         description="auto: the fine-tuned encoder in nlp/trained/tuned (one pass for embedding, sentiment "
         "and target-aware stance) unless an encoder, sentiment or stance model or head is configured; "
-        "off: the frozen 12-layer encoder with the linear heads (the default until the fine-tuned one "
-        "gets the watchlist's plain cases right as well as it beats them on the dev sets).",
+        "off: the frozen 12-layer encoder with the linear heads.",
     )
     tuned_path: Path | None = Field(default=None, description="An artefact of `pantau train tuned`.")
     model_runtime: Literal["auto", "onnx", "torch"] = Field(

@@ -765,12 +765,16 @@ def name_probe_figures(
     }
 
 
+SENTIMENT_AS_STANCE = {"positive": "favor", "negative": "against", "neutral": "none"}
+
+
 def pipeline_stance(
-    classifier: CachingClassifier, watchlist: Watchlist
+    classifier: CachingClassifier, watchlist: Watchlist, *, from_sentiment: bool = False
 ) -> Callable[[Sequence[StanceRow]], npt.NDArray[np.float32]]:
     """Stance as the pipeline gives it, for any classifier: each row's text classified as a post
     under `watchlist`, the row's target's stance read from the result ("none" when the target was
-    not found in the text)."""
+    not found in the text). `from_sentiment`: the post's sentiment read as stance instead (positive
+    -> favor, negative -> against), the baseline stance must beat."""
     ids = {t.name: t.id for t in watchlist.targets}
     when = datetime.now(UTC)
 
@@ -791,6 +795,8 @@ def pipeline_stance(
         out = np.zeros((len(rows), len(STANCE_ORDER)), dtype=np.float32)
         for i, (row, enrichment) in enumerate(zip(rows, classifier.classify(posts), strict=True)):
             found = [t.stance.value for t in enrichment.targets if t.target == ids[row.target]]
+            if from_sentiment:
+                found = [SENTIMENT_AS_STANCE[enrichment.sentiment.value]]
             out[i, STANCE_ORDER.index(found[0] if found else "none")] = 1.0
         return out
 
@@ -803,11 +809,13 @@ def evaluate_name_probes(classifier: CachingClassifier, names: Sequence[str] = P
     started = time.perf_counter()
     figures = name_probe_figures(pipeline_stance(classifier.uncached(), watchlist), names)
     seconds = time.perf_counter() - started
+    baseline = name_probe_figures(pipeline_stance(classifier, watchlist, from_sentiment=True), names)
     return {
         "task": "names",
         "data": str(NAME_PROBES),
         "model": {"stance": classifier.name},
         **figures,
+        "read_off_sentiment": {k: baseline[k] for k in ("accuracy", "macro_f1", "favor_against_f1")},
         "posts_per_s": round(figures["n"] / seconds, 1),
     }
 

