@@ -52,7 +52,7 @@ from storage.source_board import publish as publish_health
 from storage.spool import SpoolParts, assemble
 from streams.app import Pipeline, build_agents, faust_app
 from streams.connectors import Connector, build_connector
-from streams.connectors.feeds import backoff_seconds
+from streams.connectors.retry import backoff_seconds
 from streams.detection import CheckpointStore, DetectionState
 from streams.rollover import BrokerRollover, GenerationFollower, Generations, drain_pipeline
 from streams.sources import read_rows, rebase, replay

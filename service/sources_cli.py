@@ -82,7 +82,7 @@ def test_source(
     from storage.positions import Positions
     from streams.connectors import build_connector
     from streams.connectors.bluesky import JetstreamConnector
-    from streams.connectors.feeds import SourceError
+    from streams.connectors.retry import SourceError
 
     settings = settings_or_exit()
     config = sources_or_exit(settings)

@@ -26,8 +26,9 @@ from pantau import metrics
 from pantau.bus import RawSink
 from pantau.normalise import make_envelope
 from storage.positions import Positions
-from streams.connectors.feeds import SourceError, backoff_seconds, plain_text, retry_after_seconds
+from streams.connectors.feeds import plain_text
 from streams.connectors.payloads import id_number, mapping
+from streams.connectors.retry import SourceError, backoff_seconds, retry_after_seconds
 
 log = logging.getLogger(__name__)
 

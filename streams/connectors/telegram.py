@@ -18,8 +18,8 @@ from pantau import metrics
 from pantau.bus import RawSink
 from pantau.normalise import make_envelope
 from storage.positions import Positions
-from streams.connectors.feeds import Failures, SourceError
 from streams.connectors.payloads import mapping
+from streams.connectors.retry import Failures, SourceError
 
 log = logging.getLogger(__name__)
 

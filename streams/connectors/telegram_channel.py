@@ -28,7 +28,7 @@ from pantau import metrics
 from pantau.bus import RawSink
 from pantau.normalise import extract_entities, make_envelope
 from storage.positions import Positions
-from streams.connectors.feeds import Failures, SourceError, backoff_seconds
+from streams.connectors.retry import Failures, SourceError, backoff_seconds
 
 log = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ from pantau import metrics
 from pantau.bus import RawSink
 from pantau.normalise import make_envelope
 from storage.positions import Positions
-from streams.connectors.feeds import Failures, SourceError, retry_after_seconds
 from streams.connectors.payloads import id_number
+from streams.connectors.retry import Failures, SourceError, retry_after_seconds
 
 log = logging.getLogger(__name__)
 

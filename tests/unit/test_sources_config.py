@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from config.sources import SourcesConfigError, load_sources, parse_sources
-from streams.connectors.feeds import backoff_seconds, plain_text, retry_after_seconds
+from streams.connectors.feeds import plain_text
+from streams.connectors.retry import backoff_seconds, retry_after_seconds
 
 SHIPPED = Path(__file__).resolve().parents[2] / "config" / "sources.yaml"
 
