@@ -28,7 +28,7 @@ from pantau import metrics
 from pantau.bus import RawSink
 from pantau.normalise import make_envelope
 from storage.positions import Positions
-from streams.connectors.retry import SourceError, backoff_seconds, retry_after_seconds
+from streams.connectors.retry import Failures, SourceError, retry_after_seconds
 
 log = logging.getLogger(__name__)
 
@@ -135,8 +135,14 @@ def article_post(entry: dict[str, Any], feed: dict[str, Any], url: str, received
 
 @dataclass
 class FeedSchedule:
+    """When one URL is read next, and its failures in a row (each URL backs off alone)."""
+
+    retries: Failures
     due: float = 0.0
-    failures: int = 0
+
+    @property
+    def failures(self) -> int:
+        return self.retries.count
 
 
 class FeedConnector:
@@ -160,7 +166,7 @@ class FeedConnector:
             timeout=httpx.Timeout(30.0), follow_redirects=True, headers={"User-Agent": USER_AGENT}
         )
         self.clock = clock
-        self.schedules = {str(url): FeedSchedule() for url in config.urls}
+        self.schedules = {str(url): FeedSchedule(Failures(config.name)) for url in config.urls}
 
     @property
     def name(self) -> str:
@@ -192,18 +198,10 @@ class FeedConnector:
             exc = caught if isinstance(caught, FeedError) else FeedError("error", type(caught).__name__)
             if not isinstance(caught, FeedError):
                 log.exception("source %s: %s failed", self.name, without_secrets(url))
-            schedule.failures += 1
-            wait = exc.retry_after if exc.retry_after is not None else backoff_seconds(schedule.failures)
-            schedule.due = self.clock() + wait
-            shown = without_secrets(url)
-            metrics.source_failed(self.name, exc.kind, f"{shown}: {exc}", retry_in=wait)
-            log.warning("source %s: %s: %s (%s); next try in %.0f s", self.name, shown, exc, exc.kind, wait)
+            schedule.due = self.clock() + schedule.retries.failed(exc, without_secrets(url))
             return 0
-        if schedule.failures:
-            metrics.source_reconnected(self.name)
-        schedule.failures = 0
+        schedule.retries.succeeded()
         schedule.due = self.clock() + self.config.poll_seconds
-        metrics.source_ok(self.name)
         return sent
 
     async def fetch_and_send(self, url: str) -> int:

@@ -28,7 +28,7 @@ from pantau.normalise import make_envelope
 from storage.positions import Positions
 from streams.connectors.feeds import plain_text
 from streams.connectors.payloads import id_number, mapping
-from streams.connectors.retry import SourceError, backoff_seconds, retry_after_seconds
+from streams.connectors.retry import Failures, SourceError, retry_after_seconds
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +124,7 @@ class MastodonConnector:
             self.timelines.append(
                 Timeline("public", "/api/v1/streaming/public", {}, "/api/v1/timelines/public")
             )
-        self.failures: dict[str, int] = {}
+        self.failures = {timeline.key: Failures(config.name) for timeline in self.timelines}
 
     @property
     def name(self) -> str:
@@ -146,13 +146,7 @@ class MastodonConnector:
             try:
                 await self.stream(timeline)
             except MastodonError as exc:
-                failures = self.failures[timeline.key] = self.failures.get(timeline.key, 0) + 1
-                wait = exc.retry_after if exc.retry_after is not None else backoff_seconds(failures)
-                metrics.source_failed(self.name, exc.kind, f"{timeline.key}: {exc}", retry_in=wait)
-                log.warning(
-                    "source %s: %s: %s (%s); again in %.0f s", self.name, timeline.key, exc, exc.kind, wait
-                )
-                await asyncio.sleep(wait)
+                await asyncio.sleep(self.failures[timeline.key].failed(exc, timeline.key))
 
     async def catch_up(self, timeline: Timeline) -> int:
         """Read the timeline over REST from the newest status seen until it is current."""
@@ -186,10 +180,7 @@ class MastodonConnector:
                 "GET", timeline.stream_path, params=timeline.stream_params
             ) as response:
                 self.check(response)
-                if self.failures.get(timeline.key):
-                    metrics.source_reconnected(self.name)
-                self.failures[timeline.key] = 0
-                metrics.source_ok(self.name)
+                self.failures[timeline.key].succeeded()
                 # Caught up only once the stream is open: a status posted in between is in one or
                 # the other (or both: storage keeps one), never in neither.
                 await self.catch_up(timeline)

@@ -46,12 +46,14 @@ class Failures:
         self.count = 0
         self.backoff = backoff or (lambda kind, failures: backoff_seconds(failures))
 
-    def failed(self, exc: SourceError) -> float:
-        """The seconds to wait before trying again."""
+    def failed(self, exc: SourceError, where: str = "") -> float:
+        """The seconds to wait before trying again. `where`: the part of the source that failed (a
+        feed URL, a timeline) when each part keeps its own `Failures`."""
         self.count += 1
         wait = exc.retry_after if exc.retry_after is not None else self.backoff(exc.kind, self.count)
-        metrics.source_failed(self.name, exc.kind, str(exc), retry_in=wait)
-        log.warning("source %s: %s (%s); again in %.1f s", self.name, exc, exc.kind, wait)
+        said = f"{where}: {exc}" if where else str(exc)
+        metrics.source_failed(self.name, exc.kind, said, retry_in=wait)
+        log.warning("source %s: %s (%s); again in %.1f s", self.name, said, exc.kind, wait)
         return wait
 
     def succeeded(self) -> None:
