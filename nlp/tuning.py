@@ -474,7 +474,12 @@ class Trainer:
         vectors = dict(zip(names, mean_pool(t_states, t_mask), strict=True))
         shift = len(self.spec.prefix)
         mentions = torch.tensor([mention_mask(offsets[i], r.spans, shift) for i, r in enumerate(rows)])
-        sentiment = torch.log_softmax(self.heads.sentiment(pooled).float(), dim=-1)
+        # Only a head that starts from sentiment reads it (a step's sentiment rows are other texts).
+        sentiment = (
+            torch.log_softmax(self.heads.sentiment(pooled).float(), dim=-1)
+            if self.heads.stance.prior is not None
+            else None
+        )
         logits: torch.Tensor = self.heads.stance(
             states, mask, mentions, torch.stack([vectors[r.target] for r in rows]), pooled, sentiment
         )
@@ -768,48 +773,46 @@ def name_probe_figures(
 SENTIMENT_AS_STANCE = {"positive": "favor", "negative": "against", "neutral": "none"}
 
 
-def pipeline_stance(
-    classifier: CachingClassifier, watchlist: Watchlist, *, from_sentiment: bool = False
-) -> Callable[[Sequence[StanceRow]], npt.NDArray[np.float32]]:
-    """Stance as the pipeline gives it, for any classifier: each row's text classified as a post
-    under `watchlist`, the row's target's stance read from the result ("none" when the target was
-    not found in the text). `from_sentiment`: the post's sentiment read as stance instead (positive
-    -> favor, negative -> against), the baseline stance must beat."""
+def pipeline_stances(
+    classifier: CachingClassifier, watchlist: Watchlist, rows: Sequence[StanceRow]
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """Stance as the pipeline gives it, for any classifier, from one pass: each row's text
+    classified as a post under `watchlist`; (the row's target's stance, "none" when the target was
+    not found in the text; the post's sentiment read as stance, positive -> favor and negative ->
+    against, the baseline stance must beat), one-hot in STANCE_ORDER."""
     ids = {t.name: t.id for t in watchlist.targets}
     when = datetime.now(UTC)
-
-    def judge(rows: Sequence[StanceRow]) -> npt.NDArray[np.float32]:
-        posts = [
-            Post(
-                id=f"eval:{i}",
-                platform="eval",
-                native_id=str(i),
-                author_id="eval",
-                author_handle="eval",
-                text=r.text,
-                created_at=when,
-                received_at=when,
-            )
-            for i, r in enumerate(rows)
-        ]
-        out = np.zeros((len(rows), len(STANCE_ORDER)), dtype=np.float32)
-        for i, (row, enrichment) in enumerate(zip(rows, classifier.classify(posts), strict=True)):
-            found = [t.stance.value for t in enrichment.targets if t.target == ids[row.target]]
-            if from_sentiment:
-                found = [SENTIMENT_AS_STANCE[enrichment.sentiment.value]]
-            out[i, STANCE_ORDER.index(found[0] if found else "none")] = 1.0
-        return out
-
-    return judge
+    posts = [
+        Post(
+            id=f"eval:{i}",
+            platform="eval",
+            native_id=str(i),
+            author_id="eval",
+            author_handle="eval",
+            text=r.text,
+            created_at=when,
+            received_at=when,
+        )
+        for i, r in enumerate(rows)
+    ]
+    stance = np.zeros((len(rows), len(STANCE_ORDER)), dtype=np.float32)
+    from_sentiment = np.zeros_like(stance)
+    for i, (row, enrichment) in enumerate(zip(rows, classifier.classify(posts), strict=True)):
+        found = [t.stance.value for t in enrichment.targets if t.target == ids[row.target]]
+        stance[i, STANCE_ORDER.index(found[0] if found else "none")] = 1.0
+        from_sentiment[i, STANCE_ORDER.index(SENTIMENT_AS_STANCE[enrichment.sentiment.value])] = 1.0
+    return stance, from_sentiment
 
 
 def evaluate_name_probes(classifier: CachingClassifier, names: Sequence[str] = PROBE_NAMES) -> dict[str, Any]:
     """`pantau eval names`: the name probes through the classifier as Pantau runs it."""
-    watchlist = target_watchlist(names)
     started = time.perf_counter()
-    figures = name_probe_figures(pipeline_stance(classifier.uncached(), watchlist), names)
+    stance, from_sentiment = pipeline_stances(
+        classifier.uncached(), target_watchlist(names), name_probe_rows(names)
+    )
     seconds = time.perf_counter() - started
-    baseline = name_probe_figures(pipeline_stance(classifier, watchlist, from_sentiment=True), names)
+    figures = name_probe_figures(lambda rows: stance, names)
+    baseline = name_probe_figures(lambda rows: from_sentiment, names)
     return {
         "task": "names",
         "data": str(NAME_PROBES),
