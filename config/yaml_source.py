@@ -18,7 +18,7 @@ class ConfigFileError(ValueError):
     """A bad configuration file: the message names the file, the line and what is wrong."""
 
 
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 def compose(text: str, source: str, error: type[ConfigFileError] = ConfigFileError) -> yaml.Node | None:
@@ -72,7 +72,7 @@ def _construct(
         # quietly be sent as none.
         raise error(f"{source}:{node.start_mark.line + 1}: environment variable {name} is not set (or empty)")
 
-    return _ENV_REF.sub(substitute, value)
+    return ENV_REFERENCE.sub(substitute, value)
 
 
 def located(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +9,7 @@ import pytest
 import yaml
 
 from config.settings import Settings
+from config.yaml_source import ENV_REFERENCE
 
 COMPOSE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
 REQUIRED_SERVICES = ("kafka", "clickhouse", "valkey", "grafana", "migrate", "worker", "api")
@@ -95,6 +95,6 @@ def test_production_valkey_is_bounded_and_never_evicts(compose: dict[str, Any]) 
 def test_the_worker_gets_every_secret_the_sources_file_names(compose: dict[str, Any]) -> None:
     """A source configured in production reads its secret from the worker's environment."""
     shipped = (COMPOSE.parent / "config" / "sources.yaml").read_text(encoding="utf-8")
-    named = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", shipped)) - {"VAR"}
+    named = {found[0] for found in ENV_REFERENCE.findall(shipped)} - {"VAR"}
     assert named >= {"X_BEARER_TOKEN", "TELEGRAM_SESSION"}
     assert named <= set(environment(compose["services"]["worker"]))
