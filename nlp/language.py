@@ -7,7 +7,7 @@ Indonesian is scored as Malay about as often as real Malay appears, and the mode
 
 Languages with a script of their own (Arabic, Chinese, Japanese, Korean, Hindi, Thai, Russian)
 are told by their script, not by lingua's models: a text whose letters are mostly of such a script
-is neither Indonesian nor English whatever its language, and their models would cost 100 MB.
+is neither Indonesian nor English whatever its language, and their models cost 145 MiB of memory.
 
 A language code the source already gives (X's `lang`) wins when it names a language; 'und',
 'qme' (media only) and the like do not count as a hint.
