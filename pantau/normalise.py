@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Annotated, Any
 
+import ftfy
 import orjson
 from pydantic import (
     BaseModel,
@@ -35,6 +36,7 @@ from pantau.domain import Metrics, Post, as_utc, utcnow
 ENVELOPE_VERSION = "pantau/1"
 MAX_TEXT_CHARS_DEFAULT = 10000
 MAX_MESSAGE_BYTES_DEFAULT = 262144
+_MOJIBAKE_CHARS_PER_CHAR = 4
 
 _HASHTAG = re.compile(r"(?<![\w&])#(\w{1,100})", re.UNICODE)
 _MENTION = re.compile(r"(?<![\w@])@(\w{1,50})", re.UNICODE)
@@ -215,8 +217,14 @@ def _lone_surrogate_path(value: Any, path: str = "") -> str | None:
 
 
 def clean_text(text: str, max_chars: int) -> str:
-    """Repair what sources break: NUL and control characters, lone surrogates; cap the length."""
+    """Repair what sources break: lone surrogates, mojibake ("â€¦" for "…"), HTML escapes, NUL
+    and control characters; cap the length. Entities are taken from this text, so a hashtag
+    followed by mojibake is counted under its own name, not a broken one."""
     text = text.encode("utf-8", "replace").decode("utf-8")
+    # Repaired before control characters go: UTF-8 read as Latin-1 is partly C1 controls ("â\x80¦").
+    # A character read as mojibake is at most four (one per UTF-8 byte), so this much input still
+    # fills the cap once repaired, and ftfy, linear in its input, never reads a long post's tail.
+    text = ftfy.fix_text(text[: max_chars * _MOJIBAKE_CHARS_PER_CHAR], normalization="NFC")
     text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc")
     return text[:max_chars]
 

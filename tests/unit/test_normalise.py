@@ -492,6 +492,43 @@ def test_clean_text() -> None:
     assert clean_text("😀 ok", 10) == "😀 ok"
 
 
+# "…" (UTF-8 e2 80 a6) read as Latin-1, where 0x80 is a control character, and as Windows-1252.
+ELLIPSIS_AS_LATIN_1 = "\u00e2\u0080\u00a6"
+ELLIPSIS_AS_CP1252 = "\u00e2\u20ac\u00a6"
+
+
+@pytest.mark.parametrize("mojibake", [ELLIPSIS_AS_LATIN_1, ELLIPSIS_AS_CP1252])
+def test_mojibake_after_a_hashtag_is_repaired_before_entities_are_taken(mojibake: str) -> None:
+    post = norm(flat_post(text=f"Watching #GOPDebate{mojibake}"))
+    assert post.text == "Watching #GOPDebate…"
+    assert post.hashtags == ("gopdebate",)
+
+
+@pytest.mark.parametrize(
+    ("broken", "repaired"),
+    [
+        ("caf\u00c3\u00a9 #Pemilu", "café #Pemilu"),
+        ("😀".encode().decode("latin-1"), "😀"),  # four bytes, two of them C1 controls
+        ("😀".encode().decode("cp1252", "replace"), "😀"),
+        ("A &amp; B &lt;3", "A & B <3"),  # platforms that send their text HTML-escaped
+        ("a\r\nb\rc", "a\nb\nc"),  # a lone carriage return ends a line; it no longer joins words
+    ],
+)
+def test_clean_text_repairs_mojibake_escapes_and_line_breaks(broken: str, repaired: str) -> None:
+    assert clean_text(broken, 100) == repaired
+
+
+def test_the_cap_counts_repaired_characters() -> None:
+    emoji_as_latin_1 = "😀".encode().decode("latin-1")  # the widest mojibake: four characters for one
+    assert clean_text(emoji_as_latin_1 * 10, 10) == "😀" * 10
+    assert clean_text("caf\u00c3\u00a9 " * 5, 5) == "café "
+
+
+def test_an_escaped_ampersand_in_a_link_is_unescaped() -> None:
+    post = norm(flat_post(text="lihat https://x.example/?a=1&amp;b=2"))
+    assert post.links == ("https://x.example/?a=1&b=2",)
+
+
 # -- properties -----------------------------------------------------------------------------------
 
 json_scalars = (

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from config.settings import DEFAULT_WATCHLIST
 from config.watchlist import Watchlist, load_watchlist
 from nlp.targets import MASK, TargetMatcher, mask_mentions
-from nlp.text import bare, content_terms, fingerprint, fold, tokens
+from nlp.text import STOPWORDS, bare, content_terms, fingerprint, fold, tokens
 
 WATCHLIST = load_watchlist(DEFAULT_WATCHLIST)
 MATCHER = TargetMatcher(WATCHLIST)
@@ -105,6 +105,35 @@ def test_content_terms() -> None:
         "beras",
         "naik",
     )
+
+
+POLITICAL_WORDS = [
+    "pemerintah", "presiden", "partai", "menteri", "rakyat", "korupsi", "subsidi", "naik", "kasus",
+    "debate", "vote", "election", "government", "bill", "state",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("word", POLITICAL_WORDS)
+def test_words_a_campaign_tracks_stay_terms(word: str) -> None:
+    assert content_terms(tokens(f"yang {word.upper()} the")) == (word,)
+
+
+@pytest.mark.parametrize(
+    "word",
+    [
+        # from the maintained Indonesian and English lists
+        "adalah", "bagaimana", "sebuah", "because", "however", "themselves",
+        # social-media slang and platform tokens the maintained lists lack
+        "yg", "gak", "nggak", "aja", "udah", "bgt", "rt", "amp", "https",
+    ],
+)  # fmt: skip
+def test_stop_words_are_not_terms(word: str) -> None:
+    assert content_terms(tokens(f"harga {word} beras")) == ("harga", "beras")
+
+
+def test_stop_words_are_folded_like_tokens() -> None:
+    assert all(word == fold(word) for word in STOPWORDS)
+    assert content_terms(tokens("Yáng ADALAH Gák")) == ()
 
 
 # -- targets --------------------------------------------------------------------------------------
