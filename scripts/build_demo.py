@@ -1,4 +1,4 @@
-"""Build the Pantau demo stream: service/demo/posts.jsonl.
+"""Build the Pantau demo stream: service/demo/posts.jsonl, and its truth (truth.csv, events.csv).
 
 Everything here is fictional and was written for the project: the candidates, parties and
 policies come from config/watchlist.yaml, the handles are made up, the links point at
@@ -15,10 +15,16 @@ Timeline (UTC, 2026-11-20, 11:00-14:00 = 18:00-21:00 WIB):
     with near-identical text;
   * 13:40-13:50 a smaller positive wave (#DebatCapres, ~50 posts) about Sari Lestari after
     the debate's closing statements.
+
+Beside the stream it writes the ground truth of the issue evaluation (`pantau eval issues`):
+truth.csv (`post_id,event`: each post's id as Pantau stores it, `x:<id>`, and the planted
+happening it belongs to, empty for background chatter, political or not) and events.csv
+(`event,name,onset,keywords`: the three planted happenings, their start times and keywords).
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import random
 from datetime import UTC, datetime, timedelta
@@ -27,7 +33,10 @@ from pathlib import Path
 SEED = 20261120
 START = datetime(2026, 11, 20, 11, 0, 0, tzinfo=UTC)
 MINUTES = 180
-OUT = Path(__file__).resolve().parent.parent / "service" / "demo" / "posts.jsonl"
+DEMO = Path(__file__).resolve().parent.parent / "service" / "demo"
+OUT = DEMO / "posts.jsonl"
+TRUTH_OUT = DEMO / "truth.csv"
+EVENTS_OUT = DEMO / "events.csv"
 FIRST_ID = 1861000000000000000  # native-looking numeric ids, increasing with time
 
 # --------------------------------------------------------------------------------------------
@@ -576,7 +585,7 @@ def at(minute: float, rng: random.Random, spread: float = 60.0) -> datetime:
     return START + timedelta(seconds=minute * 60 + rng.uniform(0, spread))
 
 
-def build() -> list[dict]:
+def build() -> tuple[list[dict], list[tuple[str, str]]]:
     rng = random.Random(SEED)
     authors = Authors(rng)
     id_pool = [authors.make_id_handle() for _ in range(330)]
@@ -781,7 +790,33 @@ def build() -> list[dict]:
     return finalize(posts, authors, rng)
 
 
-def finalize(drafts: list[dict], authors: Authors, rng: random.Random) -> list[dict]:
+# The planted happenings, the truth of the issue evaluation: the drafts' topic -> (event, name,
+# minutes after START the happening begins, keywords). Every other topic is background ("").
+EVENTS = {
+    "kpd_leak": (
+        "kpd_leak",
+        "Kartu Pangan Digital data leak (#KPDBocor)",
+        90,
+        ("#KPDBocor", "Kartu Pangan Digital", "KPD", "bocor", "data", "leak"),
+    ),
+    "buzz": (
+        "bima_buzzer",
+        "Copy-paste praise of Bima Hartono (buzzer accounts)",
+        130,
+        ("Bima Hartono", "Bima", "#BimaHartono", "#PilihBima"),
+    ),
+    "sari_debate": (
+        "sari_debate",
+        "Sari Lestari praised after the debate (#DebatCapres)",
+        160,
+        ("#DebatCapres", "Sari Lestari", "Sari", "debat", "debate"),
+    ),
+}
+
+
+def finalize(
+    drafts: list[dict], authors: Authors, rng: random.Random
+) -> tuple[list[dict], list[tuple[str, str]]]:
     drafts.sort(key=lambda d: d["t"])
     next_id = FIRST_ID
     out: list[dict] = []
@@ -859,17 +894,34 @@ def finalize(drafts: list[dict], authors: Authors, rng: random.Random) -> list[d
             for key, field in (("reply_to", "replies"), ("repost_of", "reposts"), ("quote_of", "quotes")):
                 n = sum(1 for q in out if q.get(key) == p["id"])
                 p["metrics"][field] = max(p["metrics"][field], n)
+    truth = []  # (post id as Pantau stores it, event or "")
     for p in out:
-        p.pop("_topic")
-    return out
+        topic = p.pop("_topic")
+        truth.append((f"{p['platform']}:{p['id']}", EVENTS[topic][0] if topic in EVENTS else ""))
+    return out, truth
+
+
+def write_truth(truth: list[tuple[str, str]]) -> None:
+    """truth.csv and events.csv next to posts.jsonl, in the format of detectors/issue_streams.py."""
+    with TRUTH_OUT.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(["post_id", "event"])
+        writer.writerows(truth)
+    with EVENTS_OUT.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(["event", "name", "onset", "keywords"])
+        for event, name, minutes, keywords in EVENTS.values():
+            onset = (START + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            writer.writerow([event, name, onset, "|".join(keywords)])
 
 
 def main() -> None:
-    posts = build()
+    posts, truth = build()
     with OUT.open("w", encoding="utf-8") as fh:
         for p in posts:
             fh.write(json.dumps(p, ensure_ascii=False) + "\n")
-    print(f"wrote {len(posts)} posts to {OUT}")
+    write_truth(truth)
+    print(f"wrote {len(posts)} posts to {OUT}, their truth to {TRUTH_OUT.name} and {EVENTS_OUT.name}")
 
 
 if __name__ == "__main__":
