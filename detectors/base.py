@@ -11,6 +11,7 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict
 
 from pantau.domain import EnrichedPost, Signal, UtcDatetime
+from pantau.hashtags import fold_hashtag
 
 
 class Observation(BaseModel):
@@ -33,6 +34,9 @@ class Observation(BaseModel):
     terms: tuple[str, ...] = ()
     embedding: str = ""
     repost_of: str = ""
+    hashtags: tuple[str, ...] = ()
+    # Every target the post names with its stance, (target, stance): the issue layer's shares.
+    target_stances: tuple[tuple[str, str], ...] = ()
 
     @property
     def routing_key(self) -> str:
@@ -74,8 +78,10 @@ def observations(item: EnrichedPost) -> list[Observation]:
         )
         for t in enrichment.targets
     ]
-    found += [base.model_copy(update={"key_kind": "hashtag", "key": tag}) for tag in post.hashtags]
-    hashtags = {tag.lower() for tag in post.hashtags}
+    # Variants of one hashtag (#GOPDebate, #GOPDebates, #GOP_Debate) are one key.
+    tags = dict.fromkeys(key for key in map(fold_hashtag, post.hashtags) if key)
+    found += [base.model_copy(update={"key_kind": "hashtag", "key": tag}) for tag in tags]
+    hashtags = {tag.lower() for tag in post.hashtags} | set(tags)
     terms = [t for t in enrichment.terms if not t.startswith("#") and t not in hashtags][:MAX_TERM_KEYS]
     found += [base.model_copy(update={"key_kind": "term", "key": term}) for term in terms]
     first_target = enrichment.targets[0].target if enrichment.targets else ""
@@ -89,6 +95,8 @@ def observations(item: EnrichedPost) -> list[Observation]:
                 "terms": enrichment.terms[:20],
                 "embedding": enrichment.embedding,
                 "repost_of": post.repost_of,
+                "hashtags": post.hashtags,
+                "target_stances": tuple((t.target, t.stance.value) for t in enrichment.targets),
             }
         )
     )

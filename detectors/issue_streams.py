@@ -18,7 +18,7 @@ How the CrisisLex stream is made (`build_crisislex_stream`), all of it fixed by 
   "Related - but not informative"). Each keeps its real time relative to its event's onset (the
   start of the first hour whose count of related tweets reaches 10% of the peak hour, the rule of
   `detectors.evaluation.onset`); tweets more than 12 h before the onset or more than 7 days after it
-  are dropped. Event i (ordered by real onset) has its onset at `base + i * spacing_hours` on one
+  are dropped. Event i (ordered by real onset) has its onset at `base + i * spacing_hours` plus its real hour of day, on one
   synthetic timeline, so the real rise and decay of each event are kept, events overlap in their
   tails, and no real date (2012-2013) reaches the output.
 - **Background posts** are the tweets labelled "Not related" or "Not applicable" (from every event)
@@ -39,8 +39,8 @@ How the CrisisLex stream is made (`build_crisislex_stream`), all of it fixed by 
 
 Known limits: the labelled tweets are a sample of about 1,000 per event spread over weeks, so the
 volumes are small (a peak hour of 9 to 372 related tweets) and the 10% onset of a sparse event can
-be its first related tweet. Every onset lands at the same hour of day (`base` is midnight and the
-spacing a whole number of days by default). The accounts are invented: who posts is realistic in
+be its first related tweet. Each onset keeps its real hour of day (UTC) after `base + i * spacing`.
+The accounts are invented: who posts is realistic in
 shape only. The background is unrelated to every event by its label, but the CrisisLex part of it was
 collected with the events' keywords, so some of it names their places.
 
@@ -350,7 +350,11 @@ def build_crisislex_stream(
     events: list[EventRow] = []
     dropped = 0
     for i, event in enumerate(order):
-        synthetic_onset = as_utc(base) + timedelta(hours=i * spacing_hours)
+        # The real onset's hour of day is kept: an event that broke at night breaks at night here,
+        # against a quiet background, and one that broke at noon meets the busy hours.
+        real = real_onsets[event]
+        time_of_day = timedelta(hours=real.hour, minutes=real.minute)
+        synthetic_onset = as_utc(base) + timedelta(hours=i * spacing_hours) + time_of_day
         known = table.get(event)
         name = known.name if known else event.replace("_", " ")
         events.append(

@@ -146,6 +146,67 @@ class Signal(_Record):
         return hashlib.blake2b(basis.encode(), digest_size=10).hexdigest()
 
 
+class IssueStatus(StrEnum):
+    candidate = "candidate"  # signals gathered, not yet a nameable issue worth a page
+    live = "live"  # paged: the desk has an alert for it
+    closed = "closed"  # quiet for its time scale, or merged into another issue
+
+
+class IssueFacet(_Record):
+    """One signal that joined an issue: what it adds (a burst, a shift, a coordinated wave)."""
+
+    signal_id: str
+    kind: SignalKind
+    key_kind: str
+    key: str
+    target: str = ""
+    window_start: UtcDatetime
+    window_end: UtcDatetime
+    numbers: dict[str, float] = Field(default_factory=dict)
+    details: dict[str, str] = Field(default_factory=dict)
+
+
+class TargetShares(_Record):
+    """Sentiment and stance toward one target among an issue's posts, and the target's baseline."""
+
+    target: str
+    posts: int
+    sentiment: dict[str, float]
+    stance: dict[str, float]
+    baseline_sentiment: dict[str, float]
+    baseline_stance: dict[str, float]
+
+
+class Issue(_Record):
+    """One real-world happening as the stream shows it: its signals, posts, people and words."""
+
+    id: str
+    status: IssueStatus
+    label: tuple[str, ...] = Field(description="Hashtags, phrases and words that set its posts apart.")
+    targets: tuple[str, ...] = ()
+    first_post_at: UtcDatetime
+    first_posts: tuple[str, ...] = Field(default=(), description="Its earliest post ids: the origin.")
+    opened_at: UtcDatetime = Field(description="Event time of its first signal.")
+    paged_at: UtcDatetime | None = Field(default=None, description="Event time it became an alert.")
+    last_activity: UtcDatetime
+    posts: int
+    accounts: int = Field(description="Distinct accounts that posted or reposted.")
+    voices: int = Field(description="Distinct accounts that wrote a post of their own (not a repost).")
+    reposts: int
+    rate_per_hour: float = Field(description="Posts in the last `scale_seconds`, per hour.")
+    baseline_per_hour: float = Field(description="Its rate in the `scale_seconds` before that, per hour.")
+    growth: float = Field(description="The strongest member signal's ratio to its own baseline.")
+    scale_seconds: int = Field(description="The longest window among its signals: its time scale.")
+    shares: tuple[TargetShares, ...] = ()
+    amplifiers: dict[str, int] = Field(default_factory=dict, description="Account -> posts and reposts.")
+    representatives: tuple[str, ...] = Field(default=(), description="Post ids closest to its centre.")
+    samples: tuple[str, ...] = Field(default=(), description="The representatives' texts.")
+    coordination: tuple[str, ...] = Field(default=(), description="Accounts in coordinated waves.")
+    facets: tuple[IssueFacet, ...] = ()
+    merged_from: tuple[str, ...] = ()
+    merged_into: str = ""
+
+
 class Severity(StrEnum):
     info = "info"
     warning = "warning"

@@ -575,6 +575,29 @@ def eval_detect_command(
     typer.echo(json.dumps(result, ensure_ascii=False, default=str))
 
 
+@eval_app.command("issues")
+def eval_issues_command(
+    stream: Annotated[Path, typer.Option(help="Posts, one JSON object per line (the ingest format).")],
+    truth: Annotated[Path, typer.Option(help="post_id,event: each post's event, empty for background.")],
+    events: Annotated[Path, typer.Option(help="event,name,onset,keywords (keywords separated by |).")],
+    cache: Annotated[
+        Path | None, typer.Option(help="Keep the classified stream here, to replay it again quickly.")
+    ] = None,
+    show: Annotated[int, typer.Option(help="Include the first N issues' labels.")] = 0,
+) -> None:
+    """Replay a labelled stream through the classifier, the detectors and the issue layer; print one
+    JSON object scoring the issues' alerts against the truth (events found, alerts per found event,
+    labels naming their event, delay from onset, unmatched alerts per quiet day), with today's
+    per-key alerts scored beside them as the baseline."""
+    from service.issue_eval import dumps, run_issue_eval
+
+    settings = settings_or_exit()
+    for path in (stream, truth, events):
+        if not path.is_file():
+            raise typer.BadParameter(f"{path} is not a file")
+    typer.echo(dumps(run_issue_eval(settings, stream, truth, events, cache=cache, show=show)))
+
+
 def main() -> None:
     """The console script: a data file a command cannot read ends in one line naming the file and
     what was expected, and exit status 2, wherever in the command it was found."""

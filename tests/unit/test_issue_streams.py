@@ -37,6 +37,10 @@ BETA_ONSET = datetime(2012, 4, 15, 19, 0, tzinfo=UTC)
 ORIGINAL = "Strong quake felt across the alpha valley, buildings damaged near the old market square"
 
 
+def time_of_day(at: datetime) -> timedelta:
+    return timedelta(hours=at.hour, minutes=at.minute)
+
+
 def iso(at: datetime) -> str:
     return at.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -163,7 +167,11 @@ def test_posts_are_sorted_with_unique_increasing_ids_and_no_real_year(sources: t
 def test_events_are_ordered_by_real_onset_and_spaced(sources: tuple[Path, Path]) -> None:
     stream = build_crisislex_stream(*sources, spacing_hours=48)
     assert [e.event for e in stream.events] == ["2012_Beta_floods", "2013_Alpha_quake"]
-    assert [e.onset for e in stream.events] == [BASE, BASE + timedelta(hours=48)]
+    # Spaced on the synthetic timeline, each at its real onset's hour of day.
+    assert [e.onset for e in stream.events] == [
+        BASE + time_of_day(BETA_ONSET),
+        BASE + timedelta(hours=48) + time_of_day(ALPHA_ONSET),
+    ]
     beta, alpha = stream.events
     assert alpha.name == "Alpha quake"
     assert alpha.keywords == ("#AlphaQuake", "alpha", "Alpha", "quake")
@@ -183,7 +191,7 @@ def test_relative_timing_is_kept_and_far_tweets_dropped(sources: tuple[Path, Pat
         post, event = posts[text]
         assert event == "2013_Alpha_quake"
         assert at_of(post) - alpha_onset == offset
-    assert at_of(posts["beta flood receding"][0]) == BASE + timedelta(hours=3)
+    assert at_of(posts["beta flood receding"][0]) == stream.events[0].onset + timedelta(hours=3)
     assert "alpha stray early" not in posts and "alpha stray late" not in posts
     assert stream.dropped_event_posts == 2
     assert Counter(event for _, event in stream.truth) == {

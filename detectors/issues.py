@@ -1,0 +1,788 @@
+"""Issues: the signals and posts of one real-world happening, gathered into one named record.
+
+The detectors find changes on keys (a target's volume, a hashtag, a word, a cluster of similar
+posts, a share, a copy-paste wave). One happening moves many keys at once: a data leak lifts its
+hashtag, the programme's name, a dozen of its words and the minister's stance share. The desk
+wants one alert for it, saying what it is. So every signal joins the live issue it overlaps, or
+opens one, and the issue, not the key, is what pages.
+
+How a signal finds its issue (`signal`): its evidence posts are looked up in a bounded index of
+recent posts; a live issue is joined when the signal shares evidence posts with it
+(`share_evidence`), or when the evidence's centre is close to the issue's embedding centroid and
+the signal's key or words are among the issue's own, or very close alone; shifts join the busiest
+live issue about their target. Otherwise the signal opens a candidate issue. Within
+`join_gap_seconds` only.
+
+How posts find an issue (`observe`): a post that carries one of an issue's anchors (its label
+items and its signals' keys) and lies near its centroid, or one very near its centroid, joins it,
+so an issue keeps counting its posts, accounts and shares after the signals that found it.
+
+When an issue pages (`IssueStatus.live`): it has `min_posts` posts from `min_voices` accounts
+writing their own (reposts amplify, they are not independent voices), its label's first item is
+carried by at least `min_label_support` of its posts (a person can read what it is), and it holds
+a signal other than a word's burst, or bursts of two different words: a word's burst never pages
+alone. It is then updated (not re-opened) when a new kind of signal joins or its size doubles.
+
+Labels: the hashtags, two-word phrases and words of its posts ranked by lift against the whole
+stream (document frequencies, halved every `stream_halving_posts` so the stream's sense of
+"usual" follows it); phrases and hashtags first, a word inside a chosen phrase left out. Stop words
+never reach here: post terms come from the classifier's maintained lists.
+
+Issues that turn out to be one (shared posts, or close centroids with a shared label item) are
+merged; the survivor keeps the other's id in `merged_from`, the absorbed one closes with
+`merged_into`. An issue with no new post or signal for `quiet_seconds` (or twice its time scale,
+if longer) closes.
+
+Everything is in event time, bounded (posts indexed, live and closed issues, members, counters)
+and picklable, like the detectors.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import itertools
+import math
+import re
+import unicodedata
+from collections import Counter, OrderedDict, deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from detectors.base import Observation
+from pantau.domain import (
+    Issue,
+    IssueFacet,
+    IssueStatus,
+    Signal,
+    SignalKind,
+    TargetShares,
+)
+from pantau.hashtags import fold_hashtag
+
+FloatArray = npt.NDArray[np.float32]
+IssueEventKind = Literal["opened", "updated", "merged", "closed"]
+
+_URL = re.compile(r"(?:https?://|www\.)\S*", re.IGNORECASE)
+_WORD = re.compile(r"[#@]?\w+", re.UNICODE)
+_SHIFTS = frozenset({SignalKind.sentiment_shift, SignalKind.stance_shift})
+MAX_FACETS = 100
+MAX_TERMS_PER_ISSUE = 3000
+MAX_AMPLIFIERS = 2000
+REPRESENTATIVES = 5
+FIRST_POSTS = 5
+
+
+def fold(text: str) -> str:
+    """Case-fold and strip diacritics, as the classifier folds the terms it gives."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+
+
+def hashtag_term(tag: str) -> str:
+    """A hashtag as a label item and anchor: '#' and the key its variants share (#GOPDebates and
+    #GOP_Debate count as #gopdebate)."""
+    return "#" + fold_hashtag(tag)
+
+
+def post_terms(observation: Observation) -> frozenset[str]:
+    """A post's countable items: its words (as the classifier gave them), its hashtags, and the
+    two-word phrases of adjacent words in its text."""
+    words = {t for t in observation.terms if not t.startswith("#")}
+    items: set[str] = set(words)
+    items.update(hashtag_term(t) for t in observation.terms if t.startswith("#"))
+    items.update(hashtag_term(t) for t in observation.hashtags)
+    if words and observation.text:
+        tokens = _WORD.findall(fold(_URL.sub(" ", observation.text)))
+        for first, second in itertools.pairwise(tokens):
+            if first != second and first in words and second in words:
+                items.add(f"{first} {second}")
+    return frozenset(items)
+
+
+def hashtag_spellings(observation: Observation) -> tuple[tuple[str, str], ...]:
+    """(item, spelling) for each hashtag: labels show a tag as people write it, not its key."""
+    tags = [t for t in observation.terms if t.startswith("#")] + [f"#{t}" for t in observation.hashtags]
+    found = {hashtag_term(tag): "#" + tag.lstrip("#").lower() for tag in tags if tag.strip("#")}
+    return tuple(found.items())
+
+
+def _vector(embedding: str) -> FloatArray | None:
+    if not embedding:
+        return None
+    try:
+        raw = base64.b64decode(embedding, validate=True)
+        vector = np.frombuffer(raw, dtype="<f2").astype(np.float32)
+    except (binascii.Error, ValueError):
+        return None
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm > 0 else None
+
+
+@dataclass
+class _Post:
+    at: datetime
+    author: str
+    terms: frozenset[str]
+    target_stances: tuple[tuple[str, str], ...]
+    sentiment: str
+    repost_of: str
+    vector: npt.NDArray[np.float16] | None
+    text: str
+    spellings: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass
+class _Issue:
+    id: str
+    opened_at: datetime
+    first_post_at: datetime
+    last_activity: datetime
+    last_signal: datetime
+    status: IssueStatus = IssueStatus.candidate
+    paged_at: datetime | None = None
+    members: OrderedDict[str, None] = field(default_factory=OrderedDict)
+    posts: int = 0
+    reposts: int = 0
+    accounts: set[str] = field(default_factory=set)
+    voices: set[str] = field(default_factory=set)
+    vector_sum: FloatArray | None = None
+    terms: Counter[str] = field(default_factory=Counter)
+    spellings: dict[str, Counter[str]] = field(default_factory=dict)
+    anchors: set[str] = field(default_factory=set)
+    targets: Counter[str] = field(default_factory=Counter)
+    sentiment: dict[str, Counter[str]] = field(default_factory=dict)
+    stance: dict[str, Counter[str]] = field(default_factory=dict)
+    amplifiers: Counter[str] = field(default_factory=Counter)
+    first_posts: list[tuple[datetime, str]] = field(default_factory=list)
+    representatives: list[tuple[float, str, str]] = field(default_factory=list)
+    times: deque[datetime] = field(default_factory=deque)
+    facets: list[IssueFacet] = field(default_factory=list)
+    term_keys: set[str] = field(default_factory=set)
+    kinds: set[SignalKind] = field(default_factory=set)
+    growth: float = 0.0
+    scale_seconds: int = 60
+    label: tuple[str, ...] = ()
+    label_support: float = 0.0
+    paged_size: int = 0
+    coordination: list[str] = field(default_factory=list)
+    merged_from: list[str] = field(default_factory=list)
+    merged_into: str = ""
+
+    def main_targets(self) -> set[str]:
+        """The targets at least a third of its posts name: who the issue is about."""
+        return {t for t, n in self.targets.items() if n >= max(2, self.posts / 3)}
+
+    def centroid(self) -> FloatArray | None:
+        if self.vector_sum is None:
+            return None
+        norm = float(np.linalg.norm(self.vector_sum))
+        return self.vector_sum / norm if norm > 0 else None
+
+
+@dataclass(frozen=True)
+class IssueEvent:
+    """What changed about an issue: the alert layer opens, updates or closes its alert."""
+
+    kind: IssueEventKind
+    issue: Issue
+    reason: str
+
+
+class IssueTracker:
+    def __init__(
+        self,
+        similarity: float = 0.88,
+        *,
+        min_posts: int = 10,
+        min_voices: int = 5,
+        min_label_support: float = 0.25,
+        share_evidence: float = 0.3,
+        join_gap_seconds: int = 6 * 3600,
+        active_seconds: int = 2 * 3600,
+        quiet_seconds: int = 6 * 3600,
+        index_posts: int = 20_000,
+        index_seconds: int = 26 * 3600,
+        max_live: int = 300,
+        max_closed: int = 500,
+        max_members: int = 20_000,
+        max_stream_terms: int = 300_000,
+        stream_halving_posts: int = 50_000,
+        max_future_seconds: int = 300,
+    ) -> None:
+        self.similarity = similarity
+        # The encoder's cosines sit in a narrow band near 1: "near" is measured from the top.
+        self.near = 1.0 - 2.0 * (1.0 - similarity)
+        self.very_close = 1.0 - 0.5 * (1.0 - similarity)
+        self.min_posts = min_posts
+        self.min_voices = min_voices
+        self.min_label_support = min_label_support
+        self.share_evidence = share_evidence
+        self.join_gap = timedelta(seconds=join_gap_seconds)
+        self.active_seconds = active_seconds
+        self.quiet_seconds = quiet_seconds
+        self.index_posts = index_posts
+        self.index_age = timedelta(seconds=index_seconds)
+        self.max_live = max_live
+        self.max_closed = max_closed
+        self.max_members = max_members
+        self.max_stream_terms = max_stream_terms
+        self.stream_halving_posts = stream_halving_posts
+        self.max_future = timedelta(seconds=max_future_seconds)
+        self._index: OrderedDict[str, _Post] = OrderedDict()
+        self._live: dict[str, _Issue] = {}
+        self._closed: OrderedDict[str, _Issue] = OrderedDict()
+        self._stream_terms: Counter[str] = Counter()
+        self._stream_posts = 0
+        self._baseline_sentiment: dict[str, Counter[str]] = {}
+        self._baseline_stance: dict[str, Counter[str]] = {}
+        self._signals_seen: OrderedDict[str, None] = OrderedDict()
+        self._clock: datetime | None = None
+        self._next_sweep: datetime | None = None
+        self._centroids: FloatArray | None = None
+        self._centroid_ids: list[str] = []
+        self._anchor_index: dict[str, set[str]] = {}
+        self._dirty = True
+
+    def _active(self, issue: _Issue) -> bool:
+        """Still rising: a signal within `active_seconds` (or twice its time scale). An issue past
+        that keeps its very close posts, but shared words alone no longer bring in posts or
+        signals: the next happening that uses its words (another earthquake) is another issue."""
+        window = timedelta(seconds=max(self.active_seconds, 2 * issue.scale_seconds))
+        return self._clock is None or self._clock - issue.last_signal <= window
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def issues(self, *, include_closed: bool = True) -> list[Issue]:
+        found = [self._snapshot(i) for i in self._live.values()]
+        if include_closed:
+            found += [self._snapshot(i) for i in self._closed.values()]
+        return found
+
+    def get(self, issue_id: str) -> Issue | None:
+        issue = self._live.get(issue_id) or self._closed.get(issue_id)
+        return self._snapshot(issue) if issue is not None else None
+
+    def members(self, issue_id: str) -> list[str]:
+        issue = self._live.get(issue_id) or self._closed.get(issue_id)
+        return list(issue.members) if issue is not None else []
+
+    @property
+    def live(self) -> int:
+        return len(self._live)
+
+    # -- posts --------------------------------------------------------------------------------
+
+    def observe(self, observation: Observation) -> list[IssueEvent]:
+        """Learn the stream from one post (the `stream` observation); the post joins the live
+        issue it belongs to, if any."""
+        if observation.key_kind != "stream" or observation.post_id in self._index:
+            return []
+        at = observation.at
+        if observation.received_at is not None:
+            at = min(at, observation.received_at + self.max_future)
+        events = self._tick(at)
+        vector = _vector(observation.embedding)
+        post = _Post(
+            at=at,
+            author=observation.author_id,
+            terms=post_terms(observation),
+            target_stances=observation.target_stances,
+            sentiment=observation.sentiment,
+            repost_of=observation.repost_of,
+            vector=vector.astype(np.float16) if vector is not None else None,
+            text=observation.text[:280],
+            spellings=hashtag_spellings(observation),
+        )
+        self._learn_stream(post)
+        self._index[observation.post_id] = post
+        while len(self._index) > self.index_posts:
+            self._index.popitem(last=False)
+        issue = self._home(post, vector)
+        if issue is not None:
+            self._add_post(issue, observation.post_id, post)
+            issue.last_activity = max(issue.last_activity, at)
+            events += self._review(issue, "posts")
+        return events
+
+    def _learn_stream(self, post: _Post) -> None:
+        self._stream_posts += 1
+        self._stream_terms.update(post.terms)
+        for target, stance in post.target_stances:
+            self._baseline_stance.setdefault(target, Counter())[stance] += 1
+            self._baseline_sentiment.setdefault(target, Counter())[post.sentiment] += 1
+        if self._stream_posts >= self.stream_halving_posts or len(self._stream_terms) > self.max_stream_terms:
+            # Forget slowly, so "usual" follows the stream; rare items go first.
+            self._stream_posts //= 2
+            self._stream_terms = Counter({t: c // 2 for t, c in self._stream_terms.items() if c >= 2})
+            for baselines in (self._baseline_sentiment, self._baseline_stance):
+                for counts in baselines.values():
+                    for name in list(counts):
+                        counts[name] //= 2
+
+    def _home(self, post: _Post, vector: FloatArray | None) -> _Issue | None:
+        """The live issue a new post belongs to, if any."""
+        if not self._live:
+            return None
+        self._refresh()
+        candidates: set[str] = set()
+        for term in post.terms:
+            candidates.update(self._anchor_index.get(term, ()))
+        best: tuple[float, str] | None = None
+        named = {target for target, _ in post.target_stances}
+        if vector is not None and self._centroids is not None and len(self._centroid_ids):
+            similarities = self._centroids @ vector
+            for row, issue_id in enumerate(self._centroid_ids):
+                similarity = float(similarities[row])
+                # A post about someone else joins an issue about a target only when very close.
+                about = self._live[issue_id].main_targets()
+                elsewhere = bool(about and named and not about & named)
+                anchored = issue_id in candidates and self._active(self._live[issue_id])
+                close = (anchored and similarity >= self.near) or similarity >= self.very_close
+                close = close and not elsewhere
+                if close and (best is None or similarity > best[0]):
+                    best = (similarity, issue_id)
+        elif vector is None:
+            # No embedding (an empty or unreadable post): two anchors of one issue are enough.
+            for issue_id in candidates:
+                shared = len(post.terms & self._live[issue_id].anchors)
+                if shared >= 2 and (best is None or shared > best[0]):
+                    best = (float(shared), issue_id)
+        return self._live[best[1]] if best is not None else None
+
+    def _refresh(self) -> None:
+        if not self._dirty:
+            return
+        ids, rows = [], []
+        self._anchor_index = {}
+        for issue in self._live.values():
+            for anchor in issue.anchors:
+                self._anchor_index.setdefault(anchor, set()).add(issue.id)
+            centroid = issue.centroid()
+            if centroid is not None:
+                ids.append(issue.id)
+                rows.append(centroid)
+        self._centroid_ids = ids
+        self._centroids = np.stack(rows).astype(np.float32) if rows else None
+        self._dirty = False
+
+    def _add_post(self, issue: _Issue, post_id: str, post: _Post) -> None:
+        if post_id in issue.members:
+            return
+        issue.members[post_id] = None
+        if len(issue.members) > self.max_members:
+            issue.members.popitem(last=False)
+        issue.posts += 1
+        issue.first_post_at = min(issue.first_post_at, post.at)
+        if len(issue.accounts) < self.max_members:  # beyond: a lower bound, the state stays bounded
+            issue.accounts.add(post.author)
+        original = post.repost_of == "" and not post.text.lower().startswith("rt @")
+        if original and len(issue.voices) < self.max_members:
+            issue.voices.add(post.author)
+        else:
+            issue.reposts += 1
+            source = self._index.get(post.repost_of)
+            if source is not None:
+                self._count(issue.amplifiers, source.author)
+        self._count(issue.amplifiers, post.author)
+        for term in post.terms:
+            if term in issue.terms or len(issue.terms) < MAX_TERMS_PER_ISSUE:
+                issue.terms[term] += 1
+        for item, spelling in post.spellings:
+            if item in issue.spellings or len(issue.spellings) < MAX_TERMS_PER_ISSUE:
+                self._count(issue.spellings.setdefault(item, Counter()), spelling)
+        for target, stance in post.target_stances:
+            issue.targets[target] += 1
+            issue.stance.setdefault(target, Counter())[stance] += 1
+            issue.sentiment.setdefault(target, Counter())[post.sentiment] += 1
+        if post.vector is not None:
+            vector = post.vector.astype(np.float32)
+            issue.vector_sum = vector.copy() if issue.vector_sum is None else issue.vector_sum + vector
+            centroid = issue.centroid()
+            closeness = float(centroid @ vector) if centroid is not None else 0.0
+            if original:
+                issue.representatives.append((closeness, post_id, post.text))
+                issue.representatives.sort(key=lambda r: -r[0])
+                del issue.representatives[REPRESENTATIVES:]
+            self._dirty = True
+        issue.first_posts.append((post.at, post_id))
+        issue.first_posts.sort()
+        del issue.first_posts[FIRST_POSTS:]
+        issue.times.append(post.at)
+
+    @staticmethod
+    def _count(counter: Counter[str], key: str) -> None:
+        if key in counter or len(counter) < MAX_AMPLIFIERS:
+            counter[key] += 1
+
+    # -- signals ------------------------------------------------------------------------------
+
+    def signal(self, signal: Signal) -> list[IssueEvent]:
+        """Join a detector's signal to the issue it belongs to, or open one."""
+        if signal.id in self._signals_seen:
+            return []
+        self._signals_seen[signal.id] = None
+        if len(self._signals_seen) > 50_000:
+            self._signals_seen.popitem(last=False)
+        events = self._tick(signal.window_end)
+        evidence = [(pid, self._index[pid]) for pid in signal.evidence if pid in self._index]
+        vectors = [p.vector.astype(np.float32) for _, p in evidence if p.vector is not None]
+        centre: FloatArray | None = None
+        if vectors:
+            total = np.sum(vectors, axis=0)
+            norm = float(np.linalg.norm(total))
+            centre = total / norm if norm > 0 else None
+        keys = self._signal_keys(signal)
+        issue = self._join(signal, evidence, centre, keys)
+        if issue is None:
+            if not evidence:
+                return events  # nothing to say what it is about: the index no longer has its posts
+            issue = self._open(signal, evidence)
+        for post_id, post in evidence:
+            self._add_post(issue, post_id, post)
+        issue.last_activity = max(issue.last_activity, signal.window_end)
+        issue.last_signal = max(issue.last_signal, signal.window_end)
+        issue.anchors.update(keys)
+        if signal.kind == SignalKind.volume_burst and signal.key_kind == "term":
+            issue.term_keys.add(signal.key)
+        new_kind = signal.kind not in issue.kinds
+        issue.kinds.add(signal.kind)
+        issue.growth = max(issue.growth, signal.numbers.get("ratio", 0.0))
+        issue.scale_seconds = max(issue.scale_seconds, int(signal.numbers.get("window_seconds", 60)))
+        if signal.kind == SignalKind.coordinated_posting:
+            accounts = signal.details.get("accounts", "")
+            for account in accounts.split(","):
+                if account and account not in issue.coordination:
+                    issue.coordination.append(account)
+        issue.facets.append(
+            IssueFacet(
+                signal_id=signal.id,
+                kind=signal.kind,
+                key_kind=signal.key_kind,
+                key=signal.key,
+                target=signal.target,
+                window_start=signal.window_start,
+                window_end=signal.window_end,
+                numbers=dict(signal.numbers),
+                details=self._facet_details(signal, evidence),
+            )
+        )
+        del issue.facets[:-MAX_FACETS]
+        self._dirty = True
+        events += self._review(issue, f"new {signal.kind.value}" if new_kind else "signal")
+        return events + self._merge_around(issue)
+
+    @staticmethod
+    def _signal_keys(signal: Signal) -> set[str]:
+        if signal.key_kind == "hashtag":
+            return {hashtag_term(signal.key)}
+        if signal.key_kind == "term":
+            return {fold(signal.key)}
+        return set()
+
+    def _join(
+        self,
+        signal: Signal,
+        evidence: list[tuple[str, _Post]],
+        centre: FloatArray | None,
+        keys: set[str],
+    ) -> _Issue | None:
+        near = [i for i in self._live.values() if signal.window_start - i.last_activity <= self.join_gap]
+        if signal.kind in _SHIFTS and signal.target:
+            concerned = [i for i in near if i.targets.get(signal.target, 0) > 0]
+            if concerned:
+                # A shift joins the busiest issue about its target that its posts overlap, else the
+                # busiest about its target.
+                ids = {pid for pid, _ in evidence}
+                return max(concerned, key=lambda i: (len(ids & i.members.keys()), i.targets[signal.target]))
+        best: tuple[float, _Issue] | None = None
+        ids = {pid for pid, _ in evidence}
+        evidence_terms: Counter[str] = Counter()
+        named: Counter[str] = Counter()
+        for _, post in evidence:
+            evidence_terms.update(post.terms)
+            named.update({target for target, _ in post.target_stances})
+        evidence_about = {t for t, n in named.items() if n >= max(1, len(evidence) / 3)}
+        for issue in near:
+            about = issue.main_targets()
+            other_target = bool(about and evidence_about and not about & evidence_about)
+            shared = len(ids & issue.members.keys()) / len(ids) if ids else 0.0
+            centroid = issue.centroid()
+            similarity = float(centroid @ centre) if centroid is not None and centre is not None else 0.0
+            if self._active(issue):
+                common = bool(keys & issue.anchors) or any(term in evidence_terms for term in issue.label[:3])
+            else:
+                # Past its rise: the evidence must say what the issue says, not merely share a word.
+                said = set(self._rank(evidence_terms, len(evidence))[:5])
+                common = len(said & set(issue.label)) >= 2
+            score = 0.0
+            if shared >= self.share_evidence:
+                score = 1.0 + shared
+            elif other_target:
+                score = 0.0  # about someone else: only shared posts join it
+            elif similarity >= self.similarity or (common and similarity >= self.near):
+                score = similarity
+            elif not evidence and keys & issue.anchors:
+                score = 0.5
+            if score > 0 and (best is None or score > best[0]):
+                best = (score, issue)
+        return best[1] if best is not None else None
+
+    def _open(self, signal: Signal, evidence: list[tuple[str, _Post]]) -> _Issue:
+        if len(self._live) >= self.max_live:
+            coldest = min(self._live.values(), key=lambda i: i.last_activity)
+            self._close(coldest)
+        first = min(p.at for _, p in evidence)
+        issue_id = hashlib.blake2b(f"issue|{signal.id}".encode(), digest_size=8).hexdigest()
+        issue = _Issue(
+            id=issue_id,
+            opened_at=signal.window_end,
+            first_post_at=first,
+            last_activity=first,
+            last_signal=signal.window_end,
+        )
+        self._live[issue_id] = issue
+        self._dirty = True
+        return issue
+
+    def _facet_details(self, signal: Signal, evidence: list[tuple[str, _Post]]) -> dict[str, str]:
+        details = dict(signal.details)
+        if signal.kind in _SHIFTS:
+            # What moved the share: the items over-represented among the posts behind the shift.
+            drivers = self._rank(Counter(t for _, p in evidence for t in p.terms), len(evidence))
+            details["drivers"] = ", ".join(drivers[:5])
+            details["examples"] = " | ".join(p.text[:140] for _, p in evidence[:3])
+        return {k: v[:500] for k, v in details.items() if v}
+
+    # -- the issue's state ----------------------------------------------------------------------
+
+    def _rank(self, counts: Counter[str], posts: int) -> list[str]:
+        """Items ranked by how much more often they occur here than in the stream."""
+        total = max(1, self._stream_posts)
+        floor = max(2, math.ceil(0.05 * posts))
+
+        def score(item: str) -> float:
+            here = counts[item] / max(1, posts)
+            usual = (self._stream_terms.get(item, 0) + 1) / (total + 1)
+            lift = here / usual
+            weight = 1.5 if (item.startswith("#") or " " in item) else 1.0
+            return weight * counts[item] * math.log(lift) if lift > 1 else 0.0
+
+        scored = [(score(item), item) for item, n in counts.items() if n >= floor]
+        return [item for value, item in sorted(scored, key=lambda s: (-s[0], s[1])) if value > 0]
+
+    def _label(self, issue: _Issue) -> tuple[tuple[str, ...], float]:
+        ranked = self._rank(issue.terms, issue.posts)
+        if not ranked:
+            return (), 0.0
+        top = ranked[0]
+        chosen: list[str] = []
+        for item in ranked[:20]:
+            words = item.lstrip("#").split()
+            if " " not in item and any(words[0] in c.lstrip("#").split() for c in chosen if c != item):
+                continue  # a word (or its hashtag) already said by a chosen phrase or hashtag
+            if " " in item or item.startswith("#"):
+                # The phrase or hashtag says what its single words said: it takes their place.
+                chosen = [c for c in chosen if " " in c or c.startswith("#") or c not in words]
+            chosen.append(item)
+            if len(chosen) == 5:
+                break
+        # Phrases and hashtags before single words, each group in lift order.
+        chosen.sort(key=lambda c: 0 if (c.startswith("#") or " " in c) else 1)
+        support = issue.terms[top] / max(1, issue.posts)
+        return tuple(chosen), support
+
+    def _pageable(self, issue: _Issue) -> bool:
+        if issue.posts < self.min_posts or len(issue.voices) < self.min_voices:
+            return False
+        if issue.label_support < self.min_label_support:
+            return False
+        only_words = issue.kinds == {SignalKind.volume_burst} and all(
+            f.key_kind == "term" for f in issue.facets if f.kind == SignalKind.volume_burst
+        )
+        return not only_words or len(issue.term_keys) >= 2
+
+    def _review(self, issue: _Issue, reason: str) -> list[IssueEvent]:
+        """Relabel the issue; page it when it first qualifies, update its alert when it grew."""
+        if reason == "posts" and issue.posts % 5 and issue.posts > 2 * self.min_posts:
+            return []  # relabel on every fifth post: labels move slowly, and this is per post
+        issue.label, issue.label_support = self._label(issue)
+        issue.anchors.update(item for item in issue.label)
+        self._dirty = True
+        if issue.status == IssueStatus.candidate:
+            if not self._pageable(issue):
+                return []
+            issue.status = IssueStatus.live
+            assert self._clock is not None
+            issue.paged_at = self._clock
+            issue.paged_size = issue.posts
+            return [IssueEvent("opened", self._snapshot(issue), reason)]
+        if reason.startswith("new "):
+            return [IssueEvent("updated", self._snapshot(issue), reason)]
+        if issue.posts >= 2 * issue.paged_size:
+            issue.paged_size = issue.posts
+            return [IssueEvent("updated", self._snapshot(issue), f"grew to {issue.posts} posts")]
+        return []
+
+    def _merge_around(self, issue: _Issue) -> list[IssueEvent]:
+        if issue.id not in self._live:
+            return []
+        centroid = issue.centroid()
+        for other in list(self._live.values()):
+            if other.id == issue.id:
+                continue
+            smaller = min(len(issue.members), len(other.members)) or 1
+            shared = sum(1 for pid in issue.members if pid in other.members) / smaller
+            close = False
+            other_centroid = other.centroid()
+            if centroid is not None and other_centroid is not None:
+                close = float(centroid @ other_centroid) >= self.similarity and bool(
+                    set(issue.label[:3]) & set(other.label[:3])
+                )
+            if shared >= self.share_evidence or close:
+                return self._merge(issue, other)
+        return []
+
+    def _merge(self, a: _Issue, b: _Issue) -> list[IssueEvent]:
+        """One issue absorbs the other: the paged one survives (its alert is the desk's), else the
+        older."""
+
+        def rank(i: _Issue) -> tuple[int, datetime]:
+            return (0 if i.status == IssueStatus.live else 1, i.opened_at)
+
+        survivor, absorbed = sorted((a, b), key=rank)
+        for post_id in absorbed.members:
+            post = self._index.get(post_id)
+            if post is not None:
+                self._add_post(survivor, post_id, post)
+        survivor.first_post_at = min(survivor.first_post_at, absorbed.first_post_at)
+        survivor.opened_at = min(survivor.opened_at, absorbed.opened_at)
+        survivor.last_activity = max(survivor.last_activity, absorbed.last_activity)
+        survivor.anchors |= absorbed.anchors
+        survivor.term_keys |= absorbed.term_keys
+        survivor.kinds |= absorbed.kinds
+        survivor.growth = max(survivor.growth, absorbed.growth)
+        survivor.scale_seconds = max(survivor.scale_seconds, absorbed.scale_seconds)
+        survivor.facets = sorted([*survivor.facets, *absorbed.facets], key=lambda f: f.window_end)[
+            -MAX_FACETS:
+        ]
+        survivor.coordination += [a for a in absorbed.coordination if a not in survivor.coordination]
+        survivor.merged_from += [absorbed.id, *absorbed.merged_from]
+        absorbed.merged_into = survivor.id
+        del self._live[absorbed.id]
+        self._dirty = True
+        events: list[IssueEvent] = []
+        if absorbed.status == IssueStatus.live:
+            absorbed.status = IssueStatus.closed
+            self._remember(absorbed)
+            events.append(IssueEvent("merged", self._snapshot(absorbed), f"merged into {survivor.id}"))
+        reviewed = self._review(survivor, "new merge")
+        if absorbed.status == IssueStatus.closed and not reviewed and survivor.status == IssueStatus.live:
+            reviewed = [IssueEvent("updated", self._snapshot(survivor), f"absorbed {absorbed.id}")]
+        return events + reviewed
+
+    # -- time ---------------------------------------------------------------------------------
+
+    def _tick(self, at: datetime) -> list[IssueEvent]:
+        if self._clock is None or at > self._clock:
+            self._clock = at
+        if self._next_sweep is not None and self._clock < self._next_sweep:
+            return []
+        self._next_sweep = self._clock + timedelta(minutes=5)
+        return self._sweep()
+
+    def _sweep(self) -> list[IssueEvent]:
+        assert self._clock is not None
+        clock = self._clock
+        events: list[IssueEvent] = []
+        for issue in list(self._live.values()):
+            quiet = timedelta(seconds=max(self.quiet_seconds, 2 * issue.scale_seconds))
+            if clock - issue.last_activity >= quiet:
+                closed = self._close(issue)
+                if closed is not None:
+                    events.append(closed)
+        horizon = clock - self.index_age
+        while self._index:
+            oldest = next(iter(self._index.values()))
+            if oldest.at >= horizon:
+                break
+            self._index.popitem(last=False)
+        return events
+
+    def _close(self, issue: _Issue) -> IssueEvent | None:
+        del self._live[issue.id]
+        self._dirty = True
+        if issue.status != IssueStatus.live:
+            return None  # a candidate that never qualified: nobody was told of it
+        issue.status = IssueStatus.closed
+        self._remember(issue)
+        return IssueEvent("closed", self._snapshot(issue), "quiet")
+
+    def _remember(self, issue: _Issue) -> None:
+        self._closed[issue.id] = issue
+        while len(self._closed) > self.max_closed:
+            self._closed.popitem(last=False)
+
+    # -- snapshots ----------------------------------------------------------------------------
+
+    def _snapshot(self, issue: _Issue) -> Issue:
+        clock = self._clock or issue.last_activity
+        scale = timedelta(seconds=max(issue.scale_seconds, 300))
+        while issue.times and issue.times[0] < clock - 2 * scale:
+            issue.times.popleft()
+        now = sum(1 for t in issue.times if t >= clock - scale)
+        before = len(issue.times) - now
+        per_hour = 3600 / scale.total_seconds()
+        shares = tuple(
+            TargetShares(
+                target=target,
+                posts=posts,
+                sentiment=_shares(issue.sentiment.get(target, Counter())),
+                stance=_shares(issue.stance.get(target, Counter())),
+                baseline_sentiment=_shares(self._baseline_sentiment.get(target, Counter())),
+                baseline_stance=_shares(self._baseline_stance.get(target, Counter())),
+            )
+            for target, posts in issue.targets.most_common(10)
+        )
+        return Issue(
+            id=issue.id,
+            status=issue.status,
+            label=tuple(_spelled(item, issue.spellings) for item in issue.label),
+            targets=tuple(t for t, n in issue.targets.most_common() if n >= max(2, 0.1 * issue.posts)),
+            first_post_at=issue.first_post_at,
+            first_posts=tuple(pid for _, pid in issue.first_posts),
+            opened_at=issue.opened_at,
+            paged_at=issue.paged_at,
+            last_activity=issue.last_activity,
+            posts=issue.posts,
+            accounts=len(issue.accounts),
+            voices=len(issue.voices),
+            reposts=issue.reposts,
+            rate_per_hour=round(now * per_hour, 3),
+            baseline_per_hour=round(before * per_hour, 3),
+            growth=round(issue.growth, 3),
+            scale_seconds=issue.scale_seconds,
+            shares=shares,
+            amplifiers=dict(issue.amplifiers.most_common(10)),
+            representatives=tuple(pid for _, pid, _ in issue.representatives),
+            samples=tuple(text for _, _, text in issue.representatives),
+            coordination=tuple(issue.coordination[:50]),
+            facets=tuple(issue.facets[-20:]),
+            merged_from=tuple(issue.merged_from),
+            merged_into=issue.merged_into,
+        )
+
+
+def _spelled(item: str, spellings: dict[str, Counter[str]]) -> str:
+    written = spellings.get(item)
+    return written.most_common(1)[0][0] if written else item
+
+
+def _shares(counts: Counter[str]) -> dict[str, float]:
+    total = sum(counts.values())
+    return {name: round(n / total, 4) for name, n in sorted(counts.items()) if n} if total else {}

@@ -1,0 +1,61 @@
+"""The figures of `pantau eval issues`, on hand-made pages and truth."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from detectors.issue_eval import Page, matched_event, quiet_days, score_pages
+from detectors.issue_streams import EventRow
+
+T0 = datetime(2026, 1, 5, tzinfo=UTC)
+QUAKE = EventRow("quake", "Costa Rica earthquake", ("#terremotocr", "costa rica quake"), T0 + timedelta(hours=2))
+FLOOD = EventRow("flood", "Alberta floods", ("#yycflood",), T0 + timedelta(days=3))
+FIRE = EventRow("fire", "Nightclub fire", ("#santamaria",), T0 + timedelta(days=6))
+TRUTH = {
+    **{f"q{i}": "quake" for i in range(10)},
+    **{f"f{i}": "flood" for i in range(10)},
+    **{f"x{i}": "fire" for i in range(10)},
+    **{f"b{i}": "" for i in range(10)},
+}
+
+
+def page(n: int, hours: float, label: tuple[str, ...], posts: list[str]) -> Page:
+    return Page(f"i{n}", T0 + timedelta(hours=hours), label, tuple(posts))
+
+
+def test_a_page_matches_the_event_most_of_its_known_posts_belong_to() -> None:
+    assert matched_event(page(1, 0, (), ["q1", "q2", "b1", "unknown"]), TRUTH) == "quake"
+    assert matched_event(page(1, 0, (), ["q1", "b1"]), TRUTH) == ""  # split: no majority
+    assert matched_event(page(1, 0, (), ["b1", "b2", "q1"]), TRUTH) == ""  # mostly background
+    assert matched_event(page(1, 0, (), ["nobody"]), TRUTH) == ""
+
+
+def test_quiet_days_are_those_without_an_onset_that_day_or_the_day_before() -> None:
+    days = quiet_days([QUAKE], T0, T0 + timedelta(days=3))
+    assert sorted(d.day for d in days) == [7, 8]
+
+
+def test_scores_count_found_events_alerts_labels_delays_and_noise() -> None:
+    pages = [
+        page(1, 2.5, ("#terremotocr", "alerta"), ["q1", "q2", "q3"]),
+        page(2, 5.0, ("sismo", "fuerte"), ["q4", "q5"]),  # a second alert for the quake, unnamed
+        page(3, 73.0, ("#yycflood", "calgary"), ["f1", "f2", "b1"]),
+        page(4, 24 * 5, ("lunch", "today"), ["b2", "b3"]),  # day 5: quiet (flood's onset on day 3)
+    ]
+    result = score_pages(pages, TRUTH, [QUAKE, FLOOD, FIRE], first=T0, last=T0 + timedelta(days=7))
+    assert result["events"] == 3 and result["events_found"] == 2
+    assert result["missed_events"] == ["fire"]
+    assert result["alerts_per_found_event"] == 1.5  # three matching pages, two events
+    assert result["labels_naming_event"] == round(2 / 3, 3)
+    assert result["per_event"]["quake"] == {"alerts": 2, "delay_minutes": 30.0}
+    assert result["per_event"]["flood"]["delay_minutes"] == 60.0
+    assert result["delay_minutes_median"] == 45.0
+    assert result["unmatched_alerts"] == 1
+    assert result["quiet_days"] == 2 and result["unmatched_per_quiet_day"] == 0.5
+
+
+def test_an_event_without_posts_in_the_stream_is_not_counted() -> None:
+    ghost = EventRow("ghost", "Ghost", ("#ghost",), T0)
+    result = score_pages([], {"q1": "quake"}, [QUAKE, ghost], first=T0, last=T0 + timedelta(days=1))
+    assert result["events"] == 1 and result["events_found"] == 0 and result["found_share"] == 0.0
+    assert result["alerts_per_found_event"] is None and result["delay_minutes_median"] is None

@@ -1,0 +1,278 @@
+"""The issue layer: signals and posts of one happening become one named issue that pages once."""
+
+from __future__ import annotations
+
+import base64
+import pickle
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from detectors.base import Observation
+from detectors.issues import IssueEvent, IssueTracker, post_terms
+from pantau.domain import IssueStatus, Signal, SignalKind
+
+T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+DIM = 32
+RNG = np.random.default_rng(7)
+TOPICS = {name: RNG.normal(size=DIM) for name in ("leak", "debate", "flood", "chatter")}
+
+
+def embedding(topic: str, noise: float = 0.25, seed: int = 0) -> str:
+    rng = np.random.default_rng(seed)
+    base = TOPICS[topic] / np.linalg.norm(TOPICS[topic])
+    vector = base + noise * rng.normal(size=DIM) / np.sqrt(DIM)
+    vector /= np.linalg.norm(vector)
+    return base64.b64encode(vector.astype("<f2").tobytes()).decode()
+
+
+def post(
+    n: int,
+    topic: str,
+    text: str,
+    *,
+    minute: float = 0.0,
+    author: str = "",
+    targets: tuple[tuple[str, str], ...] = (),
+    repost_of: str = "",
+    sentiment: str = "neutral",
+) -> Observation:
+    words = [w.strip("#").lower() for w in text.split() if len(w.strip("#")) >= 3]
+    hashtags = tuple(w.lstrip("#").lower() for w in text.split() if w.startswith("#"))
+    return Observation(
+        key_kind="stream",
+        key="all",
+        post_id=f"p{n}",
+        author_id=author or f"a{n}",
+        at=T0 + timedelta(minutes=minute),
+        text=text,
+        terms=tuple(dict.fromkeys(words)),
+        hashtags=hashtags,
+        embedding=embedding(topic, seed=abs(n)),
+        repost_of=repost_of,
+        target_stances=targets,
+        sentiment=sentiment,
+    )
+
+
+def burst(
+    key_kind: str, key: str, evidence: list[Observation], *, kind: SignalKind = SignalKind.volume_burst
+) -> Signal:
+    start = min(o.at for o in evidence)
+    end = max(o.at for o in evidence) + timedelta(seconds=1)
+    return Signal(
+        id=Signal.make_id(kind, key_kind, key, start),
+        kind=kind,
+        key_kind=key_kind,
+        key=key,
+        target=key if key_kind == "target" else "",
+        window_start=start,
+        window_end=end,
+        numbers={"count": float(len(evidence)), "ratio": 6.0, "window_seconds": 300.0},
+        evidence=tuple(o.post_id for o in evidence),
+        detected_at=end,
+    )
+
+
+LEAK = "data penerima kartu pangan bocor #KPDBocor"
+DEBATE = "sari lestari juara debat malam ini #DebatCapres"
+
+
+def leak_posts(first: int = 0, count: int = 20, minute: float = 0.0) -> list[Observation]:
+    return [post(first + i, "leak", LEAK, minute=minute + i * 0.2) for i in range(count)]
+
+
+CHATTER = ["macet parah di jalan pagi ini", "hujan deras sore nanti", "harga cabai naik lagi di pasar"]
+
+
+def watching(**settings: float) -> IssueTracker:
+    """A tracker that has seen an hour of ordinary chatter: it knows what is usual."""
+    tracker = IssueTracker(**settings)  # type: ignore[arg-type]
+    feed(tracker, [post(-1 - i, "chatter", CHATTER[i % 3], minute=-60 + i * 0.3) for i in range(200)])
+    return tracker
+
+
+def feed(tracker: IssueTracker, posts: list[Observation]) -> list[IssueEvent]:
+    events: list[IssueEvent] = []
+    for observation in posts:
+        events += tracker.observe(observation)
+    return events
+
+
+def test_the_signals_of_one_happening_page_once_under_a_readable_label() -> None:
+    tracker = watching()
+    posts = leak_posts()
+    events = feed(tracker, posts)
+    events += tracker.signal(burst("hashtag", "kpdbocor", posts))
+    events += tracker.signal(burst("term", "kartu", posts))
+    events += tracker.signal(burst("term", "pangan", posts))
+    events += tracker.signal(burst("target", "kartu-pangan-digital", posts))
+    opened = [e for e in events if e.kind == "opened"]
+    assert len(opened) == 1
+    issue = tracker.issues()[0]
+    assert len(tracker.issues()) == 1
+    assert issue.status == IssueStatus.live
+    assert "#kpdbocor" in issue.label
+    assert any(" " in item for item in issue.label), issue.label  # a phrase, not only words
+    assert 2 <= len(issue.label) <= 5
+    assert issue.posts == 20 and issue.voices == 20
+    assert {f.key for f in issue.facets} == {"kpdbocor", "kartu", "pangan", "kartu-pangan-digital"}
+
+
+def test_a_word_burst_never_pages_alone() -> None:
+    tracker = watching()
+    posts = leak_posts(count=40)
+    feed(tracker, posts)
+    events = tracker.signal(burst("term", "kartu", posts))
+    assert not [e for e in events if e.kind == "opened"]
+    assert tracker.issues()[0].status == IssueStatus.candidate
+    # A second word of the same happening makes it an issue.
+    events = tracker.signal(burst("term", "pangan", posts))
+    assert [e.kind for e in events if e.kind == "opened"] == ["opened"]
+
+
+def test_two_happenings_are_two_issues() -> None:
+    tracker = watching()
+    leak = leak_posts()
+    debate = [post(100 + i, "debate", DEBATE, minute=30 + i * 0.2) for i in range(20)]
+    feed(tracker, leak)
+    tracker.signal(burst("hashtag", "kpdbocor", leak))
+    feed(tracker, debate)
+    tracker.signal(burst("hashtag", "debatcapres", debate))
+    labels = sorted(i.label[0] for i in tracker.issues())
+    assert labels == ["#debatcapres", "#kpdbocor"]
+
+
+def test_later_posts_join_and_reposts_amplify_without_adding_voices() -> None:
+    tracker = watching()
+    posts = leak_posts()
+    feed(tracker, posts)
+    tracker.signal(burst("hashtag", "kpdbocor", posts))
+    later = [post(200 + i, "leak", LEAK, minute=10 + i) for i in range(5)]
+    reposts = [
+        post(300 + i, "leak", f"RT @a0: {LEAK}", minute=12, author=f"r{i}", repost_of="p0") for i in range(4)
+    ]
+    unrelated = [post(400 + i, "chatter", "macet parah di bekasi pagi ini", minute=11) for i in range(5)]
+    feed(tracker, later + reposts + unrelated)
+    issue = tracker.issues()[0]
+    assert issue.posts == 29
+    assert issue.voices == 25 and issue.accounts == 29 and issue.reposts == 4
+    assert issue.amplifiers["a0"] == 5  # its own post and four reposts of it
+    assert issue.first_posts[0] == "p0"
+
+
+def test_a_post_about_another_target_does_not_join_by_shared_words() -> None:
+    tracker = watching()
+    about_raka = (("raka", "against"),)
+    posts = [post(i, "leak", LEAK, minute=i * 0.2, targets=about_raka) for i in range(20)]
+    feed(tracker, posts)
+    tracker.signal(burst("hashtag", "kpdbocor", posts))
+    # Same hashtag, a looser neighbourhood of the same topic, but about Sari.
+    other = post(500, "leak", LEAK, minute=6, targets=(("sari", "favor"),))
+    other = other.model_copy(update={"embedding": embedding("leak", noise=1.2, seed=500)})
+    feed(tracker, [other])
+    assert tracker.issues()[0].posts == 20
+
+
+def test_a_shift_joins_the_issue_about_its_target_and_names_its_drivers() -> None:
+    tracker = watching()
+    posts = [
+        post(i, "leak", LEAK, minute=i * 0.2, targets=(("raka", "against"),), sentiment="negative")
+        for i in range(20)
+    ]
+    feed(tracker, posts)
+    tracker.signal(burst("hashtag", "kpdbocor", posts))
+    events = tracker.signal(burst("target", "raka", posts, kind=SignalKind.stance_shift))
+    assert [e.kind for e in events] == ["updated"]
+    issue = tracker.issues()[0]
+    shift = next(f for f in issue.facets if f.kind == SignalKind.stance_shift)
+    assert "#kpdbocor" in shift.details["drivers"]
+    assert shift.details["examples"]
+    shares = {s.target: s for s in issue.shares}
+    assert shares["raka"].stance == {"against": 1.0}
+    assert issue.targets == ("raka",)
+
+
+def test_issues_that_are_one_merge_and_keep_the_history() -> None:
+    tracker = watching()
+    first = leak_posts(count=12)
+    feed(tracker, first)
+    tracker.signal(burst("hashtag", "kpdbocor", first))
+    # A signal on other words of a different sample: it opens its own candidate...
+    other = [post(600 + i, "flood", "banjir jakarta rendam rumah warga", minute=1 + i * 0.1) for i in range(12)]
+    feed(tracker, other)
+    tracker.signal(burst("term", "banjir", other))
+    assert len(tracker.issues()) == 2
+    # ...and a signal whose evidence spans both says they are one.
+    events = tracker.signal(burst("hashtag", "kpd", first[:6] + other[:6]))
+    live = [i for i in tracker.issues() if i.status != IssueStatus.closed]
+    assert len(live) == 1
+    assert live[0].merged_from
+    assert any(e.reason.startswith("absorbed") or e.kind == "updated" for e in events)
+
+
+def test_a_quiet_issue_closes() -> None:
+    tracker = watching(quiet_seconds=3600)
+    posts = leak_posts()
+    feed(tracker, posts)
+    tracker.signal(burst("hashtag", "kpdbocor", posts))
+    later = post(999, "chatter", "cuaca cerah", minute=3 * 60)
+    events = tracker.observe(later)
+    assert [e.kind for e in events] == ["closed"]
+    assert tracker.issues()[0].status == IssueStatus.closed
+    assert tracker.live == 0
+
+
+def test_redelivery_changes_nothing_and_state_survives_pickle() -> None:
+    tracker = watching()
+    posts = leak_posts()
+    feed(tracker, posts)
+    signal = burst("hashtag", "kpdbocor", posts)
+    assert tracker.signal(signal)
+    restored = pickle.loads(pickle.dumps(tracker))
+    assert feed(restored, posts) == [] and restored.signal(signal) == []
+    assert restored.issues() == tracker.issues()
+
+
+def test_state_is_bounded() -> None:
+    tracker = IssueTracker(index_posts=50, max_live=3, max_stream_terms=500)
+    for n in range(400):
+        tracker.observe(post(n, "chatter", f"kata{n} lain{n} unik{n}", minute=n * 0.01))
+    assert len(tracker._index) == 50
+    assert len(tracker._stream_terms) <= 500 + 10
+    for k in range(6):
+        group = [post(1000 + 10 * k + i, "chatter", f"topik{k} khusus{k}", minute=5 + k) for i in range(3)]
+        feed(tracker, group)
+        tracker.signal(burst("hashtag", f"tag{k}", group))
+    assert tracker.live <= 3
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "🔥🔥🔥", "a" * 100_000, "Ã¢â‚¬Å“mojibakeÃ¢â‚¬", "#" * 500, "Раки беларусь 中文 #テスト"],
+)
+def test_odd_posts_are_counted_without_error(text: str) -> None:
+    tracker = watching()
+    observation = post(1, "chatter", text)
+    assert tracker.observe(observation.model_copy(update={"embedding": ""})) == []
+    assert tracker.observe(post(2, "chatter", text)) == []
+
+
+def test_a_copy_paste_flood_is_one_issue_with_one_voice_per_account() -> None:
+    tracker = watching()
+    flood = [post(i, "leak", LEAK, minute=i * 0.01, author=f"b{i % 15}") for i in range(3000)]
+    feed(tracker, flood[:20])
+    tracker.signal(burst("hashtag", "kpdbocor", flood[:20]))
+    feed(tracker, flood[20:])
+    issue = tracker.issues()[0]
+    assert len(tracker.issues()) == 1
+    assert issue.posts == 3000 and issue.voices == 15
+
+
+def test_post_terms_take_phrases_of_adjacent_words_and_fold_hashtags() -> None:
+    observation = post(1, "leak", "Data penerima KARTU pangan bocor lagi #KPDBocor")
+    observation = observation.model_copy(update={"terms": ("data", "penerima", "kartu", "pangan", "bocor")})
+    items = post_terms(observation)
+    assert {"kartu pangan", "data penerima", "#kpdbocor", "bocor"} <= items
+    assert "lagi" not in items and "bocor lagi" not in items
