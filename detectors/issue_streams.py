@@ -18,9 +18,9 @@ How the CrisisLex stream is made (`build_crisislex_stream`), all of it fixed by 
   "Related - but not informative"). Each keeps its real time relative to its event's onset (the
   start of the first hour whose count of related tweets reaches 10% of the peak hour, the rule of
   `detectors.evaluation.onset`); tweets more than 12 h before the onset or more than 7 days after it
-  are dropped. Event i (ordered by real onset) has its onset at `base + i * spacing_hours` plus its real hour of day, on one
-  synthetic timeline, so the real rise and decay of each event are kept, events overlap in their
-  tails, and no real date (2012-2013) reaches the output.
+  are dropped. Event i (ordered by real onset) has its onset at `base + i * spacing_hours` plus its
+  real hour of day, on one synthetic timeline, so the real rise and decay of each event are kept,
+  events overlap in their tails, and no real date (2012-2013) reaches the output.
 - **Background posts** are the tweets labelled "Not related" or "Not applicable" (from every event)
   and, when given, the airline tweets. Their times are drawn afresh over the whole timeline (two
   days before the first event post to a day after the last) at a diurnal rate proportional to

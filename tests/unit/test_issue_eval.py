@@ -8,7 +8,9 @@ from detectors.issue_eval import Page, matched_event, quiet_days, score_pages
 from detectors.issue_streams import EventRow
 
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
-QUAKE = EventRow("quake", "Costa Rica earthquake", ("#terremotocr", "costa rica quake"), T0 + timedelta(hours=2))
+QUAKE = EventRow(
+    "quake", "Costa Rica earthquake", ("#terremotocr", "costa rica quake"), T0 + timedelta(hours=2)
+)
 FLOOD = EventRow("flood", "Alberta floods", ("#yycflood",), T0 + timedelta(days=3))
 FIRE = EventRow("fire", "Nightclub fire", ("#santamaria",), T0 + timedelta(days=6))
 TRUTH = {

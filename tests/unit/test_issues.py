@@ -200,7 +200,8 @@ def test_issues_that_are_one_merge_and_keep_the_history() -> None:
     feed(tracker, first)
     tracker.signal(burst("hashtag", "kpdbocor", first))
     # A signal on other words of a different sample: it opens its own candidate...
-    other = [post(600 + i, "flood", "banjir jakarta rendam rumah warga", minute=1 + i * 0.1) for i in range(12)]
+    flood = "banjir jakarta rendam rumah warga"
+    other = [post(600 + i, "flood", flood, minute=1 + i * 0.1) for i in range(12)]
     feed(tracker, other)
     tracker.signal(burst("term", "banjir", other))
     assert len(tracker.issues()) == 2
