@@ -34,6 +34,7 @@ from alerts.config import (
     load_alerting,
     routes_for,
 )
+from alerts.issues import ISSUE
 from alerts.lifecycle import PANTAU, mark_escalated, resolve_if_cleared
 from alerts.messages import Notification, NotificationReason
 from alerts.notifiers import DeliveryRecord, Notifier
@@ -64,6 +65,7 @@ DRAIN_SECONDS = 15.0
 LEADER = PREFIX + "notify:leader"
 # Expired silences stay listable this long, then go (the audit trail is in the API's access log).
 SILENCE_KEEP = timedelta(days=30)
+ISSUE_BACKSTOP = timedelta(hours=24)
 
 
 class AlertingSource:
@@ -348,6 +350,10 @@ class Dispatcher:
         self, alert: Alert, config: AlertingConfig, now: datetime, report: StepReport
     ) -> Alert:
         after = config.resolve_after_for(alert.kind)
+        if alert.key_kind == ISSUE:
+            # The issue layer resolves its alerts when the issue goes quiet or merges; this is
+            # only the backstop for an issue whose stream stopped (no post moves its clock).
+            after = max(after, ISSUE_BACKSTOP)
         if resolve_if_cleared(alert, now=now, resolve_after=after) is alert:
             return alert
         resolved = await self.alert_state.update(

@@ -24,7 +24,8 @@ PREFIX = "pantau:"
 FEED = PREFIX + "alerts:feed"
 CHANNEL = PREFIX + "alerts"
 LIVE = PREFIX + "alerts:live"
-Decide = Callable[[Alert | None], Alert]
+# The alert after a change; None (or the alert itself) when there is nothing to store.
+Decide = Callable[[Alert | None], Alert | None]
 
 
 def _alert_key(alert_id: str) -> str:
@@ -62,13 +63,22 @@ class AlertState:
         found: list[Any] = await self.redis.mget([_alert_key(i) for i in alert_ids])
         return [decode(Alert, data) for data in found if data]
 
+    async def for_fingerprint(self, fingerprint: str) -> Alert | None:
+        """The live alert of a fingerprint (an issue's id, for the issue's alert), if any."""
+        alert_id = await self.redis.get(f"{PREFIX}alert:fp:{fingerprint}")
+        if not alert_id:
+            return None
+        return await self.get(alert_id.decode() if isinstance(alert_id, bytes) else str(alert_id))
+
     async def live_alerts(self) -> list[Alert]:
         """Every alert not resolved, oldest update first."""
         members: list[Any] = await self.redis.zrange(LIVE, 0, -1)
         ids = [i.decode() if isinstance(i, bytes) else str(i) for i in members]
         return await self.get_many(ids)
 
-    async def apply(self, fingerprint: str, decide: Decide) -> tuple[Alert | None, str | None]:
+    async def apply(
+        self, fingerprint: str, decide: Decide, *, update_event: str = "updated"
+    ) -> tuple[Alert | None, str | None]:
         """Read the live alert of a fingerprint, let `decide` open or update one, and store the
         result, atomically: a concurrent change (an acknowledgement from the API, say) makes the
         transaction retry with the fresh state instead of being overwritten.
@@ -88,7 +98,7 @@ class AlertState:
             return decode(Alert, data) if data else None
 
         def event_for(current: Alert | None, alert: Alert) -> str:
-            return "opened" if current is None or current.id != alert.id else "updated"
+            return "opened" if current is None or current.id != alert.id else update_event
 
         return await self._transact(read_live, decide, event_for, index=True)
 

@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 
 from api.deps import ApiContext, make_context
 from api.middleware import BodySizeLimit
-from api.routes import alerts, ingest, keys, operations, silences, summaries
+from api.routes import alerts, ingest, issues, keys, operations, silences, summaries
 from config.settings import Settings
 from pantau.bus import RawProducer, ensure_topics
 from pantau.metrics import StageRates
@@ -30,7 +30,15 @@ from storage.spool import SpoolWriter, assemble
 __all__ = ["ApiContext", "create_app", "make_context"]
 
 # In this order: the OpenAPI document lists paths as they are included.
-ROUTERS = (operations.router, ingest.router, alerts.router, silences.router, summaries.router, keys.router)
+ROUTERS = (
+    operations.router,
+    ingest.router,
+    alerts.router,
+    issues.router,
+    silences.router,
+    summaries.router,
+    keys.router,
+)
 
 
 @asynccontextmanager

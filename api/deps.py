@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from alerts.dispatcher import SilenceStore
 from alerts.feed import FeedHub
+from alerts.issue_store import IssueStore
 from alerts.state import AlertState
 from api.auth import Authenticator, KeyStore, RateLimiter
 from config.settings import Settings
@@ -51,6 +52,7 @@ class ApiContext:
     settings: Settings
     store: ClickHouseStore
     alert_state: AlertState
+    issues: IssueStore
     producer: RawProducer
     silences: SilenceStore
     feed: FeedHub
@@ -79,6 +81,7 @@ def make_context(
         alert_state=AlertState(
             redis, dedup_ttl_seconds=settings.alert_dedup_ttl_seconds, feed_maxlen=settings.alert_feed_maxlen
         ),
+        issues=IssueStore(redis, settings.app_id),
         producer=producer,
         silences=SilenceStore(redis),
         feed=FeedHub(redis),

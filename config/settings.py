@@ -239,6 +239,13 @@ class Settings(BaseSettings):
     topic_window_seconds: PositiveInt = 900
     topic_min_posts: PositiveInt = 10
     topic_min_authors: PositiveInt = 6
+    issue_min_posts: PositiveInt = Field(default=10, description="Posts an issue needs before it pages.")
+    issue_min_accounts: PositiveInt = Field(
+        default=5, description="Accounts writing their own posts (not reposts) an issue needs to page."
+    )
+    issue_quiet_seconds: PositiveInt = Field(
+        default=6 * 3600, description="An issue with no new post or signal this long closes its alert."
+    )
     coordination_window_seconds: PositiveInt = 600
     coordination_min_accounts: PositiveInt = 8
 

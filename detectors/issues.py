@@ -53,6 +53,7 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict
 
 from detectors.base import Observation
 from pantau.domain import (
@@ -76,6 +77,7 @@ MAX_TERMS_PER_ISSUE = 3000
 MAX_AMPLIFIERS = 2000
 REPRESENTATIVES = 5
 FIRST_POSTS = 5
+MAX_WAITING = 1000
 
 
 def fold(text: str) -> str:
@@ -185,6 +187,16 @@ class _Issue:
         return self.vector_sum / norm if norm > 0 else None
 
 
+class IssueInput(BaseModel):
+    """What the issue stage reads (the `signals` topic): a detector's signal, or the stream
+    observations of a batch of posts."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    signal: Signal | None = None
+    posts: tuple[Observation, ...] = ()
+
+
 @dataclass(frozen=True)
 class IssueEvent:
     """What changed about an issue: the alert layer opens, updates or closes its alert."""
@@ -214,6 +226,7 @@ class IssueTracker:
         max_stream_terms: int = 300_000,
         stream_halving_posts: int = 50_000,
         max_future_seconds: int = 300,
+        max_wait_seconds: int = 600,
     ) -> None:
         self.similarity = similarity
         # The encoder's cosines sit in a narrow band near 1: "near" is measured from the top.
@@ -234,6 +247,7 @@ class IssueTracker:
         self.max_stream_terms = max_stream_terms
         self.stream_halving_posts = stream_halving_posts
         self.max_future = timedelta(seconds=max_future_seconds)
+        self.max_wait = timedelta(seconds=max_wait_seconds)
         self._index: OrderedDict[str, _Post] = OrderedDict()
         self._live: dict[str, _Issue] = {}
         self._closed: OrderedDict[str, _Issue] = OrderedDict()
@@ -242,6 +256,10 @@ class IssueTracker:
         self._baseline_sentiment: dict[str, Counter[str]] = {}
         self._baseline_stance: dict[str, Counter[str]] = {}
         self._signals_seen: OrderedDict[str, None] = OrderedDict()
+        # Signals that came before their posts (another partition's detector was quicker than the
+        # stream's): each waits, by the post ids it names, until a post arrives or it is too old.
+        self._waiting: OrderedDict[str, tuple[Signal, datetime]] = OrderedDict()
+        self._waiting_for: dict[str, set[str]] = {}
         self._clock: datetime | None = None
         self._next_sweep: datetime | None = None
         self._centroids: FloatArray | None = None
@@ -264,6 +282,10 @@ class IssueTracker:
             found += [self._snapshot(i) for i in self._closed.values()]
         return found
 
+    def paged(self) -> list[Issue]:
+        """The live issues that have paged (candidates are not issues yet for the desk)."""
+        return [self._snapshot(i) for i in self._live.values() if i.status == IssueStatus.live]
+
     def get(self, issue_id: str) -> Issue | None:
         issue = self._live.get(issue_id) or self._closed.get(issue_id)
         return self._snapshot(issue) if issue is not None else None
@@ -277,6 +299,14 @@ class IssueTracker:
         return len(self._live)
 
     # -- posts --------------------------------------------------------------------------------
+
+    def read(self, item: IssueInput) -> list[IssueEvent]:
+        events: list[IssueEvent] = []
+        for observation in item.posts:
+            events += self.observe(observation)
+        if item.signal is not None:
+            events += self.signal(item.signal)
+        return events
 
     def observe(self, observation: Observation) -> list[IssueEvent]:
         """Learn the stream from one post (the `stream` observation); the post joins the live
@@ -308,6 +338,12 @@ class IssueTracker:
             self._add_post(issue, observation.post_id, post)
             issue.last_activity = max(issue.last_activity, at)
             events += self._review(issue, "posts")
+        for signal_id in list(self._waiting_for.get(observation.post_id, ())):
+            waiting = self._waiting.get(signal_id)
+            self._unwait(signal_id)
+            if waiting is not None:
+                self._signals_seen.pop(signal_id, None)
+                events += self.signal(waiting[0])
         return events
 
     def _learn_stream(self, post: _Post) -> None:
@@ -441,7 +477,8 @@ class IssueTracker:
         issue = self._join(signal, evidence, centre, keys)
         if issue is None:
             if not evidence:
-                return events  # nothing to say what it is about: the index no longer has its posts
+                self._wait(signal)
+                return events
             issue = self._open(signal, evidence)
         for post_id, post in evidence:
             self._add_post(issue, post_id, post)
@@ -476,6 +513,26 @@ class IssueTracker:
         self._dirty = True
         events += self._review(issue, f"new {signal.kind.value}" if new_kind else "signal")
         return events + self._merge_around(issue)
+
+    def _wait(self, signal: Signal) -> None:
+        """Keep a signal none of whose posts has arrived yet, to join when the first one does."""
+        if not signal.evidence or self._clock is None:
+            return
+        self._waiting[signal.id] = (signal, self._clock + self.max_wait)
+        for post_id in signal.evidence:
+            self._waiting_for.setdefault(post_id, set()).add(signal.id)
+        while len(self._waiting) > MAX_WAITING:
+            old, _ = self._waiting.popitem(last=False)
+            self._unwait(old)
+
+    def _unwait(self, signal_id: str) -> None:
+        waiting = self._waiting.pop(signal_id, None)
+        for post_id in waiting[0].evidence if waiting else ():
+            ids = self._waiting_for.get(post_id)
+            if ids is not None:
+                ids.discard(signal_id)
+                if not ids:
+                    del self._waiting_for[post_id]
 
     @staticmethod
     def _signal_keys(signal: Signal) -> set[str]:
@@ -706,6 +763,9 @@ class IssueTracker:
                 closed = self._close(issue)
                 if closed is not None:
                     events.append(closed)
+        for signal_id, (_, deadline) in list(self._waiting.items()):
+            if deadline < clock:
+                self._unwait(signal_id)
         horizon = clock - self.index_age
         while self._index:
             oldest = next(iter(self._index.values()))

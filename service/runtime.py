@@ -28,6 +28,7 @@ from redis.asyncio import Redis
 from sse_starlette.sse import AppStatus
 
 from alerts.dispatcher import AlertingSource, Dispatcher, SilenceStore
+from alerts.issue_store import IssueStore
 from alerts.notifiers import Notifier
 from alerts.state import AlertState
 from config.settings import Settings
@@ -35,6 +36,7 @@ from config.sources import load_sources
 from config.watchlist import load_watchlist
 from detectors.coordination import CoordinatedPosting
 from detectors.ensemble import DetectorSet
+from detectors.issues import IssueTracker
 from detectors.shifts import ShareShift
 from detectors.topics import EmergingTopics
 from detectors.volume import VolumeBurst
@@ -54,6 +56,7 @@ from streams.app import Pipeline, build_agents, faust_app
 from streams.connectors import Connector, build_connector
 from streams.connectors.retry import backoff_seconds
 from streams.detection import CheckpointStore, DetectionState
+from streams.issues import IssueState
 from streams.rollover import BrokerRollover, GenerationFollower, Generations, drain_pipeline
 from streams.sources import read_rows, rebase, replay
 
@@ -106,6 +109,16 @@ def make_detector(settings: Settings, topic_similarity: float = FROZEN_TOPIC_SIM
     )
 
 
+def make_issue_tracker(settings: Settings, topic_similarity: float = FROZEN_TOPIC_SIMILARITY) -> IssueTracker:
+    """The issue layer from the settings, near and far measured on the encoder's own similarity."""
+    return IssueTracker(
+        settings.topic_similarity or topic_similarity,
+        min_posts=settings.issue_min_posts,
+        min_voices=settings.issue_min_accounts,
+        quiet_seconds=settings.issue_quiet_seconds,
+    )
+
+
 def make_pipeline(settings: Settings, store: ClickHouseStore, redis: Redis) -> Pipeline:
     """What the agents work with, from the settings: the one place the models are chosen."""
     watchlist = load_watchlist(settings.watchlist_path)
@@ -120,6 +133,11 @@ def make_pipeline(settings: Settings, store: ClickHouseStore, redis: Redis) -> P
         detection=DetectionState(
             factory=lambda: make_detector(settings, classifier.topic_similarity),
             checkpoints=CheckpointStore(redis, settings.app_id),
+            interval_seconds=settings.detector_checkpoint_seconds,
+        ),
+        issues=IssueState(
+            factory=lambda: make_issue_tracker(settings, classifier.topic_similarity),
+            store=IssueStore(redis, settings.app_id, retention_seconds=settings.alert_dedup_ttl_seconds),
             interval_seconds=settings.detector_checkpoint_seconds,
         ),
         watchlist=watchlist,

@@ -23,17 +23,19 @@ from pydantic import ValidationError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
 from alerts.dispatcher import AlertingSource
-from alerts.lifecycle import apply_signal, fingerprint
+from alerts.issues import apply_issue
 from alerts.state import AlertState
 from config.settings import Settings
 from config.watchlist import Watchlist
-from detectors.base import Observation, ObservationBatch, observations
+from detectors.base import STREAM_KEY, Observation, ObservationBatch, observations
+from detectors.issues import IssueEvent, IssueInput
 from nlp.classifier import Classifier
 from pantau import bus, metrics
-from pantau.domain import Alert, DeadLetter, EnrichedPost, Enrichment, Post, Signal, decode, encode, utcnow
+from pantau.domain import Alert, DeadLetter, EnrichedPost, Enrichment, Post, decode, encode, utcnow
 from pantau.normalise import InvalidPost, Retention, normalise
 from storage.repository import ClickHouseStore
 from streams.detection import DetectionState
+from streams.issues import IssueState
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -48,6 +50,7 @@ class Pipeline:
     alert_state: AlertState
     classifier: Classifier
     detection: DetectionState
+    issues: IssueState
     watchlist: Watchlist
     alerting: AlertingSource
     model_executor: Executor = field(default_factory=lambda: ThreadPoolExecutor(1, "pantau-model"))
@@ -264,12 +267,16 @@ def build_agents(app: faust.App, pipe: Pipeline) -> None:
         mine = {tp.partition for tp in revoked if tp.topic == by_key_t.get_topic_name()}
         if mine:
             pipe.detection.forget(mine)
+        if any(tp.topic == signals_t.get_topic_name() for tp in revoked):
+            pipe.issues.forget()
 
     @app.timer(interval=s.detector_checkpoint_seconds)  # type: ignore[untyped-decorator]
     async def checkpoint_when_idle() -> None:
         """A quiet stream still gets its last messages checkpointed and acked."""
         if pipe.detection.unacked and pipe.detection.due():
             await retry_forever(pipe.detection.checkpoint)
+        if pipe.issues.unacked and pipe.issues.due():
+            await retry_forever(pipe.issues.checkpoint)
 
     @app.agent(by_key_t, name="detect")
     async def detect_agent(stream: Any) -> None:
@@ -280,10 +287,22 @@ def build_agents(app: faust.App, pipe: Pipeline) -> None:
             work = [(event.message.partition, batch.observations) for event, batch in good]
             metrics.MESSAGES_IN.labels("detect").inc(sum(len(o) for _, o in work))
             # The events are acked only with the checkpoint that holds their effect.
-            for signal in await detection.process(stream, events, work):
+            signals = await detection.process(stream, events, work)
+            # The issue stage reads every post's stream observation and every signal, on one key
+            # (one partition): the posts first, so a signal finds the posts it names.
+            stream_posts = [
+                (event, obs)
+                for event, batch in good
+                for obs in batch.observations
+                if obs.key_kind == "stream" and obs.key == STREAM_KEY
+            ]
+            for chunk in chunked_by_size(stream_posts):
+                if chunk:
+                    value = encode(IssueInput(posts=tuple(obs for _, obs in chunk)))
+                    pending.append(await signals_t.send(key=ISSUES_KEY, value=value))
+            for signal in signals:
                 metrics.SIGNALS.labels(signal.kind.value).inc()
-                key = f"{signal.kind}|{signal.key_kind}|{signal.key}".encode()
-                pending.append(await signals_t.send(key=key, value=encode(signal)))
+                pending.append(await signals_t.send(key=ISSUES_KEY, value=encode(IssueInput(signal=signal))))
             if pending:
                 await asyncio.gather(*pending)
             if detection.due():
@@ -291,13 +310,18 @@ def build_agents(app: faust.App, pipe: Pipeline) -> None:
 
     @app.agent(signals_t, name="alert")
     async def alert_agent(stream: Any) -> None:
-        async for events in stream.noack_take(100, within=0.1):
+        issues = pipe.issues
+        async for events in stream.noack_take(s.store_batch_size, within=0.1):
             metrics.MESSAGES_IN.labels("alert").inc(len(events))
-            good, bad = decode_all("alert", Signal, events)
+            good, bad = decode_all("alert", IssueInput, events)
             pending = [await dead_letter("alert", e, reason) for e, reason in bad]
-            for _, signal in good:
-                await retry_forever(handle_signal, pipe, signal)
-            await finish(stream, events, pending)
+            if pending:
+                await asyncio.gather(*pending)
+            # Acked with the checkpoint that holds their effect (dead letters included).
+            for issue_event in await issues.process(stream, events, [item for _, item in good]):
+                await retry_forever(handle_issue_event, pipe, issue_event)
+            if issues.due():
+                await retry_forever(issues.checkpoint)
 
     @app.agent(dlq_t, name="dead-letters")
     async def dead_letter_agent(stream: Any) -> None:
@@ -313,6 +337,7 @@ def build_agents(app: faust.App, pipe: Pipeline) -> None:
 
 
 MAX_BY_KEY_BYTES = 400_000
+ISSUES_KEY = b"issues"
 
 
 def chunked_by_size(group: list[tuple[Any, Observation]], limit: int = MAX_BY_KEY_BYTES) -> list[list[Any]]:
@@ -333,39 +358,27 @@ def chunked_by_size(group: list[tuple[Any, Observation]], limit: int = MAX_BY_KE
     return chunks
 
 
-async def handle_signal(pipe: Pipeline, signal: Signal) -> None:
-    """Open or update the alert for a signal; a signal handled before is ignored.
-
-    Redis first (atomically, so a concurrent acknowledgement is kept), then the ClickHouse history,
-    then the signal is marked handled. A crash between the steps repeats them harmlessly: the alert
-    already holds the signal, so it is written to ClickHouse again as it is."""
-    state = pipe.alert_state
-    if await state.signal_seen(signal.id):
-        return
-
+async def handle_issue_event(pipe: Pipeline, event: IssueEvent) -> None:
+    """Open, update or resolve the issue's one alert (Redis atomically, so a concurrent
+    acknowledgement is kept; then the ClickHouse history), and publish the issue for the API. A
+    crash between the steps repeats them harmlessly: the same event gives the same alert."""
     rules = pipe.alerting.current()
+    issue = event.issue
 
-    def decide(current: Alert | None) -> Alert:
-        return apply_signal(
-            current,
-            signal,
-            now=utcnow(),
-            watchlist=pipe.watchlist,
-            regroup_seconds=rules.resolve_after_for(signal.kind).total_seconds(),
-            rules=rules.severity,
+    def decide(current: Alert | None) -> Alert | None:
+        return apply_issue(
+            current, event.kind, issue, now=utcnow(), watchlist=pipe.watchlist, rules=rules.severity
         )
 
-    alert, event = await state.apply(fingerprint(signal.kind, signal.key_kind, signal.key), decide)
-    if alert is not None and event is None and signal.id in alert.signal_ids:
-        # Redis has this signal but it was never marked handled: the last attempt stopped before
-        # ClickHouse. Log the change it made (same alert version, so a row already there dedups).
-        event = "opened" if alert.signal_ids[0] == signal.id else "updated"
-    if alert is not None:
-        await asyncio.to_thread(pipe.store.upsert_alerts, [alert], event=event)
-    if event is not None and alert is not None:
-        metrics.ALERT_EVENTS.labels(event).inc()
-        log.info("alert %s %s: %s", alert.id, event, alert.title)
-    await state.mark_signal(signal.id)
+    closing = event.kind in ("merged", "closed")
+    alert, change = await pipe.alert_state.apply(
+        issue.id, decide, update_event="resolved" if closing else "updated"
+    )
+    if alert is not None and change is not None:
+        await asyncio.to_thread(pipe.store.upsert_alerts, [alert], event=change)
+        metrics.ALERT_EVENTS.labels(change).inc()
+        log.info("alert %s %s (issue %s, %s): %s", alert.id, change, issue.id, event.reason, alert.title)
+    await pipe.issues.store.save(None, [issue])
 
 
 def _never_sendable(exc: BaseException) -> bool:

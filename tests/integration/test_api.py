@@ -13,12 +13,16 @@ import pytest
 from fastapi import FastAPI
 from pydantic import SecretStr
 
+from alerts.issue_store import IssueStore
+from alerts.issues import apply_issue
 from alerts.lifecycle import acknowledge
 from alerts.state import AlertState
 from api.app import create_app, make_context
 from api.auth import KeyStore, Role
+from config.settings import DEFAULT_WATCHLIST
+from config.watchlist import load_watchlist
 from pantau import bus
-from pantau.domain import Alert, AlertStatus, Severity, SignalKind, utcnow
+from pantau.domain import Alert, AlertStatus, Issue, IssueStatus, Severity, SignalKind, utcnow
 from service.engines import ValkeyServer, free_port
 from service.runtime import ApiServer
 from tests.integration.harness import Harness, burst_posts, post, utc, wait_for
@@ -333,3 +337,62 @@ async def test_ingest_answers_422_not_500_for_a_post_nested_too_deep_to_encode(
         nested = {"deeper": nested}
     response = await api.post("/ingest", json={"posts": [{**valid_post(), "extra": nested}]})
     assert response.status_code == 422
+
+
+def an_issue(
+    issue_id: str, *, posts: int, growth: float, targets: tuple[str, ...], hours_ago: float
+) -> Issue:
+    at = utcnow() - timedelta(hours=hours_ago)
+    return Issue(
+        id=issue_id,
+        status=IssueStatus.live if hours_ago < 5 else IssueStatus.closed,
+        label=(f"#{issue_id}", "kartu pangan"),
+        targets=targets,
+        first_post_at=at - timedelta(hours=1),
+        opened_at=at - timedelta(minutes=50),
+        last_activity=at,
+        posts=posts,
+        accounts=posts,
+        voices=posts,
+        reposts=0,
+        rate_per_hour=float(posts),
+        baseline_per_hour=1.0,
+        growth=growth,
+        scale_seconds=60,
+    )
+
+
+async def test_issues_are_listed_filtered_sorted_and_shown_with_their_alert(
+    harness: Harness, api: httpx.AsyncClient
+) -> None:
+    store = IssueStore(harness.redis, harness.settings.app_id)
+    leak = an_issue("leak", posts=200, growth=3.0, targets=("kartu-pangan-digital",), hours_ago=0.5)
+    debate = an_issue("debate", posts=50, growth=9.0, targets=("sari-lestari",), hours_ago=1)
+    old = an_issue("old", posts=500, growth=2.0, targets=(), hours_ago=30)
+    await store.save(None, [leak, debate, old])
+    alert = apply_issue(None, "opened", leak, now=utcnow(), watchlist=load_watchlist(DEFAULT_WATCHLIST))
+    assert alert is not None
+    await AlertState(harness.redis).apply(leak.id, lambda current: alert)
+
+    async def ids(query: str) -> list[str]:
+        response = await api.get(f"/issues{query}")
+        assert response.status_code == 200, response.text
+        return [item["id"] for item in response.json()["items"]]
+
+    assert await ids("") == ["leak", "debate", "old"]
+    assert await ids("?sort=growth") == ["debate", "leak", "old"]
+    assert await ids("?sort=size&status=live") == ["leak", "debate"]
+    assert await ids("?target=sari-lestari") == ["debate"]
+    since = (utcnow() - timedelta(hours=2)).isoformat()
+    assert await ids(f"?since={since.replace('+', '%2B')}") == ["leak", "debate"]
+    assert (await api.get("/issues?sort=loudest")).status_code == 422
+
+    detail = await api.get("/issues/leak")
+    assert detail.status_code == 200
+    body = detail.json()
+    assert body["issue"]["label"] == ["#leak", "kartu pangan"]
+    assert body["alert"]["id"] == alert.id and body["alert"]["key_kind"] == "issue"
+    assert (await api.get("/issues/debate")).json()["alert"] is None
+    assert (await api.get("/issues/nothing")).status_code == 404
+    async with client_for(api_for(harness), headers={}) as anonymous:
+        assert (await anonymous.get("/issues")).status_code == 401

@@ -122,25 +122,37 @@ async def test_a_worker_restarted_mid_stream_loses_nothing_and_duplicates_nothin
     assert harness.client.command("SELECT uniqExact(id) FROM posts") == total
 
 
-async def test_a_burst_becomes_one_alert_in_redis_and_clickhouse(harness: Harness) -> None:
+async def test_a_burst_becomes_one_issue_with_one_alert_in_redis_and_clickhouse(harness: Harness) -> None:
     start = utcnow().replace(microsecond=0) - timedelta(minutes=30)
-    await harness.send(burst_posts("ujiburst", start, quiet_minutes=10, burst=30))
+    chatter = ["macet parah di tol pagi ini", "hujan deras sore nanti", "harga cabai naik di pasar"]
+    background = [
+        post(
+            f"bg{i}-{start.timestamp():.0f}",
+            chatter[i % 3],
+            start + timedelta(seconds=20 * i),
+            author=f"c{i}",
+        )
+        for i in range(60)
+    ]
+    await harness.send(background + burst_posts("ujiburst", start, quiet_minutes=10, burst=30))
     await harness.start_worker()
 
     async def alert_stored() -> bool:
-        return bool(harness.client.command("SELECT count() FROM alerts FINAL WHERE key = 'ujiburst'"))
+        return bool(harness.client.command("SELECT count() FROM alerts FINAL WHERE key_kind = 'issue'"))
 
-    await wait_for(alert_stored, seconds=30, what="an alert on #ujiburst")
+    await wait_for(alert_stored, seconds=30, what="an issue's alert")
     row = harness.client.query(
-        "SELECT id, kind, key_kind, status, numbers['count'], length(evidence) FROM alerts FINAL "
-        "WHERE key = 'ujiburst'"
+        "SELECT id, kind, key_kind, key, status, title, numbers['posts'], length(evidence) FROM alerts FINAL"
     ).result_rows
-    assert len(row) == 1
-    alert_id, kind, key_kind, status, count, evidence = row[0]
-    assert (kind, key_kind, status) == ("volume_burst", "hashtag", "open")
-    assert count >= 8 and evidence >= 8
+    assert len(row) == 1, row  # one alert for the happening, not one per key it moved
+    alert_id, kind, key_kind, issue_id, status, title, posts, evidence = row[0]
+    assert (kind, key_kind, status) == ("volume_burst", "issue", "open")
+    assert "#ujiburst" in title or "ramai" in title, title
+    assert posts >= 8 and evidence >= 3
     live = await harness.redis.get(f"pantau:alert:{alert_id}")
-    assert live is not None and orjson.loads(live)["key"] == "ujiburst"
+    assert live is not None and orjson.loads(live)["fingerprint"] == issue_id
+    issue = await harness.redis.get(f"pantau:{harness.settings.app_id}:issue:{issue_id}")
+    assert issue is not None and orjson.loads(issue)["posts"] >= 8
 
 
 def sample(name: str) -> float:

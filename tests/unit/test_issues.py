@@ -277,3 +277,21 @@ def test_post_terms_take_phrases_of_adjacent_words_and_fold_hashtags() -> None:
     items = post_terms(observation)
     assert {"kartu pangan", "data penerima", "#kpdbocor", "bocor"} <= items
     assert "lagi" not in items and "bocor lagi" not in items
+
+
+def test_a_signal_that_comes_before_its_posts_joins_when_they_arrive() -> None:
+    tracker = watching()
+    posts = leak_posts()
+    early = burst("hashtag", "kpdbocor", posts)
+    assert tracker.signal(early) == []
+    events = feed(tracker, posts)
+    assert [e.kind for e in events if e.kind == "opened"] == ["opened"]
+    assert tracker.issues()[0].posts == 20
+
+
+def test_a_signal_whose_posts_never_come_is_forgotten() -> None:
+    tracker = watching(max_wait_seconds=60)
+    ghost = burst("hashtag", "ghost", leak_posts(first=900))
+    tracker.signal(ghost)
+    tracker.observe(post(999, "chatter", "hujan deras sore nanti", minute=30))
+    assert not tracker._waiting and not tracker._waiting_for

@@ -1,0 +1,120 @@
+"""The issue stage's state: one `IssueTracker` for the whole stream, checkpointed to Redis with the
+offsets it covers, and the live issues published for the API.
+
+Every signal and every post's stream observation reach this stage on one partition (the `signals`
+topic, one key), so one tracker sees the whole stream in order. Like the detect stage, it acks a
+message only when a checkpoint that includes its effect is in Redis: a restarted worker resumes
+from the last checkpoint and re-reads what came after (the events found again update the same
+alerts). The tracker runs in a single-thread executor, off the event loop.
+
+The tracker's checkpoint and the issues' snapshots live in Redis (`alerts.issue_store`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import pickle
+import time
+import zlib
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from alerts.issue_store import IssueStore
+from detectors.issues import IssueEvent, IssueInput, IssueTracker
+
+log = logging.getLogger(__name__)
+STATE_VERSION = 1
+
+
+def dumps(tracker: IssueTracker) -> bytes:
+    return zlib.compress(pickle.dumps((STATE_VERSION, tracker), protocol=pickle.HIGHEST_PROTOCOL), 1)
+
+
+def loads(data: bytes) -> IssueTracker | None:
+    """The checkpointed tracker, or None when it was written by another state version."""
+    try:
+        version, tracker = pickle.loads(zlib.decompress(data))
+    except Exception:
+        return None
+    return tracker if version == STATE_VERSION and isinstance(tracker, IssueTracker) else None
+
+
+@dataclass
+class IssueState:
+    factory: Callable[[], IssueTracker]
+    store: IssueStore
+    interval_seconds: float = 10.0
+    executor: Executor = field(default_factory=lambda: ThreadPoolExecutor(1, "pantau-issues"))
+    tracker: IssueTracker | None = None
+    unacked: list[Any] = field(default_factory=list)
+    stream: Any = None
+    dirty: bool = False
+    last_checkpoint: float = field(default_factory=time.monotonic)
+    failures: int = 0
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def _tracker(self) -> IssueTracker:
+        if self.tracker is None:
+            data = await self.store.load_tracker()
+            loop = asyncio.get_running_loop()
+            restored = await loop.run_in_executor(self.executor, loads, data) if data else None
+            if data and restored is None:
+                log.warning("unreadable or old issue checkpoint; the issue tracker starts afresh")
+            elif restored is not None:
+                log.info("issue tracker restored (%d live issues)", restored.live)
+            self.tracker = restored or self.factory()
+        return self.tracker
+
+    async def process(
+        self, stream: Any, events: Sequence[Any], items: Sequence[IssueInput]
+    ) -> list[IssueEvent]:
+        """Feed the tracker, off the event loop; the events are held, to be acked with the next
+        checkpoint."""
+        async with self.lock:
+            tracker = await self._tracker()
+
+            def read_all() -> list[IssueEvent]:
+                found: list[IssueEvent] = []
+                for item in items:
+                    try:
+                        found.extend(tracker.read(item))
+                    except Exception:
+                        # One odd record must not stall the stage: skip it, loudly.
+                        self.failures += 1
+                        log.exception("issue tracker failed on a record")
+                return found
+
+            found = await asyncio.get_running_loop().run_in_executor(self.executor, read_all)
+            self.stream = stream
+            self.unacked.extend(events)
+            self.dirty = self.dirty or bool(items)
+            return found
+
+    def forget(self) -> None:
+        """The partition moved away: its new owner resumes from the last checkpoint."""
+        self.tracker = None
+        self.unacked = []
+        self.dirty = False
+
+    def due(self) -> bool:
+        return time.monotonic() - self.last_checkpoint >= self.interval_seconds
+
+    async def checkpoint(self) -> None:
+        """Save the tracker and the live issues' snapshots, then ack what they include."""
+        async with self.lock:
+            tracker = self.tracker
+            data = issues = None
+            if tracker is not None and self.dirty:
+                loop = asyncio.get_running_loop()
+                data = await loop.run_in_executor(self.executor, dumps, tracker)
+                issues = await loop.run_in_executor(self.executor, tracker.paged)
+            await self.store.save(data, issues or [])
+            self.dirty = False
+            events, self.unacked = self.unacked, []
+            if self.stream is not None:
+                for event in events:
+                    await self.stream.ack(event)
+            self.last_checkpoint = time.monotonic()

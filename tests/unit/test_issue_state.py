@@ -1,0 +1,74 @@
+"""The issue stage's bookkeeping without a broker: records are acked only with the checkpoint that
+holds their effect, a restarted stage resumes from it, and the live issues are published."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from detectors.issues import IssueInput, IssueTracker
+from pantau.domain import Issue, IssueStatus
+from streams.issues import IssueState, dumps, loads
+from tests.unit.test_issues import burst, leak_posts, watching
+
+
+class MemoryIssueStore:
+    def __init__(self) -> None:
+        self.tracker: bytes | None = None
+        self.issues: dict[str, Issue] = {}
+
+    async def load_tracker(self) -> bytes | None:
+        return self.tracker
+
+    async def save(self, tracker: bytes | None, issues: Any) -> None:
+        if tracker is not None:
+            self.tracker = tracker
+        self.issues.update({i.id: i for i in issues})
+
+
+@dataclass(frozen=True)
+class Event:
+    offset: int
+
+
+class Stream:
+    def __init__(self) -> None:
+        self.acked: list[Event] = []
+
+    async def ack(self, event: Event) -> None:
+        self.acked.append(event)
+
+
+def inputs() -> list[IssueInput]:
+    posts = leak_posts()
+    return [IssueInput(posts=tuple(posts)), IssueInput(signal=burst("hashtag", "kpdbocor", posts))]
+
+
+async def test_records_are_acked_with_the_checkpoint_and_the_paged_issue_is_published() -> None:
+    store = MemoryIssueStore()
+    state = IssueState(factory=watching, store=store, interval_seconds=0.0)  # type: ignore[arg-type]
+    stream, events = Stream(), [Event(1), Event(2)]
+    found = await state.process(stream, events, inputs())
+    assert [e.kind for e in found] == ["opened"]
+    assert stream.acked == []  # not before their effect is saved
+    await state.checkpoint()
+    assert stream.acked == events
+    assert [i.status for i in store.issues.values()] == [IssueStatus.live]
+    assert store.tracker is not None
+
+
+async def test_a_restarted_stage_resumes_from_the_checkpoint_and_finds_nothing_twice() -> None:
+    store = MemoryIssueStore()
+    first = IssueState(factory=watching, store=store, interval_seconds=0.0)  # type: ignore[arg-type]
+    await first.process(Stream(), [Event(1)], inputs())
+    await first.checkpoint()
+    again = IssueState(factory=IssueTracker, store=store, interval_seconds=0.0)  # type: ignore[arg-type]
+    # The records after the checkpoint are read again: the same posts and signal change nothing.
+    assert await again.process(Stream(), [Event(1)], inputs()) == []
+    assert again.tracker is not None and again.tracker.live == 1
+
+
+def test_an_unreadable_or_old_checkpoint_is_ignored() -> None:
+    assert loads(b"not zlib") is None
+    tracker = loads(dumps(IssueTracker()))
+    assert isinstance(tracker, IssueTracker)
