@@ -71,6 +71,7 @@ IssueEventKind = Literal["opened", "updated", "merged", "closed"]
 
 _URL = re.compile(r"(?:https?://|www\.)\S*", re.IGNORECASE)
 _WORD = re.compile(r"[#@]?\w+", re.UNICODE)
+_HASHTAG = re.compile(r"(?<![\w&])#(\w{1,100})", re.UNICODE)
 _SHIFTS = frozenset({SignalKind.sentiment_shift, SignalKind.stance_shift})
 MAX_FACETS = 100
 MAX_TERMS_PER_ISSUE = 3000
@@ -108,9 +109,14 @@ def post_terms(observation: Observation) -> frozenset[str]:
 
 
 def hashtag_spellings(observation: Observation) -> tuple[tuple[str, str], ...]:
-    """(item, spelling) for each hashtag: labels show a tag as people write it, not its key."""
-    tags = [t for t in observation.terms if t.startswith("#")] + [f"#{t}" for t in observation.hashtags]
-    found = {hashtag_term(tag): "#" + tag.lstrip("#").lower() for tag in tags if tag.strip("#")}
+    """(item, spelling) for each hashtag as its text writes it (#KPDBocor): labels show a tag as
+    people write it, not its counting key."""
+    written = [f"#{tag}" for tag in _HASHTAG.findall(observation.text)]
+    tags = written + [f"#{t}" for t in observation.hashtags] + [t for t in observation.terms if t[:1] == "#"]
+    found: dict[str, str] = {}
+    for tag in tags:
+        if tag.strip("#"):
+            found.setdefault(hashtag_term(tag), tag)
     return tuple(found.items())
 
 
@@ -227,6 +233,7 @@ class IssueTracker:
         stream_halving_posts: int = 50_000,
         max_future_seconds: int = 300,
         max_wait_seconds: int = 600,
+        settle_seconds: int = 30,
     ) -> None:
         self.similarity = similarity
         # The encoder's cosines sit in a narrow band near 1: "near" is measured from the top.
@@ -248,6 +255,7 @@ class IssueTracker:
         self.stream_halving_posts = stream_halving_posts
         self.max_future = timedelta(seconds=max_future_seconds)
         self.max_wait = timedelta(seconds=max_wait_seconds)
+        self.settle = timedelta(seconds=settle_seconds)
         self._index: OrderedDict[str, _Post] = OrderedDict()
         self._live: dict[str, _Issue] = {}
         self._closed: OrderedDict[str, _Issue] = OrderedDict()
@@ -260,6 +268,7 @@ class IssueTracker:
         # stream's): each waits, by the post ids it names, until a post arrives or it is too old.
         self._waiting: OrderedDict[str, tuple[Signal, datetime]] = OrderedDict()
         self._waiting_for: dict[str, set[str]] = {}
+        self._settling: set[str] = set()
         self._clock: datetime | None = None
         self._next_sweep: datetime | None = None
         self._centroids: FloatArray | None = None
@@ -612,7 +621,8 @@ class IssueTracker:
         if signal.kind in _SHIFTS:
             # What moved the share: the items over-represented among the posts behind the shift.
             drivers = self._rank(Counter(t for _, p in evidence for t in p.terms), len(evidence))
-            details["drivers"] = ", ".join(drivers[:5])
+            written = {item: spelling for _, p in evidence for item, spelling in p.spellings}
+            details["drivers"] = ", ".join(written.get(item, item) for item in drivers[:5])
             details["examples"] = " | ".join(p.text[:140] for _, p in evidence[:3])
         return {k: v[:500] for k, v in details.items() if v}
 
@@ -674,6 +684,10 @@ class IssueTracker:
         if issue.status == IssueStatus.candidate:
             if not self._pageable(issue):
                 return []
+            assert self._clock is not None
+            if self._clock < issue.opened_at + self.settle:
+                self._settling.add(issue.id)
+                return []  # the other signals of the same moment may still join or merge it
             issue.status = IssueStatus.live
             assert self._clock is not None
             issue.paged_at = self._clock
@@ -707,10 +721,10 @@ class IssueTracker:
 
     def _merge(self, a: _Issue, b: _Issue) -> list[IssueEvent]:
         """One issue absorbs the other: the paged one survives (its alert is the desk's), else the
-        older."""
+        larger, else the older."""
 
-        def rank(i: _Issue) -> tuple[int, datetime]:
-            return (0 if i.status == IssueStatus.live else 1, i.opened_at)
+        def rank(i: _Issue) -> tuple[int, int, datetime]:
+            return (0 if i.status == IssueStatus.live else 1, -i.posts, i.opened_at)
 
         survivor, absorbed = sorted((a, b), key=rank)
         for post_id in absorbed.members:
@@ -748,10 +762,18 @@ class IssueTracker:
     def _tick(self, at: datetime) -> list[IssueEvent]:
         if self._clock is None or at > self._clock:
             self._clock = at
+        events: list[IssueEvent] = []
+        for issue_id in list(self._settling):
+            issue = self._live.get(issue_id)
+            if issue is None or issue.status != IssueStatus.candidate:
+                self._settling.discard(issue_id)
+            elif self._clock >= issue.opened_at + self.settle:
+                self._settling.discard(issue_id)
+                events += self._review(issue, "settled")
         if self._next_sweep is not None and self._clock < self._next_sweep:
-            return []
+            return events
         self._next_sweep = self._clock + timedelta(minutes=5)
-        return self._sweep()
+        return events + self._sweep()
 
     def _sweep(self) -> list[IssueEvent]:
         assert self._clock is not None

@@ -4,19 +4,23 @@ layer, and score the alerts the desk would have had against the truth (`detector
 The same stream is scored twice in one run: as issues (one alert per issue) and as today's per-key
 alerts (one alert per signal key, regrouped as the alert stage does), the baseline.
 
-Posts are replayed in event time, one at a time, with their arrival time equal to their own time
-(a live stream): each post's observations go through the detectors, then its stream observation to
-the issue tracker, then the signals it completed. Classifying is the slow part (minutes for tens of
-thousands of posts on a CPU), so `cache` keeps the enriched stream per stream file and model.
+Posts are replayed in event time with their arrival time equal to their own time (a live stream):
+each post's observations go through the detectors; the issue tracker gets them as the service's
+issue stage does, in batches (`batch_posts`, or `batch_seconds` of event time): the batch's posts,
+then the signals they completed in a shuffled order (seeded), since the detect stage's partitions
+finish in no set order. Classifying is the slow part (minutes for tens of thousands of posts on a
+CPU), so `cache` keeps the enrichments per text, model and watchlist.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import random
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +28,11 @@ from alerts.config import load_alerting
 from alerts.lifecycle import apply_signal, fingerprint
 from config.settings import Settings
 from config.watchlist import Watchlist, load_watchlist
-from detectors.base import observations
+from detectors.base import Observation, observations
 from detectors.ensemble import DetectorSet
 from detectors.issue_eval import Page, score_pages
 from detectors.issue_streams import read_issue_events, read_truth
-from detectors.issues import IssueTracker
+from detectors.issues import IssueInput, IssueTracker
 from pantau.domain import Alert, EnrichedPost, Enrichment, Signal
 from pantau.normalise import PostIn, post_from_input
 
@@ -111,7 +115,12 @@ def replay(
     tracker: IssueTracker,
     watchlist: Watchlist,
     settings: Settings,
+    *,
+    batch_posts: int = 64,
+    batch_seconds: float = 10.0,
+    seed: int = 0,
 ) -> Replay:
+    window = timedelta(seconds=batch_seconds)
     rules = load_alerting(settings.alerting_path)
     alerts: dict[str, Alert] = {}
     key_evidence: dict[str, set[str]] = {}
@@ -119,37 +128,51 @@ def replay(
     issue_pages: dict[str, Page] = {}
     issue_events: dict[str, int] = {}
     signals = 0
-    for item in sorted(enriched, key=lambda e: e.post.created_at):
-        found: list[Signal] = []
-        stream = None
-        for observation in observations(item):
-            found += detectors.update(observation)
-            if observation.key_kind == "stream":
-                stream = observation
-        events = tracker.observe(stream) if stream is not None else []
-        for signal in found:
-            signals += 1
+    rng = random.Random(seed)
+    batch: list[Observation] = []
+    batch_signals: list[Signal] = []
+
+    def deliver() -> None:
+        # As the detect stage sends them: the batch's posts first, then its signals, whose order
+        # across keys (partitions) is not the order they were found in.
+        events = tracker.read(IssueInput(posts=tuple(batch)))
+        rng.shuffle(batch_signals)
+        for signal in batch_signals:
             events += tracker.signal(signal)
-            key = fingerprint(signal.kind, signal.key_kind, signal.key)
-            alert = apply_signal(
-                alerts.get(key),
-                signal,
-                now=signal.window_end,
-                watchlist=watchlist,
-                regroup_seconds=rules.resolve_after_for(signal.kind).total_seconds(),
-                rules=rules.severity,
-            )
-            alerts[key] = alert
-            key_evidence.setdefault(alert.id, set()).update(signal.evidence)
-            if alert.id not in key_pages:
-                terms = signal.details.get("terms", "")
-                label = tuple(terms.split(", ")) if terms else (signal.key,)
-                key_pages[alert.id] = Page(alert.id, signal.window_end, label, tuple(signal.evidence))
         for event in events:
             issue_events[event.kind] = issue_events.get(event.kind, 0) + 1
             if event.kind == "opened":
                 issue = event.issue
                 issue_pages[issue.id] = Page(issue.id, issue.paged_at or issue.opened_at, issue.label, ())
+        batch.clear()
+        batch_signals.clear()
+
+    for item in sorted(enriched, key=lambda e: e.post.created_at):
+        for observation in observations(item):
+            found = detectors.update(observation)
+            if observation.key_kind == "stream":
+                batch.append(observation)
+            batch_signals.extend(found)
+            for signal in found:
+                signals += 1
+                key = fingerprint(signal.kind, signal.key_kind, signal.key)
+                alert = apply_signal(
+                    alerts.get(key),
+                    signal,
+                    now=signal.window_end,
+                    watchlist=watchlist,
+                    regroup_seconds=rules.resolve_after_for(signal.kind).total_seconds(),
+                    rules=rules.severity,
+                )
+                alerts[key] = alert
+                key_evidence.setdefault(alert.id, set()).update(signal.evidence)
+                if alert.id not in key_pages:
+                    terms = signal.details.get("terms", "")
+                    label = tuple(terms.split(", ")) if terms else (signal.key,)
+                    key_pages[alert.id] = Page(alert.id, signal.window_end, label, tuple(signal.evidence))
+        if len(batch) >= batch_posts or (batch and item.post.created_at - batch[0].at >= window):
+            deliver()
+    deliver()
     pages = []
     for page in issue_pages.values():
         final = tracker.get(page.id)

@@ -88,6 +88,7 @@ CHATTER = ["macet parah di jalan pagi ini", "hujan deras sore nanti", "harga cab
 
 def watching(**settings: float) -> IssueTracker:
     """A tracker that has seen an hour of ordinary chatter: it knows what is usual."""
+    settings.setdefault("settle_seconds", 0)
     tracker = IssueTracker(**settings)  # type: ignore[arg-type]
     feed(tracker, [post(-1 - i, "chatter", CHATTER[i % 3], minute=-60 + i * 0.3) for i in range(200)])
     return tracker
@@ -113,7 +114,7 @@ def test_the_signals_of_one_happening_page_once_under_a_readable_label() -> None
     issue = tracker.issues()[0]
     assert len(tracker.issues()) == 1
     assert issue.status == IssueStatus.live
-    assert "#kpdbocor" in issue.label
+    assert "#KPDBocor" in issue.label
     assert any(" " in item for item in issue.label), issue.label  # a phrase, not only words
     assert 2 <= len(issue.label) <= 5
     assert issue.posts == 20 and issue.voices == 20
@@ -141,7 +142,7 @@ def test_two_happenings_are_two_issues() -> None:
     feed(tracker, debate)
     tracker.signal(burst("hashtag", "debatcapres", debate))
     labels = sorted(i.label[0] for i in tracker.issues())
-    assert labels == ["#debatcapres", "#kpdbocor"]
+    assert labels == ["#DebatCapres", "#KPDBocor"]  # as people write them
 
 
 def test_later_posts_join_and_reposts_amplify_without_adding_voices() -> None:
@@ -187,7 +188,7 @@ def test_a_shift_joins_the_issue_about_its_target_and_names_its_drivers() -> Non
     assert [e.kind for e in events] == ["updated"]
     issue = tracker.issues()[0]
     shift = next(f for f in issue.facets if f.kind == SignalKind.stance_shift)
-    assert "#kpdbocor" in shift.details["drivers"]
+    assert "#KPDBocor" in shift.details["drivers"]
     assert shift.details["examples"]
     shares = {s.target: s for s in issue.shares}
     assert shares["raka"].stance == {"against": 1.0}
@@ -295,3 +296,15 @@ def test_a_signal_whose_posts_never_come_is_forgotten() -> None:
     tracker.signal(ghost)
     tracker.observe(post(999, "chatter", "hujan deras sore nanti", minute=30))
     assert not tracker._waiting and not tracker._waiting_for
+
+
+def test_an_issue_pages_only_after_the_signals_of_its_moment_have_settled() -> None:
+    tracker = watching(settle_seconds=60)
+    posts = leak_posts()
+    feed(tracker, posts)
+    assert tracker.signal(burst("hashtag", "kpdbocor", posts)) == []
+    # Another key of the same happening, a moment later: it joins before anyone is paged.
+    assert tracker.signal(burst("target", "kartu-pangan-digital", posts)) == []
+    events = tracker.observe(post(50, "chatter", "hujan deras sore nanti", minute=6))
+    assert [e.kind for e in events] == ["opened"]
+    assert {f.key for f in events[0].issue.facets} == {"kpdbocor", "kartu-pangan-digital"}
