@@ -152,6 +152,7 @@ class _Issue:
     first_post_at: datetime
     last_activity: datetime
     last_signal: datetime
+    opened_arrival: datetime | None = None
     status: IssueStatus = IssueStatus.candidate
     paged_at: datetime | None = None
     members: OrderedDict[str, None] = field(default_factory=OrderedDict)
@@ -234,6 +235,7 @@ class IssueTracker:
         max_future_seconds: int = 300,
         max_wait_seconds: int = 600,
         settle_seconds: int = 30,
+        settle_arrival_seconds: float = 2.0,
     ) -> None:
         self.similarity = similarity
         # The encoder's cosines sit in a narrow band near 1: "near" is measured from the top.
@@ -256,6 +258,7 @@ class IssueTracker:
         self.max_future = timedelta(seconds=max_future_seconds)
         self.max_wait = timedelta(seconds=max_wait_seconds)
         self.settle = timedelta(seconds=settle_seconds)
+        self.settle_arrival = timedelta(seconds=settle_arrival_seconds)
         self._index: OrderedDict[str, _Post] = OrderedDict()
         self._live: dict[str, _Issue] = {}
         self._closed: OrderedDict[str, _Issue] = OrderedDict()
@@ -269,6 +272,7 @@ class IssueTracker:
         self._waiting: OrderedDict[str, tuple[Signal, datetime]] = OrderedDict()
         self._waiting_for: dict[str, set[str]] = {}
         self._settling: set[str] = set()
+        self._arrival: datetime | None = None  # the latest arrival time (received_at) seen
         self._clock: datetime | None = None
         self._next_sweep: datetime | None = None
         self._centroids: FloatArray | None = None
@@ -325,6 +329,8 @@ class IssueTracker:
         at = observation.at
         if observation.received_at is not None:
             at = min(at, observation.received_at + self.max_future)
+            if self._arrival is None or observation.received_at > self._arrival:
+                self._arrival = observation.received_at
         events = self._tick(at)
         vector = _vector(observation.embedding)
         post = _Post(
@@ -611,6 +617,7 @@ class IssueTracker:
             first_post_at=first,
             last_activity=first,
             last_signal=signal.window_end,
+            opened_arrival=self._arrival,
         )
         self._live[issue_id] = issue
         self._dirty = True
@@ -684,8 +691,7 @@ class IssueTracker:
         if issue.status == IssueStatus.candidate:
             if not self._pageable(issue):
                 return []
-            assert self._clock is not None
-            if self._clock < issue.opened_at + self.settle:
+            if not self._settled(issue):
                 self._settling.add(issue.id)
                 return []  # the other signals of the same moment may still join or merge it
             issue.status = IssueStatus.live
@@ -759,6 +765,16 @@ class IssueTracker:
 
     # -- time ---------------------------------------------------------------------------------
 
+    def _settled(self, issue: _Issue) -> bool:
+        """Its moment is over: `settle` of event time since it opened, and `settle_arrival` of
+        arrival time (a replay faster than life crosses 30 s of event time before the other
+        partitions' signals of that moment can arrive)."""
+        assert self._clock is not None
+        if self._clock < issue.opened_at + self.settle:
+            return False
+        opened, arrival = issue.opened_arrival, self._arrival
+        return opened is None or arrival is None or arrival >= opened + self.settle_arrival
+
     def _tick(self, at: datetime) -> list[IssueEvent]:
         if self._clock is None or at > self._clock:
             self._clock = at
@@ -767,7 +783,7 @@ class IssueTracker:
             issue = self._live.get(issue_id)
             if issue is None or issue.status != IssueStatus.candidate:
                 self._settling.discard(issue_id)
-            elif self._clock >= issue.opened_at + self.settle:
+            elif self._settled(issue):
                 self._settling.discard(issue_id)
                 events += self._review(issue, "settled")
         if self._next_sweep is not None and self._clock < self._next_sweep:

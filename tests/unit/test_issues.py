@@ -308,3 +308,19 @@ def test_an_issue_pages_only_after_the_signals_of_its_moment_have_settled() -> N
     events = tracker.observe(post(50, "chatter", "hujan deras sore nanti", minute=6))
     assert [e.kind for e in events] == ["opened"]
     assert {f.key for f in events[0].issue.facets} == {"kpdbocor", "kartu-pangan-digital"}
+
+
+def test_a_replay_faster_than_life_still_waits_for_the_moment_to_settle_in_arrival_time() -> None:
+    tracker = watching(settle_seconds=30, settle_arrival_seconds=2.0)
+    arrived = T0 + timedelta(hours=5)  # a replay: posts from 12:00 arrive at 17:00
+
+    def arriving(observation: Observation, seconds: float) -> Observation:
+        return observation.model_copy(update={"received_at": arrived + timedelta(seconds=seconds)})
+
+    posts = [arriving(p, 0.01 * i) for i, p in enumerate(leak_posts())]
+    feed(tracker, posts)
+    tracker.signal(burst("hashtag", "kpdbocor", posts))
+    # Ten minutes of event time pass in half a second of arrival time: not settled yet.
+    assert tracker.observe(arriving(post(60, "chatter", CHATTER[0], minute=10), 0.5)) == []
+    events = tracker.observe(arriving(post(61, "chatter", CHATTER[1], minute=11), 2.5))
+    assert [e.kind for e in events] == ["opened"]
