@@ -47,6 +47,7 @@ from alerts.channels import (
     WebhookChannel,
     sign,
 )
+from alerts.issues import ISSUE
 from alerts.messages import Notification, NotificationReason
 from pantau.domain import Alert, Severity, UtcDatetime, utcnow
 
@@ -131,7 +132,10 @@ def _utc_minutes(value: datetime) -> str:
 
 
 def _alert_context(alert: Alert, link: str) -> dict[str, Any]:
-    if alert.target:
+    if alert.key_kind == ISSUE:
+        # An issue is named by its label; whom it is about follows in the sentence.
+        what = alert.details.get("label", "").replace(", ", " · ")
+    elif alert.target:
         what = alert.labels.get("target_name") or alert.target
     elif alert.key_kind in OPAQUE_KEY_KINDS:
         # A topic or a campaign is named by what it says, not by its hash key.
@@ -148,6 +152,12 @@ def _alert_context(alert: Alert, link: str) -> dict[str, Any]:
         "key": alert.key,
         "target": alert.target,
         "what": what,
+        "issue": {
+            "kinds": [k for k in alert.labels.get("kinds", "").split(",") if k],
+            "about": alert.labels.get("target_name", ""),
+            "drivers": alert.details.get("drivers", ""),
+            "merged_into": alert.details.get("merged_into", ""),
+        },
         # A sentence cannot say an infinite or undefined number: it reads as absent (0) instead.
         "numbers": {k: v for k, v in alert.numbers.items() if math.isfinite(v)},
         "first_seen": _utc_minutes(alert.first_seen),

@@ -12,15 +12,19 @@ from pydantic import BaseModel, Field
 
 from api.auth import Viewer
 from api.deps import ApiTime, Context
-from pantau.domain import Alert, Severity, as_utc, utcnow
+from pantau.domain import Alert, Issue, IssueStatus, Severity, as_utc, utcnow
 from storage.summaries import EmergingIssue, TargetSummaryPage
 
 router = APIRouter(tags=["summary"])
 
 
 class EmergingNow(BaseModel):
+    live_issues: list[Issue] = Field(
+        default_factory=list,
+        description="Live issues (one per happening, each with one alert), growing fastest first.",
+    )
     alerts: list[Alert] = Field(description="Live alerts, most severe and most recent first.")
-    issues: list[EmergingIssue] = Field(description="Hashtags and terms growing fastest now.")
+    issues: list[EmergingIssue] = Field(description="Hashtags and terms growing fastest now (raw counts).")
 
 
 @router.get("/summary/targets")
@@ -48,12 +52,16 @@ async def emerging_now(
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> EmergingNow:
     now = utcnow()
-    live, issues = await asyncio.gather(
+    live, issues, recent = await asyncio.gather(
         ctx.alert_state.live_alerts(),
         asyncio.to_thread(
             ctx.summaries.emerging_issues, now, window=timedelta(minutes=window_minutes), limit=limit
         ),
+        ctx.issues.recent_issues(ctx.issues.keep_issues),
+    )
+    growing = sorted(
+        (i for i in recent if i.status == IssueStatus.live), key=lambda i: (i.growth, i.posts), reverse=True
     )
     ranks = {s: i for i, s in enumerate(Severity)}
     live.sort(key=lambda a: (ranks[a.severity], a.last_seen), reverse=True)
-    return EmergingNow(alerts=live[:limit], issues=issues)
+    return EmergingNow(live_issues=growing[:limit], alerts=live[:limit], issues=issues)

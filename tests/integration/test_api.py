@@ -22,9 +22,10 @@ from api.auth import KeyStore, Role
 from config.settings import DEFAULT_WATCHLIST
 from config.watchlist import load_watchlist
 from pantau import bus
-from pantau.domain import Alert, AlertStatus, Issue, IssueStatus, Severity, SignalKind, utcnow
+from pantau.domain import Alert, AlertStatus, Severity, SignalKind, utcnow
 from service.engines import ValkeyServer, free_port
 from service.runtime import ApiServer
+from tests.factories import make_issue
 from tests.integration.harness import Harness, burst_posts, post, utc, wait_for
 
 START = utc(2026, 11, 20, 10, 0)
@@ -339,36 +340,13 @@ async def test_ingest_answers_422_not_500_for_a_post_nested_too_deep_to_encode(
     assert response.status_code == 422
 
 
-def an_issue(
-    issue_id: str, *, posts: int, growth: float, targets: tuple[str, ...], hours_ago: float
-) -> Issue:
-    at = utcnow() - timedelta(hours=hours_ago)
-    return Issue(
-        id=issue_id,
-        status=IssueStatus.live if hours_ago < 5 else IssueStatus.closed,
-        label=(f"#{issue_id}", "kartu pangan"),
-        targets=targets,
-        first_post_at=at - timedelta(hours=1),
-        opened_at=at - timedelta(minutes=50),
-        last_activity=at,
-        posts=posts,
-        accounts=posts,
-        voices=posts,
-        reposts=0,
-        rate_per_hour=float(posts),
-        baseline_per_hour=1.0,
-        growth=growth,
-        scale_seconds=60,
-    )
-
-
 async def test_issues_are_listed_filtered_sorted_and_shown_with_their_alert(
     harness: Harness, api: httpx.AsyncClient
 ) -> None:
     store = IssueStore(harness.redis, harness.settings.app_id)
-    leak = an_issue("leak", posts=200, growth=3.0, targets=("kartu-pangan-digital",), hours_ago=0.5)
-    debate = an_issue("debate", posts=50, growth=9.0, targets=("sari-lestari",), hours_ago=1)
-    old = an_issue("old", posts=500, growth=2.0, targets=(), hours_ago=30)
+    leak = make_issue("leak", posts=200, growth=3.0, targets=("kartu-pangan-digital",), hours_ago=0.5)
+    debate = make_issue("debate", posts=50, growth=9.0, targets=("sari-lestari",), hours_ago=1)
+    old = make_issue("old", posts=500, growth=2.0, targets=(), hours_ago=30)
     await store.save(None, [leak, debate, old])
     alert = apply_issue(None, "opened", leak, now=utcnow(), watchlist=load_watchlist(DEFAULT_WATCHLIST))
     assert alert is not None

@@ -14,12 +14,14 @@ import orjson
 import pytest
 from fastapi import FastAPI
 
+from alerts.issue_store import IssueStore
 from alerts.state import AlertState
 from api.auth import KeyStore, Role
 from config.watchlist import load_watchlist
 from pantau.domain import Alert, AlertStatus, Severity, SignalKind, utcnow
 from service.engines import free_port
 from service.runtime import ApiServer
+from tests.factories import make_issue
 from tests.integration.harness import Harness, wait_for
 from tests.integration.test_api import ADMIN_KEY, api_for, client_for
 
@@ -186,7 +188,16 @@ async def test_summaries_for_the_war_room_page(desk: Desk, harness: Harness) -> 
     assert {t["target"] for t in targets.json()["targets"]} == {
         t.id for t in load_watchlist(harness.settings.watchlist_path).targets
     }
+    await IssueStore(harness.redis, harness.settings.app_id).save(
+        None,
+        [
+            make_issue("slow", posts=300, growth=2.0),
+            make_issue("fast", posts=40, growth=8.0),
+            make_issue("over", posts=900, growth=20.0, hours_ago=30),
+        ],
+    )
     emerging = (await desk.viewer.get("/summary/emerging")).json()
+    assert [i["id"] for i in emerging["live_issues"]] == ["fast", "slow"]  # growing fastest first
     assert [a["id"] for a in emerging["alerts"]] == ["e-crit", "e-warn"]
     assert emerging["issues"] == []
     now = utcnow()

@@ -292,3 +292,44 @@ def test_messages_name_targets_by_their_names_and_topics_and_campaigns_by_what_t
     assert "“banjir, tanggul, jebol”" in text
     assert "“Pilih Bima! Pilih Bima!" in text and "…”" in text  # cut to 80 characters
     assert "c0ffee" not in text.split("Kunci")[0]  # the hash key is not the name
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [
+        (
+            "en",
+            [
+                "Issue: #KPDBocor · kartu pangan (about Kartu Pangan Digital)",
+                "1,234 posts from 980 accounts",
+                "4.2× the usual rate",
+                "signals: volume burst, stance shift",
+                "what moved it: #KPDBocor, data",
+            ],
+        ),
+        (
+            "id",
+            [
+                "Isu: #KPDBocor · kartu pangan (tentang Kartu Pangan Digital)",
+                "1.234 unggahan dari 980 akun",
+                "4,2× dari biasanya",
+                "sinyal: lonjakan volume, pergeseran sikap",
+                "pemicunya: #KPDBocor, data",
+            ],
+        ),
+    ],
+)
+def test_an_issue_reads_as_an_issue_named_by_its_label(language: Language, words: list[str]) -> None:
+    alert = make_alert(key="iss1", key_kind="issue").model_copy(
+        update={
+            "target": "kartu-pangan-digital",
+            "numbers": {"posts": 1234, "voices": 980, "growth": 4.2},
+            "labels": {"kinds": "volume_burst,stance_shift", "target_name": "Kartu Pangan Digital"},
+            "details": {"label": "#KPDBocor, kartu pangan", "drivers": "#KPDBocor, data"},
+        }
+    )
+    message = render(make_notification((alert,), language=language))
+    for part in (message.text, message.html):
+        for word in words:
+            assert word in part.replace("&#183;", "·"), (word, part)
+    assert "iss1" not in message.text.split("\n")[2]  # the id is not how a person names it
