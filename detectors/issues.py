@@ -34,7 +34,12 @@ merged; the survivor keeps the other's id in `merged_from`, the absorbed one clo
 if longer) closes.
 
 Everything is in event time, bounded (posts indexed, live and closed issues, members, counters)
-and picklable, like the detectors.
+and picklable, like the detectors. Bad input has a defined effect: a post dated ahead of its
+arrival counts at its arrival time plus `max_future_seconds`; one older than the index's horizon is
+counted as late and ignored; a post with no words or no embedding joins only by two anchors; a
+copy-paste flood is one issue whose voices are its distinct accounts; a hashtag in thousands of
+spellings fills capped counters (the stream's, and each issue's terms and spellings); a key with
+millions of posts keeps its issue's members, accounts and voices at `max_members` (counts go on).
 """
 
 from __future__ import annotations
@@ -273,6 +278,7 @@ class IssueTracker:
         self._waiting_for: dict[str, set[str]] = {}
         self._settling: set[str] = set()
         self._arrival: datetime | None = None  # the latest arrival time (received_at) seen
+        self.late = 0
         self._clock: datetime | None = None
         self._next_sweep: datetime | None = None
         self._centroids: FloatArray | None = None
@@ -332,6 +338,10 @@ class IssueTracker:
             if self._arrival is None or observation.received_at > self._arrival:
                 self._arrival = observation.received_at
         events = self._tick(at)
+        assert self._clock is not None
+        if at < self._clock - self.index_age:
+            self.late += 1  # a backfilled or misdated post: no live issue is that old
+            return events
         vector = _vector(observation.embedding)
         post = _Post(
             at=at,

@@ -324,3 +324,46 @@ def test_a_replay_faster_than_life_still_waits_for_the_moment_to_settle_in_arriv
     assert tracker.observe(arriving(post(60, "chatter", CHATTER[0], minute=10), 0.5)) == []
     events = tracker.observe(arriving(post(61, "chatter", CHATTER[1], minute=11), 2.5))
     assert [e.kind for e in events] == ["opened"]
+
+
+def test_a_hashtag_in_ten_thousand_spellings_keeps_the_state_bounded() -> None:
+    tracker = watching(max_stream_terms=2000)
+    spellings = [
+        post(
+            3000 + i,
+            "leak",
+            f"#{''.join(c.upper() if (i >> k) & 1 else c for k, c in enumerate('kpdbocor'))}{i}",
+        )
+        for i in range(10_000)
+    ]
+    feed(tracker, spellings[:20])
+    tracker.signal(burst("hashtag", "kpdbocor0", spellings[:20]))
+    feed(tracker, spellings[20:])
+    assert len(tracker._stream_terms) <= 2000 + 50
+    issue = next(iter(tracker._live.values()))
+    assert len(issue.terms) <= 3000 and len(issue.spellings) <= 3000
+
+
+def test_posts_far_in_the_future_or_past_cannot_move_the_clock_or_stay() -> None:
+    tracker = watching(index_seconds=3600)
+    now = T0 + timedelta(minutes=1)
+    future = post(1, "chatter", "dari masa depan", minute=60 * 24 * 365).model_copy(
+        update={"received_at": now}
+    )
+    tracker.observe(future)
+    assert tracker._clock is not None and tracker._clock <= now + timedelta(seconds=300)
+    past = post(2, "chatter", "dari masa lalu", minute=-60 * 24 * 30)
+    tracker.observe(past)
+    tracker.observe(post(3, "chatter", "sekarang", minute=10))  # the next sweep drops what is too old
+    assert "p2" not in tracker._index
+
+
+def test_a_key_with_very_many_posts_keeps_one_issue_with_bounded_members() -> None:
+    tracker = watching(max_members=500)
+    posts = leak_posts(count=20)
+    feed(tracker, posts)
+    tracker.signal(burst("hashtag", "kpdbocor", posts))
+    feed(tracker, [post(10_000 + i, "leak", LEAK, minute=5 + i * 0.001) for i in range(5000)])
+    issue = next(iter(tracker._live.values()))
+    assert issue.posts == 5020
+    assert len(issue.members) == 500 and len(issue.accounts) <= 500 and len(issue.times) <= 5020
