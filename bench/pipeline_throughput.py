@@ -8,7 +8,10 @@ Baselines, same posts, same machine, same run:
 - faust pass-through: one Faust agent copying `posts.raw` to another topic with the same
   ack-after-send batching, i.e. the cost of one hop on this broker;
 - clickhouse insert: the same posts, already enriched, written straight through the repository
-  in 1,000-row batches (duplicate check included), i.e. the storage floor.
+  in 1,000-row batches (duplicate check included), i.e. the storage floor;
+- without the issue layer: the pipeline again, to the end of its last stage (every post through
+  detection and the issue stage), with an issue stage that only counts what it reads: the ratio is
+  what the issue layer costs the whole pipeline.
 
     .venv/bin/python bench/pipeline_throughput.py [--posts 5000]
 """
@@ -31,6 +34,7 @@ from redis.asyncio import Redis
 
 from config.settings import load_settings
 from config.watchlist import load_watchlist
+from detectors.issues import IssueEvent, IssueInput, IssueTracker
 from nlp.models import build_classifier
 from pantau import bus
 from pantau.domain import EnrichedPost, utcnow
@@ -75,25 +79,43 @@ async def produce(brokers: str, posts: list[dict[str, Any]]) -> None:
         await producer.stop()
 
 
-async def pipeline_run(settings: Any, store: ClickHouseStore, n: int) -> tuple[float, float]:
+class CountingOnly(IssueTracker):
+    """The issue stage without the issue layer: it reads its records and counts the posts."""
+
+    def read(self, item: IssueInput) -> list[IssueEvent]:
+        self.seen += len(item.posts)
+        return []
+
+
+async def pipeline_run(
+    settings: Any, store: ClickHouseStore, n: int, *, issues: bool = True
+) -> tuple[float, float, float]:
+    """Group join and start; the steady state until every post is stored; and until every post
+    has also been through detection and the issue stage (the last stage)."""
     redis = Redis.from_url(settings.redis_url)
     app = faust_app(settings)
-    build_agents(app, make_pipeline(settings, store, redis))
+    pipe = make_pipeline(settings, store, redis)
+    if not issues:
+        pipe.issues.factory = CountingOnly
+    build_agents(app, pipe)
     started = time.perf_counter()
     await app.start()
-    first = None
+    first = stored = None
     while True:
         count = int(store.client.command("SELECT count() FROM posts"))
         if count and first is None:
             first = time.perf_counter()
-        if count >= n:
+        if count >= n and stored is None:
+            stored = time.perf_counter()
+        tracker = pipe.issues.tracker
+        if stored is not None and tracker is not None and tracker.seen >= n:
             break
         await asyncio.sleep(0.05)
     done = time.perf_counter()
     await app.stop()
     await redis.aclose()
-    assert first is not None
-    return first - started, done - first
+    assert first is not None and stored is not None
+    return first - started, stored - first, done - first
 
 
 async def passthrough_run(settings: Any, n: int) -> float:
@@ -175,7 +197,15 @@ async def main() -> None:
         store = ClickHouseStore(client)
 
         await produce(settings.kafka_brokers, make_posts(n, "p"))
-        join, steady = await pipeline_run(settings, store, n)
+        join, steady, through = await pipeline_run(settings, store, n)
+        # The same posts again, in fresh topics, database and consumer groups, without the issue
+        # layer (the issue stage reads its records and only counts them).
+        await bus.recreate_topics(settings.kafka_brokers, settings.topic_partitions)
+        bare_client = open_client(dsn, database="bare")
+        Migrator(bare_client).up()
+        bare = settings.model_copy(update={"app_id": f"{settings.app_id}-bare"})
+        await produce(settings.kafka_brokers, make_posts(n, "p"))
+        _, _, bare_through = await pipeline_run(bare, ClickHouseStore(bare_client), n, issues=False)
         passthrough = await passthrough_run(settings, n)
 
         direct_client = open_client(dsn, database="direct")
@@ -186,6 +216,11 @@ async def main() -> None:
     print(f"posts: {n}; machine: 2 cores shared; engines: Tansu (memory), Valkey, chdb")
     print(f"pipeline (posts.raw -> 5 stages -> ClickHouse): {pipeline_rate:,.0f} posts/s "
           f"({steady:.2f} s steady state; group join and start {join:.2f} s)")  # fmt: skip
+    print(f"through detection and the issue stage:          {n / through:,.0f} posts/s ({through:.2f} s)")
+    print(
+        f"  the same without the issue layer:             {n / bare_through:,.0f} posts/s ({bare_through:.2f} s)"
+    )
+    print(f"ratio with / without the issue layer: {bare_through / through:.3f}")
     print(f"baseline faust pass-through (1 hop):            {n / passthrough:,.0f} posts/s")
     print(f"baseline direct ClickHouse insert:              {n / direct:,.0f} posts/s")
     print(f"ratio pipeline / pass-through: {pipeline_rate / (n / passthrough):.2f}")

@@ -207,11 +207,22 @@ class Settings(BaseSettings):
     # Five-minute windows and a support of 5 posts: on CrisisLex's 25 real events these find 89% of
     # the events, 15 minutes after the onset (median), with 0.13 false bursts per key-day; one-minute
     # windows found 33% (`pantau eval detect`, README).
+    local_utc_offset_hours: float = Field(
+        default=7.0,
+        ge=-12,
+        le=14,
+        description="The desk's time zone (WIB: 7): where day windows and the hour-of-day baseline start.",
+    )
     burst_window_seconds: PositiveInt = 300
     burst_min_count: PositiveInt = 5
     burst_ratio: PositiveFloat = 3.0
     burst_z: PositiveFloat = 3.0
-    burst_alpha: float = Field(default=0.1, gt=0, lt=1)
+    burst_alpha: float = Field(
+        default=0.05,
+        gt=0,
+        lt=1,
+        description="How fast a key's minute-scale baseline follows it (per window).",
+    )
     burst_warmup_windows: int = Field(
         default=3, ge=0, description="History a key seen at start-up needs before it can signal."
     )
@@ -220,7 +231,7 @@ class Settings(BaseSettings):
     )
     burst_term_ratio: PositiveFloat = 5.0
     burst_horizon_windows: int = Field(
-        default=180, ge=2, description="Windows a key remembers: its baseline and how late a post may be."
+        default=36, ge=2, description="Minute-scale windows a post may be late by and still count (3 h)."
     )
 
     detector_checkpoint_seconds: PositiveFloat = Field(

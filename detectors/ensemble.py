@@ -1,7 +1,8 @@
 """All detectors behind the one `Detector` interface, each fed the observations it reads.
 
-- volume bursts: targets and hashtags; terms with a higher bar of their own (`terms`), since one
-  issue lifts a dozen of its words at once and each would page the desk;
+- volume bursts at five minutes, an hour and a day, each against its own seasonal baseline
+  (`detectors.timescales`): targets and hashtags; terms with a higher bar of their own (`terms`),
+  since one issue lifts a dozen of its words at once;
 - sentiment and stance shifts: targets;
 - emerging topics and coordinated posting: the `stream` observation (one per post).
 
@@ -13,25 +14,31 @@ from __future__ import annotations
 
 import pickle
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from detectors.base import Observation
 from detectors.coordination import CoordinatedPosting
 from detectors.shifts import ShareShift
+from detectors.timescales import DAY, HOURS, MINUTES, SeasonalBurst
 from detectors.topics import EmergingTopics
-from detectors.volume import VolumeBurst
 from pantau.domain import Signal
 
 # Bumped when a detector's state changes shape: an old checkpoint is then ignored, not misread.
-STATE_VERSION = 1
+STATE_VERSION = 2
 BURST_KEYS = frozenset({"target", "hashtag"})
+# Words burst together when anything happens: they need more, at every scale.
+TERM_SCALES = (
+    replace(MINUTES, min_count=20, ratio=5.0, z=4.0),
+    replace(HOURS, min_count=2 * HOURS.min_count, ratio=2 * HOURS.ratio),
+    replace(DAY, min_count=2 * DAY.min_count, ratio=2 * DAY.ratio),
+)
 
 
 @dataclass
 class DetectorSet:
-    volume: VolumeBurst = field(default_factory=VolumeBurst)
-    terms: VolumeBurst = field(default_factory=lambda: VolumeBurst(min_count=20, ratio=5.0, z=4.0))
+    volume: SeasonalBurst = field(default_factory=SeasonalBurst)
+    terms: SeasonalBurst = field(default_factory=lambda: SeasonalBurst(scales=TERM_SCALES))
     sentiment: ShareShift = field(default_factory=lambda: ShareShift("sentiment"))
     stance: ShareShift = field(default_factory=lambda: ShareShift("stance"))
     topics: EmergingTopics = field(default_factory=EmergingTopics)

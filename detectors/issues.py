@@ -84,6 +84,7 @@ MAX_AMPLIFIERS = 2000
 REPRESENTATIVES = 5
 FIRST_POSTS = 5
 MAX_WAITING = 1000
+MAX_ACTIVE_SECONDS = 6 * 3600
 
 
 def fold(text: str) -> str:
@@ -279,6 +280,7 @@ class IssueTracker:
         self._settling: set[str] = set()
         self._arrival: datetime | None = None  # the latest arrival time (received_at) seen
         self.late = 0
+        self.seen = 0  # posts observed (redeliveries not counted)
         self._clock: datetime | None = None
         self._next_sweep: datetime | None = None
         self._centroids: FloatArray | None = None
@@ -290,7 +292,9 @@ class IssueTracker:
         """Still rising: a signal within `active_seconds` (or twice its time scale). An issue past
         that keeps its very close posts, but shared words alone no longer bring in posts or
         signals: the next happening that uses its words (another earthquake) is another issue."""
-        window = timedelta(seconds=max(self.active_seconds, 2 * issue.scale_seconds))
+        # Capped: a day-scale burst must not hold an issue open to every post that shares its words
+        # for two days (the next earthquake is another issue).
+        window = timedelta(seconds=max(self.active_seconds, min(2 * issue.scale_seconds, MAX_ACTIVE_SECONDS)))
         return self._clock is None or self._clock - issue.last_signal <= window
 
     # -- reading ------------------------------------------------------------------------------
@@ -332,6 +336,7 @@ class IssueTracker:
         issue it belongs to, if any."""
         if observation.key_kind != "stream" or observation.post_id in self._index:
             return []
+        self.seen += 1
         at = observation.at
         if observation.received_at is not None:
             at = min(at, observation.received_at + self.max_future)
@@ -490,7 +495,10 @@ class IssueTracker:
         self._signals_seen[signal.id] = None
         if len(self._signals_seen) > 50_000:
             self._signals_seen.popitem(last=False)
-        events = self._tick(signal.window_end)
+        # When it fired, in event time: an hour or day window signals while it runs, so its end may
+        # lie ahead of every post (the stream's clock is the latest post).
+        at = min(signal.window_end, self._clock) if self._clock is not None else signal.window_end
+        events = self._tick(at)
         evidence = [(pid, self._index[pid]) for pid in signal.evidence if pid in self._index]
         vectors = [p.vector.astype(np.float32) for _, p in evidence if p.vector is not None]
         centre: FloatArray | None = None
@@ -499,17 +507,29 @@ class IssueTracker:
             norm = float(np.linalg.norm(total))
             centre = total / norm if norm > 0 else None
         keys = self._signal_keys(signal)
-        issue = self._join(signal, evidence, centre, keys)
+        issue = self._join(signal, at, evidence, centre, keys)
         if issue is None:
             if not evidence:
                 self._wait(signal)
                 return events
-            issue = self._open(signal, evidence)
+            issue = self._open(signal, at, evidence)
+        else:
+            # An hour's or a day's evidence is the window's latest posts, whatever they are about:
+            # only those near the issue (or already in it) join it.
+            centroid = issue.centroid()
+            if centroid is not None:
+                evidence = [
+                    (pid, p)
+                    for pid, p in evidence
+                    if pid in issue.members or p.vector is None or float(centroid @ p.vector) >= self.near
+                ]
         for post_id, post in evidence:
             self._add_post(issue, post_id, post)
-        issue.last_activity = max(issue.last_activity, signal.window_end)
-        issue.last_signal = max(issue.last_signal, signal.window_end)
-        issue.anchors.update(keys)
+        issue.last_activity = max(issue.last_activity, at)
+        issue.last_signal = max(issue.last_signal, at)
+        # A hashtag is an anchor; a word's key is not (it anchors through the label if it sets the
+        # issue apart): "crash" or "train" would pull every other crash in.
+        issue.anchors.update(k for k in keys if k.startswith("#"))
         if signal.kind == SignalKind.volume_burst and signal.key_kind == "term":
             issue.term_keys.add(signal.key)
         new_kind = signal.kind not in issue.kinds
@@ -570,11 +590,12 @@ class IssueTracker:
     def _join(
         self,
         signal: Signal,
+        at: datetime,
         evidence: list[tuple[str, _Post]],
         centre: FloatArray | None,
         keys: set[str],
     ) -> _Issue | None:
-        near = [i for i in self._live.values() if signal.window_start - i.last_activity <= self.join_gap]
+        near = [i for i in self._live.values() if at - i.last_activity <= self.join_gap]
         if signal.kind in _SHIFTS and signal.target:
             concerned = [i for i in near if i.targets.get(signal.target, 0) > 0]
             if concerned:
@@ -596,10 +617,12 @@ class IssueTracker:
             shared = len(ids & issue.members.keys()) / len(ids) if ids else 0.0
             centroid = issue.centroid()
             similarity = float(centroid @ centre) if centroid is not None and centre is not None else 0.0
-            if self._active(issue):
+            active = self._active(issue)
+            if active:
                 common = bool(keys & issue.anchors) or any(term in evidence_terms for term in issue.label[:3])
             else:
-                # Past its rise: the evidence must say what the issue says, not merely share a word.
+                # Past its rise: the evidence must say what the issue says, not merely share a word
+                # or sound alike (every explosion reads like every other to the encoder).
                 said = set(self._rank(evidence_terms, len(evidence))[:5])
                 common = len(said & set(issue.label)) >= 2
             score = 0.0
@@ -607,7 +630,7 @@ class IssueTracker:
                 score = 1.0 + shared
             elif other_target:
                 score = 0.0  # about someone else: only shared posts join it
-            elif similarity >= self.similarity or (common and similarity >= self.near):
+            elif (active and similarity >= self.similarity) or (common and similarity >= self.near):
                 score = similarity
             elif not evidence and keys & issue.anchors:
                 score = 0.5
@@ -615,7 +638,7 @@ class IssueTracker:
                 best = (score, issue)
         return best[1] if best is not None else None
 
-    def _open(self, signal: Signal, evidence: list[tuple[str, _Post]]) -> _Issue:
+    def _open(self, signal: Signal, at: datetime, evidence: list[tuple[str, _Post]]) -> _Issue:
         if len(self._live) >= self.max_live:
             coldest = min(self._live.values(), key=lambda i: i.last_activity)
             self._close(coldest)
@@ -623,10 +646,10 @@ class IssueTracker:
         issue_id = hashlib.blake2b(f"issue|{signal.id}".encode(), digest_size=8).hexdigest()
         issue = _Issue(
             id=issue_id,
-            opened_at=signal.window_end,
+            opened_at=at,
             first_post_at=first,
             last_activity=first,
-            last_signal=signal.window_end,
+            last_signal=at,
             opened_arrival=self._arrival,
         )
         self._live[issue_id] = issue
@@ -806,7 +829,7 @@ class IssueTracker:
         clock = self._clock
         events: list[IssueEvent] = []
         for issue in list(self._live.values()):
-            quiet = timedelta(seconds=max(self.quiet_seconds, 2 * issue.scale_seconds))
+            quiet = timedelta(seconds=max(self.quiet_seconds, issue.scale_seconds))
             if clock - issue.last_activity >= quiet:
                 closed = self._close(issue)
                 if closed is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import faulthandler
 import functools
 import io
@@ -38,8 +39,8 @@ from detectors.coordination import CoordinatedPosting
 from detectors.ensemble import DetectorSet
 from detectors.issues import IssueTracker
 from detectors.shifts import ShareShift
+from detectors.timescales import DAY, HOURS, MINUTES, SeasonalBurst
 from detectors.topics import EmergingTopics
-from detectors.volume import VolumeBurst
 from nlp.calibration import FROZEN_TOPIC_SIMILARITY
 from nlp.models import build_classifier
 from pantau import bus, metrics
@@ -79,19 +80,36 @@ def report_slow_stop(seconds: float) -> None:
 def make_detector(settings: Settings, topic_similarity: float = FROZEN_TOPIC_SIMILARITY) -> DetectorSet:
     """The detectors from the settings; `topic_similarity` is the encoder's calibrated threshold,
     used unless the settings fix one."""
-    # Targets, hashtags and terms share the windows; terms need more to count as a burst.
-    burst = functools.partial(
-        VolumeBurst,
+    # Targets, hashtags and terms are judged at five minutes, an hour and a day, each against its
+    # own seasonal baseline; the minute scale is the settings' (PANTAU_BURST_*). Terms need more
+    # to count as a burst at every scale: one issue lifts a dozen of its words at once.
+    minutes = dataclasses.replace(
+        MINUTES,
         window_seconds=settings.burst_window_seconds,
+        min_count=settings.burst_min_count,
+        ratio=settings.burst_ratio,
+        z=settings.burst_z,
         alpha=settings.burst_alpha,
-        horizon_windows=settings.burst_horizon_windows,
-        warmup_windows=settings.burst_warmup_windows,
+        min_history_windows=settings.burst_warmup_windows,
+    )
+    term_scales = (
+        dataclasses.replace(
+            minutes,
+            min_count=settings.burst_term_min_count,
+            ratio=settings.burst_term_ratio,
+            z=settings.burst_z + 1,
+        ),
+        dataclasses.replace(HOURS, min_count=2 * HOURS.min_count, ratio=2 * HOURS.ratio),
+        dataclasses.replace(DAY, min_count=2 * DAY.min_count, ratio=2 * DAY.ratio),
+    )
+    burst = functools.partial(
+        SeasonalBurst,
+        horizon_seconds=settings.burst_window_seconds * settings.burst_horizon_windows,
+        utc_offset_seconds=int(settings.local_utc_offset_hours * 3600),
     )
     return DetectorSet(
-        volume=burst(min_count=settings.burst_min_count, ratio=settings.burst_ratio, z=settings.burst_z),
-        terms=burst(
-            min_count=settings.burst_term_min_count, ratio=settings.burst_term_ratio, z=settings.burst_z + 1
-        ),
+        volume=burst(scales=(minutes, HOURS, DAY)),
+        terms=burst(scales=term_scales),
         sentiment=ShareShift(
             "sentiment", min_posts=settings.shift_min_posts, min_change=settings.shift_min_change
         ),
