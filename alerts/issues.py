@@ -5,8 +5,9 @@ signals; `key_kind` is "issue" and `key` the issue id. Its `kind` is the issue's
 (coordinated posting, then stance and sentiment shifts, then a target's burst, an emerging topic,
 other bursts), so routes and silences written for kinds keep working; the `kinds` label lists
 every kind the issue holds. A new facet or a larger size updates the alert (severity only rises);
-a merge or a quiet issue resolves it, by Pantau. An issue that grows again after its alert was
-resolved opens a new alert (a new id, the same fingerprint): the desk hears it is back.
+a merge or a quiet issue resolves it, by Pantau. An issue that is back after Pantau resolved its
+alert reopens that alert; after a person resolved it, it opens a new alert (a new id, the same
+fingerprint): the desk hears it is back either way.
 Pure: the clock is passed in.
 """
 
@@ -159,6 +160,21 @@ def apply_issue(
         "updated_at": now,
         "renewed_at": now,
     }
+    if current is not None and current.status == AlertStatus.resolved and current.resolved_by == PANTAU:
+        # Pantau closed it when the issue went quiet; the issue is back: the same alert reopens,
+        # with its history (a person's resolution stands: the issue then gets a new alert).
+        severities = list(Severity)
+        highest = max(current.severity, severity, key=severities.index)
+        return current.model_copy(
+            update={
+                **fresh,
+                "status": AlertStatus.open,
+                "resolved_by": "",
+                "resolved_at": None,
+                "severity": highest,
+                "labels": issue_labels(issue, highest, watchlist),
+            }
+        )
     if current is None or current.status == AlertStatus.resolved:
         reopened = current is not None
         basis = f"{issue.id}|{now.isoformat()}" if reopened else issue.id

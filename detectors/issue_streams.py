@@ -16,8 +16,8 @@ How the CrisisLex stream is made (`build_crisislex_stream`), all of it fixed by 
 
 - **Event posts** are each event's labelled tweets marked related ("Related and informative",
   "Related - but not informative"). Each keeps its real time relative to its event's onset (the
-  start of the first hour whose count of related tweets reaches 10% of the peak hour, the rule of
-  `detectors.evaluation.onset`); tweets more than 12 h before the onset or more than 7 days after it
+  start of the first ten-minute bin whose count of related tweets reaches 10% of the busiest bin's
+  and 3 tweets, `fine_onset`); tweets more than 12 h before the onset or more than 7 days after it
   are dropped. Event i (ordered by real onset) has its onset at `base + i * spacing_hours` plus its
   real hour of day, on one synthetic timeline, so the real rise and decay of each event are kept,
   events overlap in their tails, and no real date (2012-2013) reaches the output.
@@ -39,7 +39,7 @@ How the CrisisLex stream is made (`build_crisislex_stream`), all of it fixed by 
 
 Known limits: the labelled tweets are a sample of about 1,000 per event spread over weeks, so the
 volumes are small (a peak hour of 9 to 372 related tweets) and the 10% onset of a sparse event can
-be its first related tweet. Each onset keeps its real hour of day (UTC) after `base + i * spacing`.
+be early. Each onset keeps its real hour of day (UTC) after `base + i * spacing`.
 The accounts are invented: who posts is realistic in
 shape only. The background is unrelated to every event by its label, but the CrisisLex part of it was
 collected with the events' keywords, so some of it names their places.
@@ -62,7 +62,7 @@ from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
-from detectors.evaluation import dense_hours, onset, parse_hour, read_events
+from detectors.evaluation import parse_hour, read_events
 from pantau.domain import as_utc
 from pantau.tables import TableError, parse_cells, read_table
 
@@ -169,10 +169,19 @@ def event_keywords(keywords: Iterable[str], name: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(words))
 
 
-def hourly_onset(times: Sequence[datetime], *, fraction: float = 0.1) -> datetime:
-    """`detectors.evaluation.onset` over the hourly counts of `times`."""
-    counts = Counter(as_utc(t).replace(minute=0, second=0, microsecond=0) for t in times)
-    return onset(dense_hours(counts.items()), fraction=fraction)
+def fine_onset(
+    times: Sequence[datetime], *, bin_minutes: int = 10, fraction: float = 0.1, min_posts: int = 3
+) -> datetime:
+    """The start of the first `bin_minutes` bin whose count reaches `fraction` of the busiest bin's
+    and `min_posts` (or the busiest bin's count, if lower). The labelled tweets have exact times, so
+    the onset is known to ten minutes, not to the hour (an hourly onset starts the clock up to an
+    hour before the first tweet: a quake at 14:42 would have its onset at 14:00)."""
+    width = timedelta(minutes=bin_minutes)
+    base = datetime(1970, 1, 1, tzinfo=as_utc(times[0]).tzinfo)
+    counts = Counter(base + width * ((as_utc(t) - base) // width) for t in times)
+    peak = max(counts.values())
+    threshold = max(fraction * peak, min(min_posts, peak))
+    return min(start for start, n in counts.items() if n >= threshold)
 
 
 # -- the synthetic parts -------------------------------------------------------------------------------
@@ -340,8 +349,7 @@ def build_crisislex_stream(
         if tweet.informativeness in RELATED and tweet.text.strip():
             related.setdefault(tweet.event, []).append(tweet)
     real_onsets = {
-        event: hourly_onset([t.at for t in group], fraction=onset_fraction)
-        for event, group in related.items()
+        event: fine_onset([t.at for t in group], fraction=onset_fraction) for event, group in related.items()
     }
     order = sorted(related, key=lambda event: (real_onsets[event], event))
 

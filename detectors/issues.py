@@ -242,6 +242,7 @@ class IssueTracker:
         max_wait_seconds: int = 600,
         settle_seconds: int = 30,
         settle_arrival_seconds: float = 2.0,
+        revive_seconds: int = 24 * 3600,
     ) -> None:
         self.similarity = similarity
         # The encoder's cosines sit in a narrow band near 1: "near" is measured from the top.
@@ -265,6 +266,7 @@ class IssueTracker:
         self.max_wait = timedelta(seconds=max_wait_seconds)
         self.settle = timedelta(seconds=settle_seconds)
         self.settle_arrival = timedelta(seconds=settle_arrival_seconds)
+        self.revive = timedelta(seconds=revive_seconds)
         self._index: OrderedDict[str, _Post] = OrderedDict()
         self._live: dict[str, _Issue] = {}
         self._closed: OrderedDict[str, _Issue] = OrderedDict()
@@ -727,6 +729,14 @@ class IssueTracker:
             if not self._settled(issue):
                 self._settling.add(issue.id)
                 return []  # the other signals of the same moment may still join or merge it
+            # Before anyone is told: is it an issue already live (the same happening in another
+            # language or under another hashtag), or one that closed and is back?
+            merged = self._merge_around(issue)
+            if issue.id not in self._live or issue.status != IssueStatus.candidate:
+                return merged
+            earlier = self._earlier(issue)
+            if earlier is not None:
+                return self._revive(earlier, issue)
             issue.status = IssueStatus.live
             assert self._clock is not None
             issue.paged_at = self._clock
@@ -739,6 +749,34 @@ class IssueTracker:
             return [IssueEvent("updated", self._snapshot(issue), f"grew to {issue.posts} posts")]
         return []
 
+    def _earlier(self, issue: _Issue) -> _Issue | None:
+        """A recently closed issue this one continues: closed within `revive_seconds`, not merged
+        away, its label sharing two items with this one's (a second wave the next morning)."""
+        assert self._clock is not None
+        horizon = self._clock - self.revive
+        label = set(issue.label)
+        found = [
+            closed
+            for closed in self._closed.values()
+            if not closed.merged_into
+            and closed.last_activity >= horizon
+            and len(label & set(closed.label)) >= 2
+        ]
+        return max(found, key=lambda c: c.last_activity) if found else None
+
+    def _revive(self, earlier: _Issue, issue: _Issue) -> list[IssueEvent]:
+        """The issue is back: the closed one takes the new one in and is live again (its alert,
+        reopened, keeps its history), instead of a second alert for the same happening."""
+        del self._closed[earlier.id]
+        earlier.status = IssueStatus.live
+        earlier.last_signal = max(earlier.last_signal, issue.last_signal)
+        self._live[earlier.id] = earlier
+        self._dirty = True
+        self._merge(earlier, issue)
+        assert self._clock is not None
+        earlier.paged_size = earlier.posts
+        return [IssueEvent("updated", self._snapshot(earlier), "back")]
+
     def _merge_around(self, issue: _Issue) -> list[IssueEvent]:
         if issue.id not in self._live:
             return []
@@ -748,12 +786,13 @@ class IssueTracker:
                 continue
             smaller = min(len(issue.members), len(other.members)) or 1
             shared = sum(1 for pid in issue.members if pid in other.members) / smaller
-            close = False
+            # One happening seen twice (two languages, two hashtags): the same leading items, or
+            # one of them and near centres.
+            sharing = len(set(issue.label[:3]) & set(other.label[:3]))
+            close = len(set(issue.label) & set(other.label)) >= 2
             other_centroid = other.centroid()
-            if centroid is not None and other_centroid is not None:
-                close = float(centroid @ other_centroid) >= self.similarity and bool(
-                    set(issue.label[:3]) & set(other.label[:3])
-                )
+            if sharing and centroid is not None and other_centroid is not None:
+                close = close or float(centroid @ other_centroid) >= self.near
             if shared >= self.share_evidence or close:
                 return self._merge(issue, other)
         return []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from alerts.issues import ISSUE, apply_issue, issue_severity, leading_kind
-from alerts.lifecycle import PANTAU, acknowledge
+from alerts.lifecycle import PANTAU, acknowledge, resolve
 from config.settings import DEFAULT_WATCHLIST
 from config.watchlist import load_watchlist
 from pantau.domain import AlertStatus, Issue, IssueFacet, IssueStatus, Severity, SignalKind
@@ -87,13 +87,17 @@ def test_a_merge_or_a_quiet_issue_resolves_its_alert_by_pantau() -> None:
     assert apply_issue(None, "closed", issue(), now=T0, watchlist=WATCHLIST) is None
 
 
-def test_an_issue_back_after_its_alert_was_resolved_opens_a_new_alert() -> None:
+def test_an_issue_back_reopens_pantaus_resolution_but_not_a_persons() -> None:
     opened = apply_issue(None, "opened", issue(), now=T0, watchlist=WATCHLIST)
     assert opened is not None
-    resolved = apply_issue(opened, "closed", issue(), now=T0 + timedelta(hours=7), watchlist=WATCHLIST)
-    back = apply_issue(resolved, "updated", issue(posts=80), now=T0 + timedelta(hours=8), watchlist=WATCHLIST)
-    assert back is not None and back.id != opened.id and back.fingerprint == opened.fingerprint
-    assert back.status == AlertStatus.open
+    quiet = apply_issue(opened, "closed", issue(), now=T0 + timedelta(hours=7), watchlist=WATCHLIST)
+    back = apply_issue(quiet, "updated", issue(posts=80), now=T0 + timedelta(hours=8), watchlist=WATCHLIST)
+    assert back is not None and back.id == opened.id and back.status == AlertStatus.open
+    assert back.resolved_by == "" and back.resolved_at is None and back.numbers["posts"] == 80
+    by_hand = resolve(opened, by="desk", now=T0 + timedelta(hours=1))
+    again = apply_issue(by_hand, "updated", issue(posts=80), now=T0 + timedelta(hours=8), watchlist=WATCHLIST)
+    assert again is not None and again.id != opened.id and again.fingerprint == opened.fingerprint
+    assert again.status == AlertStatus.open
 
 
 def test_severity_and_kind_follow_the_facets_and_targets() -> None:

@@ -200,18 +200,33 @@ def test_issues_that_are_one_merge_and_keep_the_history() -> None:
     first = leak_posts(count=12)
     feed(tracker, first)
     tracker.signal(burst("hashtag", "kpdbocor", first))
-    # A signal on other words of a different sample: it opens its own candidate...
-    flood = "banjir jakarta rendam rumah warga"
-    other = [post(600 + i, "flood", flood, minute=1 + i * 0.1) for i in range(12)]
+    assert [i.status for i in tracker.issues()] == [IssueStatus.live]
+    # The same happening written otherwise (another language reads far to the encoder): a second
+    # issue on its own signal, until its leading items show it is the same one.
+    other = [
+        post(600 + i, "flood", "bocor lagi data kartu pangan #KPDBocor", minute=1 + i * 0.1)
+        for i in range(12)
+    ]
     feed(tracker, other)
-    tracker.signal(burst("term", "banjir", other))
-    assert len(tracker.issues()) == 2
-    # ...and a signal whose evidence spans both says they are one.
-    events = tracker.signal(burst("hashtag", "kpd", first[:6] + other[:6]))
+    events = tracker.signal(burst("term", "bocor", other)) + tracker.signal(burst("term", "lagi", other))
     live = [i for i in tracker.issues() if i.status != IssueStatus.closed]
-    assert len(live) == 1
+    assert len(live) == 1 and live[0].posts == 24
+    assert not [e for e in events if e.kind == "opened"]  # nobody was paged twice
     assert live[0].merged_from
-    assert any(e.reason.startswith("absorbed") or e.kind == "updated" for e in events)
+
+
+def test_an_issue_back_the_next_day_reopens_instead_of_paging_anew() -> None:
+    tracker = watching(quiet_seconds=3600)
+    morning = leak_posts(count=15)
+    feed(tracker, morning)
+    tracker.signal(burst("hashtag", "kpdbocor", morning))
+    tracker.observe(post(90, "chatter", CHATTER[0], minute=4 * 60))  # quiet: it closes
+    assert [i.status for i in tracker.issues()] == [IssueStatus.closed]
+    evening = leak_posts(first=700, count=15, minute=10 * 60)
+    feed(tracker, evening)
+    events = tracker.signal(burst("hashtag", "kpdbocor", evening))
+    assert [(e.kind, e.reason) for e in events] == [("updated", "back")]
+    assert len(tracker.issues()) == 1 and tracker.issues()[0].posts == 30
 
 
 def test_a_quiet_issue_closes() -> None:
