@@ -32,6 +32,11 @@ LEADING = (
 )
 
 
+def alert_id_for(issue_id: str) -> str:
+    """The id of an issue's first alert."""
+    return hashlib.blake2b(issue_id.encode(), digest_size=10).hexdigest()
+
+
 def leading_kind(issue: Issue) -> SignalKind:
     kinds = {f.kind for f in issue.facets}
     return next((k for k in LEADING if k in kinds), SignalKind.volume_burst)
@@ -177,9 +182,8 @@ def apply_issue(
         )
     if current is None or current.status == AlertStatus.resolved:
         reopened = current is not None
-        basis = f"{issue.id}|{now.isoformat()}" if reopened else issue.id
         return Alert(
-            id=hashlib.blake2b(basis.encode(), digest_size=10).hexdigest(),
+            id=alert_id_for(f"{issue.id}|{now.isoformat()}" if reopened else issue.id),
             fingerprint=issue.id,
             key_kind=ISSUE,
             key=issue.id,

@@ -7,8 +7,9 @@ send critical alerts with `group_wait: 0s` to a receiver with one signed webhook
 so each alert is a group of its own.
 
 Each signal is a volume burst on a key of its own about a critical-priority target with a large
-ratio (a critical alert). The clock runs from just before `streams.app.handle_signal` (the worker's
-alert agent: Redis, then ClickHouse) until the receiver has read the webhook naming the alert.
+ratio, the facet of a new issue (a critical alert). The clock runs from just before
+`streams.app.handle_issue_event` (the worker's alert agent with an issue that pages: Redis, then
+ClickHouse) until the receiver has read the webhook naming the alert.
 
 - woken: `Dispatcher.run()`, which steps at its tick and as soon as an alert is published;
 - woken, pairs: two signals 2 ms apart, so the second is published while the dispatcher steps
@@ -45,16 +46,19 @@ from redis.asyncio import Redis
 
 from alerts.channels import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
 from alerts.dispatcher import AlertingSource, Dispatcher, SilenceStore
+from alerts.issue_store import IssueStore
+from alerts.issues import alert_id_for
 from alerts.notifiers import Notifier
 from alerts.state import CHANNEL, AlertState
 from config.settings import DEFAULT_WATCHLIST
 from config.watchlist import load_watchlist
-from pantau.domain import Signal, SignalKind, utcnow
+from detectors.issues import IssueEvent
+from pantau.domain import Issue, IssueFacet, IssueStatus, Signal, SignalKind, utcnow
 from service.engines import ValkeyServer, free_port
 from storage.client import open_client
 from storage.migrate import Migrator
 from storage.repository import ClickHouseStore
-from streams.app import handle_signal
+from streams.app import handle_issue_event
 
 if TYPE_CHECKING:
     from streams.app import Pipeline
@@ -143,36 +147,56 @@ class Receiver:
                 future.set_result(arrived)
 
 
-def burst(tag: str, i: int) -> Signal:
+def burst(tag: str, i: int) -> IssueEvent:
+    """A new issue that pages with one burst about the critical target."""
     now = utcnow()
     start = now - timedelta(minutes=5)
     key = f"bench{tag}{i}"
-    return Signal(
-        id=Signal.make_id(SignalKind.volume_burst, "hashtag", key, start),
+    facet = IssueFacet(
+        signal_id=Signal.make_id(SignalKind.volume_burst, "hashtag", key, start),
         kind=SignalKind.volume_burst,
         key_kind="hashtag",
         key=key,
         target=TARGET,
         window_start=start,
         window_end=now,
-        numbers={"count": 240.0, "baseline": 20.0, "ratio": 12.0, "window_seconds": 300.0},
-        evidence=tuple(f"x:{tag}{i}-{n}" for n in range(20)),
-        detected_at=now,
+        numbers={"count": 240.0, "ratio": 12.0, "window_seconds": 300.0},
     )
+    issue = Issue(
+        id=key,
+        status=IssueStatus.live,
+        label=(f"#{key}", "kartu pangan"),
+        targets=(TARGET,),
+        first_post_at=start,
+        first_posts=tuple(f"x:{tag}{i}-{n}" for n in range(5)),
+        opened_at=now,
+        paged_at=now,
+        last_activity=now,
+        posts=240,
+        accounts=200,
+        voices=180,
+        reposts=20,
+        rate_per_hour=2880.0,
+        baseline_per_hour=240.0,
+        growth=12.0,
+        scale_seconds=300,
+        facets=(facet,),
+    )
+    return IssueEvent("opened", issue, "bench")
 
 
 async def measure(
     pipe: Pipeline, receiver: Receiver, tag: str, n: int, pause: float, rng: random.Random
 ) -> tuple[list[float], list[float], int]:
-    """Latencies (ms) from handle_signal to webhook, the time handle_signal took (ms), and misses."""
+    """Latencies (ms) from handle_issue_event to webhook, the time it took (ms), and misses."""
     latencies, handling, missed = [], [], 0
     for i in range(n):
         await asyncio.sleep(rng.uniform(0, pause))
-        signal = burst(tag, i)
-        alert_id = signal.id  # a new alert's id is its first signal's id
+        event = burst(tag, i)
+        alert_id = alert_id_for(event.issue.id)
         arrived = receiver.expect(alert_id)
         started = time.perf_counter()
-        await handle_signal(pipe, signal)
+        await handle_issue_event(pipe, event)
         handling.append((time.perf_counter() - started) * 1000)
         try:
             latencies.append((await asyncio.wait_for(arrived, 10.0) - started) * 1000)
@@ -190,19 +214,22 @@ async def measure_pairs(
     for i in range(n):
         await asyncio.sleep(rng.uniform(0, pause))
         first, second = burst("pairA", i), burst("pairB", i)
-        arrivals = receiver.expect(first.id), receiver.expect(second.id)
-        _, started = await asyncio.gather(handle_signal(pipe, first), handle_later(pipe, second, gap))
+        arrivals = (
+            receiver.expect(alert_id_for(first.issue.id)),
+            receiver.expect(alert_id_for(second.issue.id)),
+        )
+        _, started = await asyncio.gather(handle_issue_event(pipe, first), handle_later(pipe, second, gap))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(arrivals[0], 10.0)
             latencies.append((await asyncio.wait_for(arrivals[1], 10.0) - started) * 1000)
     return latencies
 
 
-async def handle_later(pipe: Pipeline, signal: Signal, delay: float) -> float:
-    """handle_signal after `delay` seconds; returns when it started (perf_counter)."""
+async def handle_later(pipe: Pipeline, event: IssueEvent, delay: float) -> float:
+    """handle_issue_event after `delay` seconds; returns when it started (perf_counter)."""
     await asyncio.sleep(delay)
     started = time.perf_counter()
-    await handle_signal(pipe, signal)
+    await handle_issue_event(pipe, event)
     return started
 
 
@@ -255,10 +282,13 @@ async def main() -> None:
             redis = Redis.from_url(valkey.url)
             state = AlertState(redis)
             watchlist = load_watchlist(DEFAULT_WATCHLIST)
-            # What handle_signal reads of the worker's Pipeline.
+            # What handle_issue_event reads of the worker's Pipeline.
+            issues = SimpleNamespace(store=IssueStore(redis, "bench"))
             pipe = cast(
                 "Pipeline",
-                SimpleNamespace(alert_state=state, store=store, watchlist=watchlist, alerting=source),
+                SimpleNamespace(
+                    alert_state=state, store=store, watchlist=watchlist, alerting=source, issues=issues
+                ),
             )
             notifier = Notifier()
 
@@ -317,7 +347,7 @@ async def main() -> None:
     if len(woken_ms) >= 100:
         print(f"  first 50 p50 {pct(woken_ms[:50], 50):.1f} ms, last 50 p50 {pct(woken_ms[-50:], 50):.1f} ms "
               f"(live alerts grow to {args.signals + 5})")  # fmt: skip
-    print(f"  of which handle_signal (Redis + ClickHouse): {summary(woken_handle_ms)}")
+    print(f"  of which handle_issue_event (Redis + ClickHouse): {summary(woken_handle_ms)}")
     if args.pairs:
         late = sum(1 for v in pairs_ms if v > args.tick * 500)
         print(f"woken, 2nd of a pair 2 ms apart: {summary(pairs_ms)}; "

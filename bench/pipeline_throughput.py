@@ -217,9 +217,8 @@ async def main() -> None:
     print(f"pipeline (posts.raw -> 5 stages -> ClickHouse): {pipeline_rate:,.0f} posts/s "
           f"({steady:.2f} s steady state; group join and start {join:.2f} s)")  # fmt: skip
     print(f"through detection and the issue stage:          {n / through:,.0f} posts/s ({through:.2f} s)")
-    print(
-        f"  the same without the issue layer:             {n / bare_through:,.0f} posts/s ({bare_through:.2f} s)"
-    )
+    bare_rate = n / bare_through
+    print(f"  the same without the issue layer:             {bare_rate:,.0f} posts/s ({bare_through:.2f} s)")
     print(f"ratio with / without the issue layer: {bare_through / through:.3f}")
     print(f"baseline faust pass-through (1 hop):            {n / passthrough:,.0f} posts/s")
     print(f"baseline direct ClickHouse insert:              {n / direct:,.0f} posts/s")

@@ -5,7 +5,7 @@ Topics are named `<entity>.<state>`; each carries one record type (JSON):
 - posts           canonical `Post`, keyed by post id         -> enrich
 - posts.enriched  `EnrichedPost`, keyed by post id           -> store, fan out by key
 - posts.by_key    `ObservationBatch`: one key's observations, keyed by key -> detect
-- signals         `Signal`, keyed by alert fingerprint       -> alert
+- signals         `IssueInput` (a signal, or a batch of stream observations), all on key "issues" -> alert
 - posts.dlq       `DeadLetter`: what a stage could not use, with the reason
 """
 
