@@ -18,6 +18,8 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
+from alerts.issues import ISSUE
+from alerts.lifecycle import PANTAU
 from pantau.domain import Alert, AlertStatus, decode, encode
 
 PREFIX = "pantau:"
@@ -159,7 +161,9 @@ class AlertState:
         pipe.set(_alert_key(alert.id), payload, ex=self.retention_seconds)
         if alert.status == AlertStatus.resolved:
             pipe.zrem(LIVE, alert.id)
-            if index:
+            # An issue's alert that Pantau resolved stays its issue's: if the issue is back, the
+            # same alert reopens (alerts.issues.apply_issue).
+            if index and not (alert.key_kind == ISSUE and alert.resolved_by == PANTAU):
                 pipe.delete(f"{PREFIX}alert:fp:{alert.fingerprint}")
         else:
             pipe.zadd(LIVE, {alert.id: alert.updated_at.timestamp()})

@@ -104,8 +104,8 @@ def post_terms(observation: Observation) -> frozenset[str]:
     two-word phrases of adjacent words in its text."""
     words = {t for t in observation.terms if not t.startswith("#")}
     items: set[str] = set(words)
-    items.update(hashtag_term(t) for t in observation.terms if t.startswith("#"))
-    items.update(hashtag_term(t) for t in observation.hashtags)
+    items.update(hashtag_term(t) for t in observation.terms if t.startswith("#") and fold_hashtag(t))
+    items.update(hashtag_term(t) for t in observation.hashtags if fold_hashtag(t))
     if words and observation.text:
         tokens = _WORD.findall(fold(_URL.sub(" ", observation.text)))
         for first, second in itertools.pairwise(tokens):
@@ -121,7 +121,7 @@ def hashtag_spellings(observation: Observation) -> tuple[tuple[str, str], ...]:
     tags = written + [f"#{t}" for t in observation.hashtags] + [t for t in observation.terms if t[:1] == "#"]
     found: dict[str, str] = {}
     for tag in tags:
-        if tag.strip("#"):
+        if fold_hashtag(tag):
             found.setdefault(hashtag_term(tag), tag)
     return tuple(found.items())
 
@@ -176,7 +176,8 @@ class _Issue:
     amplifiers: Counter[str] = field(default_factory=Counter)
     first_posts: list[tuple[datetime, str]] = field(default_factory=list)
     representatives: list[tuple[float, str, str]] = field(default_factory=list)
-    times: deque[datetime] = field(default_factory=deque)
+    # Posts per minute, (minute since the epoch, posts), the last two time scales' worth: its rate.
+    minutes: deque[tuple[int, int]] = field(default_factory=deque)
     facets: list[IssueFacet] = field(default_factory=list)
     term_keys: set[str] = field(default_factory=set)
     kinds: set[SignalKind] = field(default_factory=set)
@@ -185,7 +186,8 @@ class _Issue:
     label: tuple[str, ...] = ()
     label_support: float = 0.0
     paged_size: int = 0
-    coordination: list[str] = field(default_factory=list)
+    reported_at: datetime | None = None  # event time of its last event to the desk
+    coordination: dict[str, None] = field(default_factory=dict)
     merged_from: list[str] = field(default_factory=list)
     merged_into: str = ""
 
@@ -243,6 +245,7 @@ class IssueTracker:
         settle_seconds: int = 30,
         settle_arrival_seconds: float = 2.0,
         revive_seconds: int = 24 * 3600,
+        refresh_seconds: int = 6 * 3600,
     ) -> None:
         self.similarity = similarity
         # The encoder's cosines sit in a narrow band near 1: "near" is measured from the top.
@@ -267,6 +270,7 @@ class IssueTracker:
         self.settle = timedelta(seconds=settle_seconds)
         self.settle_arrival = timedelta(seconds=settle_arrival_seconds)
         self.revive = timedelta(seconds=revive_seconds)
+        self.refresh = timedelta(seconds=refresh_seconds)
         self._index: OrderedDict[str, _Post] = OrderedDict()
         self._live: dict[str, _Issue] = {}
         self._closed: OrderedDict[str, _Issue] = OrderedDict()
@@ -481,7 +485,16 @@ class IssueTracker:
         issue.first_posts.append((post.at, post_id))
         issue.first_posts.sort()
         del issue.first_posts[FIRST_POSTS:]
-        issue.times.append(post.at)
+        minute = int(post.at.timestamp() // 60)
+        if issue.minutes and minute <= issue.minutes[-1][0]:
+            # Late or in the current minute: counted in the newest bucket (the rate is approximate).
+            last, n = issue.minutes[-1]
+            issue.minutes[-1] = (last, n + 1)
+        else:
+            issue.minutes.append((minute, 1))
+        keep = 2 * max(issue.scale_seconds, 300) // 60
+        while issue.minutes and issue.minutes[0][0] <= issue.minutes[-1][0] - keep:
+            issue.minutes.popleft()
 
     @staticmethod
     def _count(counter: Counter[str], key: str) -> None:
@@ -500,7 +513,8 @@ class IssueTracker:
         # When it fired, in event time: an hour or day window signals while it runs, so its end may
         # lie ahead of every post (the stream's clock is the latest post).
         at = min(signal.window_end, self._clock) if self._clock is not None else signal.window_end
-        events = self._tick(at)
+        # Only posts move the clock: an hour or day window's end lies ahead of the stream.
+        events = self._tick(at) if self._clock is not None else []
         evidence = [(pid, self._index[pid]) for pid in signal.evidence if pid in self._index]
         vectors = [p.vector.astype(np.float32) for _, p in evidence if p.vector is not None]
         centre: FloatArray | None = None
@@ -514,7 +528,7 @@ class IssueTracker:
             if not evidence:
                 self._wait(signal)
                 return events
-            issue = self._open(signal, at, evidence)
+            issue = self._open(signal, at, evidence, events)
         else:
             # An hour's or a day's evidence is the window's latest posts, whatever they are about:
             # only those near the issue (or already in it) join it.
@@ -541,8 +555,8 @@ class IssueTracker:
         if signal.kind == SignalKind.coordinated_posting:
             accounts = signal.details.get("accounts", "")
             for account in accounts.split(","):
-                if account and account not in issue.coordination:
-                    issue.coordination.append(account)
+                if account and len(issue.coordination) < MAX_AMPLIFIERS:
+                    issue.coordination[account] = None
         issue.facets.append(
             IssueFacet(
                 signal_id=signal.id,
@@ -640,10 +654,19 @@ class IssueTracker:
                 best = (score, issue)
         return best[1] if best is not None else None
 
-    def _open(self, signal: Signal, at: datetime, evidence: list[tuple[str, _Post]]) -> _Issue:
+    def _open(
+        self, signal: Signal, at: datetime, evidence: list[tuple[str, _Post]], events: list[IssueEvent]
+    ) -> _Issue:
         if len(self._live) >= self.max_live:
-            coldest = min(self._live.values(), key=lambda i: i.last_activity)
-            self._close(coldest)
+            # Room for it: the coldest candidate goes first, a paged issue only when all have paged
+            # (its alert is told it closed).
+            coldest = min(
+                self._live.values(),
+                key=lambda i: (i.status == IssueStatus.live, i.last_activity),
+            )
+            closed = self._close(coldest)
+            if closed is not None:
+                events.append(closed)
         first = min(p.at for _, p in evidence)
         issue_id = hashlib.blake2b(f"issue|{signal.id}".encode(), digest_size=8).hexdigest()
         issue = _Issue(
@@ -689,10 +712,11 @@ class IssueTracker:
         ranked = self._rank(issue.terms, issue.posts)
         if not ranked:
             return (), 0.0
-        top = ranked[0]
         chosen: list[str] = []
         for item in ranked[:20]:
             words = item.lstrip("#").split()
+            if not words:
+                continue  # a hashtag of signs only ("#__"): nothing to read
             if " " not in item and any(words[0] in c.lstrip("#").split() for c in chosen if c != item):
                 continue  # a word (or its hashtag) already said by a chosen phrase or hashtag
             if " " in item or item.startswith("#"):
@@ -703,7 +727,9 @@ class IssueTracker:
                 break
         # Phrases and hashtags before single words, each group in lift order.
         chosen.sort(key=lambda c: 0 if (c.startswith("#") or " " in c) else 1)
-        support = issue.terms[top] / max(1, issue.posts)
+        if not chosen:
+            return (), 0.0
+        support = issue.terms[chosen[0]] / max(1, issue.posts)
         return tuple(chosen), support
 
     def _pageable(self, issue: _Issue) -> bool:
@@ -741,12 +767,12 @@ class IssueTracker:
             assert self._clock is not None
             issue.paged_at = self._clock
             issue.paged_size = issue.posts
-            return [IssueEvent("opened", self._snapshot(issue), reason)]
+            return [self._event("opened", issue, reason)]
         if reason.startswith("new "):
-            return [IssueEvent("updated", self._snapshot(issue), reason)]
+            return [self._event("updated", issue, reason)]
         if issue.posts >= 2 * issue.paged_size:
             issue.paged_size = issue.posts
-            return [IssueEvent("updated", self._snapshot(issue), f"grew to {issue.posts} posts")]
+            return [self._event("updated", issue, f"grew to {issue.posts} posts")]
         return []
 
     def _earlier(self, issue: _Issue) -> _Issue | None:
@@ -775,7 +801,7 @@ class IssueTracker:
         self._merge(earlier, issue)
         assert self._clock is not None
         earlier.paged_size = earlier.posts
-        return [IssueEvent("updated", self._snapshot(earlier), "back")]
+        return [self._event("updated", earlier, "back")]
 
     def _merge_around(self, issue: _Issue) -> list[IssueEvent]:
         if issue.id not in self._live:
@@ -797,6 +823,48 @@ class IssueTracker:
                 return self._merge(issue, other)
         return []
 
+    def _absorb(self, survivor: _Issue, absorbed: _Issue) -> None:
+        """Add the absorbed issue's posts and counts to the survivor's, including posts the index
+        no longer holds (an hour-old issue's first posts): counts are added, not recounted."""
+        overlap = sum(1 for pid in absorbed.members if pid in survivor.members)
+        for pid in absorbed.members:
+            if pid not in survivor.members:
+                survivor.members[pid] = None
+        while len(survivor.members) > self.max_members:
+            survivor.members.popitem(last=False)
+        survivor.posts += absorbed.posts - overlap
+        survivor.reposts += absorbed.reposts
+        for accounts, more in ((survivor.accounts, absorbed.accounts), (survivor.voices, absorbed.voices)):
+            for account in more:
+                if len(accounts) < self.max_members:
+                    accounts.add(account)
+        for term, n in absorbed.terms.items():
+            if term in survivor.terms or len(survivor.terms) < MAX_TERMS_PER_ISSUE:
+                survivor.terms[term] += n
+        for item, spellings in absorbed.spellings.items():
+            if item in survivor.spellings or len(survivor.spellings) < MAX_TERMS_PER_ISSUE:
+                survivor.spellings.setdefault(item, Counter()).update(spellings)
+        survivor.targets.update(absorbed.targets)
+        for mine, theirs in ((survivor.sentiment, absorbed.sentiment), (survivor.stance, absorbed.stance)):
+            for target, counts in theirs.items():
+                mine.setdefault(target, Counter()).update(counts)
+        for account, n in absorbed.amplifiers.items():
+            if account in survivor.amplifiers or len(survivor.amplifiers) < MAX_AMPLIFIERS:
+                survivor.amplifiers[account] += n
+        if absorbed.vector_sum is not None:
+            survivor.vector_sum = (
+                absorbed.vector_sum.copy()
+                if survivor.vector_sum is None
+                else survivor.vector_sum + absorbed.vector_sum
+            )
+        survivor.first_posts = sorted({*survivor.first_posts, *absorbed.first_posts})[:FIRST_POSTS]
+        survivor.representatives = sorted(
+            {*survivor.representatives, *absorbed.representatives}, key=lambda r: -r[0]
+        )[:REPRESENTATIVES]
+        merged_minutes = Counter(dict(survivor.minutes))
+        merged_minutes.update(dict(absorbed.minutes))
+        survivor.minutes = deque(sorted(merged_minutes.items()))
+
     def _merge(self, a: _Issue, b: _Issue) -> list[IssueEvent]:
         """One issue absorbs the other: the paged one survives (its alert is the desk's), else the
         larger, else the older."""
@@ -805,10 +873,7 @@ class IssueTracker:
             return (0 if i.status == IssueStatus.live else 1, -i.posts, i.opened_at)
 
         survivor, absorbed = sorted((a, b), key=rank)
-        for post_id in absorbed.members:
-            post = self._index.get(post_id)
-            if post is not None:
-                self._add_post(survivor, post_id, post)
+        self._absorb(survivor, absorbed)
         survivor.first_post_at = min(survivor.first_post_at, absorbed.first_post_at)
         survivor.opened_at = min(survivor.opened_at, absorbed.opened_at)
         survivor.last_activity = max(survivor.last_activity, absorbed.last_activity)
@@ -820,8 +885,10 @@ class IssueTracker:
         survivor.facets = sorted([*survivor.facets, *absorbed.facets], key=lambda f: f.window_end)[
             -MAX_FACETS:
         ]
-        survivor.coordination += [a for a in absorbed.coordination if a not in survivor.coordination]
-        survivor.merged_from += [absorbed.id, *absorbed.merged_from]
+        for account in absorbed.coordination:
+            if len(survivor.coordination) < MAX_AMPLIFIERS:
+                survivor.coordination[account] = None
+        survivor.merged_from = [*survivor.merged_from, absorbed.id, *absorbed.merged_from][-MAX_FACETS:]
         absorbed.merged_into = survivor.id
         del self._live[absorbed.id]
         self._dirty = True
@@ -829,10 +896,10 @@ class IssueTracker:
         if absorbed.status == IssueStatus.live:
             absorbed.status = IssueStatus.closed
             self._remember(absorbed)
-            events.append(IssueEvent("merged", self._snapshot(absorbed), f"merged into {survivor.id}"))
+            events.append(self._event("merged", absorbed, f"merged into {survivor.id}"))
         reviewed = self._review(survivor, "new merge")
         if absorbed.status == IssueStatus.closed and not reviewed and survivor.status == IssueStatus.live:
-            reviewed = [IssueEvent("updated", self._snapshot(survivor), f"absorbed {absorbed.id}")]
+            reviewed = [self._event("updated", survivor, f"absorbed {absorbed.id}")]
         return events + reviewed
 
     # -- time ---------------------------------------------------------------------------------
@@ -873,6 +940,15 @@ class IssueTracker:
                 closed = self._close(issue)
                 if closed is not None:
                     events.append(closed)
+            elif (
+                issue.status == IssueStatus.live
+                and issue.reported_at is not None
+                and clock - issue.reported_at >= self.refresh
+                and issue.last_activity > issue.reported_at
+            ):
+                # Still going without a new facet or a doubling: the alert hears it is alive (and
+                # its numbers), so nothing takes a long steady issue for a finished one.
+                events.append(self._event("updated", issue, "still going"))
         for signal_id, (_, deadline) in list(self._waiting.items()):
             if deadline < clock:
                 self._unwait(signal_id)
@@ -891,22 +967,26 @@ class IssueTracker:
             return None  # a candidate that never qualified: nobody was told of it
         issue.status = IssueStatus.closed
         self._remember(issue)
-        return IssueEvent("closed", self._snapshot(issue), "quiet")
+        return self._event("closed", issue, "quiet")
 
     def _remember(self, issue: _Issue) -> None:
         self._closed[issue.id] = issue
         while len(self._closed) > self.max_closed:
             self._closed.popitem(last=False)
 
+    def _event(self, kind: IssueEventKind, issue: _Issue, reason: str) -> IssueEvent:
+        issue.reported_at = self._clock
+        return IssueEvent(kind, self._snapshot(issue), reason)
+
     # -- snapshots ----------------------------------------------------------------------------
 
     def _snapshot(self, issue: _Issue) -> Issue:
         clock = self._clock or issue.last_activity
         scale = timedelta(seconds=max(issue.scale_seconds, 300))
-        while issue.times and issue.times[0] < clock - 2 * scale:
-            issue.times.popleft()
-        now = sum(1 for t in issue.times if t >= clock - scale)
-        before = len(issue.times) - now
+        newest = int(clock.timestamp() // 60)
+        span = int(scale.total_seconds() // 60)
+        now = sum(n for m, n in issue.minutes if m > newest - span)
+        before = sum(n for m, n in issue.minutes if newest - 2 * span < m <= newest - span)
         per_hour = 3600 / scale.total_seconds()
         shares = tuple(
             TargetShares(
@@ -941,7 +1021,7 @@ class IssueTracker:
             amplifiers=dict(issue.amplifiers.most_common(10)),
             representatives=tuple(pid for _, pid, _ in issue.representatives),
             samples=tuple(text for _, _, text in issue.representatives),
-            coordination=tuple(issue.coordination[:50]),
+            coordination=tuple(list(issue.coordination)[:50]),
             facets=tuple(issue.facets[-20:]),
             merged_from=tuple(issue.merged_from),
             merged_into=issue.merged_into,

@@ -273,9 +273,9 @@ def build_agents(app: faust.App, pipe: Pipeline) -> None:
     @app.timer(interval=s.detector_checkpoint_seconds)  # type: ignore[untyped-decorator]
     async def checkpoint_when_idle() -> None:
         """A quiet stream still gets its last messages checkpointed and acked."""
-        if pipe.detection.unacked and pipe.detection.due():
+        if pipe.detection.unacked and pipe.detection.due() and not pipe.detection.in_flight:
             await retry_forever(pipe.detection.checkpoint)
-        if pipe.issues.unacked and pipe.issues.due():
+        if pipe.issues.unacked and pipe.issues.due() and not pipe.issues.in_flight:
             await retry_forever(pipe.issues.checkpoint)
 
     @app.agent(by_key_t, name="detect")
@@ -286,27 +286,44 @@ def build_agents(app: faust.App, pipe: Pipeline) -> None:
             pending = [await dead_letter("detect", e, reason) for e, reason in bad]
             work = [(event.message.partition, batch.observations) for event, batch in good]
             metrics.MESSAGES_IN.labels("detect").inc(sum(len(o) for _, o in work))
-            # The events are acked only with the checkpoint that holds their effect.
-            signals = await detection.process(stream, events, work)
-            # The issue stage reads every post's stream observation and every signal, on one key
-            # (one partition): the posts first, so a signal finds the posts it names.
-            stream_posts = [
-                (event, obs)
-                for event, batch in good
-                for obs in batch.observations
-                if obs.key_kind == "stream" and obs.key == STREAM_KEY
-            ]
-            for chunk in chunked_by_size(stream_posts):
-                if chunk:
-                    value = encode(IssueInput(posts=tuple(obs for _, obs in chunk)))
-                    pending.append(await signals_t.send(key=ISSUES_KEY, value=value))
-            for signal in signals:
-                metrics.SIGNALS.labels(signal.kind.value).inc()
-                pending.append(await signals_t.send(key=ISSUES_KEY, value=encode(IssueInput(signal=signal))))
-            if pending:
-                await asyncio.gather(*pending)
+            # The events are acked only with the checkpoint that holds their effect, and only once
+            # what they produced is on the broker.
+            detection.in_flight += 1
+            try:
+                await detect_batch(detection, stream, events, good, work, pending)
+            finally:
+                detection.in_flight -= 1
             if detection.due():
                 await retry_forever(detection.checkpoint)
+
+    async def detect_batch(
+        detection: DetectionState,
+        stream: Any,
+        events: Sequence[Any],
+        good: Sequence[tuple[Any, ObservationBatch]],
+        work: Sequence[tuple[int, Sequence[Observation]]],
+        pending: list[Awaitable[Any]],
+    ) -> None:
+        """Run the batch through the detectors; send its stream observations and signals to the
+        issue stage and wait until the broker has them."""
+        signals = await detection.process(stream, events, work)
+        # The issue stage reads every post's stream observation and every signal, on one key
+        # (one partition): the posts first, so a signal finds the posts it names.
+        stream_posts = [
+            (event, obs)
+            for event, batch in good
+            for obs in batch.observations
+            if obs.key_kind == "stream" and obs.key == STREAM_KEY
+        ]
+        for chunk in chunked_by_size(stream_posts):
+            if chunk:
+                value = encode(IssueInput(posts=tuple(obs for _, obs in chunk)))
+                pending.append(await signals_t.send(key=ISSUES_KEY, value=value))
+        for signal in signals:
+            metrics.SIGNALS.labels(signal.kind.value).inc()
+            pending.append(await signals_t.send(key=ISSUES_KEY, value=encode(IssueInput(signal=signal))))
+        if pending:
+            await asyncio.gather(*pending)
 
     @app.agent(signals_t, name="alert")
     async def alert_agent(stream: Any) -> None:
@@ -317,9 +334,14 @@ def build_agents(app: faust.App, pipe: Pipeline) -> None:
             pending = [await dead_letter("alert", e, reason) for e, reason in bad]
             if pending:
                 await asyncio.gather(*pending)
-            # Acked with the checkpoint that holds their effect (dead letters included).
-            for issue_event in await issues.process(stream, events, [item for _, item in good]):
-                await retry_forever(handle_issue_event, pipe, issue_event)
+            # Acked with the checkpoint that holds their effect (dead letters included), and only
+            # once their alerts are stored.
+            issues.in_flight += 1
+            try:
+                for issue_event in await issues.process(stream, events, [item for _, item in good]):
+                    await retry_forever(handle_issue_event, pipe, issue_event)
+            finally:
+                issues.in_flight -= 1
             if issues.due():
                 await retry_forever(issues.checkpoint)
 

@@ -62,6 +62,9 @@ class DetectionState:
     # A batch (its run, then holding its events) and a checkpoint never interleave: a checkpoint
     # must not ack messages whose effect it did not save.
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Batches whose results (signals, the issue stage's records) are still being sent: the idle
+    # timer must not checkpoint (and ack) them before the broker has what they produced.
+    in_flight: int = 0
 
     async def detectors_for(self, partition: int) -> DetectorSet:
         found = self.sets.get(partition)

@@ -55,6 +55,9 @@ class IssueState:
     last_checkpoint: float = field(default_factory=time.monotonic)
     failures: int = 0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Batches whose events are still being turned into alerts: the idle timer must not checkpoint
+    # (and ack) them before their alerts are stored.
+    in_flight: int = 0
 
     async def _tracker(self) -> IssueTracker:
         if self.tracker is None:

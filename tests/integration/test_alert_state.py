@@ -10,12 +10,14 @@ import pytest
 import redis
 from redis.asyncio import Redis
 
+from alerts.issues import apply_issue
 from alerts.lifecycle import acknowledge, apply_signal, fingerprint
 from alerts.state import AlertState
 from config.settings import DEFAULT_WATCHLIST
 from config.watchlist import load_watchlist
-from pantau.domain import Alert, AlertStatus, Signal, SignalKind, encode
+from pantau.domain import Alert, AlertStatus, Signal, SignalKind, encode, utcnow
 from service.engines import ValkeyServer
+from tests.factories import make_issue
 from tests.integration.harness import utc
 
 WATCHLIST = load_watchlist(DEFAULT_WATCHLIST)
@@ -129,3 +131,21 @@ async def test_the_embedded_valkey_is_bounded_and_never_evicts_live_alerts(valke
     # Live alerts carry TTLs: any volatile-* or allkeys-* policy could drop one at the bound.
     assert config["maxmemory-policy"] == "noeviction"
     assert int(config["maxmemory"]) == 512 * 2**20
+
+
+async def test_an_issue_back_after_pantau_closed_it_reopens_the_same_alert(state: AlertState) -> None:
+    issue = make_issue("leak", posts=40, growth=3.0)
+
+    def event(kind: str, posts: int = 40) -> Callable[[Alert | None], Alert | None]:
+        changed = issue.model_copy(update={"posts": posts})
+        return lambda current: apply_issue(current, kind, changed, now=utcnow(), watchlist=WATCHLIST)
+
+    opened, change = await state.apply(issue.id, event("opened"))
+    assert opened is not None and change == "opened"
+    closed, change = await state.apply(issue.id, event("closed"), update_event="resolved")
+    assert closed is not None and closed.status == AlertStatus.resolved and change == "resolved"
+    assert opened.id not in await state.redis.zrange("pantau:alerts:live", 0, -1)
+    back, change = await state.apply(issue.id, event("updated", posts=90))
+    assert back is not None and change == "updated"
+    assert back.id == opened.id and back.status == AlertStatus.open and back.numbers["posts"] == 90
+    assert back.created_at == opened.created_at  # the same alert, its history kept, not a new one

@@ -381,4 +381,45 @@ def test_a_key_with_very_many_posts_keeps_one_issue_with_bounded_members() -> No
     feed(tracker, [post(10_000 + i, "leak", LEAK, minute=5 + i * 0.001) for i in range(5000)])
     issue = next(iter(tracker._live.values()))
     assert issue.posts == 5020
-    assert len(issue.members) == 500 and len(issue.accounts) <= 500 and len(issue.times) <= 5020
+    assert len(issue.members) == 500 and len(issue.accounts) <= 500 and len(issue.minutes) <= 10
+
+
+def test_a_merge_keeps_the_posts_the_index_no_longer_holds() -> None:
+    tracker = watching(index_posts=30)
+    first = leak_posts(count=20)
+    feed(tracker, first)
+    tracker.signal(burst("hashtag", "kpdbocor", first))
+    # Hundreds of other posts later, the index holds none of the first issue's posts.
+    feed(tracker, [post(2000 + i, "chatter", CHATTER[i % 3], minute=5 + i * 0.01) for i in range(300)])
+    retold = "bocor lagi data kartu pangan #KPDBocor"
+    other = [post(600 + i, "flood", retold, minute=9 + i * 0.1) for i in range(12)]
+    feed(tracker, other)
+    tracker.signal(burst("term", "bocor", other))
+    tracker.signal(burst("term", "lagi", other))
+    live = [i for i in tracker.issues() if i.status != IssueStatus.closed]
+    assert len(live) == 1 and live[0].posts == 32 and live[0].voices == 32
+
+
+def test_a_long_steady_issue_tells_its_alert_it_is_still_going() -> None:
+    tracker = watching(refresh_seconds=3600, quiet_seconds=7200)
+    posts = leak_posts()
+    feed(tracker, posts)
+    tracker.signal(burst("hashtag", "kpdbocor", posts))
+    steady = [post(3000 + i, "leak", LEAK, minute=10 + 10 * i) for i in range(24)]  # 4 hours, slowly
+    reasons = [e.reason for e in feed(tracker, steady)]
+    assert reasons.count("still going") >= 2 and "quiet" not in reasons
+
+
+def test_a_hashtag_of_signs_only_is_no_label_item() -> None:
+    tracker = watching()
+    posts = [post(i, "leak", f"{LEAK} #__", minute=i * 0.2) for i in range(20)]
+    feed(tracker, posts)
+    tracker.signal(burst("hashtag", "kpdbocor", posts))
+    assert "#" not in tracker.issues()[0].label
+
+
+def test_a_signal_before_any_post_does_not_move_the_clock() -> None:
+    tracker = IssueTracker(settle_seconds=0)
+    ahead = burst("hashtag", "later", leak_posts(first=800, minute=24 * 60))
+    tracker.signal(ahead)
+    assert tracker._clock is None
