@@ -231,7 +231,10 @@ class Settings(BaseSettings):
     )
     burst_term_ratio: PositiveFloat = 5.0
     burst_horizon_windows: int = Field(
-        default=36, ge=2, description="Minute-scale windows a post may be late by and still count (3 h)."
+        default=180,
+        ge=2,
+        description="Minute-scale windows a post may be late by and still count (15 h): a backlog "
+        "replayed over several partitions reaches a key out of order.",
     )
 
     detector_checkpoint_seconds: PositiveFloat = Field(
@@ -253,6 +256,12 @@ class Settings(BaseSettings):
     issue_min_posts: PositiveInt = Field(default=10, description="Posts an issue needs before it pages.")
     issue_min_accounts: PositiveInt = Field(
         default=5, description="Accounts writing their own posts (not reposts) an issue needs to page."
+    )
+    issue_settle_seconds: int = Field(
+        default=30,
+        ge=0,
+        description="An issue pages this long (event time) after its first signal, so the other signals "
+        "of its moment join it first.",
     )
     issue_quiet_seconds: PositiveInt = Field(
         default=6 * 3600, description="An issue with no new post or signal this long closes its alert."

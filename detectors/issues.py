@@ -84,6 +84,7 @@ MAX_AMPLIFIERS = 2000
 REPRESENTATIVES = 5
 FIRST_POSTS = 5
 MAX_WAITING = 1000
+MAX_BACKFILL = 2000
 MAX_ACTIVE_SECONDS = 6 * 3600
 
 
@@ -337,6 +338,16 @@ class IssueTracker:
             events += self.signal(item.signal)
         return events
 
+    def idle(self, now: datetime) -> list[IssueEvent]:
+        """Time passes with no post: the stream's clock moves on by the arrival time elapsed since
+        the last post arrived (a live stream's clock is its arrival time), so an issue whose moment
+        has settled pages, and a quiet one closes, though nothing more is posted."""
+        if self._clock is None or self._arrival is None or now <= self._arrival:
+            return []
+        elapsed = now - self._arrival
+        self._arrival = now
+        return self._tick(self._clock + elapsed)
+
     def observe(self, observation: Observation) -> list[IssueEvent]:
         """Learn the stream from one post (the `stream` observation); the post joins the live
         issue it belongs to, if any."""
@@ -541,6 +552,8 @@ class IssueTracker:
                 ]
         for post_id, post in evidence:
             self._add_post(issue, post_id, post)
+        issue.anchors.update(k for k in keys if k.startswith("#"))
+        self._backfill(issue, signal.window_start)
         issue.last_activity = max(issue.last_activity, at)
         issue.last_signal = max(issue.last_signal, at)
         # A hashtag is an anchor; a word's key is not (it anchors through the label if it sets the
@@ -575,11 +588,28 @@ class IssueTracker:
         events += self._review(issue, f"new {signal.kind.value}" if new_kind else "signal")
         return events + self._merge_around(issue)
 
+    def _backfill(self, issue: _Issue, since: datetime) -> None:
+        """Posts of the signal's window that came before the signal did (the stage reads a batch's
+        posts before its signals) join the issue as later posts would: anchored and near."""
+        centroid = issue.centroid()
+        if centroid is None or not issue.anchors:
+            return
+        for scanned, (post_id, post) in enumerate(reversed(self._index.items())):
+            if scanned >= MAX_BACKFILL or post.at < since:
+                break
+            if post_id in issue.members or post.vector is None or not post.terms & issue.anchors:
+                continue
+            if float(centroid @ post.vector.astype(np.float32)) >= self.near:
+                self._add_post(issue, post_id, post)
+
     def _wait(self, signal: Signal) -> None:
         """Keep a signal none of whose posts has arrived yet, to join when the first one does."""
-        if not signal.evidence or self._clock is None:
+        if not signal.evidence:
             return
-        self._waiting[signal.id] = (signal, self._clock + self.max_wait)
+        # Before any post (the stage's first record can be another partition's signal), it waits
+        # from its own time.
+        since = self._clock if self._clock is not None else min(signal.window_end, signal.detected_at)
+        self._waiting[signal.id] = (signal, since + self.max_wait)
         for post_id in signal.evidence:
             self._waiting_for.setdefault(post_id, set()).add(signal.id)
         while len(self._waiting) > MAX_WAITING:

@@ -134,6 +134,7 @@ def make_issue_tracker(settings: Settings, topic_similarity: float = FROZEN_TOPI
         min_posts=settings.issue_min_posts,
         min_voices=settings.issue_min_accounts,
         quiet_seconds=settings.issue_quiet_seconds,
+        settle_seconds=settings.issue_settle_seconds,
     )
 
 

@@ -278,6 +278,19 @@ def build_agents(app: faust.App, pipe: Pipeline) -> None:
         if pipe.issues.unacked and pipe.issues.due() and not pipe.issues.in_flight:
             await retry_forever(pipe.issues.checkpoint)
 
+    @app.timer(interval=ISSUE_IDLE_SECONDS)  # type: ignore[untyped-decorator]
+    async def issues_when_idle() -> None:
+        """An issue whose moment has settled pages, and a quiet one closes, though no post comes."""
+        issues = pipe.issues
+        if issues.in_flight:
+            return
+        issues.in_flight += 1
+        try:
+            for issue_event in await issues.idle(utcnow()):
+                await retry_forever(handle_issue_event, pipe, issue_event)
+        finally:
+            issues.in_flight -= 1
+
     @app.agent(by_key_t, name="detect")
     async def detect_agent(stream: Any) -> None:
         detection = pipe.detection
@@ -360,6 +373,7 @@ def build_agents(app: faust.App, pipe: Pipeline) -> None:
 
 MAX_BY_KEY_BYTES = 400_000
 ISSUES_KEY = b"issues"
+ISSUE_IDLE_SECONDS = 1.0
 
 
 def chunked_by_size(group: list[tuple[Any, Observation]], limit: int = MAX_BY_KEY_BYTES) -> list[list[Any]]:
@@ -381,9 +395,9 @@ def chunked_by_size(group: list[tuple[Any, Observation]], limit: int = MAX_BY_KE
 
 
 async def handle_issue_event(pipe: Pipeline, event: IssueEvent) -> None:
-    """Open, update or resolve the issue's one alert (Redis atomically, so a concurrent
-    acknowledgement is kept; then the ClickHouse history), and publish the issue for the API. A
-    crash between the steps repeats them harmlessly: the same event gives the same alert."""
+    """Publish the issue for the API, then open, update or resolve its one alert (Redis
+    atomically, so a concurrent acknowledgement is kept; then the ClickHouse history). A crash
+    between the steps repeats them harmlessly: the same event gives the same alert."""
     rules = pipe.alerting.current()
     issue = event.issue
 
@@ -392,6 +406,8 @@ async def handle_issue_event(pipe: Pipeline, event: IssueEvent) -> None:
             current, event.kind, issue, now=utcnow(), watchlist=pipe.watchlist, rules=rules.severity
         )
 
+    # The issue first: whoever reads the alert can open its issue.
+    await pipe.issues.store.save(None, [issue])
     closing = event.kind in ("merged", "closed")
     alert, change = await pipe.alert_state.apply(
         issue.id, decide, update_event="resolved" if closing else "updated"
@@ -400,7 +416,6 @@ async def handle_issue_event(pipe: Pipeline, event: IssueEvent) -> None:
         await asyncio.to_thread(pipe.store.upsert_alerts, [alert], event=change)
         metrics.ALERT_EVENTS.labels(change).inc()
         log.info("alert %s %s (issue %s, %s): %s", alert.id, change, issue.id, event.reason, alert.title)
-    await pipe.issues.store.save(None, [issue])
 
 
 def _never_sendable(exc: BaseException) -> bool:

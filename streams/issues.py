@@ -20,6 +20,7 @@ import zlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from alerts.issue_store import IssueStore
@@ -94,6 +95,16 @@ class IssueState:
             self.stream = stream
             self.unacked.extend(events)
             self.dirty = self.dirty or bool(items)
+            return found
+
+    async def idle(self, now: datetime) -> list[IssueEvent]:
+        """Let the tracker's clock move on while no post comes (see `IssueTracker.idle`)."""
+        async with self.lock:
+            tracker = self.tracker
+            if tracker is None:
+                return []
+            found = await asyncio.get_running_loop().run_in_executor(self.executor, tracker.idle, now)
+            self.dirty = self.dirty or bool(found)
             return found
 
     def forget(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -61,6 +62,54 @@ def burst_posts(
         for i in range(burst)
     ]
     return posts
+
+
+CHATTER_WORDS = (
+    "macet",
+    "hujan",
+    "pasar",
+    "cabai",
+    "kereta",
+    "sekolah",
+    "kopi",
+    "sarapan",
+    "kantor",
+    "motor",
+    "banjir",
+    "listrik",
+    "sinyal",
+    "paket",
+    "libur",
+    "kucing",
+    "resep",
+    "bola",
+    "konser",
+    "film",
+    "gerimis",
+    "ojek",
+    "antre",
+    "promo",
+    "diskon",
+    "rapat",
+    "tugas",
+    "warung",
+    "nasi",
+    "sepeda",
+)
+
+
+def chatter(i: int) -> str:
+    """Ordinary posts, each its own mix of everyday words (no two alike, so no campaign)."""
+    return " ".join(random.Random(i).sample(CHATTER_WORDS, 6)) + f" pagi ini {i}"
+
+
+def issue_posts(tag: str, start: datetime) -> list[dict[str, Any]]:
+    """`burst_posts` within a stream of ordinary chatter, so its words stand out as an issue."""
+    run = uuid.uuid4().hex[:8]
+    background = [
+        post(f"{run}c{i}", chatter(i), start + timedelta(seconds=20 * i), author=f"c{i}") for i in range(60)
+    ]
+    return background + burst_posts(tag, start)
 
 
 def envelopes(posts: list[dict[str, Any]]) -> list[bytes]:

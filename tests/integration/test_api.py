@@ -26,7 +26,7 @@ from pantau.domain import Alert, AlertStatus, Severity, SignalKind, utcnow
 from service.engines import ValkeyServer, free_port
 from service.runtime import ApiServer
 from tests.factories import make_issue
-from tests.integration.harness import Harness, burst_posts, post, utc, wait_for
+from tests.integration.harness import Harness, issue_posts, post, utc, wait_for
 
 START = utc(2026, 11, 20, 10, 0)
 
@@ -176,18 +176,19 @@ async def test_an_alert_reaches_the_api_and_the_live_feed(harness: Harness) -> N
     try:
         await asyncio.sleep(0.5)  # connected before anything happens
         start = utcnow().replace(microsecond=0) - timedelta(minutes=30)
-        await harness.send(burst_posts("ujisse", start))
+        await harness.send(issue_posts("ujisse", start))
         await harness.start_worker()
         await asyncio.wait_for(first_event.wait(), timeout=30)
         opened = events[0]
-        assert opened["event"] == "opened" and opened["alert"]["key"] == "ujisse"
+        assert opened["event"] == "opened" and opened["alert"]["key_kind"] == "issue"
+        assert "#ujisse" in opened["alert"]["title"] or "ramai" in opened["alert"]["title"]
         alert_id = opened["alert"]["id"]
 
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=as_responder) as client:
             page = (await client.get("/alerts", params={"status": "open", "kind": "volume_burst"})).json()
             assert alert_id in [a["id"] for a in page["items"]] and page["total"] >= 1
             detail = (await client.get(f"/alerts/{alert_id}")).json()
-            assert detail["alert"]["numbers"]["count"] >= 8
+            assert detail["alert"]["numbers"]["posts"] >= 8
             assert {p["id"] for p in detail["evidence_posts"]} == set(detail["alert"]["evidence"])
             acked = (await client.post(f"/alerts/{alert_id}/ack")).json()
             assert acked["status"] == "acknowledged" and acked["acked_by"] == "rapid-response-1"

@@ -46,10 +46,12 @@ from pydantic import SecretStr
 from schemathesis import GenerationMode
 from schemathesis.schemas import APIOperation, BaseSchema
 
+from alerts.issue_store import IssueStore
 from alerts.state import AlertState
 from api.app import create_app, make_context
 from config.settings import Settings
 from pantau.domain import Alert, Severity, SignalKind, utcnow
+from tests.factories import make_issue
 from tests.integration.harness import Harness
 
 ADMIN_KEY = "fuzz-test-admin-key-0123456789"
@@ -192,8 +194,10 @@ def seed_alert(i: int) -> Alert:
 
 
 async def seed_data(harness: Harness, client: httpx.AsyncClient) -> Seeded:
-    """Three alerts (two live in Redis, one only in history), a silence and an API key."""
+    """Three alerts (two live in Redis, one only in history), an issue, a silence and an API key."""
     alerts = [seed_alert(i) for i in range(3)]
+    issue = make_issue("fuzzissue", posts=40, growth=3.0, targets=("raka-wibisana",))
+    await IssueStore(harness.redis, harness.settings.app_id).save(None, [issue])
     await asyncio.to_thread(harness.store.upsert_alerts, alerts, event="opened")
     state = AlertState(harness.redis)
     for alert in alerts[:2]:
@@ -209,6 +213,7 @@ async def seed_data(harness: Harness, client: httpx.AsyncClient) -> Seeded:
     return Seeded(
         ids={
             "alert_id": [a.id for a in alerts],
+            "issue_id": [issue.id],
             "silence_id": [silence.json()["id"]],
             "key": [key.json()["id"], "fuzz-seed"],
         }

@@ -423,3 +423,23 @@ def test_a_signal_before_any_post_does_not_move_the_clock() -> None:
     ahead = burst("hashtag", "later", leak_posts(first=800, minute=24 * 60))
     tracker.signal(ahead)
     assert tracker._clock is None
+
+
+def test_a_burst_at_the_end_of_the_stream_pages_as_time_passes_without_posts() -> None:
+    tracker = watching(settle_seconds=30, settle_arrival_seconds=2.0)
+    arrived = T0 + timedelta(minutes=4)
+    posts = [p.model_copy(update={"received_at": arrived}) for p in leak_posts()]
+    feed(tracker, posts)
+    tracker.signal(burst("hashtag", "kpdbocor", posts))
+    assert tracker.idle(arrived + timedelta(seconds=10)) == []  # its moment is not over yet
+    assert [e.kind for e in tracker.idle(arrived + timedelta(seconds=40))] == ["opened"]
+    assert tracker.idle(arrived - timedelta(seconds=5)) == []  # a clock going back changes nothing
+
+
+def test_a_signal_that_is_the_stages_first_record_waits_for_its_posts() -> None:
+    tracker = IssueTracker(settle_seconds=0)
+    posts = leak_posts()
+    assert tracker.signal(burst("hashtag", "kpdbocor", posts)) == []
+    feed(tracker, [post(-1 - i, "chatter", CHATTER[i % 3], minute=-60 + i * 0.3) for i in range(200)])
+    events = feed(tracker, posts)
+    assert [e.kind for e in events if e.kind == "opened"] == ["opened"]
