@@ -165,41 +165,29 @@ def apply_issue(
         "updated_at": now,
         "renewed_at": now,
     }
-    if current is not None and current.status == AlertStatus.resolved and current.resolved_by == PANTAU:
-        # Pantau closed it when the issue went quiet; the issue is back: the same alert reopens,
-        # with its history (a person's resolution stands: the issue then gets a new alert).
+    if current is not None and (current.status != AlertStatus.resolved or current.resolved_by == PANTAU):
         severities = list(Severity)
         highest = max(current.severity, severity, key=severities.index)
-        return current.model_copy(
-            update={
-                **fresh,
-                "status": AlertStatus.open,
-                "resolved_by": "",
-                "resolved_at": None,
-                "severity": highest,
-                "labels": issue_labels(issue, highest, watchlist),
-            }
-        )
-    if current is None or current.status == AlertStatus.resolved:
-        reopened = current is not None
-        return Alert(
-            id=alert_id_for(f"{issue.id}|{now.isoformat()}" if reopened else issue.id),
-            fingerprint=issue.id,
-            key_kind=ISSUE,
-            key=issue.id,
-            severity=severity,
-            first_seen=issue.first_post_at,
-            created_at=now,
-            labels=issue_labels(issue, severity, watchlist),
-            **fresh,  # type: ignore[arg-type]
-        )
-    severities = list(Severity)
-    highest = max(current.severity, severity, key=severities.index)
-    return current.model_copy(
-        update={
+        update = {
             **fresh,
             "severity": highest,
             "labels": issue_labels(issue, highest, watchlist),
             "last_seen": max(current.last_seen, issue.last_activity),
         }
+        if current.status == AlertStatus.resolved:
+            # Pantau closed it when the issue went quiet; the issue is back: the same alert
+            # reopens, with its history (a person's resolution stands: a new alert, below).
+            update |= {"status": AlertStatus.open, "resolved_by": "", "resolved_at": None}
+        return current.model_copy(update=update)
+    reopened = current is not None
+    return Alert(
+        id=alert_id_for(f"{issue.id}|{now.isoformat()}" if reopened else issue.id),
+        fingerprint=issue.id,
+        key_kind=ISSUE,
+        key=issue.id,
+        severity=severity,
+        first_seen=issue.first_post_at,
+        created_at=now,
+        labels=issue_labels(issue, severity, watchlist),
+        **fresh,  # type: ignore[arg-type]
     )

@@ -12,8 +12,6 @@ restarted worker resumes with its baselines, topics and campaigns instead of rel
 
 from __future__ import annotations
 
-import pickle
-import zlib
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -22,6 +20,7 @@ from detectors.coordination import CoordinatedPosting
 from detectors.shifts import ShareShift
 from detectors.timescales import DAY, HOURS, MINUTES, SeasonalBurst
 from detectors.topics import EmergingTopics
+from pantau.checkpoints import dump_state, load_state
 from pantau.domain import Signal
 
 # Bumped when a detector's state changes shape: an old checkpoint is then ignored, not misread.
@@ -61,18 +60,12 @@ class DetectorSet:
         return signals
 
     def dumps(self) -> bytes:
-        # Compressed (about 3.5x at level 1, ~15 ms a MB): a set is rewritten every few seconds, and
-        # multi-MB values churn Valkey's allocator into holding far more than its data.
-        return zlib.compress(pickle.dumps((STATE_VERSION, self), protocol=pickle.HIGHEST_PROTOCOL), 1)
+        return dump_state(self, STATE_VERSION)
 
     @staticmethod
     def loads(data: bytes) -> DetectorSet | None:
         """The checkpointed set, or None when it was written by another state version."""
-        try:
-            version, state = pickle.loads(zlib.decompress(data) if data[:1] == b"x" else data)
-        except Exception:
-            return None
-        return state if version == STATE_VERSION and isinstance(state, DetectorSet) else None
+        return load_state(data, STATE_VERSION, DetectorSet)
 
 
 def describe(detectors: DetectorSet) -> dict[str, Any]:

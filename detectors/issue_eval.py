@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import re
 import statistics
-import unicodedata
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from detectors.issue_streams import EventRow
+from pantau.folding import fold
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -46,9 +46,7 @@ class Page:
 
 
 def words(text: str) -> set[str]:
-    folded = "".join(
-        ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch)
-    ).casefold()
+    folded = fold(text)
     return {w for w in _WORD.findall(folded) if len(w) >= 3}
 
 

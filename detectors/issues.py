@@ -50,7 +50,6 @@ import hashlib
 import itertools
 import math
 import re
-import unicodedata
 from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -69,6 +68,7 @@ from pantau.domain import (
     SignalKind,
     TargetShares,
 )
+from pantau.folding import fold
 from pantau.hashtags import fold_hashtag
 
 FloatArray = npt.NDArray[np.float32]
@@ -86,12 +86,6 @@ FIRST_POSTS = 5
 MAX_WAITING = 1000
 MAX_BACKFILL = 2000
 MAX_ACTIVE_SECONDS = 6 * 3600
-
-
-def fold(text: str) -> str:
-    """Case-fold and strip diacritics, as the classifier folds the terms it gives."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
 
 
 def hashtag_term(tag: str) -> str:

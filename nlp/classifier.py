@@ -37,9 +37,10 @@ from nlp.language import LanguageIdentifier
 from nlp.sentiment import SentimentModel
 from nlp.stance import StanceModel
 from nlp.targets import Mention, TargetMatcher, mask_mentions
-from nlp.text import content_terms, fingerprint, fold, tokens
+from nlp.text import content_terms, fingerprint, tokens
 from nlp.tuned import SENTIMENT_ORDER, STANCE_ORDER, TunedModel
 from pantau.domain import Enrichment, Post, Sentiment, Stance, TargetStance
+from pantau.folding import fold
 
 # The encoder sees at most `max_tokens` tokens; a token is rarely under two characters, so more text
 # than this is never read. Capping first keeps a 100 kB post from costing a 100 kB tokenisation.

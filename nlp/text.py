@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-import unicodedata
 
 import stopwordsiso
+
+from pantau.folding import fold
 
 _TOKEN = re.compile(r"[#@]?\w+", re.UNICODE)
 _LINK = re.compile(r"https?://\S+", re.IGNORECASE)
@@ -32,12 +33,6 @@ POLITICAL_TERMS = frozenset(
         "debate", "vote", "election", "government", "bill", "act", "state", "states", "gov",
     ]
 )  # fmt: skip
-
-
-def fold(text: str) -> str:
-    """Case-fold and strip diacritics: 'Pák ÁNIES' -> 'pak anies'."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
 
 
 # Folded like the tokens they are checked against; built once, at import.

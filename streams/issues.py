@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import pickle
 import time
-import zlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,22 +23,19 @@ from typing import Any
 
 from alerts.issue_store import IssueStore
 from detectors.issues import IssueEvent, IssueInput, IssueTracker
+from pantau.checkpoints import dump_state, load_state
 
 log = logging.getLogger(__name__)
 STATE_VERSION = 1
 
 
 def dumps(tracker: IssueTracker) -> bytes:
-    return zlib.compress(pickle.dumps((STATE_VERSION, tracker), protocol=pickle.HIGHEST_PROTOCOL), 1)
+    return dump_state(tracker, STATE_VERSION)
 
 
 def loads(data: bytes) -> IssueTracker | None:
     """The checkpointed tracker, or None when it was written by another state version."""
-    try:
-        version, tracker = pickle.loads(zlib.decompress(data))
-    except Exception:
-        return None
-    return tracker if version == STATE_VERSION and isinstance(tracker, IssueTracker) else None
+    return load_state(data, STATE_VERSION, IssueTracker)
 
 
 @dataclass

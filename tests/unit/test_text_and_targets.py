@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from config.settings import DEFAULT_WATCHLIST
 from config.watchlist import Watchlist, load_watchlist
 from nlp.targets import MASK, TargetMatcher, mask_mentions
-from nlp.text import STOPWORDS, bare, content_terms, fingerprint, fold, tokens
+from nlp.text import STOPWORDS, bare, content_terms, fingerprint, tokens
+from pantau.folding import fold
 
 WATCHLIST = load_watchlist(DEFAULT_WATCHLIST)
 MATCHER = TargetMatcher(WATCHLIST)
