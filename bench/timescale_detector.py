@@ -67,7 +67,7 @@ _SNARIMAX: Any = time_series.SNARIMAX
 
 
 def shipped_volume_burst() -> VolumeBurst:
-    """VolumeBurst as `pantau eval detect` builds it with the default settings."""
+    """VolumeBurst, the one-scale detector SeasonalBurst replaced, with the minute scale's defaults."""
     fields = Settings.model_fields
     return VolumeBurst(
         **{
