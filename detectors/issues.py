@@ -51,6 +51,7 @@ import itertools
 import math
 import re
 from collections import Counter, OrderedDict, deque
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
@@ -131,6 +132,10 @@ def _vector(embedding: str) -> FloatArray | None:
         return None
     norm = float(np.linalg.norm(vector))
     return vector / norm if norm > 0 else None
+
+
+# A post in an issue, for the warehouse: (issue id, post id, the post's time, when it joined).
+Membership = tuple[str, str, datetime, datetime]
 
 
 @dataclass
@@ -241,6 +246,7 @@ class IssueTracker:
         settle_arrival_seconds: float = 2.0,
         revive_seconds: int = 24 * 3600,
         refresh_seconds: int = 6 * 3600,
+        max_unsaved_members: int = 200_000,
     ) -> None:
         self.similarity = similarity
         # The encoder's cosines sit in a narrow band near 1: "near" is measured from the top.
@@ -288,6 +294,11 @@ class IssueTracker:
         self._centroid_ids: list[str] = []
         self._anchor_index: dict[str, set[str]] = {}
         self._dirty = True
+        # Posts that joined a paged issue and are not yet in the warehouse: (issue id, post id) ->
+        # (the post's time, the tracker's clock when it joined). Drained by whoever stores them.
+        self._unsaved: OrderedDict[tuple[str, str], tuple[datetime, datetime]] = OrderedDict()
+        self.max_unsaved = max_unsaved_members
+        self.unsaved_dropped = 0
 
     def _active(self, issue: _Issue) -> bool:
         """Still rising: a signal within `active_seconds` (or twice its time scale). An issue past
@@ -321,6 +332,33 @@ class IssueTracker:
     @property
     def live(self) -> int:
         return len(self._live)
+
+    def unsaved_members(self) -> list[Membership]:
+        """(issue id, post id, post time, joined at) of the posts that joined a paged issue since
+        the last `members_saved`, oldest first: the issue's timeline for the warehouse."""
+        return [(iid, pid, at, joined) for (iid, pid), (at, joined) in self._unsaved.items()]
+
+    def members_saved(self, saved: Sequence[Membership]) -> None:
+        """Those memberships are stored; forget them (others that joined since stay)."""
+        for issue_id, post_id, _, _ in saved:
+            self._unsaved.pop((issue_id, post_id), None)
+
+    def _note_members(self, issue: _Issue, post_ids: Iterable[str]) -> None:
+        """Keep the posts that joined a paged issue for the warehouse (a candidate's posts are
+        noted when it pages: most candidates never do)."""
+        if issue.status != IssueStatus.live:
+            return
+        joined = self._clock or issue.last_activity
+        for post_id in post_ids:
+            post = self._index.get(post_id)
+            self._unsaved[(issue.id, post_id)] = (
+                post.at if post is not None else issue.first_post_at,
+                joined,
+            )
+        while len(self._unsaved) > self.max_unsaved:
+            # Nobody drains them (no warehouse, or it is down for long): the oldest go, counted.
+            self._unsaved.popitem(last=False)
+            self.unsaved_dropped += 1
 
     # -- posts --------------------------------------------------------------------------------
 
@@ -452,6 +490,7 @@ class IssueTracker:
         if post_id in issue.members:
             return
         issue.members[post_id] = None
+        self._note_members(issue, (post_id,))
         if len(issue.members) > self.max_members:
             issue.members.popitem(last=False)
         issue.posts += 1
@@ -788,6 +827,7 @@ class IssueTracker:
             if earlier is not None:
                 return self._revive(earlier, issue)
             issue.status = IssueStatus.live
+            self._note_members(issue, issue.members)
             assert self._clock is not None
             issue.paged_at = self._clock
             issue.paged_size = issue.posts
@@ -851,9 +891,10 @@ class IssueTracker:
         """Add the absorbed issue's posts and counts to the survivor's, including posts the index
         no longer holds (an hour-old issue's first posts): counts are added, not recounted."""
         overlap = sum(1 for pid in absorbed.members if pid in survivor.members)
-        for pid in absorbed.members:
-            if pid not in survivor.members:
-                survivor.members[pid] = None
+        joining = [pid for pid in absorbed.members if pid not in survivor.members]
+        for pid in joining:
+            survivor.members[pid] = None
+        self._note_members(survivor, joining)
         while len(survivor.members) > self.max_members:
             survivor.members.popitem(last=False)
         survivor.posts += absorbed.posts - overlap

@@ -157,6 +157,7 @@ def make_pipeline(settings: Settings, store: ClickHouseStore, redis: Redis) -> P
         issues=IssueState(
             factory=lambda: make_issue_tracker(settings, classifier.topic_similarity),
             store=IssueStore(redis, settings.app_id, retention_seconds=settings.alert_dedup_ttl_seconds),
+            warehouse=store,
             interval_seconds=settings.detector_checkpoint_seconds,
         ),
         watchlist=watchlist,

@@ -17,7 +17,7 @@ import orjson
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError, DataError, OperationalError
 
-from pantau.domain import Alert, AlertStatus, DeadLetter, EnrichedPost, Severity, SignalKind, as_utc
+from pantau.domain import Alert, AlertStatus, DeadLetter, EnrichedPost, Issue, Severity, SignalKind, as_utc
 
 POST_COLUMNS = (
     "id", "platform", "native_id", "author_id", "author_handle", "text", "lang", "created_at", "url",
@@ -85,6 +85,29 @@ def alert_row(alert: Alert) -> list[Any]:
         alert.assignee,
         alert.assigned_by, alert.assigned_at, alert.renewed_at, alert.resolved_by, alert.resolved_at,
         alert.escalated_at,
+    ]  # fmt: skip
+
+
+ISSUE_COLUMNS = (
+    "id", "status", "label", "targets", "first_post_at", "opened_at", "paged_at", "last_activity", "posts",
+    "accounts", "voices", "reposts", "rate_per_hour", "baseline_per_hour", "growth", "scale_seconds",
+    "signal_kinds", "amplifiers", "coordination", "representatives", "first_posts", "merged_from",
+    "merged_into", "record", "updated_at",
+)  # fmt: skip
+
+ISSUE_POST_COLUMNS = ("issue_id", "post_id", "created_at", "joined_at")
+
+
+def issue_row(issue: Issue, updated_at: datetime) -> list[Any]:
+    """The issue's version at `updated_at` (the newest version of an id is the one kept)."""
+    kinds = sorted({facet.kind.value for facet in issue.facets})
+    return [
+        issue.id, issue.status.value, list(issue.label), list(issue.targets), issue.first_post_at,
+        issue.opened_at, issue.paged_at, issue.last_activity, issue.posts, issue.accounts, issue.voices,
+        issue.reposts, issue.rate_per_hour, issue.baseline_per_hour, issue.growth, issue.scale_seconds,
+        kinds, dict(issue.amplifiers), list(issue.coordination), list(issue.representatives),
+        list(issue.first_posts), list(issue.merged_from), issue.merged_into, issue.model_dump_json(),
+        updated_at,
     ]  # fmt: skip
 
 
@@ -252,6 +275,26 @@ class ClickHouseStore:
         """Rows in `NOTIFICATION_LOG_COLUMNS` order."""
         if rows:
             self.client.insert("notification_log", list(rows), column_names=list(NOTIFICATION_LOG_COLUMNS))
+
+    # -- issues ---------------------------------------------------------------------------------
+    def upsert_issues(self, issues: Sequence[Issue], *, at: datetime) -> None:
+        """Write the issues' versions as of `at`: a later write of the same id replaces them."""
+        if issues:
+            self.client.insert("issues", [issue_row(i, at) for i in issues], column_names=list(ISSUE_COLUMNS))
+
+    def insert_issue_posts(self, rows: Sequence[tuple[str, str, datetime, datetime]]) -> None:
+        """(issue id, post id, post time, joined at); a membership written twice is one row."""
+        if rows:
+            self.client.insert("issue_posts", [list(r) for r in rows], column_names=list(ISSUE_POST_COLUMNS))
+
+    def stored_issue(self, issue_id: str) -> Issue | None:
+        """The newest stored version of an issue (the warehouse's copy; Redis has the live one)."""
+        result = self.client.query(
+            "SELECT argMax(record, updated_at) FROM issues WHERE id = {id:String} GROUP BY id",
+            parameters={"id": issue_id},
+        )
+        rows = result.result_rows
+        return Issue.model_validate_json(rows[0][0]) if rows else None
 
     def get_alert(self, alert_id: str) -> Alert | None:
         found = self._query_alerts("id = {id:String}", {"id": alert_id}, limit=1, offset=0)

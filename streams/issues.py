@@ -24,9 +24,11 @@ from typing import Any
 from alerts.issue_store import IssueStore
 from detectors.issues import IssueEvent, IssueInput, IssueTracker
 from pantau.checkpoints import dump_state, load_state
+from pantau.domain import Issue, utcnow
+from storage.repository import ClickHouseStore
 
 log = logging.getLogger(__name__)
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: the tracker keeps the memberships the warehouse has not stored
 
 
 def dumps(tracker: IssueTracker) -> bytes:
@@ -42,6 +44,8 @@ def loads(data: bytes) -> IssueTracker | None:
 class IssueState:
     factory: Callable[[], IssueTracker]
     store: IssueStore
+    # Where issues and their posts are kept for analysts and dashboards (None: nowhere).
+    warehouse: ClickHouseStore | None = None
     interval_seconds: float = 10.0
     executor: Executor = field(default_factory=lambda: ThreadPoolExecutor(1, "pantau-issues"))
     tracker: IssueTracker | None = None
@@ -108,18 +112,33 @@ class IssueState:
         self.unacked = []
         self.dirty = False
 
+    @staticmethod
+    def _store_rows(
+        warehouse: ClickHouseStore,
+        issues: Sequence[Issue],
+        joined: Sequence[tuple[str, str, datetime, datetime]],
+    ) -> None:
+        warehouse.upsert_issues(issues, at=utcnow())
+        warehouse.insert_issue_posts(joined)
+
     def due(self) -> bool:
         return time.monotonic() - self.last_checkpoint >= self.interval_seconds
 
     async def checkpoint(self) -> None:
-        """Save the tracker and the live issues' snapshots, then ack what they include."""
+        """Store the live issues and their new posts in the warehouse, save the tracker and the
+        issues' snapshots, then ack what they include. The warehouse comes first: a crash after it
+        re-stores the same rows from the older checkpoint (they collapse), never loses them."""
         async with self.lock:
             tracker = self.tracker
             data = issues = None
             if tracker is not None and self.dirty:
                 loop = asyncio.get_running_loop()
-                data = await loop.run_in_executor(self.executor, dumps, tracker)
                 issues = await loop.run_in_executor(self.executor, tracker.paged)
+                if self.warehouse is not None:
+                    joined = await loop.run_in_executor(self.executor, tracker.unsaved_members)
+                    await asyncio.to_thread(self._store_rows, self.warehouse, issues, joined)
+                    await loop.run_in_executor(self.executor, tracker.members_saved, joined)
+                data = await loop.run_in_executor(self.executor, dumps, tracker)
             await self.store.save(data, issues or [])
             self.dirty = False
             events, self.unacked = self.unacked, []

@@ -20,6 +20,7 @@ TABLES_BY_VERSION = {
     4: {"alerts", "alert_events"},
     5: {"dead_letters"},
     6: {"notification_log"},
+    7: {"issues", "issue_posts"},
 }
 
 

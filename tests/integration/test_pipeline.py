@@ -145,6 +145,24 @@ async def test_a_burst_becomes_one_issue_with_one_alert_in_redis_and_clickhouse(
     issue = await harness.redis.get(f"pantau:{harness.settings.app_id}:issue:{issue_id}")
     assert issue is not None and orjson.loads(issue)["posts"] >= 8
 
+    # The warehouse has the issue for analysts and dashboards, and its posts (the checkpoint's).
+    async def posts_stored() -> bool:
+        query = "SELECT count() FROM issue_posts FINAL WHERE issue_id = {id:String}"
+        return bool(harness.client.command(query, parameters={"id": issue_id}) >= 8)
+
+    await wait_for(posts_stored, seconds=30, what="the issue's posts in the warehouse")
+    stored = harness.store.stored_issue(issue_id)
+    assert stored is not None and stored.label and stored.posts >= 8
+
+    async def all_are_stored_posts() -> bool:
+        query = (
+            "SELECT count() FROM issue_posts WHERE issue_id = {id:String} "
+            "AND post_id NOT IN (SELECT id FROM posts)"
+        )
+        return bool(harness.client.command(query, parameters={"id": issue_id}) == 0)
+
+    await wait_for(all_are_stored_posts, seconds=30, what="the issue's posts among the stored posts")
+
 
 def sample(name: str) -> float:
     """A counter of this process's worker (the harness runs it in the test's event loop)."""

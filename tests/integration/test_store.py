@@ -8,7 +8,7 @@ import pytest
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError
 
-from pantau.domain import EnrichedPost, Enrichment, Metrics, Post, Sentiment, utcnow
+from pantau.domain import EnrichedPost, Enrichment, IssueStatus, Metrics, Post, Sentiment, SignalKind, utcnow
 from storage.repository import ClickHouseStore
 from tests.integration.harness import utc
 
@@ -77,3 +77,29 @@ def test_a_server_that_is_struggling_is_retried_not_blamed_on_the_posts(message:
     store = ClickHouseStore(FailingClient(message))  # type: ignore[arg-type]
     with pytest.raises(DatabaseError):
         store.insert_new_posts_isolating([enriched(str(i)) for i in range(4)])
+
+
+def test_an_issue_keeps_its_newest_version_and_each_post_once(clickhouse: Client) -> None:
+    from tests.unit.test_issue_alerts import facet, issue
+
+    store = ClickHouseStore(clickhouse)
+    first = issue(facet(SignalKind.volume_burst), posts=12)
+    grown = first.model_copy(update={"posts": 40, "status": IssueStatus.closed})
+    now = utcnow()
+    store.upsert_issues([grown], at=now)
+    store.upsert_issues([first], at=now - timedelta(seconds=5))  # an older version, written late
+    stored = store.stored_issue(first.id)
+    assert stored == grown
+    assert store.stored_issue("no-such-issue") is None
+    joined = [(first.id, f"x:{n}", now - timedelta(minutes=n), now) for n in range(3)]
+    store.insert_issue_posts(joined)
+    store.insert_issue_posts(joined[:2])  # a checkpoint stored again after a crash
+    rows = clickhouse.query(
+        "SELECT post_id, created_at FROM issue_posts FINAL WHERE issue_id = {id:String} ORDER BY post_id",
+        parameters={"id": first.id},
+    ).result_rows
+    assert [r[0] for r in rows] == ["x:0", "x:1", "x:2"]
+    kinds = clickhouse.query(
+        "SELECT signal_kinds FROM issues FINAL WHERE id = {id:String}", parameters={"id": first.id}
+    ).result_rows
+    assert kinds == [(["volume_burst"],)]

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
+
 from detectors.issues import IssueInput, IssueTracker
 from pantau.domain import Issue, IssueStatus
 from streams.issues import IssueState, dumps, loads
@@ -72,3 +74,51 @@ def test_an_unreadable_or_old_checkpoint_is_ignored() -> None:
     assert loads(b"not zlib") is None
     tracker = loads(dumps(IssueTracker()))
     assert isinstance(tracker, IssueTracker)
+
+
+class MemoryWarehouse:
+    """Stands in for ClickHouseStore's issue writes; `fail` makes the next write raise."""
+
+    def __init__(self) -> None:
+        self.issues: dict[str, Issue] = {}
+        self.members: set[tuple[str, str]] = set()
+        self.fail = False
+
+    def upsert_issues(self, issues: Any, *, at: Any) -> None:
+        if self.fail:
+            raise ConnectionError("warehouse down")
+        self.issues.update({i.id: i for i in issues})
+
+    def insert_issue_posts(self, rows: Any) -> None:
+        self.members.update((issue_id, post_id) for issue_id, post_id, _, _ in rows)
+
+
+async def test_the_checkpoint_stores_the_paged_issue_and_its_posts_in_the_warehouse_once() -> None:
+    store, warehouse = MemoryIssueStore(), MemoryWarehouse()
+    state = IssueState(factory=watching, store=store, warehouse=warehouse, interval_seconds=0.0)  # type: ignore[arg-type]
+    await state.process(Stream(), [Event(1)], inputs())
+    await state.checkpoint()
+    (issue,) = warehouse.issues.values()
+    assert state.tracker is not None
+    assert warehouse.members == {(issue.id, p) for p in state.tracker.members(issue.id)}
+    assert len(warehouse.members) == issue.posts >= 10
+    # Stored memberships are forgotten, in the checkpoint too.
+    assert state.tracker.unsaved_members() == []
+    restored = loads(store.tracker or b"")
+    assert restored is not None and restored.unsaved_members() == []
+
+
+async def test_a_warehouse_outage_acks_nothing_and_keeps_the_posts_for_the_next_checkpoint() -> None:
+    store, warehouse = MemoryIssueStore(), MemoryWarehouse()
+    state = IssueState(factory=watching, store=store, warehouse=warehouse, interval_seconds=0.0)  # type: ignore[arg-type]
+    stream, events = Stream(), [Event(1)]
+    await state.process(stream, events, inputs())
+    warehouse.fail = True
+    with pytest.raises(ConnectionError):
+        await state.checkpoint()
+    assert stream.acked == [] and store.tracker is None
+    assert state.tracker is not None and state.tracker.unsaved_members()
+    warehouse.fail = False
+    await state.checkpoint()
+    assert stream.acked == events
+    assert len(warehouse.members) >= 10

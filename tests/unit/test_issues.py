@@ -443,3 +443,30 @@ def test_a_signal_that_is_the_stages_first_record_waits_for_its_posts() -> None:
     feed(tracker, [post(-1 - i, "chatter", CHATTER[i % 3], minute=-60 + i * 0.3) for i in range(200)])
     events = feed(tracker, posts)
     assert [e.kind for e in events if e.kind == "opened"] == ["opened"]
+
+
+def test_the_posts_of_a_paged_issue_wait_for_the_warehouse_and_a_candidates_do_not() -> None:
+    tracker = watching()
+    posts = leak_posts()
+    feed(tracker, posts)
+    tracker.signal(burst("term", "kartu", posts))  # a word's burst alone: a candidate, never paged
+    assert tracker.issues() and tracker.unsaved_members() == []
+    tracker.signal(burst("hashtag", "kpdbocor", posts))
+    (issue,) = tracker.paged()
+    pending = tracker.unsaved_members()
+    assert {(i, p) for i, p, _, _ in pending} == {(issue.id, o.post_id) for o in posts}
+    assert all(at == o.at for (_, _, at, _), o in zip(pending, posts, strict=True))
+    tracker.members_saved(pending[:5])
+    later = leak_posts(first=100, count=3, minute=1.0)
+    feed(tracker, later)
+    left = {p for _, p, _, _ in tracker.unsaved_members()}
+    assert left == {o.post_id for o in posts[5:]} | {o.post_id for o in later}
+
+
+def test_unsaved_posts_are_capped_when_nobody_stores_them() -> None:
+    tracker = watching(max_unsaved_members=8)
+    posts = leak_posts()
+    feed(tracker, posts)
+    tracker.signal(burst("hashtag", "kpdbocor", posts))
+    assert len(tracker.unsaved_members()) == 8
+    assert tracker.unsaved_dropped == len(posts) - 8
