@@ -20,9 +20,16 @@ not an id. Numbers: `count`, `expected`, `ratio`, `score` ((count - expected) / 
 Minimum history. A detector that has just started knows nothing of the keys already busy. At the
 minute scale the rule of volume.py holds: a key first seen within the warm-up (`min_history_windows`
 windows of the watch start) must have that much history first; a key first seen later is new to the
-stream (a hashtag born in a burst) and may signal from its first window. The hour and day scales
-need the key's own history, whatever its age: 24 hours and 3 days, so a new detector does not page
-on its first day, and a key born in a burst signals at the minute scale only.
+stream (a hashtag born in a burst) and may signal from its first window. The hour scale follows the
+same rule with a day of warm-up: a new key with 10 posts in an hour signals there (a thin event's
+hashtag rarely has 5 posts in one five-minute window). The day scale needs the key's own history,
+whatever its age: 3 days, so a new detector does not page on its first days.
+
+Sensitive on purpose: these are signals, not pages. The issue layer (`detectors/issues.py`) pages
+only a happening with enough posts, voices and a readable label, so a lower hour threshold brings
+thin events in earlier without more alerts: on the CrisisLex issue stream, 20 -> 10 posts an hour
+and new keys exempt took the issues' median delay from 163 to 85 minutes, alerts per found event
+from 1.44 to 1.35, with no unmatched alert; 6 posts an hour gave 68 minutes but 1.48 alerts.
 
 Counting, as volume.py: event time from the post, clamped to its arrival plus `max_future_seconds`;
 a post older than the key's newest by more than `horizon_seconds` is counted as `late` and dropped;
@@ -283,8 +290,11 @@ class Scale:
 MINUTES = Scale(
     window_seconds=300, min_count=5, ratio=3.0, alpha=0.05, min_history_windows=3, new_keys_exempt=True
 )
-# Hours: a day of the key's own history first; the level remembers about a day.
-HOURS = Scale(window_seconds=HOUR_SECONDS, min_count=20, ratio=2.5, alpha=0.05, min_history_windows=24)
+# Hours: a day of the key's own history first, unless the key is new to the stream; the level
+# remembers about a day.
+HOURS = Scale(
+    window_seconds=HOUR_SECONDS, min_count=10, ratio=2.5, alpha=0.05, min_history_windows=24, new_keys_exempt=True
+)
 # A day: three days of history first; the level remembers about four days.
 DAY = Scale(window_seconds=DAY_SECONDS, min_count=50, ratio=1.5, alpha=0.25, min_history_windows=3)
 DEFAULT_SCALES = (MINUTES, HOURS, DAY)
