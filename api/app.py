@@ -12,14 +12,17 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
 from redis.asyncio import Redis
 
 from api.deps import ApiContext, make_context
 from api.middleware import BodySizeLimit
-from api.routes import alerts, ingest, issues, keys, operations, silences, summaries
+from api.routes import alerts, ingest, issues, keys, me, operations, silences, summaries
 from config.settings import Settings
 from pantau.bus import RawProducer, ensure_topics
 from pantau.metrics import StageRates
@@ -38,6 +41,15 @@ ROUTERS = (
     silences.router,
     summaries.router,
     keys.router,
+    me.router,
+)
+
+# The desk page: plain HTML, CSS and JavaScript modules shipped in the package, no build step.
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+# The page loads nothing from elsewhere and never runs inline code: post text cannot become script.
+DESK_PAGE_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'"
 )
 
 
@@ -130,4 +142,24 @@ def create_app(settings: Settings, context: ApiContext | None = None) -> FastAPI
         app.state.authenticator = context.authenticator
     for router in ROUTERS:
         app.include_router(router)
+    mount_desk_page(app)
     return app
+
+
+def mount_desk_page(app: FastAPI) -> None:
+    """The desk page at `/` and its files under `/static/`, open to all: the page asks for a key and
+    sends it with every data call, which is where access is checked."""
+
+    @app.get("/", include_in_schema=False)
+    async def desk_page() -> FileResponse:
+        return FileResponse(
+            STATIC_DIR / "index.html",
+            headers={
+                "Content-Security-Policy": DESK_PAGE_POLICY,
+                "Cache-Control": "no-cache",
+                "X-Content-Type-Options": "nosniff",
+                "Referrer-Policy": "no-referrer",
+            },
+        )
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
