@@ -293,7 +293,12 @@ MINUTES = Scale(
 # Hours: a day of the key's own history first, unless the key is new to the stream; the level
 # remembers about a day.
 HOURS = Scale(
-    window_seconds=HOUR_SECONDS, min_count=10, ratio=2.5, alpha=0.05, min_history_windows=24, new_keys_exempt=True
+    window_seconds=HOUR_SECONDS,
+    min_count=10,
+    ratio=2.5,
+    alpha=0.05,
+    min_history_windows=24,
+    new_keys_exempt=True,
 )
 # A day: three days of history first; the level remembers about four days.
 DAY = Scale(window_seconds=DAY_SECONDS, min_count=50, ratio=1.5, alpha=0.25, min_history_windows=3)
