@@ -598,6 +598,57 @@ def eval_issues_command(
     typer.echo(dumps(run_issue_eval(settings, stream, truth, events, cache=cache, show=show)))
 
 
+@app.command()
+def report(
+    since: Annotated[
+        str, typer.Option(help="Start: a span before --until (24h, 7d, 90m) or an ISO date or time.")
+    ] = "24h",
+    until: Annotated[
+        str, typer.Option(help="End: 'now' or an ISO date or time (desk time unless it has an offset).")
+    ] = "now",
+    fmt: Annotated[
+        str, typer.Option("--format", help="html, pdf or md (charts as PNG files beside it).")
+    ] = "html",
+    lang: Annotated[str, typer.Option(help="id (Indonesian) or en (English).")] = "id",
+    out: Annotated[
+        Path | None, typer.Option(help="The file to write (default: pantau-brief-<time>-<lang>.<format>).")
+    ] = None,
+) -> None:
+    """The brief for a period: issues, per-target trends, share of voice, coordinated campaigns and
+    notable posts, read from ClickHouse."""
+    from datetime import timedelta, timezone
+
+    from config.watchlist import load_watchlist
+    from pantau.domain import utcnow
+    from service.report import (
+        default_name,
+        parse_period,
+        report_format,
+        report_language,
+        run_with_progress,
+        write_report,
+    )
+    from storage.client import open_client
+
+    try:
+        report_fmt, language = report_format(fmt), report_language(lang)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    settings = settings_or_exit()
+    zone = timezone(timedelta(hours=settings.local_utc_offset_hours))
+    try:
+        period = parse_period(since, until, now=utcnow(), zone=zone)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    client = open_client(settings.resolved_clickhouse_dsn)
+    watchlist = load_watchlist(settings.watchlist_path)
+    document = run_with_progress(client, period, watchlist, language, zone, show=sys.stderr.isatty())
+    for path in write_report(
+        document, report_fmt, out or Path(default_name(period, language, report_fmt, zone))
+    ):
+        typer.echo(f"wrote {path}")
+
+
 def main() -> None:
     """The console script: a data file a command cannot read ends in one line naming the file and
     what was expected, and exit status 2, wherever in the command it was found."""
