@@ -649,6 +649,34 @@ def report(
         typer.echo(f"wrote {path}")
 
 
+@app.command()
+def backfill(
+    stream: Annotated[Path, typer.Option(help="Posts, one JSON object per line (the ingest format).")],
+    cache: Annotated[
+        Path | None, typer.Option(help="Keep the classified posts here, to load the stream again quickly.")
+    ] = None,
+) -> None:
+    """Load a recorded stream into ClickHouse as the service would have stored it, without the
+    broker: posts classified and stored once, its issues with their posts, and each issue's alert
+    with its history in the stream's own time (history only: nobody is paged)."""
+    import dataclasses
+    import json
+
+    from service.backfill import backfill as load_stream
+    from service.runtime import open_store
+
+    settings = settings_or_exit()
+    if not stream.is_file():
+        raise typer.BadParameter(f"{stream} is not a file")
+    store = open_store(settings, migrate=True)
+
+    def progress(done: int, total: int) -> None:
+        print(f"\rclassified {done}/{total}", end="", file=sys.stderr, flush=True)
+
+    report = load_stream(settings, stream, store, cache=cache, progress=progress)
+    typer.echo(json.dumps(dataclasses.asdict(report)))
+
+
 def main() -> None:
     """The console script: a data file a command cannot read ends in one line naming the file and
     what was expected, and exit status 2, wherever in the command it was found."""

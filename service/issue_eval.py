@@ -32,7 +32,7 @@ from detectors.base import Observation, observations
 from detectors.ensemble import DetectorSet
 from detectors.issue_eval import Page, score_pages
 from detectors.issue_streams import read_issue_events, read_truth
-from detectors.issues import IssueInput, IssueTracker
+from detectors.issues import IssueEvent, IssueInput, IssueTracker
 from pantau.domain import Alert, EnrichedPost, Enrichment, Signal
 from pantau.normalise import PostIn, post_from_input
 
@@ -119,6 +119,7 @@ def replay(
     batch_posts: int = 64,
     batch_seconds: float = 10.0,
     seed: int = 0,
+    on_issue_event: Callable[[IssueEvent], None] = lambda event: None,
 ) -> Replay:
     window = timedelta(seconds=batch_seconds)
     rules = load_alerting(settings.alerting_path)
@@ -140,6 +141,7 @@ def replay(
         for signal in batch_signals:
             events += tracker.signal(signal)
         for event in events:
+            on_issue_event(event)
             issue_events[event.kind] = issue_events.get(event.kind, 0) + 1
             if event.kind == "opened":
                 issue = event.issue

@@ -1,15 +1,26 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from clickhouse_connect.driver.client import Client
 
 from config.settings import Settings, load_settings
+from service.backfill import BackfillReport, backfill
 from service.engines import TansuBroker, ValkeyServer
+from storage.client import open_client
+from storage.migrate import Migrator
+from storage.repository import ClickHouseStore
 from tests.integration.harness import Harness
+
+
+@dataclass(frozen=True)
+class ReplayedWarehouse:
+    client: Client
+    report: BackfillReport
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -44,3 +55,20 @@ def settings(broker: TansuBroker, valkey: ValkeyServer, chdb_dsn: str, tmp_path:
 async def harness(settings: Settings, clickhouse: Client) -> AsyncIterator[Harness]:
     async with Harness(settings=settings, client=clickhouse) as running:
         yield running
+
+
+DEMO_STREAM = Path(__file__).resolve().parents[2] / "service" / "demo" / "posts.jsonl"
+
+
+@pytest.fixture(scope="session")
+def replayed_demo(chdb_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReplayedWarehouse]:
+    """A warehouse holding the demo stream as the service would have stored it: its posts
+    classified, its issues, their posts and alerts (`pantau backfill`). Built once per session
+    (classifying the posts takes a while); tests only read it."""
+    database = f"replayed_{uuid.uuid4().hex[:8]}"
+    client = open_client(chdb_dsn, database=database)
+    Migrator(client).up()
+    settings = load_settings(clickhouse_dsn=chdb_dsn, data_dir=tmp_path_factory.mktemp("replayed"))
+    report = backfill(settings, DEMO_STREAM, ClickHouseStore(client))
+    yield ReplayedWarehouse(client=client, report=report)
+    client.command(f"DROP DATABASE IF EXISTS `{database}` SYNC")
