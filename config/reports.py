@@ -20,9 +20,9 @@ import yaml
 from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+# Re-exported: the schedule's callers name the shipped file from here.
+from config.settings import DEFAULT_REPORTS as DEFAULT_REPORTS
 from config.yaml_source import ConfigFileError, compose, construct, located
-
-DEFAULT_REPORTS = Path(__file__).resolve().parent / "reports.yaml"
 
 ReportFormat = Literal["html", "pdf", "md"]
 ReportLanguage = Literal["id", "en"]

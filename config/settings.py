@@ -25,6 +25,7 @@ CONFIG_DIR = Path(__file__).resolve().parent
 DEFAULT_WATCHLIST = CONFIG_DIR / "watchlist.yaml"
 DEFAULT_ALERTING = CONFIG_DIR / "alerting.yaml"
 DEFAULT_SOURCES = CONFIG_DIR / "sources.yaml"
+DEFAULT_REPORTS = CONFIG_DIR / "reports.yaml"
 
 PositiveInt = Annotated[int, Field(gt=0)]
 PositiveFloat = Annotated[float, Field(gt=0)]
@@ -276,6 +277,13 @@ class Settings(BaseSettings):
         default=DEFAULT_ALERTING,
         description="Routes, grouping, inhibition, receivers. Checked at start-up; re-read when it changes.",
     )
+    reports_path: Path = Field(
+        default=DEFAULT_REPORTS,
+        description="Scheduled briefs (cron, period, receivers). Checked at start-up; re-read on change.",
+    )
+    reports_run: bool = Field(
+        default=True, description="Build and send the scheduled briefs in the worker (one worker sends each)."
+    )
     notify_tick_seconds: float = Field(
         default=1.0, gt=0, le=60, description="How often the dispatcher checks its timers (alerts wake it)."
     )
@@ -383,7 +391,7 @@ class Settings(BaseSettings):
             raise ValueError("must be a string")
         return validate_admin_key(raw)
 
-    @field_validator("watchlist_path", "alerting_path", "sources_path")
+    @field_validator("watchlist_path", "alerting_path", "sources_path", "reports_path")
     @classmethod
     def _watchlist_exists(cls, value: Path) -> Path:
         if not value.is_file():

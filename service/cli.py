@@ -89,13 +89,16 @@ def up(
 
 
 def _check_alerting(settings: Settings) -> None:
-    """A bad alerting or sources file stops start-up, naming its line (a running worker keeps its
-    last good alerting rules)."""
+    """A bad alerting, reports or sources file stops start-up, naming its line (a running worker
+    keeps its last good alerting rules and brief schedule)."""
     from alerts.config import AlertingConfigError, load_alerting
+    from config.reports import ReportsConfigError, load_reports
 
     try:
-        load_alerting(settings.alerting_path)
-    except AlertingConfigError as exc:
+        alerting = load_alerting(settings.alerting_path)
+        if settings.reports_run:
+            load_reports(settings.reports_path, receivers={r.name for r in alerting.receivers})
+    except (AlertingConfigError, ReportsConfigError) as exc:
         typer.echo(f"pantau: {exc}", err=True)
         raise typer.Exit(2) from None
     sources_or_exit(settings)

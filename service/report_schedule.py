@@ -149,8 +149,12 @@ async def run_report_schedule(
     clock: Callable[[], datetime] = utcnow,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     stop: asyncio.Event | None = None,
+    claim: Callable[[str], Awaitable[bool]] | None = None,
 ) -> None:
     """Run until cancelled (or `stop` is set): fire each enabled report at its cron times.
+
+    `claim`: with several workers running the schedule, each fire time ("name@time") is built and
+    sent by the one worker whose claim succeeds (None: this process is the only one).
 
     `client`: the process's ClickHouse client (one is opened when None: with chdb, pass the one the
     process has). Raises ReportsConfigError or AlertingConfigError at once when a file is bad at start."""
@@ -183,7 +187,11 @@ async def run_report_schedule(
                 due.setdefault(report.name, next_fire_time(report.cron, now, zone))
             for report in enabled:
                 if due[report.name] <= now:
+                    fire = due[report.name]
                     due[report.name] = next_fire_time(report.cron, now, zone)
+                    if claim is not None and not await claim(f"{report.name}@{fire.isoformat()}"):
+                        log.info("reports: %s at %s is another worker's", report.name, fire)
+                        continue
                     try:
                         deliveries = await run_scheduled_report(
                             settings, client, rules, report, sender, now=now

@@ -15,6 +15,7 @@ import functools
 import io
 import logging
 import signal
+import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -66,6 +67,8 @@ log = logging.getLogger("pantau")
 GRACEFUL_SHUTDOWN_SECONDS = 5
 # A stop normally takes 2-3 s after the drain; one still going this long says where it waits.
 SLOW_STOP_SECONDS = 10.0
+# A fire time of a scheduled brief, once claimed by a worker, stays claimed this long.
+REPORT_CLAIM_SECONDS = 7 * 24 * 3600
 
 
 def report_slow_stop(seconds: float) -> None:
@@ -261,6 +264,39 @@ class DispatcherService(mode.Service):
             self._running.cancel()
             await asyncio.gather(self._running, return_exceptions=True)
         await self.dispatcher.notifier.aclose()
+
+
+class ReportScheduleService(mode.Service):
+    """The scheduled briefs (config/reports.yaml) inside the worker's event loop; with several
+    workers, each fire time is claimed in Redis and sent once."""
+
+    def __init__(self, settings: Settings, store: ClickHouseStore, redis: Redis, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.settings, self.store, self.redis = settings, store, redis
+        self._running: asyncio.Task[None] | None = None
+
+    async def claim(self, fire: str) -> bool:
+        key = f"pantau:{self.settings.app_id}:report-fired:{fire}"
+        return bool(await self.redis.set(key, socket.gethostname(), nx=True, ex=REPORT_CLAIM_SECONDS))
+
+    async def on_start(self) -> None:
+        # Here, not at the top: charts and PDF are loaded only by a process that builds briefs.
+        from service.report_schedule import run_report_schedule
+
+        self._running = asyncio.create_task(
+            run_report_schedule(
+                self.settings,
+                client=self.store.client,
+                reports_path=self.settings.reports_path,
+                claim=self.claim,
+            ),
+            name="report-schedule",
+        )
+
+    async def on_stop(self) -> None:
+        if self._running is not None:
+            self._running.cancel()
+            await asyncio.gather(self._running, return_exceptions=True)
 
 
 def make_dispatcher(settings: Settings, pipeline: Pipeline) -> Dispatcher:
@@ -525,6 +561,8 @@ def run(
         services.append(ApiServer(create_app(settings, context), settings.api_host, settings.api_port))
     # First in the list, so stopped after the sources (API, demo) have stopped feeding it.
     services.insert(0, DispatcherService(make_dispatcher(settings, pipeline)))
+    if settings.reports_run:
+        services.append(ReportScheduleService(settings, store, alert_state.redis))
     if settings.broker_rollover != "off":
         # Every worker follows the topic generation; where the spool and the embedded broker are,
         # the topics roll over when the broker holds too much.

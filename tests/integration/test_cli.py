@@ -257,6 +257,25 @@ def test_a_bad_alerting_rule_stops_start_up_naming_its_line(tmp_path: Path, comm
     assert not (tmp_path / "var").exists(), "no engine may have been started"
 
 
+def test_a_bad_brief_schedule_stops_start_up_naming_its_line(tmp_path: Path) -> None:
+    schedule = tmp_path / "reports.yaml"
+    schedule.write_text(
+        "reports:\n  - name: brief\n    cron: '0 7 * *'\n    since: 24h\n    receivers: [desk]\n"
+    )
+    result = run_pantau(
+        tmp_path / "var", "up", timeout=30, PANTAU_API_PORT="0", PANTAU_REPORTS_PATH=str(schedule)
+    )
+    assert result.returncode == 2, result.stderr
+    assert f"{schedule}:3" in result.stderr and "cron" in result.stderr, result.stderr
+    assert not (tmp_path / "var").exists(), "no engine may have been started"
+    # Without the schedule in this deployment, the file is not its concern.
+    off = run_pantau(
+        tmp_path / "var", "up", "--demo-speed", "fast", timeout=30,
+        PANTAU_REPORTS_PATH=str(schedule), PANTAU_REPORTS_RUN="false",
+    )  # fmt: skip
+    assert off.returncode == 2 and "--demo-speed" in off.stderr, off.stderr
+
+
 def test_up_names_the_demo_speed_option_it_refuses(tmp_path: Path) -> None:
     result = run_pantau(tmp_path / "var", "up", "--demo", "--demo-speed", "fast", timeout=30)
     assert result.returncode == 2
