@@ -12,6 +12,9 @@ onset). Definitions, fixed before any tracker was tuned:
 - **Labels naming the event**: among matching pages, the share whose label shares a word with the
   event's keywords or name (folded, '#' dropped, words of three letters or more).
 - **Delay**: per found event, the first matching page's time minus the event's onset, in minutes.
+- **Delay floor**: per event, from its onset to the moment it has `min_posts` posts from
+  `min_accounts` accounts: no tracker that waits for that much can page sooner. Its median says how
+  much of the delay is the stream's (a thin sample) and how much the detectors'.
 - **Unmatched pages per quiet day**: pages matching no event, paged on a quiet day, per quiet day.
   A quiet day is a UTC calendar day with no event onset on it or on the day before. Also given
   per day of the whole stream.
@@ -137,4 +140,38 @@ def score_pages(
             event: {"alerts": len(by_event.get(event, [])), "delay_minutes": delay}
             for event, delay in sorted(delays.items())
         },
+    }
+
+
+def delay_floor(
+    posts: Sequence[tuple[str, datetime, str]],
+    truth: Mapping[str, str],
+    events: Sequence[EventRow],
+    *,
+    min_posts: int,
+    min_accounts: int,
+) -> dict[str, Any]:
+    """Minutes from each event's onset until `min_posts` of its posts from `min_accounts` accounts
+    exist (posts: id, time, author); an event that never gets there has no floor."""
+    by_event: dict[str, list[tuple[datetime, str]]] = {}
+    for post_id, at, author in posts:
+        name = truth.get(post_id, "")
+        if name:
+            by_event.setdefault(name, []).append((at, author))
+    floors: dict[str, float] = {}
+    for event in events:
+        count, authors = 0, set()
+        for at, author in sorted(by_event.get(event.event, [])):
+            if at < event.onset:
+                continue
+            count += 1
+            authors.add(author)
+            if count >= min_posts and len(authors) >= min_accounts:
+                floors[event.event] = round((at - event.onset).total_seconds() / 60, 1)
+                break
+    values = list(floors.values())
+    return {
+        "delay_floor_minutes_median": statistics.median(values) if values else None,
+        "delay_floor_minutes_p90": _percentile(values, 0.9),
+        "per_event": dict(sorted(floors.items())),
     }

@@ -30,7 +30,7 @@ from config.settings import Settings
 from config.watchlist import Watchlist, load_watchlist
 from detectors.base import Observation, observations
 from detectors.ensemble import DetectorSet
-from detectors.issue_eval import Page, score_pages
+from detectors.issue_eval import Page, delay_floor, score_pages
 from detectors.issue_streams import read_issue_events, read_truth
 from detectors.issues import IssueEvent, IssueInput, IssueTracker
 from pantau.domain import Alert, EnrichedPost, Enrichment, Signal
@@ -193,7 +193,7 @@ def run_issue_eval(
     cache: Path | None = None,
     show: int = 0,
 ) -> dict[str, Any]:
-    from service.runtime import make_detector
+    from service.runtime import make_detector, make_issue_tracker
 
     watchlist = load_watchlist(settings.watchlist_path)
 
@@ -205,7 +205,8 @@ def run_issue_eval(
     truth = read_truth(truth_path)
     events = read_issue_events(events_path)
     detectors = make_detector(settings, *(() if similarity is None else (similarity,)))
-    tracker = IssueTracker(detectors.topics.similarity)
+    # The issue layer as the service builds it from the settings.
+    tracker = make_issue_tracker(settings, detectors.topics.similarity)
     result = replay(enriched, detectors, tracker, watchlist, settings)
     times = [e.post.created_at for e in enriched]
     first, last = min(times), max(times)
@@ -218,6 +219,14 @@ def run_issue_eval(
         "issue_events": result.issue_events,
         "issues": issues,
         "per_key_alerts": keys,
+        # The stream's share of the delay: no layer that waits for the paging minimum is faster.
+        "floor": delay_floor(
+            [(e.post.id, e.post.created_at, e.post.author_id) for e in enriched],
+            truth,
+            events,
+            min_posts=settings.issue_min_posts,
+            min_accounts=settings.issue_min_accounts,
+        ),
         "model": model,
     }
     if show:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from detectors.issue_eval import Page, matched_event, quiet_days, score_pages
+from detectors.issue_eval import Page, delay_floor, matched_event, quiet_days, score_pages
 from detectors.issue_streams import EventRow
 
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
@@ -61,3 +61,15 @@ def test_an_event_without_posts_in_the_stream_is_not_counted() -> None:
     result = score_pages([], {"q1": "quake"}, [QUAKE, ghost], first=T0, last=T0 + timedelta(days=1))
     assert result["events"] == 1 and result["events_found"] == 0 and result["found_share"] == 0.0
     assert result["alerts_per_found_event"] is None and result["delay_minutes_median"] is None
+
+
+def test_the_delay_floor_is_when_an_event_first_has_enough_posts_from_enough_accounts() -> None:
+    onset = QUAKE.onset
+    posts = [(f"p{n}", onset + timedelta(minutes=n), f"u{n % 2}") for n in range(-3, 12)]  # 2 accounts
+    posts += [("late", onset + timedelta(minutes=20), "u9")]
+    truth = {post_id: "quake" for post_id, _, _ in posts} | {"bg": ""}
+    floor = delay_floor([*posts, ("bg", onset, "u5")], truth, [QUAKE, FLOOD], min_posts=10, min_accounts=3)
+    # Posts before the onset do not count; the tenth came at minute 9 but from two accounts only.
+    assert floor["per_event"] == {"quake": 20.0}
+    assert floor["delay_floor_minutes_median"] == 20.0
+    assert "flood" not in floor["per_event"]  # no post of its own: no floor
