@@ -1,13 +1,17 @@
-"""Build a sample daily brief from the bundled demo stream, without the models: load the demo posts
-into a ClickHouse database with a rule-based enrichment (the watchlist's target matcher; sentiment
-from a small word list, and from the planted happenings' ground truth), write the three happenings
-as issues (and the buzzer wave as a coordinated-posting alert), then render the brief.
+"""Build a sample daily brief from the bundled demo stream as the service would store it: the stream
+backfilled (`pantau backfill`: the real models, detectors and issue tracker) into a scratch ClickHouse
+(chdb) database, then the brief over the stream's hours rendered, and page 1 of its PDF drawn.
 
     python scripts/report_sample.py                 # docs/images/report.png: page 1 of the PDF
     python scripts/report_sample.py --out DIR       # also the HTML, PDF and Markdown briefs
 
-The integration tests load the stream the same way (`load_demo`). Page 1 is drawn with poppler's
-`pdftoppm` (Debian: poppler-utils).
+Page 1 is drawn with poppler's `pdftoppm` (Debian: poppler-utils).
+
+`load_demo` is a quick stand-in without the models, for tests that need the demo's posts and
+issues in the warehouse but not the models' verdicts (the scheduled brief's delivery test): a
+rule-based enrichment (the watchlist's target matcher; sentiment from a small word list, and from
+the planted happenings' ground truth), the three happenings as issues and the buzzer wave as a
+coordinated-posting alert.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import sys
 import tempfile
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -216,10 +220,32 @@ def first_page_png(pdf: Path, out: Path, *, dpi: int = 60) -> Path:
     return prefix.with_suffix(".png")
 
 
-def main(argv: list[str] | None = None) -> int:
-    from service.report import Period, build_report, write_report
+def backfilled_demo(scratch: Path) -> Client:
+    """A chdb database under `scratch` holding the demo stream backfilled through the real pipeline."""
+    from config.settings import load_settings
+    from service.backfill import backfill
     from storage.client import open_client
     from storage.migrate import Migrator
+    from storage.repository import ClickHouseStore
+
+    dsn = f"chdb://{(scratch / 'clickhouse').resolve()}"
+    client = open_client(dsn, database="sample")
+    Migrator(client).up()
+    settings = load_settings(clickhouse_dsn=dsn, data_dir=scratch / "data")
+
+    def progress(done: int, total: int) -> None:
+        print(f"\rclassifying the demo posts: {done}/{total}", end="", file=sys.stderr, flush=True)
+
+    report = backfill(settings, DEMO / "posts.jsonl", ClickHouseStore(client), progress=progress)
+    print(
+        f"\nbackfilled {report.posts} posts ({report.model}): {report.issues} issues, {report.alerts} alerts",
+        file=sys.stderr,
+    )
+    return client
+
+
+def main(argv: list[str] | None = None) -> int:
+    from service.report import Period, build_report, write_report
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, help="Also keep the HTML, PDF and Markdown briefs here.")
@@ -229,14 +255,13 @@ def main(argv: list[str] | None = None) -> int:
     watchlist = load_watchlist(DEFAULT_WATCHLIST)
     zone = timezone(timedelta(hours=7), "WIB")
     with tempfile.TemporaryDirectory() as scratch:
-        client = open_client(f"chdb://{Path(scratch).resolve() / 'clickhouse'}", database="sample")
-        Migrator(client).up()
-        loaded = load_demo(client, watchlist)
+        client = backfilled_demo(Path(scratch))
+        [(first, last)] = client.query("SELECT min(created_at), max(created_at) FROM posts").result_rows
+        # The stream's hours in whole minutes: from the hour of its first post to just after its last.
         period = Period(
-            since=loaded.first.replace(minute=0, second=0, microsecond=0),
-            until=loaded.last + timedelta(minutes=5),
+            since=first.replace(minute=0, second=0, microsecond=0, tzinfo=UTC),
+            until=last.replace(second=0, microsecond=0, tzinfo=UTC) + timedelta(minutes=1),
         )
-        period = Period(period.since, period.until.replace(second=0, microsecond=0))
         document = build_report(client, period, watchlist, args.lang, zone)
         folder = args.out or Path(scratch) / "out"
         for fmt in ("html", "pdf", "md"):

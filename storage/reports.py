@@ -400,6 +400,10 @@ class ReportQueries:
             )
             for row in _rows(found):
                 posts.setdefault(row.pop("issue_id"), []).append(_post(row))
+        # Issues keep account ids; the brief names accounts as people read them, by handle.
+        handles = self.handles(
+            [*(a for r in rows for a in r["coordination"]), *(a for r in rows for a in r["amplifiers"])]
+        )
         issues = []
         for row in rows:
             peak_row = peaks.get(row["id"], {})
@@ -418,9 +422,9 @@ class ReportQueries:
                     reposts=int(row["reposts"]),
                     growth=float(row["growth"]),
                     signal_kinds=tuple(row["signal_kinds"]),
-                    coordination=tuple(row["coordination"]),
+                    coordination=tuple(handles.get(a, a) for a in row["coordination"]),
                     first_posts=tuple(row["first_posts"]),
-                    amplifiers={k: int(v) for k, v in row["amplifiers"].items()},
+                    amplifiers={handles.get(k, k): int(v) for k, v in row["amplifiers"].items()},
                     posts_in_period=int(peak_row.get("in_period", 0)),
                     peak_start=as_utc(peak_row["peak_start"]) if peak_row else None,
                     peak_posts=int(peak_row.get("peak_posts", 0)),
@@ -431,6 +435,18 @@ class ReportQueries:
         return issues
 
     # -- posts ----------------------------------------------------------------------------------
+    def handles(self, author_ids: Sequence[str]) -> dict[str, str]:
+        """Each author id's latest handle, where its posts name one."""
+        wanted = list(dict.fromkeys(a for a in author_ids if a))
+        if not wanted:
+            return {}
+        result = self.client.query(
+            "SELECT author_id, argMax(author_handle, created_at) FROM posts "
+            "WHERE author_id IN {ids:Array(String)} AND author_handle != '' GROUP BY author_id",
+            parameters={"ids": wanted},
+        )
+        return {str(author): str(handle) for author, handle in result.result_rows}
+
     def posts_by_id(self, ids: Sequence[str]) -> dict[str, ReportPost]:
         if not ids:
             return {}

@@ -3,10 +3,15 @@
 dashboards/queries.sql holds each query with Grafana's macros written as query parameters; the
 parameters here are what Grafana would fill in (tests/integration/warehouse_data.py). That the
 generated dashboards use exactly these blocks is checked in tests/unit/test_dashboards.py.
+
+Two warehouses: the hand-made one (warehouse_data.py), whose exact numbers and edge cases the
+per-panel tests check, and the demo stream replayed through the real models, detectors and issue
+tracker (`replayed_demo`), on which every panel must show something.
 """
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +21,7 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from service.dashboards import parse_queries
+from tests.integration.conftest import ReplayedWarehouse
 from tests.integration.warehouse_data import (
     COORDINATED_ACCOUNTS,
     IN_RANGE,
@@ -59,6 +65,74 @@ def test_every_query_runs_on_an_empty_schema(clickhouse: Client) -> None:
 def test_every_query_returns_rows_where_data_exists(loaded: Client) -> None:
     empty = [name for name in QUERIES if not run(loaded, name)]
     assert not empty, f"queries with no rows on the loaded warehouse: {empty}"
+
+
+# -- the replayed demo ------------------------------------------------------------------------------
+
+# The tables a backfill cannot fill: it writes no dead letters (a recorded stream is read whole or
+# not at all, without the broker's stages that dead-letter a message) and sends no notifications
+# (its alerts are history, not pages). The panels that read only these stay empty on a replay.
+UNFILLED_TABLES = frozenset({"dead_letters", "notification_log"})
+EMPTY_ON_A_REPLAY = frozenset(
+    {"dead_letters_per_minute", "dead_letters", "notification_deliveries", "notification_failures"}
+)
+# A backfill stores its rows when it runs, weeks after the stream it replays: the panels whose time
+# axis is when a post was stored are looked at over the backfill's own minutes.
+STORE_TIME_BLOCKS = frozenset({"stage_lag"})
+# FROM or JOIN and a name: a table or view the block reads (ARRAY JOIN unrolls a column instead).
+TABLE_READ = re.compile(r"(?<!ARRAY )\b(?:FROM|JOIN)\s+([a-z_]+)\b", re.IGNORECASE)
+STORE_TIME_FILTER = re.compile(r"\bstored_at >= \{from:")
+
+
+def tables_read(sql: str) -> set[str]:
+    return set(TABLE_READ.findall(sql))
+
+
+@pytest.fixture(scope="module")
+def replay_parameters(replayed_demo: ReplayedWarehouse) -> dict[str, dict[str, Any]]:
+    """What Grafana would fill in on the replayed demo, per time axis: the stream's time range
+    (first to last post), or the minutes the backfill stored it in; the busiest target and the
+    largest issue (the one with the most posts stored with it)."""
+    [(first, last, first_stored, last_stored, target, issue)] = replayed_demo.client.query(
+        """
+        SELECT
+            (SELECT min(created_at) FROM posts),
+            (SELECT max(created_at) FROM posts),
+            (SELECT min(stored_at) FROM posts),
+            (SELECT max(stored_at) FROM posts),
+            (SELECT target FROM post_targets GROUP BY target ORDER BY uniqExact(id) DESC, target LIMIT 1),
+            (SELECT issue_id FROM issue_posts GROUP BY issue_id
+                ORDER BY uniqExact(post_id) DESC, issue_id LIMIT 1)
+        """
+    ).result_rows
+    chosen = {"interval_s": 60, "target": target, "issue": issue}
+    return {
+        "stream": {**chosen, "from": utc(first).replace(second=0, microsecond=0), "to": utc(last)},
+        "stored": {
+            **chosen,
+            "from": utc(first_stored).replace(second=0, microsecond=0),
+            "to": utc(last_stored) + timedelta(minutes=1),
+        },
+    }
+
+
+def test_the_blocks_left_empty_on_a_replay_are_those_reading_what_a_backfill_cannot_fill() -> None:
+    reading_unfilled = {name for name, sql in QUERIES.items() if tables_read(sql) & UNFILLED_TABLES}
+    assert reading_unfilled == EMPTY_ON_A_REPLAY
+    assert all(tables_read(QUERIES[name]) <= UNFILLED_TABLES for name in EMPTY_ON_A_REPLAY)
+    assert {name for name, sql in QUERIES.items() if STORE_TIME_FILTER.search(sql)} == STORE_TIME_BLOCKS
+
+
+@pytest.mark.parametrize("name", sorted(QUERIES))
+def test_every_block_shows_the_replayed_demo(
+    replayed_demo: ReplayedWarehouse, replay_parameters: dict[str, dict[str, Any]], name: str
+) -> None:
+    axis = "stored" if name in STORE_TIME_BLOCKS else "stream"
+    rows = run(replayed_demo.client, name, **replay_parameters[axis])
+    if name in EMPTY_ON_A_REPLAY:
+        assert rows == [], name
+    else:
+        assert rows, f"{name} has no rows on the replayed demo ({replay_parameters[axis]})"
 
 
 # -- war room ---------------------------------------------------------------------------------------
