@@ -296,6 +296,17 @@ class ClickHouseStore:
         rows = result.result_rows
         return Issue.model_validate_json(rows[0][0]) if rows else None
 
+    def issue_timeline(self, issue_id: str, bucket_seconds: int) -> list[tuple[datetime, int]]:
+        """The issue's posts per bucket of `bucket_seconds` (by the posts' own time, buckets
+        aligned to the epoch), oldest first; only buckets holding posts. A membership stored twice
+        counts once (FINAL)."""
+        result = self.client.query(
+            "SELECT toStartOfInterval(created_at, INTERVAL {bucket:UInt32} SECOND) AS bucket, count() "
+            "FROM issue_posts FINAL WHERE issue_id = {id:String} GROUP BY bucket ORDER BY bucket",
+            parameters={"id": issue_id, "bucket": bucket_seconds},
+        )
+        return [(as_utc(bucket), _as_int(posts)) for bucket, posts in result.result_rows]
+
     def get_alert(self, alert_id: str) -> Alert | None:
         found = self._query_alerts("id = {id:String}", {"id": alert_id}, limit=1, offset=0)
         return found[0] if found else None

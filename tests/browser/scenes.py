@@ -1,6 +1,7 @@
 """What the browser tests put on the desk: issues published the way the worker's issue stage does it
 (`streams.app.handle_issue_event`: the issue, then its one alert, atomically in Redis, then the
-ClickHouse history), with the posts behind them stored as the store stage stores them."""
+ClickHouse history, its posts' memberships included), with the posts behind them stored as the store
+stage stores them."""
 
 from __future__ import annotations
 
@@ -134,9 +135,23 @@ def evidence_posts(story: Story, now: datetime | None = None) -> list[EnrichedPo
     return posts
 
 
-async def publish(harness: Harness, story: Story) -> Alert:
+def memberships(story: Story, now: datetime) -> list[tuple[str, str, datetime, datetime]]:
+    """issue_posts rows for all the story's posts: its representative posts at their own times, the
+    others from its first post to now, coming faster as it grows (the n-th of N at the square root
+    of n/N of the way: a rate rising in a straight line)."""
+    issue = issue_of(story, now)
+    shown = evidence_posts(story, now)
+    span = issue.last_activity - issue.first_post_at
+    others = story.posts - len(shown)
+    times = [item.post.created_at for item in shown]
+    times += [issue.first_post_at + span * (n / max(others - 1, 1)) ** 0.5 for n in range(others)]
+    return [(story.id, post_id(story, n), at, at) for n, at in enumerate(times)]
+
+
+async def publish(harness: Harness, story: Story, *, with_timeline: bool = True) -> Alert:
     """The story's posts, its issue and its alert, stored as the worker stores them; the alert
-    reaches the live feed on the way. Returns the alert."""
+    reaches the live feed on the way. Without its timeline no issue_posts rows are stored (an issue
+    whose memberships have not reached the warehouse yet). Returns the alert."""
     now = utcnow()
     issue = issue_of(story, now)
     await asyncio.to_thread(harness.store.insert_new_posts, evidence_posts(story, now))
@@ -147,6 +162,8 @@ async def publish(harness: Harness, story: Story) -> Alert:
 
     await IssueStore(harness.redis, harness.settings.app_id).save(None, [issue])
     await asyncio.to_thread(harness.store.upsert_issues, [issue], at=now)
+    if with_timeline:
+        await asyncio.to_thread(harness.store.insert_issue_posts, memberships(story, now))
     alert, change = await AlertState(harness.redis).apply(issue.id, decide, update_event="updated")
     assert alert is not None and change is not None
     await asyncio.to_thread(harness.store.upsert_alerts, [alert], event=change)

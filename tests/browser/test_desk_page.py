@@ -11,7 +11,7 @@ import httpx
 from playwright.async_api import Page, expect
 
 from tests.browser.conftest import Desk
-from tests.browser.scenes import EVENING, FOOD_CARD_LEAK, HOAX_WAVE, Story, publish
+from tests.browser.scenes import DEBATE, EVENING, FOOD_CARD_LEAK, HOAX_WAVE, Story, publish
 
 # The engines answer within a second or two, but this machine may be busy: wait generously.
 WAIT_MS = 20_000
@@ -72,7 +72,7 @@ async def test_a_responder_sees_an_alert_arrive_live_and_acknowledges_it(page: P
 
     detail = page.locator("#detail")
     await expect(detail.locator(".issue-title")).to_have_text("#DataBocor · kartu pangan", timeout=WAIT_MS)
-    await expect(detail.locator("svg.chart path.rate")).to_have_count(1)
+    await expect(detail.locator('svg.chart[data-source="timeline"] path.rate')).to_have_count(1)
     await expect(detail.locator(".amplifiers li").first).to_contain_text("kabarcepat_id")
     # Post text is text, never markup; only http(s) links become links.
     posts = detail.locator(".posts .post")
@@ -109,6 +109,7 @@ async def test_a_responder_sees_an_alert_arrive_live_and_acknowledges_it(page: P
 
 async def test_a_viewer_reads_the_issue_but_gets_no_actions(page: Page, desk: Desk) -> None:
     await publish(desk.harness, FOOD_CARD_LEAK)
+    await publish(desk.harness, DEBATE, with_timeline=False)
     await sign_in(page, desk, desk.viewer_key)
     await expect(page.locator("#whoami")).to_have_text("budi · viewer")
     await page.locator(f'#rows li[data-id="{FOOD_CARD_LEAK.id}"] a').click()
@@ -116,6 +117,26 @@ async def test_a_viewer_reads_the_issue_but_gets_no_actions(page: Page, desk: De
     await expect(detail.locator(".readonly")).to_contain_text("responder role", timeout=WAIT_MS)
     await expect(detail.locator("button[data-action], form[data-action]")).to_have_count(0)
     await expect(detail.locator(".posts .post")).to_have_count(len(FOOD_CARD_LEAK.voices))
+
+    # The chart is the issue's stored timeline: one point per bucket the API gives, empty ones too.
+    headers = {"Authorization": f"Bearer {desk.viewer_key}"}
+    async with httpx.AsyncClient(base_url=desk.url, headers=headers) as viewer:
+        timeline = (await viewer.get(f"issues/{FOOD_CARD_LEAK.id}/timeline")).json()
+    buckets = len(timeline["points"])
+    assert 30 <= buckets <= 61 and sum(p["posts"] for p in timeline["points"]) == FOOD_CARD_LEAK.posts
+    chart = detail.locator("svg.chart")
+    await expect(chart).to_have_attribute("data-source", "timeline")
+    await expect(chart).to_have_attribute("data-points", str(buckets))
+    await expect(chart).to_have_attribute("data-bucket-seconds", str(timeline["bucket_seconds"]))
+    await expect(chart.locator("circle.point")).to_have_count(buckets)
+    caption = detail.locator("figure.rate figcaption")
+    await expect(caption).to_contain_text("from its stored posts, in 1 min buckets")
+
+    # An issue whose posts have not reached the warehouse yet: the chart falls back to its estimate.
+    await page.locator(f'#rows li[data-id="{DEBATE.id}"] a').click()
+    await expect(detail.locator(".issue-title")).to_have_text(" · ".join(DEBATE.label), timeout=WAIT_MS)
+    await expect(detail.locator("svg.chart")).to_have_attribute("data-source", "estimate")
+    await expect(caption).to_contain_text("estimated from its signals")
 
 
 async def test_the_wall_screen_updates_by_itself_and_the_language_switches(

@@ -2,7 +2,7 @@
 // wall screen (#wall), which needs no clicks once signed in.
 
 import { Api, ApiError, followFeed } from "./api.js";
-import { rateChart } from "./chart.js";
+import { chartSource, rateChart } from "./chart.js";
 import { h, replaceChildren, safeUrl } from "./dom.js";
 import {
   formatAgo,
@@ -329,21 +329,33 @@ async function loadDetail() {
   const path = (kind, id) => `${kind}/${encodeURIComponent(id)}`;
   try {
     let issue = null;
+    let timeline = null;
     let alertId = detail.view === "alert" ? detail.id : null;
     if (detail.view === "issue") {
-      const found = await state.api.get(path("issues", detail.id));
+      const [found, stored] = await Promise.all([state.api.get(path("issues", detail.id)), loadTimeline(detail.id)]);
       issue = found.issue;
+      timeline = stored;
       alertId = found.alert ? found.alert.id : null;
     }
     const record = alertId ? await state.api.get(path("alerts", alertId)) : null;
     if (state.detail !== detail) return; // the person went elsewhere meanwhile
-    Object.assign(detail, { issue, alert: record ? record.alert : null, record, loading: false, missing: false });
+    Object.assign(detail, { issue, timeline, alert: record ? record.alert : null, record, loading: false, missing: false });
   } catch (error) {
     if (state.detail !== detail) return;
     if (error instanceof ApiError && error.status === 404) Object.assign(detail, { loading: false, missing: true });
     else report(error);
   }
   renderDetail();
+}
+
+/** The issue's posts over time, or null: without it the chart falls back to its estimate. */
+async function loadTimeline(issueId) {
+  try {
+    return await state.api.get(`issues/${encodeURIComponent(issueId)}/timeline`);
+  } catch (error) {
+    console.warn("no timeline for the chart:", error);
+    return null;
+  }
 }
 
 function renderDetail() {
@@ -356,7 +368,7 @@ function renderDetail() {
   const fields = () => root.querySelectorAll("input[name], textarea[name], select[name]");
   const typed = new Map([...fields()].map((el) => [el.name, el.value]));
   const focused = root.contains(document.activeElement) ? document.activeElement.name : null;
-  const { issue, alert, record } = detail;
+  const { issue, timeline, alert, record } = detail;
   replaceChildren(
     root,
     h("a", { class: "back", href: "#" }, t("detail.back")),
@@ -364,7 +376,11 @@ function renderDetail() {
     h("h2", { class: "issue-title" }, issue ? issue.label.join(" · ") : alert.title),
     alert && alert.summary ? h("p", { class: "summary" }, alert.summary) : null,
     issue ? numbers(issue) : null,
-    issue ? h("figure", { class: "rate" }, h("figcaption", {}, t("chart.title")), rateChart(issue, state.seenRates.get(issue.id))) : null,
+    issue
+      ? h("figure", { class: "rate" },
+          h("figcaption", {}, t("chart.title"), " · ", h("span", { class: "source" }, chartSource(timeline))),
+          rateChart(issue, state.seenRates.get(issue.id), timeline))
+      : null,
     issue && issue.shares.length ? section("section.shares", h("ul", {}, issue.shares.map(shareLine))) : null,
     record && record.suppressed_by.length ? h("p", { class: "silenced" }, t("section.silenced", { ids: record.suppressed_by.join(", ") })) : null,
     alert ? actions(issue, alert) : null,
