@@ -112,7 +112,8 @@ def stored(replayed_demo: ReplayedWarehouse) -> StoredDemo:
         row["author_id"]: row["handle"]
         for row in rows(
             client,
-            "SELECT author_id, argMax(author_handle, created_at) AS handle FROM posts FINAL GROUP BY author_id",
+            "SELECT author_id, argMax(author_handle, created_at) AS handle"
+            " FROM posts FINAL GROUP BY author_id",
         )
     }
     members: dict[str, list[StoredPost]] = {}
