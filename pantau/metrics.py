@@ -81,6 +81,14 @@ BROKER_GENERATION = Gauge(
     "pantau_broker_generation",
     "Topic generation of the embedded broker: how many times its topics rolled over.",
 )
+BROKER_MEMORY = Gauge(
+    "pantau_broker_memory_bytes",
+    "Resident memory of the embedded broker, as its rollover last measured it (embedded broker only).",
+)
+BROKER_HELD_MESSAGES = Gauge(
+    "pantau_broker_held_messages",
+    "Messages the embedded broker holds across Pantau's topics, as its rollover last counted them.",
+)
 BROKER_ROLLOVERS = Counter(
     "pantau_broker_rollovers_total", "Rollovers of the embedded broker's topics, by outcome.", ["outcome"]
 )

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from enum import Enum
 from pathlib import Path
 
-from grafana_foundation_sdk.builders import bargauge, piechart, stat, table, text, timeseries
+from grafana_foundation_sdk.builders import bargauge, piechart, prometheus, stat, table, text, timeseries
 from grafana_foundation_sdk.builders import common as common_builder
 from grafana_foundation_sdk.builders import dashboard as dashboard_builder
 from grafana_foundation_sdk.cog import builder as cog_builder
@@ -27,6 +27,7 @@ from grafana_foundation_sdk.cog import variants
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
+from grafana_foundation_sdk.models import prometheus as prometheus_model
 from grafana_foundation_sdk.models import text as text_model
 
 # The repository's dashboards folder; the generator is run from a checkout, not an installed package.
@@ -34,6 +35,9 @@ DASHBOARDS_DIR = Path(__file__).resolve().parents[1] / "dashboards"
 
 # dashboards/provisioning/datasources/clickhouse.yaml provisions the datasource with this uid.
 DATASOURCE = model.DataSourceRef(type_val="grafana-clickhouse-datasource", uid="pantau-clickhouse")
+# dashboards/provisioning/datasources/prometheus.yaml provisions this one: the prometheus service of
+# docker-compose, scraping the worker's metrics port and the API's /metrics.
+PROMETHEUS = model.DataSourceRef(type_val="prometheus", uid="pantau-prometheus")
 GRAFANA_ANNOTATIONS = model.DataSourceRef(type_val="grafana", uid="-- Grafana --")
 TAG = "pantau"
 
@@ -47,12 +51,13 @@ WAR_ROOM_UID, TARGET_UID, ISSUE_UID, OPERATIONS_UID = (
 ISSUE_LINK = f"/d/{ISSUE_UID}?var-issue=${{__value.raw}}&${{__url_time_range}}"
 TARGET_LINK = f"/d/{TARGET_UID}?var-target=${{__value.raw}}&${{__url_time_range}}"
 
-PROMETHEUS_NOTE = (
-    "Only what reached ClickHouse shows here. The API serves Prometheus text at /metrics and the worker "
-    "on its metrics port (9108 in docker-compose): messages in per stage, batch sizes and latencies, "
-    "consumer lag, notifier retries. docker-compose runs no Prometheus; point one at those endpoints "
-    "to chart them."
+METRICS_NOTE = (
+    "The rows Stages, Sources, and Spool and broker chart the processes' own Prometheus metrics (the "
+    "worker's metrics port and the API's /metrics, scraped by docker-compose's prometheus service): "
+    "live, each counting from its process's start. The Storage row is what reached ClickHouse."
 )
+# Counters are rated over Grafana's $__rate_interval: at least four scrapes, whatever the zoom.
+RATE = "[$__rate_interval]"
 
 
 # -- the SQL ----------------------------------------------------------------------------------------
@@ -214,12 +219,76 @@ def time_series(
     span: int = 12,
     height: int = 8,
 ) -> timeseries.Panel:
+    panel = _series_panel(
+        DATASOURCE,
+        [ClickHouseQueryBuilder(sql, Result.TIME_SERIES)],
+        title,
+        description,
+        unit=unit,
+        stacked=stacked,
+        share=share,
+        span=span,
+        height=height,
+    )
+    if display_name is not None:
+        panel.display_name(display_name)
+    for name, properties in overrides:
+        panel.override_by_name(name, properties)
+    return panel
+
+
+def metric(expr: str, legend: str, ref_id: str = "A") -> prometheus.Dataquery:
+    """A PromQL range query; `legend` names each series from its labels ({{stage}})."""
+    return (
+        prometheus.Dataquery()
+        .datasource(PROMETHEUS)
+        .editor_mode(prometheus_model.QueryEditorMode.CODE)
+        .expr(expr)
+        .legend_format(legend)
+        .range()
+        .ref_id(ref_id)
+    )
+
+
+def metric_series(
+    queries: Sequence[prometheus.Dataquery],
+    title: str,
+    description: str,
+    *,
+    unit: str = "short",
+    span: int = 12,
+    height: int = 8,
+) -> timeseries.Panel:
+    return _series_panel(
+        PROMETHEUS,
+        queries,
+        title,
+        description,
+        unit=unit,
+        stacked=False,
+        share=False,
+        span=span,
+        height=height,
+    )
+
+
+def _series_panel(
+    datasource: model.DataSourceRef,
+    queries: Sequence[cog_builder.Builder[variants.Dataquery]],
+    title: str,
+    description: str,
+    *,
+    unit: str,
+    stacked: bool,
+    share: bool,
+    span: int,
+    height: int,
+) -> timeseries.Panel:
     panel = (
         timeseries.Panel()
         .title(title)
         .description(description)
-        .datasource(DATASOURCE)
-        .with_target(ClickHouseQueryBuilder(sql, Result.TIME_SERIES))
+        .datasource(datasource)
         .span(span)
         .height(height)
         .unit("percentunit" if share else unit)
@@ -247,13 +316,40 @@ def time_series(
             .sort(common.SortOrder.DESCENDING)
         )
     )
+    for query in queries:
+        panel.with_target(query)
     if share:
         panel.max(1)
-    if display_name is not None:
-        panel.display_name(display_name)
-    for name, properties in overrides:
-        panel.override_by_name(name, properties)
     return panel
+
+
+def metric_state(
+    expr: str, legend: str, title: str, description: str, *, states: dict[str, tuple[str, str]], span: int
+) -> stat.Panel:
+    """The latest value of each series as a coloured word: states maps a value to (word, colour)."""
+    return (
+        stat.Panel()
+        .title(title)
+        .description(description)
+        .datasource(PROMETHEUS)
+        .with_target(metric(expr, legend))
+        .span(span)
+        .height(8)
+        .color_mode(common.BigValueColorMode.BACKGROUND)
+        .graph_mode(common.BigValueGraphMode.NONE)
+        .text_mode(common.BigValueTextMode.VALUE_AND_NAME)
+        .reduce_options(common_builder.ReduceDataOptions().values(False).calcs(["lastNotNull"]).fields(""))
+        .mappings(
+            [
+                model.ValueMap(
+                    options={
+                        value: model.ValueMappingResult(text=word, color=colour, index=index)
+                        for index, (value, (word, colour)) in enumerate(states.items())
+                    }
+                )
+            ]
+        )
+    )
 
 
 def table_panel(
@@ -741,18 +837,240 @@ def operations(q: Queries) -> dashboard_builder.Dashboard:
     board = new_dashboard(
         OPERATIONS_UID,
         "Pantau operations",
-        "Throughput and lag per stage as ClickHouse records them, dead letters, and notification "
-        "deliveries. " + PROMETHEUS_NOTE,
+        "Throughput, batch times and latency per stage, dead letters, the sources' health, the spool "
+        "and the broker, and what reached ClickHouse. " + METRICS_NOTE,
         time_from="now-3h",
     )
-    board.with_panel(note("Where the rest of the metrics are", PROMETHEUS_NOTE, height=3))
+    _stages_row(board)
+    _sources_row(board)
+    _spool_and_broker_row(board)
+    _storage_row(board, q)
+    return board
+
+
+def _stages_row(board: dashboard_builder.Dashboard) -> None:
+    board.with_row(dashboard_builder.Row("Stages"))
+    board.with_panel(
+        metric_series(
+            [metric(f"sum by (stage) (rate(pantau_stage_messages_total{RATE}))", "{{stage}}")],
+            "Messages per second by stage",
+            "Messages each stage of the worker consumes: normalise (from posts.raw), enrich (the "
+            "models), store (ClickHouse), detect, alert. A stage below the one before it is falling "
+            "behind. " + METRICS_NOTE,
+            unit="mps",
+        )
+    )
+    board.with_panel(
+        metric_series(
+            [
+                metric(
+                    "histogram_quantile(0.95, sum by (stage, le) "
+                    f"(rate(pantau_stage_batch_seconds_bucket{RATE})))",
+                    "{{stage}}",
+                )
+            ],
+            "Batch time by stage (95th percentile)",
+            "Seconds a stage spends on one batch; measured where the work is heavy: enrich (the "
+            "models) and store (the ClickHouse write).",
+            unit="s",
+        )
+    )
+    board.with_panel(
+        metric_series(
+            [
+                metric(
+                    f"histogram_quantile({quantile}, sum by (le) "
+                    f"(rate(pantau_post_latency_seconds_bucket{RATE})))",
+                    name,
+                    ref_id,
+                )
+                for ref_id, name, quantile in (("A", "p95", 0.95), ("B", "p50", 0.5))
+            ],
+            "Post latency: arrival to ClickHouse",
+            "Seconds from a post's arrival at Pantau (received_at) to its row in ClickHouse, as the store "
+            "stage measures it: the 95th percentile and the median.",
+            unit="s",
+            span=8,
+        )
+    )
+    board.with_panel(
+        metric_series(
+            [metric("sum by (stage) (pantau_stage_batches_in_flight)", "{{stage}}")],
+            "Batches in flight by stage",
+            "Batches a stage has taken and not finished (enrich, store): one that stays up while the "
+            "messages per second drop is a stage stuck on its model or on ClickHouse.",
+            span=8,
+        )
+    )
+    board.with_panel(
+        metric_series(
+            [metric(f"sum by (stage) (rate(pantau_dead_letters_total{RATE}))", "{{stage}}")],
+            "Dead letters per second by stage",
+            "Messages a stage sent to the dead-letter topic. The metric has the stage only; the reasons "
+            "are in ClickHouse (Dead letters by stage and reason, in the Storage row).",
+            unit="mps",
+            span=8,
+        )
+    )
+
+
+def _sources_row(board: dashboard_builder.Dashboard) -> None:
+    board.with_row(dashboard_builder.Row("Sources"))
+    board.with_panel(
+        metric_state(
+            "max by (source) (pantau_source_up)",
+            "{{source}}",
+            "Live sources up",
+            "Each live source Pantau runs itself (config/sources.yaml): up while its last fetch or "
+            "connection worked. Clients posting to POST /ingest have no such state.",
+            states={"1": ("up", "green"), "0": ("down", "red")},
+            span=6,
+        )
+    )
+    board.with_panel(
+        metric_series(
+            [metric(f"sum by (source) (rate(pantau_source_posts_total{RATE}))", "{{source}}")],
+            "Posts per second by source",
+            "Posts normalised, by the source that brought them: live sources and POST /ingest clients "
+            "alike (past 64 names, the rest share the label other).",
+            unit="cps",
+            span=6,
+        )
+    )
+    board.with_panel(
+        metric_series(
+            [
+                metric(
+                    "time() - max by (source) (pantau_source_last_received_timestamp_seconds)", "{{source}}"
+                )
+            ],
+            "Seconds since each source's last post",
+            "How long ago the newest post of each source reached Pantau: a line that only climbs is "
+            "a source gone quiet (or a quiet hour for it).",
+            unit="s",
+            span=6,
+        )
+    )
+    board.with_panel(
+        metric_series(
+            [
+                metric(
+                    f"sum by (source, kind) (rate(pantau_source_errors_total{RATE}))", "{{source}}: {{kind}}"
+                )
+            ],
+            "Source errors per second",
+            "Failed fetches or connections of the live sources, by kind (network, http, auth, "
+            "not_a_feed, config, crash, ...); each retries with a back-off.",
+            unit="cps",
+            span=6,
+        )
+    )
+
+
+# The broker's memory: measured by the embedded broker's rollover check; Kafka reports its own.
+BROKER_MEMORY_NOTE = (
+    "The embedded broker's resident memory and the messages it holds, as its rollover check measures "
+    "them every PANTAU_BROKER_ROLLOVER_CHECK_SECONDS (GET /status and pantau status report them "
+    "too). A configured Kafka, as in docker-compose, reports its own memory; Pantau does not "
+    "measure it, and these stay empty."
+)
+
+
+def _spool_and_broker_row(board: dashboard_builder.Dashboard) -> None:
+    board.with_row(dashboard_builder.Row("Spool and broker"))
+    spool_off = (
+        " Flat or empty while the spool is off (PANTAU_SPOOL=auto spools only with the embedded "
+        "broker; docker-compose's Kafka holds a post once it acknowledges it)."
+    )
+    board.with_panel(
+        metric_series(
+            [
+                metric(f"sum by (job) (pantau_{name})", f"{legend} ({{{{job}}}})", ref_id)
+                for ref_id, name, legend in (
+                    ("A", "spool_posts", "held"),
+                    ("B", "spool_unsent_posts", "unsent"),
+                    ("C", "spool_in_flight_posts", "in flight"),
+                )
+            ],
+            "Spooled posts",
+            "Posts accepted and on disk in the spool, per process: held (not yet in ClickHouse), unsent "
+            "(no broker has them yet), in flight (sent, not yet stored)." + spool_off,
+            span=8,
+        )
+    )
+    board.with_panel(
+        metric_series(
+            [metric("max by (job) (pantau_spool_oldest_seconds)", "{{job}}")],
+            "Oldest spooled post's age",
+            "Seconds since the oldest post still in the spool was accepted: it climbs while ClickHouse "
+            "or the broker is behind." + spool_off,
+            unit="s",
+            span=8,
+        )
+    )
+    board.with_panel(
+        metric_series(
+            [metric(f"sum by (job) (rate(pantau_spool_refused_total{RATE}))", "{{job}}")],
+            "Posts refused, spool full",
+            "Posts POST /ingest answered with 503 because the spool held PANTAU_SPOOL_MAX_POSTS "
+            "already; the clients retry after Retry-After." + spool_off,
+            unit="cps",
+            span=8,
+        )
+    )
+    embedded_only = (
+        " Only the embedded broker rolls over (pantau up without PANTAU_KAFKA_BROKERS); with Kafka, "
+        "as in docker-compose, this stays flat. " + BROKER_MEMORY_NOTE
+    )
+    board.with_panel(
+        metric_series(
+            [metric("max(pantau_broker_generation)", "generation")],
+            "Broker topic generation",
+            "How many times the embedded broker's topics rolled over (deleted and made again, empty) "
+            "to bound its memory." + embedded_only,
+            span=8,
+        )
+    )
+    board.with_panel(
+        metric_series(
+            [metric(f"sum by (outcome) (increase(pantau_broker_rollovers_total{RATE}))", "{{outcome}}")],
+            "Broker rollovers by outcome",
+            "Rollovers of the embedded broker's topics: done, busy (put off: the pipeline did not "
+            "drain in time) or failed (the next check tries again)." + embedded_only,
+            span=8,
+        )
+    )
+    board.with_panel(
+        metric_series(
+            [
+                metric("max(pantau_broker_memory_bytes)", "resident memory", "A"),
+            ],
+            "Broker memory",
+            BROKER_MEMORY_NOTE,
+            unit="bytes",
+            span=4,
+        )
+    )
+    board.with_panel(
+        metric_series(
+            [metric("max(pantau_broker_held_messages)", "messages held", "A")],
+            "Broker messages held",
+            BROKER_MEMORY_NOTE,
+            span=4,
+        )
+    )
+
+
+def _storage_row(board: dashboard_builder.Dashboard, q: Queries) -> None:
+    board.with_row(dashboard_builder.Row("Storage (ClickHouse)"))
     board.with_panel(
         time_series(
             q("posts_per_stage_per_minute"),
             "Posts per minute by stage",
-            "Posts by the minute each stage handled them: received (normalised from a source), "
-            "enriched (classified), stored (written to ClickHouse). A stored line falling behind the "
-            "others means the store is lagging. " + PROMETHEUS_NOTE,
+            "Posts by the minute each stage handled them, from the times stored with each post: "
+            "received (normalised from a source), enriched (classified), stored (written to "
+            "ClickHouse). A stored line falling behind the others means the store is lagging. Unlike "
+            "the Stages row, it covers any time range, across restarts.",
             display_name="${__field.labels.stage}",
         )
     )
@@ -762,7 +1080,7 @@ def operations(q: Queries) -> dashboard_builder.Dashboard:
             "Lag per stage (95th percentile)",
             "Seconds between stages for the posts stored each minute: the source's delay (written to "
             "received), enrichment (received to enriched), storing (enriched to stored), and received to "
-            "stored overall. " + PROMETHEUS_NOTE,
+            "stored overall.",
             unit="s",
         )
     )
@@ -805,7 +1123,6 @@ def operations(q: Queries) -> dashboard_builder.Dashboard:
             overrides=[("started_at", TIME_COLUMN)],
         )
     )
-    return board
 
 
 DASHBOARDS: dict[str, Callable[[Queries], dashboard_builder.Dashboard]] = {

@@ -188,7 +188,12 @@ class BrokerRollover(mode.Service):
         return sum(held for held, _ in positions.values())
 
     async def due(self) -> str | None:
-        return self.limits.reason(metrics.process_rss(self.broker_pid), await self.held_messages())
+        rss, held = metrics.process_rss(self.broker_pid), await self.held_messages()
+        # What the rollover decides on is what the operations dashboard charts.
+        if rss is not None:
+            metrics.BROKER_MEMORY.set(rss)
+        metrics.BROKER_HELD_MESSAGES.set(held)
+        return self.limits.reason(rss, held)
 
     @mode.Service.task
     async def _check(self) -> None:

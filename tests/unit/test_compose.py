@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -12,7 +14,7 @@ from config.settings import Settings
 from config.yaml_source import ENV_REFERENCE
 
 COMPOSE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
-REQUIRED_SERVICES = ("kafka", "clickhouse", "valkey", "grafana", "migrate", "worker", "api")
+REQUIRED_SERVICES = ("kafka", "clickhouse", "valkey", "prometheus", "grafana", "migrate", "worker", "api")
 
 
 @pytest.fixture(scope="module")
@@ -98,3 +100,98 @@ def test_the_worker_gets_every_secret_the_sources_file_names(compose: dict[str, 
     named = {found[0] for found in ENV_REFERENCE.findall(shipped)} - {"VAR"}
     assert named >= {"X_BEARER_TOKEN", "TELEGRAM_SESSION"}
     assert named <= set(environment(compose["services"]["worker"]))
+
+
+# -- Prometheus: what it scrapes, and how Grafana reaches it -----------------------------------------
+
+DATASOURCES = COMPOSE.parent / "dashboards" / "provisioning" / "datasources"
+
+
+def bind_mounts(service: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """A service's ./host-path mounts: host path -> (container path, mode)."""
+    mounts = {}
+    for volume in service.get("volumes", []):
+        if volume.startswith("./"):
+            host, container, *mode = volume.split(":")
+            mounts[host] = (container, mode[0] if mode else "rw")
+    return mounts
+
+
+@pytest.fixture(scope="module")
+def prometheus_config(compose: dict[str, Any]) -> dict[str, Any]:
+    """The file the prometheus service runs with: the one its --config.file names, as mounted."""
+    service = compose["services"]["prometheus"]
+    [config_path] = [arg.split("=", 1)[1] for arg in service["command"] if arg.startswith("--config.file=")]
+    [host_path] = [host for host, (container, _) in bind_mounts(service).items() if container == config_path]
+    path = COMPOSE.parent / host_path
+    assert path.is_file(), f"{host_path} is mounted but not in the repository"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def scrape_jobs(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {job["job_name"]: job for job in config["scrape_configs"]}
+
+
+def test_prometheus_is_a_pinned_3x_image_with_a_volume_and_a_health_check(compose: dict[str, Any]) -> None:
+    service = compose["services"]["prometheus"]
+    name, _, tag = service["image"].rpartition(":")
+    assert name == "prom/prometheus"
+    assert re.fullmatch(r"v3\.\d+\.\d+", tag), f"pin an exact 3.x release, not {tag!r}"
+    assert "/-/ready" in " ".join(service["healthcheck"]["test"])
+    [data_volume] = [v for v in service["volumes"] if not v.startswith("./")]
+    volume_name, data_path = data_volume.split(":")[:2]
+    assert volume_name in compose["volumes"]
+    assert f"--storage.tsdb.path={data_path}" in service["command"]
+
+
+def test_prometheus_config_is_mounted_read_only(compose: dict[str, Any]) -> None:
+    mounts = bind_mounts(compose["services"]["prometheus"])
+    assert mounts["./dashboards/prometheus/prometheus.yml"] == ("/etc/prometheus/prometheus.yml", "ro")
+
+
+def test_prometheus_is_not_published_like_the_other_backends(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert not any("ports" in services[name] for name in ("kafka", "clickhouse", "valkey"))
+    assert "ports" not in services["prometheus"]
+
+
+def test_the_prometheus_config_scrapes_the_worker_and_the_api(prometheus_config: dict[str, Any]) -> None:
+    jobs = scrape_jobs(prometheus_config)
+    assert set(jobs) == {"worker", "api"}
+    for job in jobs.values():
+        assert job.get("metrics_path", "/metrics") == "/metrics"
+        [static] = job["static_configs"]
+        assert len(static["targets"]) == 1
+
+
+def test_the_scrape_targets_are_where_compose_serves_the_metrics(
+    compose: dict[str, Any], prometheus_config: dict[str, Any]
+) -> None:
+    services = compose["services"]
+    jobs = scrape_jobs(prometheus_config)
+    worker_env, api_env = environment(services["worker"]), environment(services["api"])
+    # Bound to every interface, or another container cannot reach them.
+    assert worker_env["PANTAU_WORKER_METRICS_HOST"] == api_env["PANTAU_API_HOST"] == "0.0.0.0"
+    port = worker_env["PANTAU_WORKER_METRICS_PORT"]
+    assert Settings(worker_metrics_port=port).worker_metrics_port > 0  # a port, not 0 (no metrics)
+    assert jobs["worker"]["static_configs"][0]["targets"] == [f"worker:{port}"]
+    assert port in [str(p) for p in services["worker"]["expose"]]
+    assert jobs["api"]["static_configs"][0]["targets"] == [f"api:{api_env['PANTAU_API_PORT']}"]
+
+
+def test_grafana_reads_the_compose_prometheus(
+    compose: dict[str, Any], prometheus_config: dict[str, Any]
+) -> None:
+    provisioned = yaml.safe_load((DATASOURCES / "prometheus.yaml").read_text(encoding="utf-8"))
+    [source] = provisioned["datasources"]
+    assert source["type"] == "prometheus" and source["uid"] == "pantau-prometheus"
+    url = urlsplit(source["url"])
+    assert url.hostname == "prometheus"
+    assert str(url.port) in [str(p) for p in compose["services"]["prometheus"]["expose"]]
+    # $__rate_interval is four of these: it must be the real scrape interval.
+    assert source["jsonData"]["timeInterval"] == prometheus_config["global"]["scrape_interval"]
+    grafana = compose["services"]["grafana"]
+    assert "prometheus" in grafana["depends_on"]
+    assert bind_mounts(grafana)["./dashboards/provisioning"] == ("/etc/grafana/provisioning", "ro")

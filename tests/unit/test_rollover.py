@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections import defaultdict
 from typing import Any, NamedTuple
 
@@ -10,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from config.settings import load_settings
-from streams.rollover import RolloverLimits, read_from_start
+from streams.rollover import BrokerRollover, RolloverLimits, read_from_start
 
 MiB = 2**20
 LIMITS = RolloverLimits(max_rss_bytes=768 * MiB, max_messages=400_000)
@@ -80,3 +81,20 @@ def test_a_consumer_forgets_its_positions_on_the_partitions_it_holds_and_reads_t
     # Faust's own topic does not roll over, and a partition it does not hold is someone else's.
     for kept in (faust_own, TP("posts", 0)):
         assert consumer._read_offset[kept] == 42 and consumer._committed_offset[kept] == 40
+
+
+async def test_the_check_publishes_the_broker_memory_and_messages_it_decides_on() -> None:
+    from prometheus_client import REGISTRY
+
+    check = BrokerRollover.__new__(BrokerRollover)  # only what due() reads: no engines here
+    check.limits = RolloverLimits(max_rss_bytes=2**50, max_messages=12)
+    check.broker_pid = os.getpid()  # a process whose memory is known: this one
+
+    async def held_messages() -> int:
+        return 12
+
+    check.held_messages = held_messages  # type: ignore[method-assign]
+    assert await check.due() == "broker holds 12 messages >= 12"
+    assert REGISTRY.get_sample_value("pantau_broker_held_messages") == 12
+    memory = REGISTRY.get_sample_value("pantau_broker_memory_bytes")
+    assert memory is not None and memory > MiB
