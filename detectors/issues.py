@@ -161,7 +161,8 @@ class _Issue:
     opened_arrival: datetime | None = None
     status: IssueStatus = IssueStatus.candidate
     paged_at: datetime | None = None
-    members: OrderedDict[str, None] = field(default_factory=OrderedDict)
+    # Post id -> the post's own time (kept: the index forgets posts long before the issue does).
+    members: OrderedDict[str, datetime] = field(default_factory=OrderedDict)
     posts: int = 0
     reposts: int = 0
     accounts: set[str] = field(default_factory=set)
@@ -338,6 +339,10 @@ class IssueTracker:
         the last `members_saved`, oldest first: the issue's timeline for the warehouse."""
         return [(iid, pid, at, joined) for (iid, pid), (at, joined) in self._unsaved.items()]
 
+    @property
+    def unsaved_count(self) -> int:
+        return len(self._unsaved)
+
     def members_saved(self, saved: Sequence[Membership]) -> None:
         """Those memberships are stored; forget them (others that joined since stay)."""
         for issue_id, post_id, _, _ in saved:
@@ -350,11 +355,7 @@ class IssueTracker:
             return
         joined = self._clock or issue.last_activity
         for post_id in post_ids:
-            post = self._index.get(post_id)
-            self._unsaved[(issue.id, post_id)] = (
-                post.at if post is not None else issue.first_post_at,
-                joined,
-            )
+            self._unsaved[(issue.id, post_id)] = (issue.members.get(post_id, issue.first_post_at), joined)
         while len(self._unsaved) > self.max_unsaved:
             # Nobody drains them (no warehouse, or it is down for long): the oldest go, counted.
             self._unsaved.popitem(last=False)
@@ -489,7 +490,7 @@ class IssueTracker:
     def _add_post(self, issue: _Issue, post_id: str, post: _Post) -> None:
         if post_id in issue.members:
             return
-        issue.members[post_id] = None
+        issue.members[post_id] = post.at
         self._note_members(issue, (post_id,))
         if len(issue.members) > self.max_members:
             issue.members.popitem(last=False)
@@ -893,7 +894,7 @@ class IssueTracker:
         overlap = sum(1 for pid in absorbed.members if pid in survivor.members)
         joining = [pid for pid in absorbed.members if pid not in survivor.members]
         for pid in joining:
-            survivor.members[pid] = None
+            survivor.members[pid] = absorbed.members[pid]
         self._note_members(survivor, joining)
         while len(survivor.members) > self.max_members:
             survivor.members.popitem(last=False)

@@ -355,7 +355,9 @@ def build_agents(app: faust.App, pipe: Pipeline) -> None:
                     await retry_forever(handle_issue_event, pipe, issue_event)
             finally:
                 issues.in_flight -= 1
-            if issues.due():
+            # Not while the idle timer is turning events into alerts: its effect must be stored
+            # before a checkpoint may include (and ack) it.
+            if issues.due() and not issues.in_flight:
                 await retry_forever(issues.checkpoint)
 
     @app.agent(dlq_t, name="dead-letters")

@@ -58,6 +58,7 @@ class IssueState:
     # Batches whose events are still being turned into alerts: the idle timer must not checkpoint
     # (and ack) them before their alerts are stored.
     in_flight: int = 0
+    stored: dict[str, Issue] = field(default_factory=dict)
 
     async def _tracker(self) -> IssueTracker:
         if self.tracker is None:
@@ -111,6 +112,7 @@ class IssueState:
         self.tracker = None
         self.unacked = []
         self.dirty = False
+        self.stored = {}
 
     @staticmethod
     def _store_rows(
@@ -136,8 +138,11 @@ class IssueState:
                 issues = await loop.run_in_executor(self.executor, tracker.paged)
                 if self.warehouse is not None:
                     joined = await loop.run_in_executor(self.executor, tracker.unsaved_members)
-                    await asyncio.to_thread(self._store_rows, self.warehouse, issues, joined)
+                    changed = [i for i in issues if self.stored.get(i.id) != i]
+                    await asyncio.to_thread(self._store_rows, self.warehouse, changed, joined)
                     await loop.run_in_executor(self.executor, tracker.members_saved, joined)
+                    # What the warehouse has of each live issue: an unchanged one is not written again.
+                    self.stored = {i.id: i for i in issues}
                 data = await loop.run_in_executor(self.executor, dumps, tracker)
             await self.store.save(data, issues or [])
             self.dirty = False

@@ -30,8 +30,9 @@ CREATE TABLE IF NOT EXISTS issues
     record            String CODEC(ZSTD(3)) COMMENT 'the whole Issue as JSON, as GET /issues/{id} gives it',
     updated_at        DateTime64(6, 'UTC')
 )
+-- Not partitioned: a merge moves opened_at earlier, and versions in two partitions never collapse
+-- (an issue is a few KB; even years of them are a small table).
 ENGINE = ReplacingMergeTree(updated_at)
-PARTITION BY toYYYYMM(opened_at)
 ORDER BY id;
 CREATE TABLE IF NOT EXISTS issue_posts
 (

@@ -82,12 +82,14 @@ class MemoryWarehouse:
     def __init__(self) -> None:
         self.issues: dict[str, Issue] = {}
         self.members: set[tuple[str, str]] = set()
+        self.writes: list[str] = []
         self.fail = False
 
     def upsert_issues(self, issues: Any, *, at: Any) -> None:
         if self.fail:
             raise ConnectionError("warehouse down")
         self.issues.update({i.id: i for i in issues})
+        self.writes += [i.id for i in issues]
 
     def insert_issue_posts(self, rows: Any) -> None:
         self.members.update((issue_id, post_id) for issue_id, post_id, _, _ in rows)
@@ -122,3 +124,18 @@ async def test_a_warehouse_outage_acks_nothing_and_keeps_the_posts_for_the_next_
     await state.checkpoint()
     assert stream.acked == events
     assert len(warehouse.members) >= 10
+
+
+async def test_an_unchanged_live_issue_is_not_written_again() -> None:
+    store, warehouse = MemoryIssueStore(), MemoryWarehouse()
+    state = IssueState(factory=watching, store=store, warehouse=warehouse, interval_seconds=0.0)  # type: ignore[arg-type]
+    await state.process(Stream(), [Event(1)], inputs())
+    await state.checkpoint()
+    assert len(warehouse.writes) == 1
+    await state.process(Stream(), [Event(2)], inputs())  # redelivered: nothing changes
+    await state.checkpoint()
+    assert len(warehouse.writes) == 1
+    more = leak_posts(first=100, count=3, minute=1.0)
+    await state.process(Stream(), [Event(3)], [IssueInput(posts=tuple(more))])  # it grows
+    await state.checkpoint()
+    assert len(warehouse.writes) == 2

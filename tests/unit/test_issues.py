@@ -470,3 +470,16 @@ def test_unsaved_posts_are_capped_when_nobody_stores_them() -> None:
     tracker.signal(burst("hashtag", "kpdbocor", posts))
     assert len(tracker.unsaved_members()) == 8
     assert tracker.unsaved_dropped == len(posts) - 8
+
+
+def test_posts_the_index_has_forgotten_reach_the_warehouse_at_their_own_time() -> None:
+    tracker = watching(index_posts=30)
+    posts = leak_posts()
+    feed(tracker, posts)
+    tracker.signal(burst("term", "kartu", posts))  # a candidate holds them; it does not page yet
+    chatter = [post(1000 + i, "chatter", CHATTER[i % 3], minute=1 + i * 0.01) for i in range(300)]
+    feed(tracker, chatter)  # the index (30 posts) no longer has the leak's posts
+    tracker.signal(burst("hashtag", "kpdbocor", posts))
+    (issue,) = tracker.paged()
+    times = {post_id: at for issue_id, post_id, at, _ in tracker.unsaved_members() if issue_id == issue.id}
+    assert times == {o.post_id: o.at for o in posts}
