@@ -10,13 +10,16 @@ worker makes: posts once each, every issue's latest version, the posts of each p
 each issue's one alert with its history of changes.
 
 The alerts are history, dated in the stream's time: they go to ClickHouse only, not to the live
-state in Redis, so nobody is paged for last month.
+state in Redis, so nobody is paged for last month. When the archive ends, time passes for the issue
+layer (a day of stream time), so every issue closes and its alert is resolved: nothing else could
+resolve an alert that only the warehouse holds.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from alerts.config import load_alerting
@@ -30,6 +33,9 @@ from service.runtime import make_detector, make_issue_tracker
 from storage.repository import ClickHouseStore
 
 POST_BATCH = 2_000
+MEMBERS_PER_INSERT = 50_000
+# Longer than any issue's quiet time (6 h, or its time scale: a day at most), so every issue closes.
+CLOSE_AFTER = timedelta(days=1, minutes=10)
 
 
 @dataclass(frozen=True)
@@ -60,8 +66,9 @@ def backfill(
     detector_set = make_detector(settings, *(() if similarity is None else (similarity,)))
     tracker = make_issue_tracker(settings, detector_set.topics.similarity)
     alerts: dict[str, Alert] = {}
-    changes: list[tuple[Alert, str]] = []
+    changes: dict[str, list[Alert]] = {"opened": [], "updated": [], "resolved": []}
     issues: dict[str, Issue] = {}
+    stored_members = 0
 
     def on_issue_event(event: IssueEvent) -> None:
         issue = event.issue
@@ -75,12 +82,19 @@ def backfill(
             return
         alerts[issue.id] = alert
         if current is None:
-            change = "opened"
+            changes["opened"].append(alert)
         elif alert.status == AlertStatus.resolved and current.status != AlertStatus.resolved:
-            change = "resolved"
+            changes["resolved"].append(alert)
         else:
-            change = "updated"
-        changes.append((alert, change))
+            changes["updated"].append(alert)
+
+    def store_members(at_least: int) -> None:
+        nonlocal stored_members
+        if tracker.unsaved_count >= at_least:
+            joined = tracker.unsaved_members()
+            store.insert_issue_posts(joined)
+            tracker.members_saved(joined)
+            stored_members += len(joined)
 
     replay(
         enriched,
@@ -89,20 +103,27 @@ def backfill(
         watchlist,
         settings,
         on_issue_event=on_issue_event,
+        # Stored as they come, in large inserts, so the tracker's cap on unsaved posts never bites.
+        after_batch=lambda: store_members(MEMBERS_PER_INSERT),
     )
+    if enriched:
+        # The archive is over: time passes, so its issues close and their alerts resolve (these
+        # alerts are only in the warehouse: nothing else would ever resolve them).
+        last = max(e.post.received_at for e in enriched)
+        for event in tracker.idle(last + CLOSE_AFTER):
+            on_issue_event(event)
+    store_members(1)
     # Each issue's latest version: the tracker's, where it still holds the issue.
     latest = [tracker.get(issue_id) or issue for issue_id, issue in issues.items()]
     store.upsert_issues(latest, at=utcnow())
-    for alert, change in changes:
-        store.upsert_alerts([alert], event=change)
-    joined = tracker.unsaved_members()
-    store.insert_issue_posts(joined)
-    tracker.members_saved(joined)
+    # One insert per kind of change: each version carries its own updated_at, the latest wins.
+    for change, versions in changes.items():
+        store.upsert_alerts(versions, event=change)
     return BackfillReport(
         posts=len(enriched),
         stored=stored,
         issues=len(latest),
         alerts=len(alerts),
-        issue_posts=len(joined),
+        issue_posts=stored_members,
         model=model,
     )

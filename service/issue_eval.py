@@ -120,6 +120,7 @@ def replay(
     batch_seconds: float = 10.0,
     seed: int = 0,
     on_issue_event: Callable[[IssueEvent], None] = lambda event: None,
+    after_batch: Callable[[], None] = lambda: None,
 ) -> Replay:
     window = timedelta(seconds=batch_seconds)
     rules = load_alerting(settings.alerting_path)
@@ -148,6 +149,7 @@ def replay(
                 issue_pages[issue.id] = Page(issue.id, issue.paged_at or issue.opened_at, issue.label, ())
         batch.clear()
         batch_signals.clear()
+        after_batch()
 
     for item in sorted(enriched, key=lambda e: e.post.created_at):
         for observation in observations(item):

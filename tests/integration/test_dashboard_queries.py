@@ -79,6 +79,10 @@ EMPTY_ON_A_REPLAY = frozenset(
 # A backfill stores its rows when it runs, weeks after the stream it replays: the panels whose time
 # axis is when a post was stored are looked at over the backfill's own minutes.
 STORE_TIME_BLOCKS = frozenset({"stage_lag"})
+# What is live now (open issues, unresolved alerts): a backfilled archive is over, its issues closed
+# and their alerts resolved, so these show nothing there (the hand-made data above has live ones).
+LIVE_NOW_BLOCKS = frozenset({"issues_now", "open_alerts"})
+LIVE_NOW_FILTER = re.compile(r"\bstatus != '(?:closed|resolved)'")
 # FROM or JOIN and a name: a table or view the block reads (ARRAY JOIN unrolls a column instead).
 TABLE_READ = re.compile(r"(?<!ARRAY )\b(?:FROM|JOIN)\s+([a-z_]+)\b", re.IGNORECASE)
 STORE_TIME_FILTER = re.compile(r"\bstored_at >= \{from:")
@@ -121,6 +125,7 @@ def test_the_blocks_left_empty_on_a_replay_are_those_reading_what_a_backfill_can
     assert reading_unfilled == EMPTY_ON_A_REPLAY
     assert all(tables_read(QUERIES[name]) <= UNFILLED_TABLES for name in EMPTY_ON_A_REPLAY)
     assert {name for name, sql in QUERIES.items() if STORE_TIME_FILTER.search(sql)} == STORE_TIME_BLOCKS
+    assert {name for name, sql in QUERIES.items() if LIVE_NOW_FILTER.search(sql)} == LIVE_NOW_BLOCKS
 
 
 @pytest.mark.parametrize("name", sorted(QUERIES))
@@ -129,7 +134,7 @@ def test_every_block_shows_the_replayed_demo(
 ) -> None:
     axis = "stored" if name in STORE_TIME_BLOCKS else "stream"
     rows = run(replayed_demo.client, name, **replay_parameters[axis])
-    if name in EMPTY_ON_A_REPLAY:
+    if name in EMPTY_ON_A_REPLAY | LIVE_NOW_BLOCKS:
         assert rows == [], name
     else:
         assert rows, f"{name} has no rows on the replayed demo ({replay_parameters[axis]})"
