@@ -621,6 +621,7 @@ def report(
     notable posts, read from ClickHouse."""
     from datetime import timedelta, timezone
 
+    from config.reports import ReportsConfigError, load_reports
     from config.watchlist import load_watchlist
     from pantau.domain import utcnow
     from service.report import (
@@ -638,7 +639,13 @@ def report(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     settings = settings_or_exit()
-    zone = timezone(timedelta(hours=settings.local_utc_offset_hours))
+    # Desk time as the scheduled briefs have it: the schedule's time zone, else the fixed offset.
+    offset = timezone(timedelta(hours=settings.local_utc_offset_hours))
+    try:
+        zone = load_reports(settings.reports_path).zone(offset)
+    except ReportsConfigError as exc:
+        typer.echo(f"pantau: {exc}; desk time is taken as {offset}", err=True)
+        zone = offset
     try:
         period = parse_period(since, until, now=utcnow(), zone=zone)
     except ValueError as exc:

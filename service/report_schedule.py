@@ -188,13 +188,20 @@ async def run_report_schedule(
             for report in enabled:
                 if due[report.name] <= now:
                     fire = due[report.name]
+                    try:
+                        mine = claim is None or await claim(f"{report.name}@{fire.isoformat()}")
+                    except Exception:
+                        # Redis unreachable: this fire time stays due and is claimed at the next wake.
+                        log.exception("reports: could not claim %s at %s; trying again", report.name, fire)
+                        continue
                     due[report.name] = next_fire_time(report.cron, now, zone)
-                    if claim is not None and not await claim(f"{report.name}@{fire.isoformat()}"):
+                    if not mine:
                         log.info("reports: %s at %s is another worker's", report.name, fire)
                         continue
                     try:
+                        # The period ends at the fire time, however late the loop got to it.
                         deliveries = await run_scheduled_report(
-                            settings, client, rules, report, sender, now=now
+                            settings, client, rules, report, sender, now=fire
                         )
                     except Exception:
                         log.exception("reports: %s could not be built", report.name)

@@ -69,6 +69,7 @@ GRACEFUL_SHUTDOWN_SECONDS = 5
 SLOW_STOP_SECONDS = 10.0
 # A fire time of a scheduled brief, once claimed by a worker, stays claimed this long.
 REPORT_CLAIM_SECONDS = 7 * 24 * 3600
+REPORT_RESTART_SECONDS = 30.0
 
 
 def report_slow_stop(seconds: float) -> None:
@@ -283,15 +284,26 @@ class ReportScheduleService(mode.Service):
         # Here, not at the top: charts and PDF are loaded only by a process that builds briefs.
         from service.report_schedule import run_report_schedule
 
-        self._running = asyncio.create_task(
-            run_report_schedule(
-                self.settings,
-                client=self.store.client,
-                reports_path=self.settings.reports_path,
-                claim=self.claim,
-            ),
-            name="report-schedule",
-        )
+        async def keep_running() -> None:
+            while True:
+                try:
+                    await run_report_schedule(
+                        self.settings,
+                        client=self.store.client,
+                        reports_path=self.settings.reports_path,
+                        claim=self.claim,
+                    )
+                    return
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    # A schedule that stopped would stay stopped, silently: say so, and start again.
+                    log.exception(
+                        "reports: the schedule stopped; it starts again in %.0f s", REPORT_RESTART_SECONDS
+                    )
+                    await asyncio.sleep(REPORT_RESTART_SECONDS)
+
+        self._running = asyncio.create_task(keep_running(), name="report-schedule")
 
     async def on_stop(self) -> None:
         if self._running is not None:

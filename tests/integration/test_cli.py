@@ -508,3 +508,14 @@ def test_backfill_loads_a_recorded_stream_and_report_writes_its_brief(tmp_path: 
     assert written.returncode == 0, written.stderr
     text = brief.read_text(encoding="utf-8")
     assert "#KPDBocor" in text, text[:2000]  # the leak, named by its hashtag
+    # Desk time is the schedule's time zone: the same dates are another period in Makassar.
+    schedule = tmp_path / "reports.yaml"
+    schedule.write_text("timezone: Asia/Makassar\nreports: []\n", encoding="utf-8")
+    elsewhere = tmp_path / "brief-wita.md"
+    written = run_pantau(
+        data_dir, "report", *period, "--format", "md", "--lang", "en", "--out", str(elsewhere),
+        PANTAU_REPORTS_PATH=str(schedule),
+    )  # fmt: skip
+    assert written.returncode == 0, written.stderr
+    first_lines = elsewhere.read_text(encoding="utf-8").splitlines()[:4]
+    assert "WITA" in " ".join(first_lines) and "WIB" in " ".join(text.splitlines()[:4]), first_lines

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from clickhouse_connect.driver.client import Client
 from redis.asyncio import Redis
 
@@ -27,7 +28,12 @@ reports:
 
 
 async def run_until_past(
-    clickhouse: Client, tmp_path: Path, claim: Callable[[str], Awaitable[bool]], until: datetime
+    clickhouse: Client,
+    tmp_path: Path,
+    claim: Callable[[str], Awaitable[bool]],
+    until: datetime,
+    *,
+    least_sleep: float = 1.0,
 ) -> None:
     reports = tmp_path / "reports.yaml"
     reports.write_text(REPORTS, encoding="utf-8")
@@ -36,7 +42,7 @@ async def run_until_past(
     stop = asyncio.Event()
 
     async def sleep(seconds: float) -> None:
-        now[0] += timedelta(seconds=max(seconds, 1.0))
+        now[0] += timedelta(seconds=max(seconds, least_sleep))
         if now[0] > until:
             stop.set()
         await asyncio.sleep(0)
@@ -90,4 +96,54 @@ async def test_a_fire_time_is_claimed_once_across_workers(
         assert await workers[0].claim("evening@2026-11-21T14:05:00+00:00")  # the next day's is free
         assert 0 < await redis.ttl(f"pantau:claims-test:report-fired:{fire}") <= 7 * 24 * 3600
     finally:
+        await redis.aclose()
+
+
+async def test_a_claim_that_fails_is_tried_again_and_the_period_ends_at_the_fire_time(
+    clickhouse: Client, tmp_path: Path
+) -> None:
+    asked: list[str] = []
+
+    async def flaky(fire: str) -> bool:
+        asked.append(fire)
+        if len(asked) == 1:
+            raise ConnectionError("Redis is restarting")
+        return True
+
+    # A slow loop: it wakes at 21:07 (the claim fails) and again at 21:14.
+    await run_until_past(
+        clickhouse, tmp_path, flaky, datetime(2026, 11, 20, 14, 20, tzinfo=UTC), least_sleep=420.0
+    )
+    assert asked == ["evening@2026-11-20T14:05:00+00:00"] * 2  # the same fire time, once more
+    # Built for 21:05 WIB, not for the minute the loop got to it.
+    assert [p.name for p in (tmp_path / "reports").iterdir()] == ["evening-20261120-2105.md"]
+
+
+async def test_the_worker_restarts_a_schedule_that_stopped(
+    clickhouse: Client, valkey: ValkeyServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import service.report_schedule as schedule
+    import service.runtime as runtime
+
+    runs: list[int] = []
+
+    async def stops_once(*args: object, **kwargs: object) -> None:
+        runs.append(len(runs))
+        if len(runs) == 1:
+            raise RuntimeError("the schedule's loop failed")
+        await asyncio.Event().wait()  # then runs until stopped
+
+    monkeypatch.setattr(schedule, "run_report_schedule", stops_once)
+    monkeypatch.setattr(runtime, "REPORT_RESTART_SECONDS", 0.01)
+    redis = Redis.from_url(valkey.url)
+    service = ReportScheduleService(load_settings(data_dir=tmp_path), ClickHouseStore(clickhouse), redis)
+    try:
+        await service.on_start()
+        for _ in range(200):
+            if len(runs) >= 2:
+                break
+            await asyncio.sleep(0.01)
+        assert runs == [0, 1]
+    finally:
+        await service.on_stop()
         await redis.aclose()
