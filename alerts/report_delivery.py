@@ -2,11 +2,15 @@
 notifiers (alerts.notifiers) send text only.
 
 - email: the summary as the body, every file attached;
-- Telegram: each file with sendDocument, the first with the summary as its caption;
-- Slack: with `slack_files` (a bot token and a channel, config/reports.yaml) the files are uploaded
-  with files upload v2 (getUploadURLExternal, the bytes, completeUploadExternal with the summary as
-  the comment); otherwise the receiver's incoming webhook gets the summary, with links to the files
-  when the reports' archive is published (`link`): an incoming webhook cannot carry a file;
+- Telegram: each file with sendDocument, the first with the summary as its caption; a retry sends
+  only the files the earlier attempts did not get through, so none is posted twice;
+- Slack: with `slack_files` (a bot token and a channel per receiver or one for all,
+  config/reports.yaml) the files are uploaded with files upload v2 (getUploadURLExternal, the bytes,
+  completeUploadExternal with the summary as the comment), once per report and channel id: a second
+  receiver (or a second Slack channel) with the same channel id gets no second upload, and is
+  recorded delivered after 0 attempts. Otherwise the receiver's incoming webhook gets the summary,
+  with links to the files when the reports' archive is published (`link`): an incoming webhook
+  cannot carry a file;
 - webhook: a signed JSON POST of the summary and the files' names, sizes and links;
 - log: a line in Pantau's log.
 
@@ -21,7 +25,7 @@ import asyncio
 import html
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
@@ -51,7 +55,10 @@ from pantau.domain import utcnow
 log = logging.getLogger(__name__)
 
 TELEGRAM_CAPTION_MAX_CHARS = 1024
+TELEGRAM_CAPTION_SUBJECT_MAX_CHARS = 256
 MAX_ERROR_CHARS = 500
+# How many (report, Slack channel) uploads a sender remembers, to upload a report once per channel.
+REMEMBERED_SLACK_UPLOADS = 1024
 
 
 @dataclass(frozen=True)
@@ -91,6 +98,51 @@ class ReportDelivery:
 
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _escape_clipped(text: str, limit: int) -> str:
+    """`text` HTML-escaped in at most `limit` characters. Clipped a character of `text` at a time,
+    never the escaped string: a cut through an entity (`&am…`) makes Telegram refuse the caption."""
+    escaped = html.escape(text, quote=False)
+    if len(escaped) <= limit:
+        return escaped
+    kept: list[str] = []
+    length = 0
+    for char in text:
+        piece = html.escape(char, quote=False)
+        if length + len(piece) > limit - 1:
+            break
+        kept.append(piece)
+        length += len(piece)
+    return "".join(kept) + "…"
+
+
+def _telegram_caption(message: ReportMessage) -> str:
+    title = f"<b>{_escape_clipped(message.subject, TELEGRAM_CAPTION_SUBJECT_MAX_CHARS)}</b>\n\n"
+    body = _escape_clipped(_summary_with_links(message), TELEGRAM_CAPTION_MAX_CHARS - len(title))
+    return title + body
+
+
+@dataclass
+class _Progress:
+    """What the earlier attempts of one delivery got through, so that a retry sends only the rest."""
+
+    telegram_sent: set[int] = field(default_factory=set)  # indexes in the message's files
+    slack_uploaded: dict[int, dict[str, str]] = field(default_factory=dict)  # index: id and title
+
+
+@dataclass(frozen=True)
+class _SlackTarget:
+    app: SlackFiles  # the bot token and API
+    channel_id: str
+
+
+@dataclass
+class _SlackUpload:
+    """One report's upload to one Slack channel id: the deliveries to it take turns."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0  # deliveries holding or waiting for the lock
 
 
 def _transient(exc: BaseException) -> bool:
@@ -153,6 +205,9 @@ class ReportSender:
         )
         self._clock = clock
         self._sleep = sleep
+        # (report id, channel id) of the uploads done, oldest first; a lock per upload under way.
+        self._slack_uploaded: dict[tuple[str, str], None] = {}
+        self._slack_uploading: dict[tuple[str, str], _SlackUpload] = {}
 
     async def aclose(self) -> None:
         if self._owns_client:
@@ -172,9 +227,49 @@ class ReportSender:
         extra = [self.slack_files.bot_token.get_secret_value()] if self.slack_files else []
         return [*channel.secrets(), *extra]
 
+    def _slack_target(self, message: ReportMessage, channel: Channel) -> _SlackTarget | None:
+        """Where a Slack channel's files are uploaded (None: its webhook gets the summary)."""
+        if isinstance(channel, SlackChannel) and self.slack_files is not None:
+            channel_id = self.slack_files.channel_for(message.receiver)
+            return _SlackTarget(self.slack_files, channel_id) if channel_id else None
+        return None
+
     async def _deliver(self, message: ReportMessage, channel: Channel) -> ReportDelivery:
+        target = self._slack_target(message, channel)
+        if target is None:
+            return await self._attempt(message, channel, None)
+        channel_id = target.channel_id
+        key = (message.id, channel_id)
+        # Held for all the attempts: a concurrent delivery to the same channel id waits, then
+        # uploads only if this one failed.
+        upload = self._slack_uploading.setdefault(key, _SlackUpload())
+        upload.users += 1
+        try:
+            async with upload.lock:
+                if key in self._slack_uploaded:
+                    log.info(
+                        "report %s to %s on %s: already uploaded to Slack channel %s",
+                        message.id, message.receiver, channel.display_name, channel_id,
+                    )  # fmt: skip
+                    now = self._clock()
+                    return self._record(message, channel, "delivered", 0, "", now, now)
+                record = await self._attempt(message, channel, target)
+                if record.status == "delivered":
+                    self._slack_uploaded[key] = None
+                    while len(self._slack_uploaded) > REMEMBERED_SLACK_UPLOADS:
+                        del self._slack_uploaded[next(iter(self._slack_uploaded))]
+                return record
+        finally:
+            upload.users -= 1
+            if upload.users == 0:
+                del self._slack_uploading[key]
+
+    async def _attempt(
+        self, message: ReportMessage, channel: Channel, slack_target: _SlackTarget | None
+    ) -> ReportDelivery:
         started = self._clock()
         attempts, error = 0, ""
+        progress = _Progress()
         status: Literal["delivered", "failed"] = "delivered"
         # A file upload takes longer than a message: each attempt may take a few times the limit.
         timeout = channel.timeout_seconds * (1 if isinstance(channel, LogChannel) else 6)
@@ -190,7 +285,7 @@ class ReportSender:
                 with attempt:
                     attempts += 1
                     async with asyncio.timeout(timeout):
-                        await self._send(channel, message)
+                        await self._send(channel, message, slack_target, progress)
         except Exception as exc:
             status = "failed"
             error = _clip(_redact(_describe(exc, timeout), self._secrets(channel)), MAX_ERROR_CHARS)
@@ -199,6 +294,18 @@ class ReportSender:
             message.id, message.receiver, channel.display_name, status, attempts,
             f": {error}" if error else "",
         )  # fmt: skip
+        return self._record(message, channel, status, attempts, error, started, self._clock())
+
+    @staticmethod
+    def _record(
+        message: ReportMessage,
+        channel: Channel,
+        status: Literal["delivered", "failed"],
+        attempts: int,
+        error: str,
+        started: datetime,
+        finished: datetime,
+    ) -> ReportDelivery:
         return ReportDelivery(
             report_id=message.id,
             receiver=message.receiver,
@@ -208,7 +315,7 @@ class ReportSender:
             attempts=attempts,
             error=error,
             started_at=started,
-            finished_at=self._clock(),
+            finished_at=finished,
         )
 
     def _wait(self, retry_state: Any) -> float:
@@ -217,14 +324,20 @@ class ReportSender:
             return min(exc.retry_after, 60.0)
         return float(self._backoff(retry_state))
 
-    async def _send(self, channel: Channel, message: ReportMessage) -> None:
+    async def _send(
+        self,
+        channel: Channel,
+        message: ReportMessage,
+        slack_target: _SlackTarget | None,
+        progress: _Progress,
+    ) -> None:
         if isinstance(channel, EmailChannel):
             await self._send_email(channel, message)
         elif isinstance(channel, TelegramChannel):
-            await self._send_telegram(channel, message)
+            await self._send_telegram(channel, message, progress)
         elif isinstance(channel, SlackChannel):
-            if self.slack_files is not None:
-                await self._upload_to_slack(self.slack_files, channel, message)
+            if slack_target is not None:
+                await self._upload_to_slack(slack_target, channel, message, progress)
             else:
                 text = (
                     _summary_with_links(message)
@@ -275,14 +388,14 @@ class ReportSender:
             timeout=channel.timeout_seconds * 6,
         )
 
-    async def _send_telegram(self, channel: TelegramChannel, message: ReportMessage) -> None:
+    async def _send_telegram(
+        self, channel: TelegramChannel, message: ReportMessage, progress: _Progress
+    ) -> None:
         url = f"{channel.api_base.rstrip('/')}/bot{channel.bot_token.get_secret_value()}/sendDocument"
-        caption = _clip(
-            f"<b>{html.escape(message.subject, quote=False)}</b>\n\n"
-            + html.escape(_summary_with_links(message), quote=False),
-            TELEGRAM_CAPTION_MAX_CHARS,
-        )
+        caption = _telegram_caption(message)
         for index, file in enumerate(message.files):
+            if index in progress.telegram_sent:
+                continue  # posted by an earlier attempt: sending it again would post it twice
             data = {"chat_id": channel.chat_id}
             if index == 0:
                 data |= {"caption": caption, "parse_mode": "HTML"}
@@ -293,14 +406,20 @@ class ReportSender:
                 timeout=channel.timeout_seconds * 6,
             )
             _check_telegram(response)
+            progress.telegram_sent.add(index)
 
     async def _upload_to_slack(
-        self, target: SlackFiles, channel: SlackChannel, message: ReportMessage
+        self,
+        target: _SlackTarget,
+        channel: SlackChannel,
+        message: ReportMessage,
+        progress: _Progress,
     ) -> None:
-        api = target.api_base.rstrip("/")
-        auth = {"Authorization": f"Bearer {target.bot_token.get_secret_value()}"}
-        uploaded = []
-        for file in message.files:
+        api = target.app.api_base.rstrip("/")
+        auth = {"Authorization": f"Bearer {target.app.bot_token.get_secret_value()}"}
+        for index, file in enumerate(message.files):
+            if index in progress.slack_uploaded:
+                continue  # uploaded by an earlier attempt: only completing it failed
             ticket = _check_slack(
                 await self._post(
                     f"{api}/files.getUploadURLExternal",
@@ -312,13 +431,13 @@ class ReportSender:
             await self._post(
                 str(ticket["upload_url"]), channel, files={"file": (file.name, file.content, file.media_type)}
             )
-            uploaded.append({"id": str(ticket["file_id"]), "title": file.name})
+            progress.slack_uploaded[index] = {"id": str(ticket["file_id"]), "title": file.name}
         _check_slack(
             await self._post(
                 f"{api}/files.completeUploadExternal",
                 channel,
                 json={
-                    "files": uploaded,
+                    "files": [progress.slack_uploaded[i] for i in sorted(progress.slack_uploaded)],
                     "channel_id": target.channel_id,
                     "initial_comment": f"{message.subject}\n\n{message.summary}",
                 },

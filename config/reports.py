@@ -13,12 +13,20 @@ import re
 from collections.abc import Collection
 from datetime import timedelta, tzinfo
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from croniter import croniter
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 # Re-exported: the schedule's callers name the shipped file from here.
 from config.settings import DEFAULT_REPORTS as DEFAULT_REPORTS
@@ -90,13 +98,29 @@ class ScheduledReport(_Strict):
 
 
 class SlackFiles(_Strict):
-    """A Slack app's bot token and the channel to upload report files to (files upload v2). Without
-    it, Slack receivers get the summary through their incoming webhook, with a link to the files
-    when `link` is set."""
+    """A Slack app's bot token and the channels to upload report files to (files upload v2): each
+    receiver's own in `channels`, else `channel_id`. A Slack receiver with neither, and every Slack
+    receiver when this is unset, gets the summary through its incoming webhook, with a link to the
+    files when `link` is set."""
 
     bot_token: SecretStr
-    channel_id: str = Field(min_length=1)
+    channel_id: str = Field(
+        default="", description="The channel for receivers not in `channels` ('' = none)."
+    )
+    channels: dict[str, Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=dict, description="A receiver's name (alerting.yaml) to its channel id."
+    )
     api_base: str = Field(default="https://slack.com/api", pattern=r"^https?://")
+
+    @model_validator(mode="after")
+    def _names_a_channel(self) -> SlackFiles:
+        if not self.channel_id and not self.channels:
+            raise ValueError("name a channel_id, or a channel for each receiver in channels")
+        return self
+
+    def channel_for(self, receiver: str) -> str:
+        """The channel id `receiver`'s briefs are uploaded to ('' = none: its webhook gets them)."""
+        return self.channels.get(receiver, self.channel_id)
 
 
 class ReportsConfig(_Strict):
@@ -169,6 +193,15 @@ def parse_reports(
                         f"no receiver named {name!r} in the alerting file's receivers",
                     )
                 )
+    slack_channels = config.slack_files.channels if config.slack_files else {}
+    for name in slack_channels:
+        if receivers is not None and name not in receivers:
+            problems.append(
+                (
+                    ("slack_files", "channels", name),
+                    f"no receiver named {name!r} in the alerting file's receivers",
+                )
+            )
     if problems:
         loc, message = problems[0]
         raise _located(source, root, loc, message, len(problems) - 1)

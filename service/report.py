@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import io
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
@@ -610,6 +611,26 @@ def _md(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", " ".join(text.split()))
 
 
+def _is_web_url(url: str) -> bool:
+    return url.startswith(("http://", "https://"))
+
+
+def _percent_encode(char: str) -> str:
+    return "".join(f"%{byte:02X}" for byte in char.encode("utf-8"))
+
+
+def _autolink_url(url: str) -> str:
+    """A URL as it may stand inside a Markdown `<...>` autolink: whitespace, `<`, `>` and control
+    characters percent-encoded. A post's URL comes from its source; left as it is, a `>` or a space
+    ends the autolink and what follows is read as Markdown, or as raw HTML."""
+    return "".join(
+        _percent_encode(char)
+        if char.isspace() or char in "<>" or unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp")
+        else char
+        for char in url
+    )
+
+
 def render_markdown(document: Document, image_stem: str) -> Rendered:
     """Markdown with the charts as PNG files named `<image_stem>-<chart>.png` beside it."""
     lines = [f"# {_md(document.title)}", "", f"_{_md(document.subtitle)}_", ""]
@@ -631,7 +652,7 @@ def render_markdown(document: Document, image_stem: str) -> Rendered:
                 files[name] = block.png
                 lines += [f"![{_md(block.title)}]({name})", ""]
             else:
-                link = f" · <{block.url}>" if block.url.startswith(("http://", "https://")) else ""
+                link = f" · <{_autolink_url(block.url)}>" if _is_web_url(block.url) else ""
                 lines += [f"> **{_md(block.meta)}**{link}  ", f"> {_md(block.text)}", ""]
     return Rendered("md", "\n".join(lines).encode("utf-8"), files)
 
@@ -701,7 +722,7 @@ def _html_block(block: Block) -> dict[str, object]:
     if isinstance(block, Chart):
         return {"kind": "chart", "title": block.title, "data": base64.b64encode(block.png).decode()}
     # Only web links: a post's URL comes from its source, and a javascript: link must not be clickable.
-    url = block.url if block.url.startswith(("http://", "https://")) else ""
+    url = block.url if _is_web_url(block.url) else ""
     return {"kind": "quote", "meta": block.meta, "text": block.text, "url": url}
 
 

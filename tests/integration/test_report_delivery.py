@@ -4,7 +4,10 @@ the schedule firing a report end to end against the real engine."""
 from __future__ import annotations
 
 import asyncio
+import html
+import re
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -16,7 +19,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from clickhouse_connect.driver.client import Client
 
 from alerts.channels import EmailChannel, SlackChannel, TelegramChannel
-from alerts.report_delivery import ReportFile, ReportMessage, ReportSender
+from alerts.report_delivery import TELEGRAM_CAPTION_MAX_CHARS, ReportFile, ReportMessage, ReportSender
 from config.reports import SlackFiles
 from config.settings import DEFAULT_WATCHLIST, load_settings
 from config.watchlist import load_watchlist
@@ -116,6 +119,48 @@ async def test_a_telegram_refusal_fails_without_the_token(server: LoopbackHttp) 
     assert "chat not found" in record.error and TOKEN not in record.error
 
 
+def caption_of(body: bytes) -> str:
+    """The caption field of a multipart sendDocument request."""
+    match = re.search(rb'name="caption"\r\n(?:[^\r\n]+\r\n)*\r\n(.*?)\r\n--', body, re.DOTALL)
+    assert match is not None, body[:500]
+    return match.group(1).decode()
+
+
+async def test_a_telegram_retry_sends_only_the_files_not_yet_sent(server: LoopbackHttp) -> None:
+    channel = TelegramChannel.model_validate(
+        {"type": "telegram", "bot_token": TOKEN, "chat_id": "-100200", "api_base": server.url}
+    )
+    # The first document goes through; the second is refused once, as by a restarting proxy.
+    server.then(Reply(), Reply(502, {"ok": False, "description": "Bad Gateway"}))
+    async with ReportSender(sleep=no_sleep) as sender:
+        [record] = await sender.deliver(message(), [channel])
+    assert (record.status, record.attempts) == ("delivered", 2), record.error
+    sent = [re.findall(rb'filename="([^"]+)"', seen.body) for seen in server.requests]
+    assert sent == [[b"brief.pdf"], [b"brief.html"], [b"brief.html"]]
+    captions = [b'name="caption"' in seen.body for seen in server.requests]
+    assert captions == [True, False, False]
+
+
+async def test_a_telegram_caption_is_clipped_without_cutting_an_entity(server: LoopbackHttp) -> None:
+    channel = TelegramChannel.model_validate(
+        {"type": "telegram", "bot_token": TOKEN, "chat_id": "-100200", "api_base": server.url}
+    )
+    subject = "Ringkasan harian Pantau: 20 Nov"
+    title = f"<b>{subject}</b>\n\n"
+    for shift in range(5):  # the limit falls on each character of "&amp;" in turn
+        server.requests.clear()
+        summary = "x" * (TELEGRAM_CAPTION_MAX_CHARS - len(title) - 3 - shift) + "&" * 400
+        long = ReportMessage(id=f"r{shift}", receiver="desk", subject=subject, summary=summary, files=(PDF,))
+        async with ReportSender(sleep=no_sleep) as sender:
+            [record] = await sender.deliver(long, [channel])
+        assert record.status == "delivered"
+        caption = caption_of(server.requests[0].body)
+        assert len(caption) <= TELEGRAM_CAPTION_MAX_CHARS and caption.endswith("…")
+        body = caption.removeprefix(title).removesuffix("…")
+        assert html.unescape(body) == summary[: len(html.unescape(body))]
+        assert re.fullmatch(r"x*(&amp;)*", body), body[-20:]
+
+
 async def test_slack_without_a_bot_token_gets_the_summary_and_links(server: LoopbackHttp) -> None:
     channel = SlackChannel.model_validate({"type": "slack", "webhook_url": f"{server.url}/services/T0/B0/X"})
     async with ReportSender(sleep=no_sleep) as sender:
@@ -153,6 +198,68 @@ async def test_slack_with_a_bot_token_uploads_the_files(server: LoopbackHttp) ->
     done = complete.json()
     assert done["files"] == [{"id": "F1", "title": "brief.pdf"}, {"id": "F2", "title": "brief.html"}]
     assert done["channel_id"] == "C0123" and "3 isu" in done["initial_comment"]
+
+
+def slack_upload_replies(server: LoopbackHttp, uploads: int) -> None:
+    for n in range(uploads):
+        server.then(
+            Reply(body={"ok": True, "upload_url": f"{server.url}/upload/{n}a", "file_id": f"F{n}a"}),
+            Reply(body={"ok": True}),
+            Reply(body={"ok": True, "upload_url": f"{server.url}/upload/{n}b", "file_id": f"F{n}b"}),
+            Reply(body={"ok": True}),
+            Reply(body={"ok": True, "files": []}),
+        )
+
+
+def completed_uploads(server: LoopbackHttp) -> list[str]:
+    return [
+        seen.json()["channel_id"] for seen in server.requests if seen.path == "/files.completeUploadExternal"
+    ]
+
+
+async def test_slack_receivers_get_the_files_in_their_own_channels(server: LoopbackHttp) -> None:
+    channel = SlackChannel.model_validate({"type": "slack", "webhook_url": f"{server.url}/services/T0/B0/X"})
+    files = SlackFiles.model_validate(
+        {"bot_token": BOT, "channels": {"desk": "C0DESK", "leads": "C0LEADS"}, "api_base": server.url}
+    )
+    slack_upload_replies(server, 2)
+    async with ReportSender(slack_files=files, sleep=no_sleep) as sender:
+        for receiver in ("desk", "leads"):
+            [record] = await sender.deliver(replace(message(), receiver=receiver), [channel])
+            assert (record.status, record.attempts) == ("delivered", 1), record.error
+    assert completed_uploads(server) == ["C0DESK", "C0LEADS"]
+
+
+async def test_a_slack_channel_gets_a_report_once_whoever_shares_it(server: LoopbackHttp) -> None:
+    channel = SlackChannel.model_validate({"type": "slack", "webhook_url": f"{server.url}/services/T0/B0/X"})
+    other = SlackChannel.model_validate({"type": "slack", "webhook_url": f"{server.url}/services/T0/B1/Y"})
+    # desk names the default channel explicitly; leads falls back to it.
+    files = SlackFiles.model_validate(
+        {"bot_token": BOT, "channel_id": "C0ALL", "channels": {"desk": "C0ALL"}, "api_base": server.url}
+    )
+    slack_upload_replies(server, 2)
+    async with ReportSender(slack_files=files, sleep=no_sleep) as sender:
+        # Two Slack channels of one receiver, sent to concurrently, then a second receiver.
+        desk = await sender.deliver(message(), [channel, other])
+        [leads] = await sender.deliver(replace(message(), receiver="leads"), [channel])
+        # Another report is a new message: uploaded again.
+        [later] = await sender.deliver(replace(message(), id="report-2"), [channel])
+    assert [r.status for r in [*desk, leads, later]] == ["delivered"] * 4
+    assert sorted(r.attempts for r in [*desk, leads]) == [0, 0, 1]
+    assert completed_uploads(server) == ["C0ALL", "C0ALL"]
+    assert len(server.requests) == 10  # two uploads of two files each, nothing to the webhooks
+
+
+async def test_a_slack_receiver_without_a_channel_gets_the_summary_by_webhook(server: LoopbackHttp) -> None:
+    channel = SlackChannel.model_validate({"type": "slack", "webhook_url": f"{server.url}/services/T0/B0/X"})
+    files = SlackFiles.model_validate(
+        {"bot_token": BOT, "channels": {"desk": "C0DESK"}, "api_base": server.url}
+    )
+    async with ReportSender(slack_files=files, sleep=no_sleep) as sender:
+        [record] = await sender.deliver(replace(message(), receiver="leads"), [channel])
+    assert record.status == "delivered"
+    [seen] = server.requests
+    assert seen.path == "/services/T0/B0/X" and "3 isu" in seen.json()["text"]
 
 
 async def test_a_slack_api_refusal_fails_once_and_hides_the_token(server: LoopbackHttp) -> None:

@@ -232,6 +232,25 @@ def test_markdown_escapes_post_text_and_refers_to_the_chart_files() -> None:
     assert all(f"]({name})" in text for name in rendered.files)
 
 
+def test_a_markdown_post_link_cannot_break_out_of_its_autolink() -> None:
+    hostile = (
+        "https://x.example/a><img src=x onerror=alert(1)>",
+        "https://x.example/b c\t<script>alert(2)</script>",
+        "https://x.example/c\nd\x00e\u2028f",
+    )
+    data = replace(
+        sample_data(), notable_posts=tuple(post(20 + i, "t", url=u) for i, u in enumerate(hostile))
+    )
+    text = render_markdown(compose(data, WATCHLIST, "en", WIB), "brief").content.decode()
+    assert "<https://x.example/a%3E%3Cimg%20src=x%20onerror=alert(1)%3E>" in text
+    assert "<https://x.example/b%20c%09%3Cscript%3Ealert(2)%3C/script%3E>" in text
+    assert "<https://x.example/c%0Ad%00e%E2%80%A8f>" in text
+    assert "<img" not in text and "<script" not in text
+    # Every autolink is one whole token: no whitespace inside, closed on the line it opens on.
+    links = re.findall(r"· <([^>]*)>", text)
+    assert len(links) >= len(hostile) and not any(re.search(r"\s", link) for link in links)
+
+
 def test_html_escapes_and_embeds_the_charts() -> None:
     data = sample_data()
     hostile = post(5, "<script>alert(1)</script>", url="javascript:alert(1)")
@@ -341,6 +360,34 @@ def test_a_bad_field_is_named_with_its_line(old: str, new: str, where: str) -> N
     assert old in GOOD
     with pytest.raises(ReportsConfigError) as caught:
         parse_reports(GOOD.replace(old, new), source="reports.yaml", receivers={"desk", "leads"}, environ={})
+    assert str(caught.value).startswith("reports.yaml" + where), str(caught.value)
+
+
+def test_slack_files_name_a_channel_per_receiver_or_one_for_all() -> None:
+    slack = "slack_files:\n  bot_token: xoxb-1\n  channel_id: C0ALL\n  channels:\n    leads: C0LEADS\n"
+    config = parse_reports(GOOD + slack, receivers={"desk", "leads"}, environ={})
+    assert config.slack_files is not None
+    assert config.slack_files.channel_for("leads") == "C0LEADS"
+    assert config.slack_files.channel_for("desk") == "C0ALL"
+    own = parse_reports(GOOD + slack.replace("  channel_id: C0ALL\n", ""), environ={})
+    assert own.slack_files is not None and own.slack_files.channel_for("desk") == ""
+
+
+@pytest.mark.parametrize(
+    ("slack", "where"),
+    [
+        (
+            "  channels:\n    desk: C0DESK\n    lead: C0LEADS\n",
+            ":19: slack_files.channels.lead: no receiver named 'lead' in the alerting file's receivers",
+        ),
+        ("  channels: {desk: ''}\n", ":17: slack_files.channels.desk: String should have at least 1"),
+        ("  channel_id: ''\n", ":16: slack_files: name a channel_id, or a channel for each receiver"),
+    ],
+)
+def test_a_bad_slack_files_channel_is_named_with_its_line(slack: str, where: str) -> None:
+    text = GOOD + "slack_files:\n  bot_token: xoxb-1\n" + slack
+    with pytest.raises(ReportsConfigError) as caught:
+        parse_reports(text, source="reports.yaml", receivers={"desk", "leads"}, environ={})
     assert str(caught.value).startswith("reports.yaml" + where), str(caught.value)
 
 
