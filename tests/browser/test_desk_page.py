@@ -1,6 +1,7 @@
 """The desk page in a real headless Chromium, against the real API and engines: signing in (and being
-refused), an alert arriving over the live feed without a reload, acknowledging it, what a viewer may
-not do, the wall screen, the language switch; and the screenshots in docs/images."""
+refused, and a saved key kept while the API restarts), an alert arriving over the live feed without
+a reload, acknowledging it, what a viewer may not do, the wall screen, the language switch; and the
+screenshots in docs/images."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import re
 from pathlib import Path
 
 import httpx
-from playwright.async_api import Page, expect
+from playwright.async_api import Page, Route, expect
 
 from tests.browser.conftest import Desk
 from tests.browser.scenes import DEBATE, EVENING, FOOD_CARD_LEAK, HOAX_WAVE, Story, publish
@@ -42,6 +43,44 @@ async def test_the_page_is_served_without_a_key_and_a_bad_key_is_refused(page: P
         assert (await anonymous.get("static/js/desk.js")).status_code == 200
         assert (await anonymous.get("me")).status_code == 401
         assert (await anonymous.get("summary/emerging")).status_code == 401
+
+
+async def test_a_saved_key_outlives_the_api_restarting_and_only_a_refusal_forgets_it(
+    page: Page, desk: Desk
+) -> None:
+    await sign_in(page, desk, desk.viewer_key)
+    await page.goto(desk.url + "#wall")
+    checked: list[str] = []
+
+    async def api_restarting(route: Route) -> None:
+        """GET me while the API comes back: first its key store is down, then nothing listens."""
+        checked.append(route.request.url)
+        if len(checked) == 1:
+            await route.fulfill(status=503, json={"detail": "the API key store is unavailable"})
+        elif len(checked) == 2:
+            await route.abort("connectionrefused")
+        else:
+            await route.continue_()
+
+    await page.route("**/me", api_restarting)
+    await page.reload()  # the wall screen reloads, as it would after a power cut
+    await expect(page.locator("#login-error")).to_contain_text("Trying again with the saved key")
+    await expect(page.locator("#connection")).to_have_attribute("data-state", "down")
+    assert await page.evaluate("sessionStorage.getItem('pantau.key')") == desk.viewer_key
+    # Back without anyone typing the key again: signed in, on the wall, the feed live.
+    await expect(page.locator("body")).to_have_class(re.compile("wall-mode"), timeout=WAIT_MS)
+    await expect(page.locator("#login")).to_be_hidden()
+    await expect(page.locator("#connection")).to_have_attribute("data-state", "live", timeout=WAIT_MS)
+    assert len(checked) == 3
+    assert await page.evaluate("sessionStorage.getItem('pantau.key')") == desk.viewer_key
+
+    # A key the API refuses is forgotten at once.
+    await page.unroute("**/me")
+    await page.evaluate("sessionStorage.setItem('pantau.key', 'pk_000000000000_' + 'A'.repeat(43))")
+    await page.reload()
+    await expect(page.locator("#login-error")).to_have_text(re.compile("no longer accepted"), timeout=WAIT_MS)
+    await expect(page.locator("#wall")).to_be_hidden()
+    assert await page.evaluate("sessionStorage.getItem('pantau.key')") is None
 
 
 async def test_a_responder_sees_an_alert_arrive_live_and_acknowledges_it(page: Page, desk: Desk) -> None:

@@ -22,6 +22,9 @@ const ROLES = ["viewer", "responder", "admin"];
 const SEVERITIES = ["info", "warning", "critical"];
 const SILENCE_HOURS = [1, 4, 24];
 const MAX_SEEN_RATES = 60;
+// A saved key the API could not check (restarting, unreachable) is tried again this often, doubling.
+const SIGN_IN_RETRY_FIRST_MS = 1000;
+const SIGN_IN_RETRY_MAX_MS = 15000;
 
 const $ = (id) => document.getElementById(id);
 
@@ -38,23 +41,45 @@ const state = {
 
 // -- signing in and out -------------------------------------------------------------------------
 
+// Only a 401 says the key itself is bad (api/auth.py: a 403 is a role too small for a route, and
+// GET me wants the smallest). Anything else (503 while the key store is down, the API restarting,
+// no network) says nothing about the key.
+const keyRefused = (error) => error instanceof ApiError && error.status === 401;
+
+const signInRetry = { timer: null, delay: SIGN_IN_RETRY_FIRST_MS };
+let signInCount = 0; // the latest sign-in wins: one started later makes an earlier one's answer moot
+
+function stopSignInRetry() {
+  clearTimeout(signInRetry.timer);
+  signInRetry.timer = null;
+}
+
 async function signIn(key, { remembered = false } = {}) {
+  stopSignInRetry();
+  const attempt = ++signInCount;
   const api = new Api(key);
   let me;
   try {
     me = await api.get("me");
   } catch (error) {
-    const message =
-      error instanceof ApiError && error.status === 401
-        ? t(remembered ? "login.ended" : "login.refused")
-        : error instanceof ApiError && error.status === 503
+    if (attempt !== signInCount) return;
+    if (keyRefused(error)) {
+      signOut(t(remembered ? "login.ended" : "login.refused"));
+    } else if (remembered) {
+      retrySignIn(key, error);
+    } else {
+      showLogin(
+        error instanceof ApiError && error.status === 503
           ? t("login.unavailable")
           : error instanceof ApiError
             ? t("error.generic", { status: error.status, detail: error.detail })
-            : t("login.failed", { reason: error.message });
-    signOut(message);
+            : t("login.failed", { reason: error.message }),
+      );
+    }
     return;
   }
+  if (attempt !== signInCount) return;
+  signInRetry.delay = SIGN_IN_RETRY_FIRST_MS;
   sessionStorage.setItem(KEY_STORAGE, key);
   Object.assign(state, { api, me });
   showSignedIn();
@@ -65,19 +90,44 @@ async function signIn(key, { remembered = false } = {}) {
   await route();
 }
 
+/**
+ * The saved key could not be checked, for no fault of the key: keep it, say so, and try it again
+ * with backoff, so that a wall screen reloaded while the API restarts signs itself in again. The
+ * login form stays usable meanwhile: a key typed there takes over.
+ */
+function retrySignIn(key, error) {
+  const reason = error instanceof ApiError ? `HTTP ${error.status}` : error.message;
+  showLogin(t("login.reconnecting", { reason }), { keepTyping: true });
+  $("connection").dataset.state = "down";
+  $("connection").textContent = t("conn.down");
+  $("connection").hidden = false;
+  const delay = signInRetry.delay;
+  signInRetry.delay = Math.min(delay * 2, SIGN_IN_RETRY_MAX_MS);
+  signInRetry.timer = setTimeout(() => signIn(key, { remembered: true }), delay);
+}
+
 function signOut(message = "") {
+  stopSignInRetry();
+  signInCount++; // a sign-in still waiting for its answer ends here too
   if (state.feed) state.feed.abort();
   state.timers.forEach(clearInterval);
   Object.assign(state, { api: null, me: null, detail: null, feed: null, timers: [] });
   state.issues.clear();
   state.alerts.clear();
   sessionStorage.removeItem(KEY_STORAGE);
+  showLogin(message);
+}
+
+/** The login form with `message`; `keepTyping`: leave what is typed there, and the focus, alone. */
+function showLogin(message, { keepTyping = false } = {}) {
+  const typing = keepTyping && !$("login").hidden;
   for (const id of ["desk", "wall", "connection", "whoami", "logout", "wall-link", "desk-link"]) $(id).hidden = true;
   document.body.classList.remove("wall-mode");
   $("login").hidden = false;
-  $("key").value = "";
   $("login-error").textContent = message;
   $("login-error").hidden = !message;
+  if (typing) return;
+  $("key").value = "";
   $("key").focus();
 }
 
