@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
+import detectors.issues as issues_module
 from detectors.base import Observation
 from detectors.issues import IssueEvent, IssueTracker, post_terms
 from pantau.domain import IssueStatus, Signal, SignalKind
@@ -483,3 +484,47 @@ def test_posts_the_index_has_forgotten_reach_the_warehouse_at_their_own_time() -
     (issue,) = tracker.paged()
     times = {post_id: at for issue_id, post_id, at, _ in tracker.unsaved_members() if issue_id == issue.id}
     assert times == {o.post_id: o.at for o in posts}
+
+
+def page_story(tracker: IssueTracker, first: int, topic: str, text: str, tag: str, minute: float) -> None:
+    story = [post(first + i, topic, text, minute=minute + i * 0.2) for i in range(20)]
+    feed(tracker, story)
+    tracker.signal(burst("hashtag", tag, story))
+
+
+@pytest.mark.parametrize("rule", ["on", "off"])
+def test_the_same_happening_in_two_languages_is_one_issue_by_the_rare_names_it_shares(
+    rule: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if rule == "off":
+        monkeypatch.setattr(issues_module, "SHARED_RARE_ITEMS", 99)
+    tracker = watching()
+    # Far apart to the encoder (another language), and no label item in common: only the names.
+    indonesian = "banjir bandang terjang kampung sukamaju lembah cibeureum garut #BanjirSukamaju"
+    english = "flash flood hits sukamaju village cibeureum valley garut #PrayForSukamaju"
+    page_story(tracker, 0, "flood", indonesian, "banjirsukamaju", 0.0)
+    page_story(tracker, 100, "debate", english, "prayforsukamaju", 40.0)
+    live = [i for i in tracker.issues() if i.status == IssueStatus.live]
+    if rule == "on":
+        (issue,) = live
+        assert issue.posts == 40 and len(issue.merged_from) == 1
+    else:
+        assert len(live) == 2  # the rule, and nothing else, made them one
+
+
+def test_two_explosions_that_share_only_common_words_stay_two_issues() -> None:
+    tracker = watching()
+    usual = ["banyak orang antre bensin", "korban macet orang kantor", "orang pulang kerja korban hujan"]
+    feed(tracker, [post(-500 - i, "chatter", usual[i % 3], minute=-30 + i * 0.1) for i in range(150)])
+    page_story(
+        tracker,
+        0,
+        "flood",
+        "ledakan gudang pupuk cilacap korban orang #LedakanCilacap",
+        "ledakancilacap",
+        0.0,
+    )
+    page_story(
+        tracker, 100, "debate", "ledakan pipa gas bekasi korban orang #LedakanBekasi", "ledakanbekasi", 40.0
+    )
+    assert len([i for i in tracker.issues() if i.status == IssueStatus.live]) == 2
