@@ -199,19 +199,19 @@ def render(notification: Notification) -> RenderedMessage:
     return RenderedMessage(subject, text, _templates.get_template("email.html.j2").render(context))
 
 
-def _clip(text: str, limit: int) -> str:
+def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def telegram_html(message: RenderedMessage) -> str:
     """Telegram's HTML mode: the subject in bold over the text body, escaped; within the message
     length limit (which counts characters after the entities are parsed)."""
-    subject = _clip(message.subject, 256)
-    text = _clip(message.text, TELEGRAM_MAX_CHARS - len(subject) - 2)
+    subject = clip(message.subject, 256)
+    text = clip(message.text, TELEGRAM_MAX_CHARS - len(subject) - 2)
     return f"<b>{html.escape(subject, quote=False)}</b>\n\n{html.escape(text, quote=False)}"
 
 
-def _mrkdwn(text: str) -> str:
+def mrkdwn(text: str) -> str:
     # Slack decodes exactly these three entities; escaping more would show them literally.
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
@@ -220,12 +220,12 @@ def slack_payload(message: RenderedMessage) -> dict[str, Any]:
     """A Slack incoming-webhook message: the subject as header, a section per paragraph of the text
     body, and the subject again as the fallback for notifications."""
     paragraphs = [p.strip() for p in message.text.split("\n\n") if p.strip()]
-    header = {"type": "header", "text": {"type": "plain_text", "text": _clip(message.subject, 150)}}
+    header = {"type": "header", "text": {"type": "plain_text", "text": clip(message.subject, 150)}}
     sections: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": _clip(_mrkdwn(p), SLACK_SECTION_MAX_CHARS)}}
+        {"type": "section", "text": {"type": "mrkdwn", "text": clip(mrkdwn(p), SLACK_SECTION_MAX_CHARS)}}
         for p in paragraphs[: SLACK_MAX_BLOCKS - 1]
     ]
-    return {"text": _mrkdwn(message.subject), "blocks": [header, *sections]}
+    return {"text": mrkdwn(message.subject), "blocks": [header, *sections]}
 
 
 def webhook_payload(notification: Notification, text: str) -> dict[str, Any]:
@@ -251,7 +251,7 @@ def webhook_payload(notification: Notification, text: str) -> dict[str, Any]:
 # Delivery
 
 
-def _retryable(exc: BaseException) -> bool:
+def retryable(exc: BaseException) -> bool:
     if isinstance(exc, DeliveryError):
         return exc.retry
     if isinstance(exc, aiosmtplib.SMTPResponseException):
@@ -260,7 +260,7 @@ def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, OSError | httpx.TimeoutException | httpx.NetworkError | httpx.RemoteProtocolError)
 
 
-def _describe(exc: BaseException, timeout: float) -> str:
+def describe_failure(exc: BaseException, timeout: float) -> str:
     if isinstance(exc, DeliveryError):
         return str(exc)
     if isinstance(exc, TimeoutError | httpx.TimeoutException):
@@ -268,13 +268,21 @@ def _describe(exc: BaseException, timeout: float) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
-def _redact(text: str, secrets: Sequence[str]) -> str:
+def redact(text: str, secrets: Sequence[str]) -> str:
     for secret in sorted(filter(None, secrets), key=len, reverse=True):
         text = text.replace(secret, "***")
     return text
 
 
-def _retry_after_header(response: httpx.Response) -> float | None:
+def http_refusal(response: httpx.Response, detail: str, retry_after: float | None) -> DeliveryError:
+    """A channel's HTTP refusal: worth retrying when rate-limited (429) or the server failed (5xx)."""
+    status = response.status_code
+    return DeliveryError(
+        f"HTTP {status}: {detail}".rstrip(": "), retry=status == 429 or status >= 500, retry_after=retry_after
+    )
+
+
+def retry_after_header(response: httpx.Response) -> float | None:
     value = response.headers.get("Retry-After", "")
     return float(value) if value.isdigit() else None
 
@@ -329,7 +337,7 @@ class Notifier:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.max_attempts),
             wait=self._wait,
-            retry=retry_if_exception(_retryable),
+            retry=retry_if_exception(retryable),
             sleep=self._sleep,
             reraise=True,
         )
@@ -341,8 +349,8 @@ class Notifier:
                         await self._send(channel, notification, message)
         except Exception as exc:
             status = "failed"
-            error = _clip(
-                _redact(_describe(exc, channel.timeout_seconds), channel.secrets()), MAX_ERROR_CHARS
+            error = clip(
+                redact(describe_failure(exc, channel.timeout_seconds), channel.secrets()), MAX_ERROR_CHARS
             )
         NOTIFICATIONS.labels(channel.type, status).inc()
         NOTIFICATION_SECONDS.labels(channel.type).observe(time.perf_counter() - began)
@@ -397,16 +405,15 @@ class Notifier:
     async def _post(self, url: str, channel: Channel, **request: Any) -> httpx.Response:
         response = await self._client.post(url, timeout=channel.timeout_seconds, **request)
         if not response.is_success:
-            raise self._refusal(response, response.text[:200], _retry_after_header(response))
+            raise self._refusal(response, response.text[:200], retry_after_header(response))
         return response
 
     def _refusal(self, response: httpx.Response, detail: str, retry_after: float | None) -> DeliveryError:
-        status = response.status_code
-        message = f"HTTP {status}: {detail}".rstrip(": ")
         if retry_after is not None and retry_after > self.retry_after_max:
             # Retrying sooner than asked only gets refused again; waiting longer holds up the caller.
+            message = f"HTTP {response.status_code}: {detail}".rstrip(": ")
             return DeliveryError(f"{message} (asked to wait {retry_after:g}s)", retry=False)
-        return DeliveryError(message, retry=status == 429 or status >= 500, retry_after=retry_after)
+        return http_refusal(response, detail, retry_after)
 
     async def _send_webhook(
         self, channel: WebhookChannel, notification: Notification, message: RenderedMessage

@@ -48,7 +48,16 @@ from alerts.channels import (
     WebhookChannel,
     sign,
 )
-from alerts.notifiers import DeliveryError
+from alerts.notifiers import (
+    DeliveryError,
+    clip,
+    describe_failure,
+    http_refusal,
+    mrkdwn,
+    redact,
+    retry_after_header,
+    retryable,
+)
 from config.reports import SlackFiles
 from pantau.domain import utcnow
 
@@ -96,10 +105,6 @@ class ReportDelivery:
     finished_at: datetime
 
 
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _escape_clipped(text: str, limit: int) -> str:
     """`text` HTML-escaped in at most `limit` characters. Clipped a character of `text` at a time,
     never the escaped string: a cut through an entity (`&am…`) makes Telegram refuse the caption."""
@@ -143,38 +148,6 @@ class _SlackUpload:
 
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     users: int = 0  # deliveries holding or waiting for the lock
-
-
-def _transient(exc: BaseException) -> bool:
-    if isinstance(exc, DeliveryError):
-        return exc.retry
-    if isinstance(exc, aiosmtplib.SMTPResponseException):
-        return 400 <= exc.code < 500  # SMTP's "try again later"; 5xx is a refusal
-    return isinstance(exc, OSError | httpx.TimeoutException | httpx.NetworkError | httpx.RemoteProtocolError)
-
-
-def _describe(exc: BaseException, timeout: float) -> str:
-    if isinstance(exc, DeliveryError):
-        return str(exc)
-    if isinstance(exc, TimeoutError | httpx.TimeoutException):
-        return f"timed out (limit {timeout:g}s per attempt)"
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-
-
-def _redact(text: str, secrets: Sequence[str]) -> str:
-    for secret in sorted(filter(None, secrets), key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
-
-
-def _refusal(response: httpx.Response, detail: str) -> DeliveryError:
-    retry_after = response.headers.get("Retry-After", "")
-    status = response.status_code
-    return DeliveryError(
-        f"HTTP {status}: {detail}".rstrip(": "),
-        retry=status == 429 or status >= 500,
-        retry_after=float(retry_after) if retry_after.isdigit() else None,
-    )
 
 
 def _summary_with_links(message: ReportMessage) -> str:
@@ -276,7 +249,7 @@ class ReportSender:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.max_attempts),
             wait=self._wait,
-            retry=retry_if_exception(_transient),
+            retry=retry_if_exception(retryable),
             sleep=self._sleep,
             reraise=True,
         )
@@ -288,7 +261,7 @@ class ReportSender:
                         await self._send(channel, message, slack_target, progress)
         except Exception as exc:
             status = "failed"
-            error = _clip(_redact(_describe(exc, timeout), self._secrets(channel)), MAX_ERROR_CHARS)
+            error = clip(redact(describe_failure(exc, timeout), self._secrets(channel)), MAX_ERROR_CHARS)
         log.info(
             "report %s to %s on %s: %s after %d attempt(s)%s",
             message.id, message.receiver, channel.display_name, status, attempts,
@@ -339,12 +312,7 @@ class ReportSender:
             if slack_target is not None:
                 await self._upload_to_slack(slack_target, channel, message, progress)
             else:
-                text = (
-                    _summary_with_links(message)
-                    .replace("&", "&amp;")
-                    .replace("<", "&lt;")
-                    .replace(">", "&gt;")
-                )
+                text = mrkdwn(_summary_with_links(message))
                 await self._post(channel.webhook_url.get_secret_value(), channel, json={"text": text})
         elif isinstance(channel, WebhookChannel):
             await self._send_webhook(channel, message)
@@ -360,7 +328,7 @@ class ReportSender:
     async def _post(self, url: str, channel: Channel, **request: Any) -> httpx.Response:
         response = await self._client.post(url, timeout=channel.timeout_seconds * 6, **request)
         if not response.is_success:
-            raise _refusal(response, response.text[:200])
+            raise http_refusal(response, response.text[:200], retry_after_header(response))
         return response
 
     async def _send_email(self, channel: EmailChannel, message: ReportMessage) -> None:
@@ -487,7 +455,7 @@ def _check_telegram(response: httpx.Response) -> None:
     detail = str(answer.get("description") or response.text[:200])
     if response.is_success:
         raise DeliveryError(f"Telegram refused: {detail}", retry=False)
-    error = _refusal(response, detail)
+    error = http_refusal(response, detail, retry_after_header(response))
     retry_after = (answer.get("parameters") or {}).get("retry_after")
     if retry_after is not None:
         error.retry_after = float(retry_after)
