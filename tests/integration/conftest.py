@@ -13,7 +13,13 @@ from service.backfill import BackfillReport, backfill
 from service.engines import TansuBroker, ValkeyServer
 from storage.client import open_client
 from storage.migrate import Migrator
-from storage.repository import ClickHouseStore
+from storage.repository import (
+    ALERT_COLUMNS,
+    ISSUE_COLUMNS,
+    ISSUE_POST_COLUMNS,
+    POST_COLUMNS,
+    ClickHouseStore,
+)
 from tests.integration.harness import Harness
 
 
@@ -21,6 +27,20 @@ from tests.integration.harness import Harness
 class ReplayedWarehouse:
     client: Client
     report: BackfillReport
+
+    def copy_into(self, client: Client, *, times: int = 1) -> None:
+        """The replay's posts, issues, their posts and alerts, written `times` over into another
+        (migrated) database: for a test that writes to the warehouse, or checks that a row stored
+        twice counts once."""
+        for table, columns in (
+            ("posts", POST_COLUMNS),
+            ("issues", ISSUE_COLUMNS),
+            ("issue_posts", ISSUE_POST_COLUMNS),
+            ("alerts", ALERT_COLUMNS),
+        ):
+            rows = self.client.query(f"SELECT {', '.join(columns)} FROM {table}").result_rows
+            for _ in range(times):
+                client.insert(table, rows, column_names=list(columns))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -35,7 +35,6 @@ from service.report import (
     write_report,
 )
 from storage.reports import COORDINATED, ReportQueries
-from storage.repository import ALERT_COLUMNS, ISSUE_COLUMNS, ISSUE_POST_COLUMNS, POST_COLUMNS
 from tests.integration.conftest import ReplayedWarehouse
 
 pytestmark = pytest.mark.integration
@@ -276,15 +275,7 @@ def test_a_second_copy_of_every_row_changes_nothing(
 ) -> None:
     """Rows written twice (a crash window, a retried checkpoint) count once: a fresh database holding
     the replay's rows twice over gives the brief the very same data."""
-    for table, columns in (
-        ("posts", POST_COLUMNS),
-        ("issues", ISSUE_COLUMNS),
-        ("issue_posts", ISSUE_POST_COLUMNS),
-        ("alerts", ALERT_COLUMNS),
-    ):
-        copied = replayed_demo.client.query(f"SELECT {', '.join(columns)} FROM {table}").result_rows
-        for _ in range(2):
-            clickhouse.insert(table, copied, column_names=list(columns))
+    replayed_demo.copy_into(clickhouse, times=2)
     twice = gather(ReportQueries(clickhouse), stored.period)
     once = gather(ReportQueries(replayed_demo.client), stored.period)
     assert twice == once

@@ -21,11 +21,10 @@ from clickhouse_connect.driver.client import Client
 from alerts.channels import EmailChannel, SlackChannel, TelegramChannel
 from alerts.report_delivery import TELEGRAM_CAPTION_MAX_CHARS, ReportFile, ReportMessage, ReportSender
 from config.reports import SlackFiles
-from config.settings import DEFAULT_WATCHLIST, load_settings
-from config.watchlist import load_watchlist
-from scripts.report_sample import load_demo
+from config.settings import load_settings
 from service.engines import free_port
 from service.report_schedule import run_report_schedule
+from tests.integration.conftest import ReplayedWarehouse
 from tests.loopback import LoopbackHttp, Reply
 
 pytestmark = pytest.mark.integration
@@ -299,10 +298,11 @@ reports:
 
 
 async def test_the_schedule_builds_and_sends_the_report_when_its_time_comes(
-    clickhouse: Client, chdb_dsn: str, tmp_path: Path, server: LoopbackHttp
+    replayed_demo: ReplayedWarehouse, clickhouse: Client, chdb_dsn: str, tmp_path: Path, server: LoopbackHttp
 ) -> None:
-    loaded = load_demo(clickhouse, load_watchlist(DEFAULT_WATCHLIST))
-    assert loaded.last < datetime(2026, 11, 20, 14, 5, tzinfo=UTC)  # 21:05 WIB: after the stream
+    replayed_demo.copy_into(clickhouse)  # its own database: the schedule logs its deliveries there
+    [(last,)] = clickhouse.query("SELECT max(created_at) FROM posts").result_rows
+    assert last.replace(tzinfo=UTC) < datetime(2026, 11, 20, 14, 5, tzinfo=UTC)  # 21:05 WIB: after the stream
     alerting = tmp_path / "alerting.yaml"
     alerting.write_text(ALERTING.replace("TOKEN", TOKEN).replace("URL", server.url), encoding="utf-8")
     reports = tmp_path / "reports.yaml"

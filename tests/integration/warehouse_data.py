@@ -34,7 +34,15 @@ from pantau.domain import (
     Stance,
     TargetStance,
 )
-from storage.repository import NOTIFICATION_LOG_COLUMNS, POST_COLUMNS, ClickHouseStore, post_row
+from storage.repository import (
+    ISSUE_COLUMNS,
+    ISSUE_POST_COLUMNS,
+    NOTIFICATION_LOG_COLUMNS,
+    POST_COLUMNS,
+    ClickHouseStore,
+    post_row,
+)
+from storage.repository import issue_row as stored_issue_row
 
 T0 = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
 # The dashboards' time range in the tests: an hour either side of T0.
@@ -254,25 +262,14 @@ ISSUES = {
 }  # fmt: skip
 ISSUE_MEMBERS = {ISSUE_KARTU: by_id(1, 2), ISSUE_KPD: by_id(6, 7, 8, 9), ISSUE_MERGED: by_id(4)}
 
-ISSUE_COLUMNS = (
-    "id", "status", "label", "targets", "first_post_at", "opened_at", "paged_at", "last_activity", "posts",
-    "accounts", "voices", "reposts", "rate_per_hour", "baseline_per_hour", "growth", "scale_seconds",
-    "signal_kinds", "amplifiers", "coordination", "representatives", "first_posts", "merged_from",
-    "merged_into", "record", "updated_at",
-)  # fmt: skip
-ISSUE_POST_COLUMNS = ("issue_id", "post_id", "created_at", "joined_at")
-
 
 def issue_row(
     item: Issue, updated_at: datetime, signal_kinds: tuple[str, ...] = ("volume_burst",)
 ) -> list[Any]:
-    return [
-        item.id, item.status.value, list(item.label), list(item.targets), item.first_post_at, item.opened_at,
-        item.paged_at, item.last_activity, item.posts, item.accounts, item.voices, item.reposts,
-        item.rate_per_hour, item.baseline_per_hour, item.growth, item.scale_seconds, list(signal_kinds),
-        dict(item.amplifiers), list(item.coordination), list(item.representatives), list(item.first_posts),
-        list(item.merged_from), item.merged_into, item.model_dump_json(), updated_at,
-    ]  # fmt: skip
+    """The writer's row, with the signal kinds given (these issues carry no facets to derive them)."""
+    row = stored_issue_row(item, updated_at)
+    row[ISSUE_COLUMNS.index("signal_kinds")] = list(signal_kinds)
+    return row
 
 
 def load_warehouse(client: Client) -> None:
