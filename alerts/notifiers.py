@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
-from typing import Any, Literal, assert_never
+from typing import Any, Literal, Self, assert_never
 
 import aiosmtplib
 import httpx
@@ -287,7 +287,42 @@ def retry_after_header(response: httpx.Response) -> float | None:
     return float(value) if value.isdigit() else None
 
 
-class Notifier:
+class ChannelSender:
+    """What the notifier and the brief's sender share: one HTTP client (closed with the sender when
+    it made it), tries per channel with exponential backoff and jitter, and an injectable clock."""
+
+    def __init__(
+        self,
+        *,
+        client: httpx.AsyncClient | None,
+        user_agent: str,
+        max_attempts: int,
+        backoff_initial: float,
+        backoff_max: float,
+        clock: Callable[[], datetime],
+        sleep: Callable[[float], Awaitable[None]],
+    ) -> None:
+        self._owns_client = client is None
+        self._client = client or httpx.AsyncClient(headers={"User-Agent": user_agent})
+        self.max_attempts = max_attempts
+        self._backoff = wait_exponential_jitter(
+            multiplier=backoff_initial, max=backoff_max, jitter=backoff_initial
+        )
+        self._clock = clock
+        self._sleep = sleep
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.aclose()
+
+
+class Notifier(ChannelSender):
     """Sends notifications on channels. Share one per process; `aclose` when done."""
 
     def __init__(
@@ -303,25 +338,16 @@ class Notifier:
     ) -> None:
         """`retry_after_max`: the longest wait a rate-limited channel may ask for (429 with a retry
         after); asked for longer, the delivery fails at once instead of blocking its caller."""
-        self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(headers={"User-Agent": "pantau-notifier"})
-        self.max_attempts = max_attempts
-        self.retry_after_max = retry_after_max
-        self._backoff = wait_exponential_jitter(
-            multiplier=backoff_initial, max=backoff_max, jitter=backoff_initial
+        super().__init__(
+            client=client,
+            user_agent="pantau-notifier",
+            max_attempts=max_attempts,
+            backoff_initial=backoff_initial,
+            backoff_max=backoff_max,
+            clock=clock,
+            sleep=sleep,
         )
-        self._clock = clock
-        self._sleep = sleep
-
-    async def aclose(self) -> None:
-        if self._owns_client:
-            await self._client.aclose()
-
-    async def __aenter__(self) -> Notifier:
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.aclose()
+        self.retry_after_max = retry_after_max
 
     async def deliver(self, notification: Notification, channels: Sequence[Channel]) -> list[DeliveryRecord]:
         """One record per channel, in the channels' order; raises only if cancelled."""

@@ -34,7 +34,7 @@ from typing import Any, Literal, assert_never
 import aiosmtplib
 import httpx
 import orjson
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
 from alerts.channels import (
     NOTIFICATION_ID_HEADER,
@@ -49,6 +49,7 @@ from alerts.channels import (
     sign,
 )
 from alerts.notifiers import (
+    ChannelSender,
     DeliveryError,
     clip,
     describe_failure,
@@ -155,7 +156,7 @@ def _summary_with_links(message: ReportMessage) -> str:
     return "\n".join([message.summary, *filter(None, links)])
 
 
-class ReportSender:
+class ReportSender(ChannelSender):
     """Sends built reports. Share one per process; `aclose` when done."""
 
     def __init__(
@@ -169,28 +170,19 @@ class ReportSender:
         clock: Callable[[], datetime] = utcnow,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(headers={"User-Agent": "pantau-reports"})
-        self.slack_files = slack_files
-        self.max_attempts = max_attempts
-        self._backoff = wait_exponential_jitter(
-            multiplier=backoff_initial, max=backoff_max, jitter=backoff_initial
+        super().__init__(
+            client=client,
+            user_agent="pantau-reports",
+            max_attempts=max_attempts,
+            backoff_initial=backoff_initial,
+            backoff_max=backoff_max,
+            clock=clock,
+            sleep=sleep,
         )
-        self._clock = clock
-        self._sleep = sleep
+        self.slack_files = slack_files
         # (report id, channel id) of the uploads done, oldest first; a lock per upload under way.
         self._slack_uploaded: dict[tuple[str, str], None] = {}
         self._slack_uploading: dict[tuple[str, str], _SlackUpload] = {}
-
-    async def aclose(self) -> None:
-        if self._owns_client:
-            await self._client.aclose()
-
-    async def __aenter__(self) -> ReportSender:
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.aclose()
 
     async def deliver(self, message: ReportMessage, channels: Sequence[Channel]) -> list[ReportDelivery]:
         """One record per channel, in the channels' order; raises only if cancelled."""

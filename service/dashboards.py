@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from enum import Enum
 from pathlib import Path
 
-from grafana_foundation_sdk.builders import bargauge, piechart, prometheus, stat, table, text, timeseries
+from grafana_foundation_sdk.builders import bargauge, piechart, prometheus, stat, table, timeseries
 from grafana_foundation_sdk.builders import common as common_builder
 from grafana_foundation_sdk.builders import dashboard as dashboard_builder
 from grafana_foundation_sdk.cog import builder as cog_builder
@@ -28,7 +28,6 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
 from grafana_foundation_sdk.models import prometheus as prometheus_model
-from grafana_foundation_sdk.models import text as text_model
 
 # The repository's dashboards folder; the generator is run from a checkout, not an installed package.
 DASHBOARDS_DIR = Path(__file__).resolve().parents[1] / "dashboards"
@@ -201,6 +200,25 @@ def _link(title: str, url: str) -> model.DynamicConfigValue:
 
 def _colour_by_name(names: Sequence[str]) -> list[tuple[str, list[model.DynamicConfigValue]]]:
     return [(name, [_fixed_colour(COLOURS[name])]) for name in names]
+
+
+def _target_shares(q: Queries, posts: str, per: str) -> list[timeseries.Panel]:
+    """The selected target's sentiment and stance shares over time, stacked to 100%."""
+    return [
+        time_series(
+            q(f"{measure}_share"),
+            f"{measure.capitalize()} share: $target",
+            f"Share of {posts} by {said}{per}.",
+            display_name=f"${{__field.labels.{measure}}}",
+            stacked=True,
+            share=True,
+            overrides=_colour_by_name(colours),
+        )
+        for measure, said, colours in (
+            ("sentiment", "sentiment", ["negative", "neutral", "positive"]),
+            ("stance", "the stance they take toward it", ["against", "none", "favor"]),
+        )
+    ]
 
 
 Overrides = Sequence[tuple[str, list[model.DynamicConfigValue]]]
@@ -433,17 +451,6 @@ def numbers(sql: str, title: str, description: str, *, span: int = 24) -> stat.P
     )
 
 
-def note(title: str, content: str, *, span: int = 24, height: int = 4) -> text.Panel:
-    return (
-        text.Panel()
-        .title(title)
-        .mode(text_model.TextMode.MARKDOWN)
-        .content(content)
-        .span(span)
-        .height(height)
-    )
-
-
 def target_variable(q: Queries) -> dashboard_builder.QueryVariable:
     return (
         dashboard_builder.QueryVariable("target")
@@ -577,28 +584,8 @@ def war_room(q: Queries) -> dashboard_builder.Dashboard:
             span=18,
         )
     )
-    board.with_panel(
-        time_series(
-            q("sentiment_share"),
-            "Sentiment share: $target",
-            "Share of the selected target's posts by sentiment.",
-            display_name="${__field.labels.sentiment}",
-            stacked=True,
-            share=True,
-            overrides=_colour_by_name(["negative", "neutral", "positive"]),
-        )
-    )
-    board.with_panel(
-        time_series(
-            q("stance_share"),
-            "Stance share: $target",
-            "Share of the selected target's posts by the stance they take toward it.",
-            display_name="${__field.labels.stance}",
-            stacked=True,
-            share=True,
-            overrides=_colour_by_name(["against", "none", "favor"]),
-        )
-    )
+    for panel in _target_shares(q, "the selected target's posts", ""):
+        board.with_panel(panel)
     board.with_panel(
         table_panel(
             q("coordinated_campaigns"),
@@ -667,28 +654,8 @@ def target_drilldown(q: Queries) -> dashboard_builder.Dashboard:
             span=24,
         )
     )
-    board.with_panel(
-        time_series(
-            q("sentiment_share"),
-            "Sentiment share: $target",
-            "Share of the target's posts by sentiment, per bucket.",
-            display_name="${__field.labels.sentiment}",
-            stacked=True,
-            share=True,
-            overrides=_colour_by_name(["negative", "neutral", "positive"]),
-        )
-    )
-    board.with_panel(
-        time_series(
-            q("stance_share"),
-            "Stance share: $target",
-            "Share of the target's posts by the stance they take toward it, per bucket.",
-            display_name="${__field.labels.stance}",
-            stacked=True,
-            share=True,
-            overrides=_colour_by_name(["against", "none", "favor"]),
-        )
-    )
+    for panel in _target_shares(q, "the target's posts", ", per bucket"):
+        board.with_panel(panel)
     board.with_panel(
         table_panel(
             q("target_top_accounts"),
