@@ -1,14 +1,21 @@
-"""A minimal HTTP/1.1 server on loopback for tests that deliver to webhooks: it records each request
-and answers from a script (success, 5xx, 429, 4xx, or no answer at all)."""
+"""Loopback servers for tests that deliver: a minimal HTTP/1.1 server for webhooks, which records
+each request and answers from a script (success, 5xx, 429, 4xx, or no answer at all), and an SMTP
+server (aiosmtpd) that keeps each message."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from service.engines import free_port
 
@@ -97,3 +104,32 @@ class LoopbackHttp:
         finally:
             writer.close()
             self._handlers.discard(task)
+
+
+class RecordingSmtp:
+    """An aiosmtpd handler that keeps each message, answering from `replies` first (then 250)."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], EmailMessage]] = []
+        self.replies: deque[str] = deque()
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+        if self.replies:
+            return self.replies.popleft()
+        assert isinstance(envelope.content, bytes)
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        self.messages.append((list(envelope.rcpt_tos), message))
+        return "250 OK"
+
+
+@contextmanager
+def loopback_smtp() -> Iterator[tuple[RecordingSmtp, int]]:
+    """An SMTP server on a free loopback port, and the handler that records what it receives."""
+    handler, port = RecordingSmtp(), free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield handler, port
+    finally:
+        controller.stop()

@@ -5,15 +5,10 @@ request and answers from a script: success, 5xx, 429, 4xx, or no answer at all) 
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
 from prometheus_client import REGISTRY
 
 from alerts.channels import (
@@ -31,7 +26,7 @@ from alerts.messages import Language, Notification, NotificationReason
 from alerts.notifiers import Notifier, render, telegram_html
 from pantau.domain import Alert, Severity, SignalKind
 from service.engines import free_port
-from tests.loopback import HANG, LoopbackHttp, Reply, Seen
+from tests.loopback import HANG, LoopbackHttp, RecordingSmtp, Reply, Seen, loopback_smtp
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 SECRET = "desk-webhook-secret"
@@ -292,32 +287,10 @@ async def test_a_hanging_channel_times_out_without_holding_up_the_others(sleeps:
     assert (delivered.status, delivered.attempts, delivered.channel) == ("delivered", 1, "slack")
 
 
-class RecordingSmtp:
-    """An aiosmtpd handler that keeps each message, answering from `replies` first (then 250)."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], EmailMessage]] = []
-        self.replies: deque[str] = deque()
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
-        if self.replies:
-            return self.replies.popleft()
-        assert isinstance(envelope.content, bytes)
-        message = message_from_bytes(envelope.content, policy=policy.default)
-        assert isinstance(message, EmailMessage)
-        self.messages.append((list(envelope.rcpt_tos), message))
-        return "250 OK"
-
-
 @pytest.fixture
 def smtp() -> Iterator[tuple[RecordingSmtp, int]]:
-    handler, port = RecordingSmtp(), free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield handler, port
-    finally:
-        controller.stop()
+    with loopback_smtp() as running:
+        yield running
 
 
 async def test_email_carries_subject_recipients_and_both_parts(

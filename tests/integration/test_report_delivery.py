@@ -9,23 +9,18 @@ import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
 from clickhouse_connect.driver.client import Client
 
 from alerts.channels import EmailChannel, SlackChannel, TelegramChannel
 from alerts.report_delivery import TELEGRAM_CAPTION_MAX_CHARS, ReportFile, ReportMessage, ReportSender
 from config.reports import SlackFiles
 from config.settings import load_settings
-from service.engines import free_port
 from service.report_schedule import run_report_schedule
 from tests.integration.conftest import ReplayedWarehouse
-from tests.loopback import LoopbackHttp, Reply
+from tests.loopback import LoopbackHttp, RecordingSmtp, Reply, loopback_smtp
 
 pytestmark = pytest.mark.integration
 TOKEN = "123456:telegram-report-token"
@@ -51,27 +46,10 @@ async def server() -> AsyncIterator[LoopbackHttp]:
         yield running
 
 
-class RecordingSmtp:
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], EmailMessage]] = []
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
-        assert isinstance(envelope.content, bytes)
-        parsed = message_from_bytes(envelope.content, policy=policy.default)
-        assert isinstance(parsed, EmailMessage)
-        self.messages.append((list(envelope.rcpt_tos), parsed))
-        return "250 OK"
-
-
 @pytest.fixture
 def smtp() -> Iterator[tuple[RecordingSmtp, int]]:
-    handler, port = RecordingSmtp(), free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield handler, port
-    finally:
-        controller.stop()
+    with loopback_smtp() as running:
+        yield running
 
 
 async def test_email_carries_the_summary_and_every_file(smtp: tuple[RecordingSmtp, int]) -> None:
