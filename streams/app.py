@@ -408,10 +408,8 @@ async def handle_issue_event(pipe: Pipeline, event: IssueEvent) -> None:
             current, event.kind, issue, now=utcnow(), watchlist=pipe.watchlist, rules=rules.severity
         )
 
-    # The issue first: whoever reads the alert can open its issue. Its version in the warehouse
-    # too: a closed or merged issue leaves the live set, and this is its last word.
-    await pipe.issues.store.save(None, [issue])
-    await asyncio.to_thread(pipe.store.upsert_issues, [issue], at=utcnow())
+    # The issue first: whoever reads the alert can open its issue.
+    await pipe.issues.publish(issue)
     closing = event.kind in ("merged", "closed")
     alert, change = await pipe.alert_state.apply(
         issue.id, decide, update_event="resolved" if closing else "updated"

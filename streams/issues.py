@@ -114,6 +114,15 @@ class IssueState:
         self.dirty = False
         self.stored = {}
 
+    async def publish(self, issue: Issue) -> None:
+        """One issue's new version, now: to Redis for the API, then to the warehouse (a closed or
+        merged issue leaves the live set, and this is its last word). The next checkpoint does not
+        write it again unless it changed."""
+        await self.store.save(None, [issue])
+        if self.warehouse is not None:
+            await asyncio.to_thread(self.warehouse.upsert_issues, [issue], at=utcnow())
+            self.stored[issue.id] = issue
+
     @staticmethod
     def _store_rows(
         warehouse: ClickHouseStore,

@@ -139,3 +139,13 @@ async def test_an_unchanged_live_issue_is_not_written_again() -> None:
     await state.process(Stream(), [Event(3)], [IssueInput(posts=tuple(more))])  # it grows
     await state.checkpoint()
     assert len(warehouse.writes) == 2
+
+
+async def test_an_issue_published_with_its_event_is_not_written_again_by_the_checkpoint() -> None:
+    store, warehouse = MemoryIssueStore(), MemoryWarehouse()
+    state = IssueState(factory=watching, store=store, warehouse=warehouse, interval_seconds=0.0)  # type: ignore[arg-type]
+    (opened,) = await state.process(Stream(), [Event(1)], inputs())
+    await state.publish(opened.issue)
+    assert warehouse.writes == [opened.issue.id] and opened.issue.id in store.issues
+    await state.checkpoint()
+    assert warehouse.writes == [opened.issue.id]  # unchanged since it was published
