@@ -632,6 +632,7 @@ def report(
         run_with_progress,
         write_report,
     )
+    from service.report_schedule import desk_zone
     from storage.client import open_client
 
     try:
@@ -640,12 +641,11 @@ def report(
         raise typer.BadParameter(str(exc)) from None
     settings = settings_or_exit()
     # Desk time as the scheduled briefs have it: the schedule's time zone, else the fixed offset.
-    offset = timezone(timedelta(hours=settings.local_utc_offset_hours))
     try:
-        zone = load_reports(settings.reports_path).zone(offset)
+        zone = desk_zone(settings, load_reports(settings.reports_path))
     except ReportsConfigError as exc:
-        typer.echo(f"pantau: {exc}; desk time is taken as {offset}", err=True)
-        zone = offset
+        zone = timezone(timedelta(hours=settings.local_utc_offset_hours))
+        typer.echo(f"pantau: {exc}; desk time is taken as {zone}", err=True)
     try:
         period = parse_period(since, until, now=utcnow(), zone=zone)
     except ValueError as exc:
