@@ -13,8 +13,9 @@ the signal's key or words are among the issue's own, or very close alone; shifts
 live issue about their target. Otherwise the signal opens a candidate issue. Within
 `join_gap_seconds` only.
 
-How posts find an issue (`observe`): a post that carries one of an issue's anchors (its label
-items and its signals' keys) and lies near its centroid, or one very near its centroid, joins it,
+How posts find an issue (`observe`): a post that shares with an issue a hashtag, a phrase or two
+words of its anchors (its label items and its signals' keys; one word is too common a tie) and
+lies near its centroid, or one very near its centroid, joins it,
 so an issue keeps counting its posts, accounts and shares after the signals that found it.
 
 When an issue pages (`IssueStatus.live`): it has `min_posts` posts from `min_voices` accounts
@@ -120,6 +121,18 @@ def post_terms(observation: Observation) -> frozenset[str]:
             if first != second and first in words and second in words:
                 items.add(f"{first} {second}")
     return frozenset(items)
+
+
+def anchors_post(shared: Iterable[str]) -> bool:
+    """Whether the anchors a post shares with an issue tie it there: a hashtag, a phrase, or two
+    words. One word alone is too weak: "train" is in every train crash's posts, and the issue of
+    the first crash must not take in the next one's."""
+    words = 0
+    for item in shared:
+        if item.startswith("#") or " " in item:
+            return True
+        words += 1
+    return words >= 2
 
 
 def hashtag_spellings(observation: Observation) -> tuple[tuple[str, str], ...]:
@@ -470,7 +483,12 @@ class IssueTracker:
                 # A post about someone else joins an issue about a target only when very close.
                 about = self._live[issue_id].main_targets()
                 elsewhere = bool(about and named and not about & named)
-                anchored = issue_id in candidates and self._active(self._live[issue_id])
+                issue = self._live[issue_id]
+                anchored = (
+                    issue_id in candidates
+                    and self._active(issue)
+                    and anchors_post(post.terms & issue.anchors)
+                )
                 close = (anchored and similarity >= self.near) or similarity >= self.very_close
                 close = close and not elsewhere
                 if close and (best is None or similarity > best[0]):
@@ -643,7 +661,9 @@ class IssueTracker:
         for scanned, (post_id, post) in enumerate(reversed(self._index.items())):
             if scanned >= MAX_BACKFILL or post.at < since:
                 break
-            if post_id in issue.members or post.vector is None or not post.terms & issue.anchors:
+            if post_id in issue.members or post.vector is None:
+                continue
+            if not anchors_post(post.terms & issue.anchors):
                 continue
             if float(centroid @ post.vector.astype(np.float32)) >= self.near:
                 self._add_post(issue, post_id, post)

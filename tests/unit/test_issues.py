@@ -11,7 +11,7 @@ import pytest
 
 import detectors.issues as issues_module
 from detectors.base import Observation
-from detectors.issues import IssueEvent, IssueTracker, post_terms
+from detectors.issues import IssueEvent, IssueTracker, anchors_post, post_terms
 from pantau.domain import IssueStatus, Signal, SignalKind
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -175,6 +175,47 @@ def test_a_post_about_another_target_does_not_join_by_shared_words() -> None:
     other = other.model_copy(update={"embedding": embedding("leak", noise=1.2, seed=500)})
     feed(tracker, [other])
     assert tracker.issues()[0].posts == 20
+
+
+FILLER = ["satu", "dua", "tiga", "empat", "lima", "enam", "tujuh", "delapan"] * 2
+
+
+def quake_story() -> list[Observation]:
+    """An issue whose label holds single words: "gempa" and "cianjur" in every post, never side by
+    side, among changing words."""
+    texts = [
+        f"{FILLER[i % 16]} gempa {FILLER[(i + 5) % 16]} {FILLER[(i + 9) % 16]} cianjur #GempaCianjur"
+        for i in range(20)
+    ]
+    return [post(i, "flood", text, minute=i * 0.2) for i, text in enumerate(texts)]
+
+
+@pytest.mark.parametrize(
+    ("text", "joins"),
+    [
+        ("warga panik gempa lagi", False),  # one word of the issue: the next quake uses it too
+        ("gempa susulan guncang cianjur", True),  # two of its words
+        ("doa untuk #GempaCianjur", True),  # its hashtag
+    ],
+)
+def test_a_post_near_an_issue_joins_by_a_hashtag_a_phrase_or_two_words_never_by_one(
+    text: str, joins: bool
+) -> None:
+    tracker = watching()
+    story = quake_story()
+    feed(tracker, story)
+    tracker.signal(burst("hashtag", "gempacianjur", story))
+    (issue,) = tracker.issues()
+    assert {"gempa", "cianjur"} <= set(issue.label), issue.label
+    # Near the issue, but not so near that closeness alone would bring it in.
+    near = post(600, "flood", text, minute=8).model_copy(update={"embedding": embedding("flood", 0.6, 600)})
+    feed(tracker, [near])
+    assert ("p600" in tracker.members(issue.id)) is joins
+
+
+def test_anchors_tie_a_post_by_a_hashtag_a_phrase_or_two_words() -> None:
+    assert anchors_post({"#kpdbocor"}) and anchors_post({"kartu pangan"}) and anchors_post({"kartu", "bocor"})
+    assert not anchors_post({"train"}) and not anchors_post(set())
 
 
 def test_a_shift_joins_the_issue_about_its_target_and_names_its_drivers() -> None:

@@ -121,6 +121,21 @@ def test_a_slow_doubling_over_a_day_is_a_day_scale_burst_and_not_a_minute_one() 
     assert at_scale(day_eight, MINUTES) == []
 
 
+def test_a_thin_story_of_twenty_posts_in_a_day_on_a_quiet_key_is_a_day_scale_burst() -> None:
+    """A typhoon's hashtag in a thin sample: never ten posts in an hour, but twenty in a day on a key
+    that had about one a day. Only the day scale hears it; a key with twenty posts every day is
+    not news on the day it has twenty again."""
+    detector = SeasonalBurst()
+    quiet = [obs("haiyan", day * DAY_S + 12 * HOUR, f"q-{day}") for day in range(5)]
+    usual = [obs("daily", d * DAY_S + i * DAY_S / 20, f"d-{d}-{i}") for d in range(5) for i in range(20)]
+    assert feed(detector, sorted(quiet + usual, key=lambda o: o.at)) == []
+    story = [obs("haiyan", 5 * DAY_S + i * DAY_S / 20, f"s-{i}") for i in range(20)]
+    again = [obs("daily", 5 * DAY_S + i * DAY_S / 20 + 1, f"d-5-{i}") for i in range(20)]
+    signals = feed(detector, sorted(story + again, key=lambda o: o.at))
+    assert [(s.key, s.details["scale"]) for s in signals] == [("haiyan", "24h")]
+    assert signals[0].numbers["count"] == DAY.min_count
+
+
 def test_a_sharp_ten_minute_spike_is_a_minute_scale_burst() -> None:
     detector = SeasonalBurst()
     assert feed(detector, days_of_posts("raka", range(2), {}, usual=60)) == []
