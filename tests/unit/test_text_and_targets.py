@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import string
+import unicodedata
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from config.settings import DEFAULT_WATCHLIST
 from config.watchlist import Watchlist, load_watchlist
-from nlp.targets import MASK, TargetMatcher, mask_mentions
+from nlp.targets import MASK, TargetMatcher, _fold_with_offsets, mask_mentions
 from nlp.text import STOPWORDS, bare, content_terms, fingerprint, tokens
 from pantau.folding import fold
 
@@ -266,3 +267,21 @@ def test_masked_text_names_no_target_and_keeps_the_rest(noise: str, alias: str) 
     assert MATCHER.match(masked) == ()
     assert all(0 <= m.start < m.end <= len(text) for m in mentions)
     assert len(masked) <= len(text)
+
+
+def fold_char_by_char(text: str) -> tuple[str, list[int]]:
+    """The definition the matcher's folding must keep: each character decomposed, marks dropped,
+    case-folded, and every folded character pointing back at its original."""
+    out, origin = [], []
+    for index, char in enumerate(text):
+        folded = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
+        out.append(folded.casefold())
+        origin.extend([index] * len(folded.casefold()))
+    return "".join(out), origin
+
+
+@given(st.one_of(st.text(), st.text(alphabet=st.characters(max_codepoint=127))))
+@example("Pak RAKA di Medan #SariLestari")  # ASCII: the fast path
+@example("Straße İstanbul Pák ÁNIES ﬁ")  # expansions and marks: the slow path
+def test_folding_with_offsets_is_the_char_by_char_definition(text: str) -> None:
+    assert _fold_with_offsets(text) == fold_char_by_char(text)
