@@ -47,6 +47,7 @@ from nlp.models import build_classifier
 from pantau import bus, metrics
 from pantau.bus import RawSink
 from service.engines import running_engines
+from service.process import release_freed_memory
 from storage.client import describe, open_client
 from storage.migrate import Migrator, apply_posts_ttl
 from storage.positions import Positions
@@ -146,6 +147,7 @@ def make_pipeline(settings: Settings, store: ClickHouseStore, redis: Redis) -> P
     """What the agents work with, from the settings: the one place the models are chosen."""
     watchlist = load_watchlist(settings.watchlist_path)
     classifier = build_classifier(settings, watchlist)
+    release_freed_memory()  # the model's load-time copies
     return Pipeline(
         settings=settings,
         store=store,

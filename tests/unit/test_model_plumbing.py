@@ -131,3 +131,20 @@ def test_indonesian_with_an_arabic_phrase_stays_indonesian(languages: LanguageId
     text = "بسم الله, semoga debat malam ini berjalan lancar dan damai untuk semua warga"
     assert not in_another_script(text)
     assert languages.identify([text]) == [INDONESIAN]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Het is vandaag mooi weer in Amsterdam",  # Dutch
+        "Magandang umaga sa inyong lahat, mga kababayan",  # Tagalog
+        "Ich finde die neue Regierung ziemlich schlecht",  # German, no model of its own
+        "O governo brasileiro anunciou novas medidas hoje",  # Portuguese, no model of its own
+        "Hôm nay trời đẹp quá, chúng ta đi chơi nhé",  # Vietnamese, no model of its own
+        "Türkiye seçim sonuçları açıklandı",  # Turkish, no model of its own
+    ],
+)
+def test_neighbouring_languages_are_other_and_never_indonesian_or_english(
+    languages: LanguageIdentifier, text: str
+) -> None:
+    assert languages.identify([text]) == [OTHER]
