@@ -15,6 +15,7 @@ onset). Definitions, fixed before any tracker was tuned:
 - **Delay floor**: per event, from its onset to the moment it has `min_posts` posts from
   `min_accounts` accounts: no tracker that waits for that much can page sooner. Its median says how
   much of the delay is the stream's (a thin sample) and how much the detectors'.
+- **Delay over the floor**: per event found, its delay minus its floor: the detectors' own share.
 - **Unmatched pages per quiet day**: pages matching no event, paged on a quiet day, per quiet day.
   A quiet day is a UTC calendar day with no event onset on it or on the day before. Also given
   per day of the whole stream.
@@ -174,4 +175,22 @@ def delay_floor(
         "delay_floor_minutes_median": statistics.median(values) if values else None,
         "delay_floor_minutes_p90": _percentile(values, 0.9),
         "per_event": dict(sorted(floors.items())),
+    }
+
+
+def delay_over_floor(scores: Mapping[str, Any], floor: Mapping[str, Any]) -> dict[str, Any]:
+    """Per event found and with a floor: its delay minus its floor, in minutes. The median says how
+    long the pages wait beyond what the stream allows; the delay alone mixes that with the data's
+    thinness."""
+    floors = floor["per_event"]
+    over = {
+        event: round(row["delay_minutes"] - floors[event], 1)
+        for event, row in scores["per_event"].items()
+        if event in floors
+    }
+    values = list(over.values())
+    return {
+        "over_floor_minutes_median": statistics.median(values) if values else None,
+        "over_floor_minutes_p90": _percentile(values, 0.9),
+        "per_event": dict(sorted(over.items())),
     }

@@ -30,7 +30,7 @@ from config.settings import Settings
 from config.watchlist import Watchlist, load_watchlist
 from detectors.base import Observation, observations
 from detectors.ensemble import DetectorSet
-from detectors.issue_eval import Page, delay_floor, score_pages
+from detectors.issue_eval import Page, delay_floor, delay_over_floor, score_pages
 from detectors.issue_streams import read_issue_events, read_truth
 from detectors.issues import IssueEvent, IssueInput, IssueTracker
 from pantau.domain import Alert, EnrichedPost, Enrichment, Signal
@@ -221,16 +221,19 @@ def run_issue_eval(
         "issue_events": result.issue_events,
         "issues": issues,
         "per_key_alerts": keys,
-        # The stream's share of the delay: no layer that waits for the paging minimum is faster.
-        "floor": delay_floor(
-            [(e.post.id, e.post.created_at, e.post.author_id) for e in enriched],
-            truth,
-            events,
-            min_posts=settings.issue_min_posts,
-            min_accounts=settings.issue_min_accounts,
-        ),
         "model": model,
     }
+    # The stream's share of the delay: no layer that waits for the paging minimum is faster.
+    floor = delay_floor(
+        [(e.post.id, e.post.created_at, e.post.author_id) for e in enriched],
+        truth,
+        events,
+        min_posts=settings.issue_min_posts,
+        min_accounts=settings.issue_min_accounts,
+    )
+    report["floor"] = floor
+    report["issues_over_floor"] = delay_over_floor(issues, floor)
+    report["per_key_over_floor"] = delay_over_floor(keys, floor)
     if show:
         report["issue_labels"] = [
             {"at": p.at.isoformat(), "label": list(p.label), "posts": len(p.posts)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from detectors.issue_eval import Page, delay_floor, matched_event, quiet_days, score_pages
+from detectors.issue_eval import Page, delay_floor, delay_over_floor, matched_event, quiet_days, score_pages
 from detectors.issue_streams import EventRow
 
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
@@ -73,3 +73,17 @@ def test_the_delay_floor_is_when_an_event_first_has_enough_posts_from_enough_acc
     assert floor["per_event"] == {"quake": 20.0}
     assert floor["delay_floor_minutes_median"] == 20.0
     assert "flood" not in floor["per_event"]  # no post of its own: no floor
+
+
+def test_the_delay_over_the_floor_is_per_event_found_with_a_floor() -> None:
+    scores = {
+        "per_event": {
+            "quake": {"alerts": 1, "delay_minutes": 50.0},
+            "flood": {"alerts": 2, "delay_minutes": 9.0},
+        }
+    }
+    floor = {"per_event": {"quake": 20.0, "fire": 5.0}}  # flood never had enough posts; fire was never found
+    over = delay_over_floor(scores, floor)
+    assert over["per_event"] == {"quake": 30.0}
+    assert over["over_floor_minutes_median"] == 30.0 and over["over_floor_minutes_p90"] == 30.0
+    assert delay_over_floor({"per_event": {}}, floor)["over_floor_minutes_median"] is None
