@@ -35,8 +35,8 @@ def release_freed_memory() -> bool:
     """Give the memory freed so far back to the system (glibc's malloc_trim).
 
     Loading the fine-tuned model builds it in fp32, merges its adapters and casts it to bf16: the
-    fp32 copy is freed, but glibc keeps it. After loading, `pantau up` held 1,379 MiB for the
-    model and 1,151 after the trim. Elsewhere than glibc, nothing happens. Whether memory was
+    fp32 copy is freed, but glibc keeps it. A process that had just loaded the model held 1,379
+    MiB, and 1,151 after the trim. Elsewhere than glibc, nothing happens. Whether memory was
     released."""
     trim = getattr(_libc(), "malloc_trim", None)
     return bool(trim(0)) if trim is not None else False
