@@ -54,6 +54,7 @@ from alerts.routing import (
 )
 from alerts.state import CHANNEL, PREFIX, AlertState
 from pantau import metrics
+from pantau.aio import wait_set
 from pantau.domain import Alert, AlertStatus, decode, encode, utcnow
 from storage.repository import ClickHouseStore
 
@@ -200,8 +201,7 @@ class Dispatcher:
                         await self.step()
                     except Exception:
                         log.exception("dispatcher step failed; trying again next tick")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.tick_seconds)
+                await wait_set(self._wake, self.tick_seconds)
         finally:
             self._lease = None
             listener.cancel()

@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 
 from config.settings import Settings
 from pantau import metrics
+from pantau.aio import wait_set
 from pantau.bus import RawSink
 from pantau.normalise import InvalidPost, normalise
 from storage.repository import ClickHouseStore
@@ -474,8 +475,7 @@ class SpoolForwarder:
                 continue
             if sent < self.batch:  # idle, or held back until the keeper has trimmed what is stored
                 # Other processes (pantau replay) write too: look again even when nobody wakes us.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.idle_seconds)
+                await wait_set(self._wake, self.idle_seconds)
 
 
 class SpoolKeeper:
