@@ -481,9 +481,9 @@ class IssueTracker:
             for row, issue_id in enumerate(self._centroid_ids):
                 similarity = float(similarities[row])
                 # A post about someone else joins an issue about a target only when very close.
-                about = self._live[issue_id].main_targets()
-                elsewhere = bool(about and named and not about & named)
                 issue = self._live[issue_id]
+                about = issue.main_targets()
+                elsewhere = bool(about and named and not about & named)
                 anchored = (
                     issue_id in candidates
                     and self._active(issue)

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import functools
 import re
-import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
 
 from config.watchlist import Watchlist
 from nlp.text import bare, tokens
+from pantau.folding import fold
 
 _WORD = re.compile(r"[#@]?\w+", re.UNICODE)
 _LINK = re.compile(r"https?://\S+", re.IGNORECASE)
@@ -36,10 +36,8 @@ class Mention:
     end: int
 
 
-@functools.lru_cache(maxsize=4096)
-def _fold_char(char: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", char)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+# One character folded as `fold` folds text, cached: posts repeat few distinct characters.
+_fold_char = functools.lru_cache(maxsize=4096)(fold)
 
 
 def _fold_with_offsets(text: str) -> tuple[str, list[int]]:

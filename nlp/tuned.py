@@ -393,7 +393,9 @@ class TunedModel:
         self._targets: dict[str, torch.Tensor] = {}
         self._lock = threading.Lock()
 
-    def _states(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor, list[list[list[int]]]]:
+    def _states(
+        self, texts: list[str]
+    ) -> tuple[torch.Tensor, torch.Tensor, Sequence[Sequence[Sequence[int]]]]:
         encoded = self.tokenizer(
             [self.spec.prefix + t for t in texts],
             padding=True,
@@ -413,8 +415,7 @@ class TunedModel:
                 input_ids=torch.from_numpy(ids).to(device), attention_mask=torch.from_numpy(mask).to(device)
             )
             states = out.last_hidden_state.float().cpu()
-        offsets: list[list[list[int]]] = [[list(pair) for pair in row] for row in encoded["offset_mapping"]]
-        return states, torch.from_numpy(mask), offsets
+        return states, torch.from_numpy(mask), encoded["offset_mapping"]
 
     def target_vectors(self, names: Sequence[str]) -> torch.Tensor:
         """(len(names), dim): each target encoded once, then cached."""
