@@ -233,8 +233,9 @@ class TransformerClassifier(CachingClassifier):
 
 
 class TunedClassifier(CachingClassifier):
-    """The fine-tuned encoder (nlp.tuned): one pass per post for its embedding, its sentiment and
-    its stance toward each target it names, each target read by name (not masked)."""
+    """The fine-tuned encoder (nlp.tuned): one pass per post (per four targets it names) for its
+    embedding, its sentiment and its stance toward each target, the post read with the targets'
+    names (not masked)."""
 
     def __init__(
         self,

@@ -5,11 +5,13 @@ multilingual-e5-small cut to its first `layers` layers, with LoRA adapters (`pef
 `pantau train tuned` on Indonesian and English posts, and two small heads:
 
 - sentiment: a linear layer on the mean-pooled post;
-- stance: target-attentive pooling. The target is encoded by the same encoder ("query: <name>")
-  and that vector weighs the post's token states, the tokens of the target's own mentions weighed
-  up; what it pools, the target, their product and the pooled post go through a small MLP. The
-  target is read, not masked, so "Raka lebih baik dari Sari" gives each its own stance, and a post
-  costs one encoder pass however many targets it names (a target is encoded once, then cached);
+- stance: the post is read together with the names of the targets it names, as a pair ("query:
+  Raka Wibisana; Sari Dewi" and the post), so every layer sees which targets are asked about and the
+  post's words are read against them. Per target, its name's tokens (read in the context of the
+  post) weigh the post's token states, its mentions in the post weighed up; what that pools, the
+  name's vector, their product and the pooled post go through a small MLP. "Raka lebih baik dari
+  Sari" thus gives each its own stance, and a post costs one encoder pass for up to
+  `NAMES_PER_PASS` targets (more take more passes, so the budget per target stays the same);
 - the embedding the topic detectors see is the mean-pooled post, L2-normalised, trained to stay
   close to the full 12-layer e5-small's (cosine distillation), so their similarity keeps its
   meaning while the encoder has half the layers.
@@ -25,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import threading
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -52,6 +53,14 @@ SPEC_FILE = "tuned.json"
 # Every linear layer of a BERT block: attention query/key/value/output and the two FFN layers.
 LORA_MODULES = ("query", "key", "value", "dense")
 Span = tuple[int, int]
+# Target names read with a post in one pass; a post naming more is read again for the rest. Four
+# names of up to NAME_CHARS characters leave most of a 96-token pass to the post.
+NAMES_PER_PASS = 4
+NAME_CHARS = 60
+NAME_SEPARATOR = "; "
+# How the artefact reads stance. 2: the target names and the post as one pair, in one pass; 1 (an
+# artefact without the field): the target encoded on its own, which this code no longer runs.
+FORMAT = 2
 
 
 class TunedError(ValueError):
@@ -62,6 +71,7 @@ class TunedError(ValueError):
 class TunedSpec:
     """How the artefact was built; saved with it, so loading rebuilds exactly that model."""
 
+    format: int = FORMAT
     layers: int = 6
     lora_rank: int = 16
     lora_alpha: int = 32
@@ -82,7 +92,7 @@ class TunedSpec:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TunedSpec:
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
-        return cls(**known)
+        return cls(**({"format": 1} | known))
 
 
 class SentimentHead(nn.Module):
@@ -191,6 +201,131 @@ def mention_mask(offsets: Sequence[Sequence[int]], spans: Sequence[Span], shift:
     ]
 
 
+@dataclass(frozen=True)
+class Encoded:
+    """A batch of posts, each read alone or as a pair with the names of targets it names."""
+
+    ids: npt.NDArray[np.int64]  # (rows, tokens), padded
+    mask: npt.NDArray[np.int64]  # (rows, tokens), 1 for real tokens
+    # Per row and token: its characters in the post, (0, 0) for specials, the prefix and names.
+    post_offsets: list[list[Span]]
+    # Per row, per name read with it: 1.0 for that name's tokens.
+    names: list[list[list[float]]]
+
+    def post_mask(self) -> torch.Tensor:
+        """The tokens that stand for the post: every real token but the target names'."""
+        mask = torch.from_numpy(self.mask).to(torch.float32)
+        for row, names in enumerate(self.names):
+            for name in names:
+                mask[row] -= torch.tensor(name)
+        return mask.clamp(min=0.0)
+
+
+def name_segment(prefix: str, names: Sequence[str]) -> tuple[str, list[Span]]:
+    """The pair's first text ("query: Raka Wibisana; Sari Dewi") and where each name is in it."""
+    text, spans = prefix, []
+    for i, name in enumerate(names):
+        if i:
+            text += NAME_SEPARATOR
+        name = name[:NAME_CHARS]
+        spans.append((len(text), len(text) + len(name)))
+        text += name
+    return text, spans
+
+
+def overlaps(offset: Sequence[int], span: Span) -> bool:
+    start, end = offset[0], offset[1]
+    return end > start and start < span[1] and span[0] < end
+
+
+def encode_posts(
+    tokenizer: Any, prefix: str, texts: Sequence[str], names: Sequence[Sequence[str]], max_tokens: int
+) -> Encoded:
+    """Tokenise each text alone ("query: <post>") where it has no names, else as the pair
+    ("query: <names>", post); truncation takes the longer side first, which is the post unless the
+    names outgrow it."""
+    rows = len(texts)
+    ids: list[list[int]] = [[] for _ in range(rows)]
+    offsets: list[list[Span]] = [[] for _ in range(rows)]
+    name_masks: list[list[list[float]]] = [[] for _ in range(rows)]
+    alone = [i for i in range(rows) if not names[i]]
+    paired = [i for i in range(rows) if names[i]]
+    if alone:
+        encoded = tokenizer(
+            [prefix + texts[i] for i in alone],
+            truncation=True,
+            max_length=max_tokens,
+            return_offsets_mapping=True,
+        )
+        shift = len(prefix)
+        for k, i in enumerate(alone):
+            ids[i] = encoded["input_ids"][k]
+            # A token may carry the space before it: one that ends past the prefix is the post's.
+            offsets[i] = [
+                (max(start - shift, 0), end - shift) if end > start and end > shift else (0, 0)
+                for start, end in encoded["offset_mapping"][k]
+            ]
+    if paired:
+        segments = [name_segment(prefix, names[i]) for i in paired]
+        encoded = tokenizer(
+            [text for text, _ in segments],
+            [texts[i] for i in paired],
+            truncation="longest_first",
+            max_length=max_tokens,
+            return_offsets_mapping=True,
+        )
+        for k, i in enumerate(paired):
+            sequence = encoded.sequence_ids(k)
+            mapping = encoded["offset_mapping"][k]
+            ids[i] = encoded["input_ids"][k]
+            offsets[i] = [
+                (start, end) if part == 1 and end > start else (0, 0)
+                for part, (start, end) in zip(sequence, mapping, strict=True)
+            ]
+            name_masks[i] = [
+                [
+                    1.0 if part == 0 and overlaps(o, span) else 0.0
+                    for part, o in zip(sequence, mapping, strict=True)
+                ]
+                for span in segments[k][1]
+            ]
+    width = max(len(row) for row in ids)
+    pad = int(tokenizer.pad_token_id or 0)
+    ids_array = np.full((rows, width), pad, dtype=np.int64)
+    mask = np.zeros((rows, width), dtype=np.int64)
+    for i, row in enumerate(ids):
+        ids_array[i, : len(row)] = row
+        mask[i, : len(row)] = 1
+        offsets[i] += [(0, 0)] * (width - len(row))
+        for name in name_masks[i]:
+            name += [0.0] * (width - len(row))
+    return Encoded(ids_array, mask, offsets, name_masks)
+
+
+def judge_stance(
+    heads: TunedHeads,
+    states: torch.Tensor,
+    encoded: Encoded,
+    pooled: torch.Tensor,
+    asked: Sequence[tuple[int, int, Sequence[Span]]],
+    sentiment: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Stance logits for each (row, which of its names, that target's mentions in the post)."""
+    rows = torch.tensor([row for row, _, _ in asked])
+    names = torch.tensor([encoded.names[row][k] for row, k, _ in asked])
+    mentions = torch.tensor([mention_mask(encoded.post_offsets[row], spans, 0) for row, _, spans in asked])
+    picked = states[rows]
+    logits: torch.Tensor = heads.stance(
+        picked,
+        torch.from_numpy(encoded.mask)[rows],
+        mentions + names,
+        mean_pool(picked, names),
+        pooled[rows],
+        None if sentiment is None else sentiment[rows],
+    )
+    return logits
+
+
 def truncated_base(folder: Path, layers: int) -> Any:
     """e5-small (a BertModel-shaped folder) with only its first `layers` layers."""
     from transformers import AutoModel
@@ -261,6 +396,11 @@ class Artefact:
         heads = {k.removeprefix("heads."): v for k, v in tensors.items() if k.startswith("heads.")}
         if not adapters or not heads:
             raise TunedError(f"{folder / WEIGHTS_FILE}: holds no adapters or no heads")
+        if spec.format != FORMAT:
+            raise TunedError(
+                f"{folder / SPEC_FILE}: an artefact of format {spec.format}, and this Pantau reads "
+                f"format {FORMAT}: rebuild it with `pantau train tuned`"
+            )
         return cls(spec, adapters, heads, dict(meta.get("report", {})))
 
 
@@ -390,96 +530,64 @@ class TunedModel:
             if isinstance(calibration, dict) and "threshold" in calibration
             else None
         )
-        self._targets: dict[str, torch.Tensor] = {}
-        self._lock = threading.Lock()
 
-    def _states(
-        self, texts: list[str]
-    ) -> tuple[torch.Tensor, torch.Tensor, Sequence[Sequence[Sequence[int]]]]:
-        encoded = self.tokenizer(
-            [self.spec.prefix + t for t in texts],
-            padding=True,
-            truncation=True,
-            max_length=self.max_tokens,
-            return_offsets_mapping=True,
-        )
-        # Lists, made arrays here: asking the tokenizer for arrays sends the offsets through its
-        # element-by-element flattening (a quarter of the tokenizer's time), and they are wanted as lists.
-        ids = np.array(encoded["input_ids"], dtype=np.int64)
-        mask = np.array(encoded["attention_mask"], dtype=np.int64)
+    def _encode(self, texts: Sequence[str], names: Sequence[Sequence[str]]) -> tuple[torch.Tensor, Encoded]:
+        encoded = encode_posts(self.tokenizer, self.spec.prefix, texts, names, self.max_tokens)
         if self._session is not None:
-            states = torch.from_numpy(self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0])
+            feed = {"input_ids": encoded.ids, "attention_mask": encoded.mask}
+            states = torch.from_numpy(self._session.run(None, feed)[0])
         else:
             device = self.placement.device
             out = self._model(
-                input_ids=torch.from_numpy(ids).to(device), attention_mask=torch.from_numpy(mask).to(device)
+                input_ids=torch.from_numpy(encoded.ids).to(device),
+                attention_mask=torch.from_numpy(encoded.mask).to(device),
             )
             states = out.last_hidden_state.float().cpu()
-        return states, torch.from_numpy(mask), encoded["offset_mapping"]
-
-    def target_vectors(self, names: Sequence[str]) -> torch.Tensor:
-        """(len(names), dim): each target encoded once, then cached."""
-        with self._lock:
-            missing = [n for n in dict.fromkeys(names) if n not in self._targets]
-        if missing:
-            with torch.inference_mode():
-                states, mask, _ = self._states(list(missing))
-                pooled = mean_pool(states, mask)
-            with self._lock:
-                self._targets.update(zip(missing, pooled, strict=True))
-        with self._lock:
-            return torch.stack([self._targets[n] for n in names]) if names else torch.zeros((0, self.dim))
+        return states, encoded
 
     def analyse(
         self, texts: Sequence[str], targets: Sequence[Sequence[tuple[str, Sequence[Span]]]]
     ) -> list[TunedResult]:
         """For each text: its embedding, its sentiment, and per (target name, its mention spans in
         that text) the stance probabilities, in the order asked."""
-        results: list[TunedResult | None] = [None] * len(texts)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        # A pass reads a post with up to NAMES_PER_PASS of its targets; the first gives the post's
+        # embedding and sentiment.
+        passes = [
+            (i, at, list(targets[i][at : at + NAMES_PER_PASS]))
+            for i in range(len(texts))
+            for at in range(0, max(1, len(targets[i])), NAMES_PER_PASS)
+        ]
+        passes.sort(key=lambda p: len(texts[p[0]]) + sum(len(name) for name, _ in p[2]))
+        embeddings: list[FloatArray | None] = [None] * len(texts)
+        sentiments: list[FloatArray | None] = [None] * len(texts)
+        stances: list[list[FloatArray]] = [[np.zeros(0, np.float32)] * len(named) for named in targets]
         with torch.inference_mode():
-            for start in range(0, len(order), self.batch_size):
-                chunk = order[start : start + self.batch_size]
-                for i, result in zip(
-                    chunk,
-                    self._analyse_batch([texts[i] for i in chunk], [targets[i] for i in chunk]),
-                    strict=True,
-                ):
-                    results[i] = result
-        return [r for r in results if r is not None]
-
-    def _analyse_batch(
-        self, texts: list[str], targets: list[Sequence[tuple[str, Sequence[Span]]]]
-    ) -> list[TunedResult]:
-        states, mask, offsets = self._states(texts)
-        pooled = mean_pool(states, mask)
-        sentiment_logp = torch.log_softmax(self.heads.sentiment(pooled), dim=-1)
-        sentiment = sentiment_logp.exp().numpy()
-        embeddings = torch.nn.functional.normalize(pooled, dim=-1).numpy()
-        rows = [(i, name, spans) for i, named in enumerate(targets) for name, spans in named]
-        stance = np.zeros((len(rows), len(STANCE_ORDER)), dtype=np.float32)
-        if rows:
-            shift = len(self.spec.prefix)
-            picked = torch.tensor([i for i, _, _ in rows])
-            mentions = torch.tensor([mention_mask(offsets[i], spans, shift) for i, _, spans in rows])
-            logits = self.heads.stance(
-                states[picked],
-                mask[picked],
-                mentions,
-                self.target_vectors([n for _, n, _ in rows]),
-                pooled[picked],
-                sentiment_logp[picked],
-            )
-            stance = torch.softmax(logits, dim=-1).numpy()
-        out: list[TunedResult] = []
-        at = 0
-        for i, named in enumerate(targets):
-            out.append(
-                TunedResult(
-                    embedding=embeddings[i].astype(np.float32),
-                    sentiment=sentiment[i].astype(np.float32),
-                    stances=tuple(stance[at + k].astype(np.float32) for k in range(len(named))),
+            for start in range(0, len(passes), self.batch_size):
+                chunk = passes[start : start + self.batch_size]
+                states, encoded = self._encode(
+                    [texts[i] for i, _, _ in chunk], [[name for name, _ in named] for _, _, named in chunk]
                 )
-            )
-            at += len(named)
-        return out
+                pooled = mean_pool(states, encoded.post_mask())
+                sentiment_logp = torch.log_softmax(self.heads.sentiment(pooled), dim=-1)
+                sentiment = sentiment_logp.exp().numpy()
+                unit = torch.nn.functional.normalize(pooled, dim=-1).numpy()
+                asked = [
+                    (row, k, spans)
+                    for row, (_, _, named) in enumerate(chunk)
+                    for k, (_, spans) in enumerate(named)
+                ]
+                if asked:
+                    logits = judge_stance(self.heads, states, encoded, pooled, asked, sentiment_logp)
+                    probs = torch.softmax(logits, dim=-1).numpy()
+                    for (row, k, _), p in zip(asked, probs, strict=True):
+                        i, at, _ = chunk[row]
+                        stances[i][at + k] = p.astype(np.float32)
+                for row, (i, at, _) in enumerate(chunk):
+                    if at == 0:
+                        embeddings[i] = unit[row].astype(np.float32)
+                        sentiments[i] = sentiment[row].astype(np.float32)
+        return [
+            TunedResult(embedding=e, sentiment=s, stances=tuple(st))
+            for e, s, st in zip(embeddings, sentiments, stances, strict=True)
+            if e is not None and s is not None
+        ]

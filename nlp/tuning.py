@@ -27,7 +27,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -47,12 +47,14 @@ from nlp.tuned import (
     SENTIMENT_ORDER,
     STANCE_ORDER,
     Artefact,
+    Encoded,
     Span,
     TunedHeads,
     TunedModel,
     TunedSpec,
+    encode_posts,
+    judge_stance,
     mean_pool,
-    mention_mask,
     truncated_base,
     with_adapters,
 )
@@ -192,6 +194,12 @@ class Recipe:
     # The share of person-target rows whose target is renamed, in the text and as the target, to a
     # random name: stance must come from what the post says of a name, not from the name.
     name_swap: float = 0.5
+    # The share of stance rows read with one or two other targets' names beside their own, as a
+    # post naming several is read: the stance asked is the one of the name's own place.
+    other_names: float = 0.3
+    # The share of sentiment rows read as a pair with a word or two of their own as a target's
+    # name: a post's sentiment and embedding must not move because it names a target.
+    paired_sentiment: float = 0.3
     example_fold: int = 0  # which third of the example targets is held out (-1: none)
     leave_out: str = ""  # a TweetEval target left out of training, to measure transfer
     seed: int = SEED
@@ -205,6 +213,7 @@ class SentimentRow:
     text: str
     label: int
     binary: bool  # only negative vs positive is known
+    target: str = ""  # read with the post as a target's name, when not empty
 
 
 @dataclass(frozen=True)
@@ -214,6 +223,12 @@ class StanceRow:
     label: int
     spans: tuple[Span, ...]
     source: str
+    others: tuple[str, ...] = ()  # other targets' names read with the post
+    at: int = 0  # where the row's own target stands among them
+
+    @property
+    def names(self) -> list[str]:
+        return [*self.others[: self.at], self.target, *self.others[self.at :]]
 
 
 def is_person_target(row: StanceRow) -> bool:
@@ -254,6 +269,15 @@ def swap_name(row: StanceRow, rng: random.Random) -> StanceRow:
         at = end
     text.append(row.text[at:])
     return StanceRow(" ".join(new), "".join(text), row.label, tuple(spans), row.source)
+
+
+def words_as_name(text: str, rng: random.Random) -> str:
+    """One word of the text, or two in a row, to read with it as a target's name ("" if none)."""
+    words = re.findall(r"[^\W\d_]{3,}", text)
+    if not words:
+        return ""
+    at = rng.randrange(len(words))
+    return " ".join(words[at : at + rng.choice((1, 2))])
 
 
 class Batch(NamedTuple):
@@ -452,38 +476,26 @@ class Trainer:
         self.heads = TunedHeads.for_spec(self.dim, spec)
         self.stance_weights: torch.Tensor | None = None
 
-    def encode(self, texts: Sequence[str], max_tokens: int) -> tuple[torch.Tensor, torch.Tensor, list[Any]]:
-        encoded = self.tokenizer(
-            [self.spec.prefix + t for t in texts],
-            padding=True,
-            truncation=True,
-            max_length=max_tokens,
-            return_offsets_mapping=True,
-            return_tensors="pt",
-        )
+    def encode(
+        self, texts: Sequence[str], names: Sequence[Sequence[str]], max_tokens: int
+    ) -> tuple[torch.Tensor, Encoded, torch.Tensor]:
+        """(token states, the encoding, the pooled post) as the model runs them."""
+        encoded = encode_posts(self.tokenizer, self.spec.prefix, texts, names, max_tokens)
         states = self.model(
-            input_ids=encoded["input_ids"], attention_mask=encoded["attention_mask"]
+            input_ids=torch.from_numpy(encoded.ids), attention_mask=torch.from_numpy(encoded.mask)
         ).last_hidden_state
-        return states, encoded["attention_mask"], encoded["offset_mapping"].tolist()
+        return states, encoded, mean_pool(states, encoded.post_mask())
 
     def stance_logits(self, rows: Sequence[StanceRow], max_tokens: int) -> torch.Tensor:
-        states, mask, offsets = self.encode([r.text for r in rows], max_tokens)
-        pooled = mean_pool(states, mask)
-        names = list(dict.fromkeys(r.target for r in rows))
-        t_states, t_mask, _ = self.encode(names, 32)
-        vectors = dict(zip(names, mean_pool(t_states, t_mask), strict=True))
-        shift = len(self.spec.prefix)
-        mentions = torch.tensor([mention_mask(offsets[i], r.spans, shift) for i, r in enumerate(rows)])
+        states, encoded, pooled = self.encode([r.text for r in rows], [r.names for r in rows], max_tokens)
         # Only a head that starts from sentiment reads it (a step's sentiment rows are other texts).
         sentiment = (
             torch.log_softmax(self.heads.sentiment(pooled).float(), dim=-1)
             if self.heads.stance.prior is not None
             else None
         )
-        logits: torch.Tensor = self.heads.stance(
-            states, mask, mentions, torch.stack([vectors[r.target] for r in rows]), pooled, sentiment
-        )
-        return logits
+        asked = [(i, r.at, r.spans) for i, r in enumerate(rows)]
+        return judge_stance(self.heads, states, encoded, pooled, asked, sentiment)
 
     def plan(self, data: Data) -> list[Batch]:
         """Every step's rows, drawn up front with the recipe's seed: the teacher then embeds only
@@ -501,15 +513,26 @@ class Trainer:
             rest = sum(w for s, w in zip(sources, weights, strict=True) if s != "nli")
             weights[sources.index("nli")] = rest * recipe.nli_share / (1 - recipe.nli_share)
 
+        names = sorted({r.target for r in data.stance if r.source != "nli" and len(r.target) <= 40})
+
         def draw(source: str) -> StanceRow:
             row = rng.choice(by_source[source])
             if row.spans and is_person_target(row) and rng.random() < recipe.name_swap:
-                return swap_name(row, rng)
+                row = swap_name(row, rng)
+            if rng.random() < recipe.other_names:
+                picked = rng.sample(names, min(2, len(names)))
+                others = tuple(n for n in picked if n != row.target)[: rng.choice((1, 1, 2))]
+                row = replace(row, others=others, at=rng.randrange(len(others) + 1))
             return row
+
+        def pair(row: SentimentRow) -> SentimentRow:
+            if rng.random() >= recipe.paired_sentiment:
+                return row
+            return replace(row, target=words_as_name(row.text, rng))
 
         return [
             Batch(
-                rng.sample(data.sentiment, recipe.sentiment_batch),
+                [pair(r) for r in rng.sample(data.sentiment, recipe.sentiment_batch)],
                 [draw(s) for s in rng.choices(sources, weights, k=recipe.stance_batch)],
             )
             for _ in range(recipe.steps)
@@ -578,8 +601,12 @@ class Trainer:
         teacher: dict[str, npt.NDArray[np.float32]],
     ) -> tuple[torch.Tensor, dict[str, float]]:
         train_tokens = self.recipe.train_tokens
-        states, mask, _ = self.encode([r.text for r in sentiment_rows], train_tokens)
-        pooled = mean_pool(states, mask).float()
+        _, _, pooled = self.encode(
+            [r.text for r in sentiment_rows],
+            [[r.target] if r.target else [] for r in sentiment_rows],
+            train_tokens,
+        )
+        pooled = pooled.float()
         logits = self.heads.sentiment(pooled).float()
         labels = torch.tensor([r.label for r in sentiment_rows])
         binary = torch.tensor([r.binary for r in sentiment_rows])

@@ -3,15 +3,28 @@ and the two runtimes (torch, ONNX int8) giving the same kind of answer for any b
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 
 from nlp.runtime import choose_placement
-from nlp.tuned import STANCE_ORDER, TUNED_DIR, Artefact, TunedError, TunedModel, TunedSpec
+from nlp.tuned import (
+    STANCE_ORDER,
+    TUNED_DIR,
+    Artefact,
+    Encoded,
+    TunedError,
+    TunedModel,
+    TunedSpec,
+    encode_posts,
+    mention_mask,
+)
 from nlp.tuning import Data, Recipe, SentimentRow, StanceRow, Trainer
 from tests.factories import make_post
 from tests.models.conftest import tiny_model
@@ -109,7 +122,27 @@ def test_the_plan_is_fixed_by_the_seed_and_draws_from_every_stance_source(base: 
     assert drawn["other"] > 150 * (1 / (1 + 8**0.5)) / 2
 
 
-def test_a_post_naming_twenty_targets_gets_twenty_stances_from_one_encoder_pass(
+def test_the_plan_reads_some_rows_with_other_names_and_some_sentiment_rows_with_a_word_as_a_name(
+    base: Path,
+) -> None:
+    sentiment, stance = rows()
+    other = [StanceRow("anies", "teks lain tentang anies", 2, ((17, 22),), "other")]
+    data = Data(sentiment, stance + other, [], [], [], [], [], [])
+    plan = Trainer(base, SPEC, Recipe(steps=200, sentiment_batch=3, stance_batch=5)).plan(data)
+
+    stance_rows = [r for b in plan for r in b.stance]
+    with_others = [r for r in stance_rows if r.others]
+    assert 0.2 < len(with_others) / len(stance_rows) < 0.4
+    assert all(r.names[r.at] == r.target and r.target not in r.others for r in with_others)
+    assert {r.at for r in with_others} == {0, 1}  # its own name first or second
+    assert all(r.names == [r.target] for r in stance_rows if not r.others)
+    sentiment_rows = [r for b in plan for r in b.sentiment]
+    paired = [r for r in sentiment_rows if r.target]
+    assert 0.2 < len(paired) / len(sentiment_rows) < 0.4
+    assert all(set(r.target.split()) <= set(r.text.split()) for r in paired)
+
+
+def test_a_post_naming_twenty_targets_gets_twenty_stances_at_four_names_a_pass(
     base: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     trainer, _ = trained(base, steps=2)
@@ -124,21 +157,43 @@ def test_a_post_naming_twenty_targets_gets_twenty_stances_from_one_encoder_pass(
     names = [f"calon {i}" for i in range(20)]
     text = " dan ".join(names) + " semua bagus"
     spans = [(text.index(n), text.index(n) + len(n)) for n in names]
-    model.target_vectors(names)  # targets are encoded once, then cached
-    passes: list[int] = []
-    states = model._states
+    read: list[list[list[str]]] = []
+    encode = model._encode
 
-    def counted(texts: list[str]) -> tuple[torch.Tensor, torch.Tensor, list[list[list[int]]]]:
-        passes.append(len(texts))
-        return states(texts)
+    def counted(texts: Sequence[str], named: Sequence[Sequence[str]]) -> tuple[torch.Tensor, Encoded]:
+        read.append([list(n) for n in named])
+        return encode(texts, named)
 
-    monkeypatch.setattr(model, "_states", counted)
+    monkeypatch.setattr(model, "_encode", counted)
 
     (result,) = model.analyse([text], [[(n, [s]) for n, s in zip(names, spans, strict=True)]])
 
-    assert passes == [1]  # one pass over the post, whatever the number of targets
+    # Five passes of four names each, in one model batch: the budget per target stays the same.
+    assert [len(batch) for batch in read] == [5]
+    assert sorted(n for rows in read[0] for n in rows) == sorted(names)
     assert len(result.stances) == 20
     assert all(s.sum() == pytest.approx(1, abs=1e-4) for s in result.stances)
+    # Each stance belongs to its own name: read alone with its post, a target gets the same answer.
+    model.batch_size = 1
+    (alone,) = model.analyse([text], [[(names[7], [spans[7]])]])
+    (with_its_pass,) = model.analyse(
+        [text], [[(n, [s]) for n, s in zip(names[4:8], spans[4:8], strict=True)]]
+    )
+    assert np.allclose(with_its_pass.stances[3], result.stances[7], atol=1e-5)
+    assert not np.allclose(alone.stances[0], result.stances[7], atol=1e-6)
+
+
+def test_an_artefact_of_the_old_format_is_refused_with_the_command_that_rebuilds_it(
+    base: Path, tmp_path: Path
+) -> None:
+    trainer, _ = trained(base, steps=1)
+    trainer.artefact({}).save(tmp_path / "tuned")
+    spec_file = tmp_path / "tuned" / "tuned.json"
+    meta = json.loads(spec_file.read_text())
+    del meta["spec"]["format"]
+    spec_file.write_text(json.dumps(meta))
+    with pytest.raises(TunedError, match=r"format 1.*pantau train tuned"):
+        Artefact.load(tmp_path / "tuned")
 
 
 def test_the_shipped_artefact_loads_and_carries_its_report_and_topic_threshold(model_cache: Path) -> None:
@@ -155,3 +210,51 @@ def test_the_shipped_artefact_loads_and_carries_its_report_and_topic_threshold(m
     assert classifier.topic_similarity == report["topic_similarity"]["threshold"]
     (e,) = classifier.classify([make_post("Pak Raka hari ini berkunjung ke Surabaya.", 1)])
     assert [(t.target, t.stance.value) for t in e.targets] == [("raka-wibisana", "none")]
+
+
+@pytest.fixture(scope="module")
+def e5_tokenizer(model_cache: Path) -> Any:
+    from transformers import AutoTokenizer
+
+    from nlp.e5_convert import cached_e5_small
+
+    return AutoTokenizer.from_pretrained(str(cached_e5_small(model_cache)))
+
+
+def test_a_post_read_with_names_marks_each_names_tokens_and_keeps_the_posts_own(e5_tokenizer: Any) -> None:
+    post = "Raka lebih baik dari Sari, kata warga #Pemilu2029"
+    names = ["Raka Wibisana", "Sari Dewi"]
+
+    encoded = encode_posts(e5_tokenizer, "query: ", [post, post], [[], names], max_tokens=64)
+
+    assert encoded.names[0] == []
+    for name, marks in zip(names, encoded.names[1], strict=True):
+        tokens = [int(t) for t, mark in zip(encoded.ids[1], marks, strict=True) if mark]
+        assert e5_tokenizer.decode(tokens).strip() == name
+
+    def post_pieces(row: int) -> list[str]:
+        return [post[start:end] for start, end in encoded.post_offsets[row] if end > start]
+
+    # Alone or with names, the post's tokens cover the same characters of the post.
+    assert post_pieces(0) == post_pieces(1)
+    assert "".join(post_pieces(0)).replace(" ", "") == post.replace(" ", "")
+    sari = post.index("Sari")
+    for row in (0, 1):
+        marked = mention_mask(encoded.post_offsets[row], [(sari, sari + 4)], 0)
+        pieces = [post[s:e] for (s, e), m in zip(encoded.post_offsets[row], marked, strict=True) if m]
+        assert "".join(pieces).strip() == "Sari"
+    # The pooled post leaves the names out; padding is neither post nor name.
+    post_mask = encoded.post_mask()
+    name_tokens = np.array(encoded.names[1]).sum()
+    assert float(post_mask[1].sum()) == encoded.mask[1].sum() - name_tokens
+    assert float(post_mask[0].sum()) == encoded.mask[0].sum()
+    assert encoded.ids.shape[1] == encoded.mask[1].sum() > encoded.mask[0].sum()
+
+
+def test_a_long_post_is_cut_and_its_names_are_kept(e5_tokenizer: Any) -> None:
+    post = "harga beras naik lagi dan pemerintah harus tegas " * 20
+    encoded = encode_posts(e5_tokenizer, "query: ", [post], [["Raka Wibisana"]], max_tokens=48)
+    assert encoded.ids.shape == (1, 48)
+    (marks,) = encoded.names[0]
+    tokens = [int(t) for t, mark in zip(encoded.ids[0], marks, strict=True) if mark]
+    assert e5_tokenizer.decode(tokens).strip() == "Raka Wibisana"

@@ -3,6 +3,8 @@ mention, and a stance head that reads them."""
 
 from __future__ import annotations
 
+import random
+
 import pytest
 import torch
 from hypothesis import given
@@ -10,7 +12,7 @@ from hypothesis import strategies as st
 
 from nlp.runtime import Placement
 from nlp.tuned import STANCE_ORDER, StanceHead, choose_runtime, mean_pool, mention_mask
-from nlp.tuning import NLI_AS_STANCE, class_weights
+from nlp.tuning import NLI_AS_STANCE, class_weights, words_as_name
 
 
 def test_a_token_is_part_of_a_mention_when_its_characters_overlap_the_span() -> None:
@@ -113,3 +115,17 @@ def test_the_sentiment_prior_never_trains_the_sentiment_head_through_stance() ->
         states, mask, torch.zeros(2, 4), torch.randn(2, 8), mean_pool(states, mask), sentiment
     ).sum().backward()
     assert sentiment.grad is None
+
+
+def test_a_word_or_two_of_the_post_is_read_as_a_name() -> None:
+    rng = random.Random(0)
+    picks = {words_as_name("harga beras naik lagi", rng) for _ in range(200)}
+    assert {"harga", "beras", "naik", "lagi", "harga beras", "beras naik", "naik lagi"} == picks
+    assert words_as_name("", rng) == ""
+    assert words_as_name("ok 12 :) #1", rng) == ""  # no word of three letters or more
+
+
+@given(st.text(max_size=80), st.integers(0, 2**16))
+def test_a_name_read_with_a_post_is_made_of_its_words(text: str, seed: int) -> None:
+    name = words_as_name(text, random.Random(seed))
+    assert all(len(word) >= 3 and word in text for word in name.split())
