@@ -252,6 +252,7 @@ class IssueTracker:
         self,
         similarity: float = 0.88,
         *,
+        very_close: float | None = None,
         min_posts: int = 10,
         min_voices: int = 5,
         min_label_support: float = 0.25,
@@ -277,7 +278,8 @@ class IssueTracker:
         self.similarity = similarity
         # The encoder's cosines sit in a narrow band near 1: "near" is measured from the top.
         self.near = 1.0 - 2.0 * (1.0 - similarity)
-        self.very_close = 1.0 - 0.5 * (1.0 - similarity)
+        # Close enough to join on the embedding alone; an encoder's calibration may set it.
+        self.very_close = very_close if very_close is not None else 1.0 - 0.5 * (1.0 - similarity)
         self.min_posts = min_posts
         self.min_voices = min_voices
         self.min_label_support = min_label_support

@@ -10,6 +10,12 @@ events that reach the threshold (`joins_other`: wrong joins, the noise an emergi
 feeds on) and the share of pairs from one event (`joins_own`). The new threshold is the one at
 which the candidate makes as many wrong joins as the reference does at its own (quantile matching
 on the cross-event pairs); `joins_own` at it shows how much of an event still gathers.
+
+The issue tracker also lets a post join a quiet issue on its embedding alone when it is "very
+close" (for e5-small 0.94, half way from the threshold to 1). A linear rule carried to a crowded
+embedding puts that band where posts of different events still meet (a Spanish train crash joining
+the Lac-Megantic issue three days later), so it is matched by the same quantiles: the candidate's
+`very_close` joins posts of different events as rarely as e5-small at 0.94.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float32]
 FROZEN_TOPIC_SIMILARITY = 0.88
+FROZEN_VERY_CLOSE = 0.94
 
 
 def pair_cosines(vectors: FloatArray, labels: Sequence[str]) -> tuple[FloatArray, FloatArray]:
@@ -51,6 +58,10 @@ def calibrate(
     own_c, other_c = pair_cosines(candidate, labels)
     wrong = share_at_or_above(other_r, threshold)
     calibrated = round(matching_threshold(other_c, wrong), 3)
+    very_close_reference = 1.0 - (1.0 - FROZEN_VERY_CLOSE) / (1.0 - FROZEN_TOPIC_SIMILARITY) * (
+        1.0 - threshold
+    )
+    very_close = round(matching_threshold(other_c, share_at_or_above(other_r, very_close_reference)), 3)
 
     def at(own: FloatArray, other: FloatArray, t: float) -> dict[str, float]:
         return {
@@ -66,4 +77,7 @@ def calibrate(
         "candidate_same_threshold": at(own_c, other_c, threshold),
         "candidate_calibrated": at(own_c, other_c, calibrated),
         "threshold": calibrated,
+        "reference_very_close": at(own_r, other_r, round(very_close_reference, 4)),
+        "candidate_very_close": at(own_c, other_c, very_close),
+        "very_close": very_close,
     }

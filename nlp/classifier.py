@@ -94,6 +94,8 @@ class CachingClassifier:
     dim: int  # of the embedding each post gets
     # The emerging-topic detector's cosine threshold calibrated for this embedding (nlp.calibration).
     topic_similarity: float = FROZEN_TOPIC_SIMILARITY
+    # The issue tracker's "very close" for it; None: derived from topic_similarity.
+    topic_very_close: float | None = None
 
     def __init__(
         self,
@@ -255,6 +257,7 @@ class TunedClassifier(CachingClassifier):
         self.model = model
         self.dim = model.dim
         self.topic_similarity = model.topic_similarity or FROZEN_TOPIC_SIMILARITY
+        self.topic_very_close = model.topic_very_close
 
     def _analyse(
         self, texts: list[str], mentions: list[list[Mention]], targets: list[tuple[str, ...]]

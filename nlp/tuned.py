@@ -525,10 +525,12 @@ class TunedModel:
             self._model = model.to(placement.device, dtype=placement.dtype)
         self.name = f"{name}:{artefact.digest[:8]}/{self.runtime}"
         calibration = artefact.report.get("topic_similarity", {})
+        calibration = calibration if isinstance(calibration, dict) else {}
         self.topic_similarity: float | None = (
-            float(calibration["threshold"])
-            if isinstance(calibration, dict) and "threshold" in calibration
-            else None
+            float(calibration["threshold"]) if "threshold" in calibration else None
+        )
+        self.topic_very_close: float | None = (
+            float(calibration["very_close"]) if "very_close" in calibration else None
         )
 
     def _encode(self, texts: Sequence[str], names: Sequence[Sequence[str]]) -> tuple[torch.Tensor, Encoded]:

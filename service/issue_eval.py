@@ -57,8 +57,9 @@ def enrich(
     stream: Path,
     cache: Path | None,
     progress: Callable[[int, int], None] = lambda done, total: None,
-) -> tuple[list[EnrichedPost], str, float | None]:
-    """The stream's posts, classified; the model's name and its calibrated topic similarity.
+) -> tuple[list[EnrichedPost], str, float | None, float | None]:
+    """The stream's posts, classified; the model's name, its calibrated topic similarity and the
+    issue tracker's very-close band for it.
 
     With a `cache` folder, enrichments are kept per text (the classifier's own key), model and
     watchlist, so a stream rebuilt with other times or authors is not classified again."""
@@ -94,7 +95,7 @@ def enrich(
         EnrichedPost(post=post, enrichment=known[key], enriched_at=post.received_at)
         for key, post in zip(keys, posts, strict=True)
     ]
-    return enriched, classifier.name, classifier.topic_similarity
+    return enriched, classifier.name, classifier.topic_similarity, classifier.topic_very_close
 
 
 def _slug(text: str) -> str:
@@ -202,13 +203,13 @@ def run_issue_eval(
     def progress(done: int, total: int) -> None:
         print(f"\rclassified {done}/{total}", end="", file=sys.stderr, flush=True)
 
-    enriched, model, similarity = enrich(settings, watchlist, stream, cache, progress)
+    enriched, model, similarity, very_close = enrich(settings, watchlist, stream, cache, progress)
     print(file=sys.stderr)
     truth = read_truth(truth_path)
     events = read_issue_events(events_path)
     detectors = make_detector(settings, *(() if similarity is None else (similarity,)))
     # The issue layer as the service builds it from the settings.
-    tracker = make_issue_tracker(settings, detectors.topics.similarity)
+    tracker = make_issue_tracker(settings, detectors.topics.similarity, very_close)
     result = replay(enriched, detectors, tracker, watchlist, settings)
     times = [e.post.created_at for e in enriched]
     first, last = min(times), max(times)

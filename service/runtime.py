@@ -132,10 +132,14 @@ def make_detector(settings: Settings, topic_similarity: float = FROZEN_TOPIC_SIM
     )
 
 
-def make_issue_tracker(settings: Settings, topic_similarity: float = FROZEN_TOPIC_SIMILARITY) -> IssueTracker:
-    """The issue layer from the settings, near and far measured on the encoder's own similarity."""
+def make_issue_tracker(
+    settings: Settings, topic_similarity: float = FROZEN_TOPIC_SIMILARITY, very_close: float | None = None
+) -> IssueTracker:
+    """The issue layer from the settings, near and far measured on the encoder's own similarity
+    (`very_close` as the encoder's calibration gives it, unless the similarity is set by hand)."""
     return IssueTracker(
         settings.topic_similarity or topic_similarity,
+        very_close=None if settings.topic_similarity else very_close,
         min_posts=settings.issue_min_posts,
         min_voices=settings.issue_min_accounts,
         quiet_seconds=settings.issue_quiet_seconds,
@@ -161,7 +165,9 @@ def make_pipeline(settings: Settings, store: ClickHouseStore, redis: Redis) -> P
             interval_seconds=settings.detector_checkpoint_seconds,
         ),
         issues=IssueState(
-            factory=lambda: make_issue_tracker(settings, classifier.topic_similarity),
+            factory=lambda: make_issue_tracker(
+                settings, classifier.topic_similarity, classifier.topic_very_close
+            ),
             store=IssueStore(redis, settings.app_id, retention_seconds=settings.alert_dedup_ttl_seconds),
             warehouse=store,
             interval_seconds=settings.detector_checkpoint_seconds,

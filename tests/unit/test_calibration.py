@@ -61,3 +61,19 @@ def test_the_matching_threshold_reaches_about_the_share_asked(values: list[float
     assert float(array.min()) <= t <= float(array.max())
     # At least the share asked reaches the threshold (ties and the discrete sample may add more).
     assert share_at_or_above(array, t) >= share - 1.0 / len(values) - 1e-9
+
+
+def test_the_very_close_band_is_matched_too_and_sits_above_the_linear_rule_on_a_crowded_encoder() -> None:
+    raw, labels = clusters(0.6)
+    plain, crowded = unit(raw), unit(raw, offset=2.0)
+    result = calibrate(plain, crowded, labels, threshold=0.5)
+    # The reference's band is half way from its threshold to 1, as the tracker derives it.
+    assert result["reference_very_close"]["threshold"] == 0.75
+    assert result["candidate_very_close"]["threshold"] == result["very_close"] > result["threshold"]
+    wrong = result["reference_very_close"]["joins_other"]
+    assert abs(result["candidate_very_close"]["joins_other"] - wrong) < 0.01
+    # Carried over linearly, the band would let far more posts of other events join.
+    linear = 1.0 - 0.5 * (1.0 - result["threshold"])
+    _, other = pair_cosines(crowded, labels)
+    assert result["very_close"] > linear
+    assert share_at_or_above(other, linear) > wrong

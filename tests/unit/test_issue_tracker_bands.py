@@ -1,0 +1,25 @@
+"""Which "very close" band the service's issue tracker gets: the encoder's calibrated one, unless
+the topic similarity is set by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from config.settings import load_settings
+from service.runtime import make_issue_tracker
+
+
+def test_the_encoders_very_close_band_is_used() -> None:
+    tracker = make_issue_tracker(load_settings(), 0.967, 0.991)
+    assert (tracker.similarity, tracker.very_close) == (0.967, 0.991)
+
+
+def test_without_a_calibrated_band_it_is_half_way_from_the_similarity_to_one() -> None:
+    tracker = make_issue_tracker(load_settings(), 0.96)
+    assert tracker.very_close == pytest.approx(0.98)
+
+
+def test_a_similarity_set_by_hand_derives_its_own_band() -> None:
+    tracker = make_issue_tracker(load_settings(topic_similarity=0.9), 0.967, 0.991)
+    assert tracker.similarity == 0.9
+    assert tracker.very_close == pytest.approx(0.95)
