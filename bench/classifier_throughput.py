@@ -4,10 +4,10 @@ The posts are real Indonesian texts (IndoNLU SmSA valid when it is at hand, else
 stream), cut to 280 characters, each naming up to three of ten watchlist targets. Measured:
 
 1. the fine-tuned classifier (`nlp/trained/tuned`, `PANTAU_TUNED_MODEL=auto`: one batched pass per
-   post for embedding, sentiment and every target's stance; bf16 torch where bf16 is native, else
-   int8 ONNX; cache off), at batch sizes 1, 32 and 128: unique posts per second, language and
-   target matching included; and, in the same run, the frozen encoder with the linear heads
-   (`PANTAU_TUNED_MODEL=off`) at batch 128;
+   post, read with up to four of its targets' names, for embedding, sentiment and their stance;
+   bf16 torch where bf16 is native, else int8 ONNX; cache off), at batch sizes 1, 32 and 128:
+   unique posts per second, language and target matching included; and, in the same run, the
+   frozen encoder with the linear heads (`PANTAU_TUNED_MODEL=off`) at batch 128;
 2. the baseline: `transformers.pipeline("feature-extraction")` in fp32 called per post: one call for
    sentiment and one per named target for stance (each with that target masked), the shipped heads
    on top; the straightforward way to get the same answers;
