@@ -77,8 +77,8 @@ def test_plain_stance(classifier: CachingClassifier, text: str, target: str, sta
 
 @pytest.mark.xfail(
     strict=True,
-    reason="known limit of the offline head on the frozen e5-small: it reads 'sad that X lost' as "
-    "against X (see the README's stance figures); passes with a configured NLI model or adapter",
+    reason="known limit of the fine-tuned model (issue 14): it reads 'sad that X lost' as against X "
+    "(see the README's stance figures)",
 )
 def test_stance_is_not_sentiment(classifier: CachingClassifier) -> None:
     """The issue's examples, on the watchlist's own names: sad that he lost favours him; glad that
