@@ -73,6 +73,7 @@ from pantau.domain import (
 )
 from pantau.folding import fold
 from pantau.hashtags import fold_hashtag
+from pantau.topic_bands import half_way_to_one
 
 FloatArray = npt.NDArray[np.float32]
 IssueEventKind = Literal["opened", "updated", "merged", "closed"]
@@ -279,7 +280,7 @@ class IssueTracker:
         # The encoder's cosines sit in a narrow band near 1: "near" is measured from the top.
         self.near = 1.0 - 2.0 * (1.0 - similarity)
         # Close enough to join on the embedding alone; an encoder's calibration may set it.
-        self.very_close = very_close if very_close is not None else 1.0 - 0.5 * (1.0 - similarity)
+        self.very_close = very_close if very_close is not None else half_way_to_one(similarity)
         self.min_posts = min_posts
         self.min_voices = min_voices
         self.min_label_support = min_label_support

@@ -26,9 +26,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from pantau.topic_bands import half_way_to_one
+
 FloatArray = npt.NDArray[np.float32]
-FROZEN_TOPIC_SIMILARITY = 0.88
-FROZEN_VERY_CLOSE = 0.94
 
 
 def pair_cosines(vectors: FloatArray, labels: Sequence[str]) -> tuple[FloatArray, FloatArray]:
@@ -58,9 +58,7 @@ def calibrate(
     own_c, other_c = pair_cosines(candidate, labels)
     wrong = share_at_or_above(other_r, threshold)
     calibrated = round(matching_threshold(other_c, wrong), 3)
-    very_close_reference = 1.0 - (1.0 - FROZEN_VERY_CLOSE) / (1.0 - FROZEN_TOPIC_SIMILARITY) * (
-        1.0 - threshold
-    )
+    very_close_reference = half_way_to_one(threshold)
     very_close = round(matching_threshold(other_c, share_at_or_above(other_r, very_close_reference)), 3)
 
     def at(own: FloatArray, other: FloatArray, t: float) -> dict[str, float]:

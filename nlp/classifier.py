@@ -31,7 +31,6 @@ import numpy.typing as npt
 from cachetools import LRUCache
 
 from config.watchlist import Watchlist
-from nlp.calibration import FROZEN_TOPIC_SIMILARITY
 from nlp.encoder import Encoder
 from nlp.language import LanguageIdentifier
 from nlp.sentiment import SentimentModel
@@ -41,6 +40,7 @@ from nlp.text import content_terms, fingerprint, tokens
 from nlp.tuned import SENTIMENT_ORDER, STANCE_ORDER, TunedModel
 from pantau.domain import Enrichment, Post, Sentiment, Stance, TargetStance
 from pantau.folding import fold
+from pantau.topic_bands import E5_SMALL_BANDS, TopicBands
 
 # The encoder sees at most `max_tokens` tokens; a token is rarely under two characters, so more text
 # than this is never read. Capping first keeps a 100 kB post from costing a 100 kB tokenisation.
@@ -92,10 +92,8 @@ class CachingClassifier:
     text, and the `Enrichment` per post. Subclasses analyse the texts the cache lacks."""
 
     dim: int  # of the embedding each post gets
-    # The emerging-topic detector's cosine threshold calibrated for this embedding (nlp.calibration).
-    topic_similarity: float = FROZEN_TOPIC_SIMILARITY
-    # The issue tracker's "very close" for it; None: derived from topic_similarity.
-    topic_very_close: float | None = None
+    # The topic and issue bands of this embedding: calibrated for a fine-tuned one (nlp.calibration).
+    topic_bands: TopicBands = E5_SMALL_BANDS
 
     def __init__(
         self,
@@ -256,8 +254,7 @@ class TunedClassifier(CachingClassifier):
         )
         self.model = model
         self.dim = model.dim
-        self.topic_similarity = model.topic_similarity or FROZEN_TOPIC_SIMILARITY
-        self.topic_very_close = model.topic_very_close
+        self.topic_bands = model.topic_bands or E5_SMALL_BANDS
 
     def _analyse(
         self, texts: list[str], mentions: list[list[Mention]], targets: list[tuple[str, ...]]

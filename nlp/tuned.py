@@ -39,6 +39,7 @@ import torch
 from torch import nn
 
 from nlp.runtime import Placement, quiet_transformers
+from pantau.topic_bands import TopicBands
 
 log = logging.getLogger(__name__)
 
@@ -526,11 +527,11 @@ class TunedModel:
         self.name = f"{name}:{artefact.digest[:8]}/{self.runtime}"
         calibration = artefact.report.get("topic_similarity", {})
         calibration = calibration if isinstance(calibration, dict) else {}
-        self.topic_similarity: float | None = (
-            float(calibration["threshold"]) if "threshold" in calibration else None
-        )
-        self.topic_very_close: float | None = (
-            float(calibration["very_close"]) if "very_close" in calibration else None
+        # None for an artefact trained without calibration (a test's tiny model): e5-small's then.
+        self.topic_bands: TopicBands | None = (
+            TopicBands(float(calibration["threshold"]), float(calibration["very_close"]))
+            if "threshold" in calibration
+            else None
         )
 
     def _encode(self, texts: Sequence[str], names: Sequence[Sequence[str]]) -> tuple[torch.Tensor, Encoded]:

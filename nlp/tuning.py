@@ -37,7 +37,7 @@ import numpy.typing as npt
 import torch
 
 from config.watchlist import Watchlist
-from nlp.calibration import FROZEN_TOPIC_SIMILARITY, calibrate
+from nlp.calibration import calibrate
 from nlp.classifier import CachingClassifier, prepare_text
 from nlp.evaluation import classification_report, favor_against_f1
 from nlp.runtime import choose_placement, cpu_has_native_bf16
@@ -59,6 +59,7 @@ from nlp.tuned import (
     with_adapters,
 )
 from pantau.domain import Post
+from pantau.topic_bands import E5_SMALL_BANDS
 
 log = logging.getLogger(__name__)
 EXAMPLES = sorted((Path(__file__).parent / "data").glob("stance_examples*.csv"))
@@ -721,7 +722,7 @@ def topic_calibration(
     texts, events = event_sample(shared, per_event, seed)
     frozen = Encoder(base_folder, choose_placement("cpu", "fp32"), prefix=model.spec.prefix).embed(texts)
     tuned = np.stack([r.embedding for r in model.analyse(texts, [[] for _ in texts])])
-    result = calibrate(frozen, tuned.astype(np.float32), events, FROZEN_TOPIC_SIMILARITY)
+    result = calibrate(frozen, tuned.astype(np.float32), events, E5_SMALL_BANDS.similarity)
     result["cosine_to_frozen_mean"] = round(float((frozen * tuned).sum(axis=1).mean()), 4)
     return result
 

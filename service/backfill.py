@@ -57,14 +57,15 @@ def backfill(
     progress: Callable[[int, int], None] = lambda done, total: None,
 ) -> BackfillReport:
     watchlist = load_watchlist(settings.watchlist_path)
-    enriched, model, similarity, very_close = enrich(settings, watchlist, stream, cache, progress)
+    classified = enrich(settings, watchlist, stream, cache, progress)
+    enriched = classified.posts
     stored = sum(
         len(store.insert_new_posts(enriched[start : start + POST_BATCH]))
         for start in range(0, len(enriched), POST_BATCH)
     )
     severity = load_alerting(settings.alerting_path).severity
-    detector_set = make_detector(settings, *(() if similarity is None else (similarity,)))
-    tracker = make_issue_tracker(settings, detector_set.topics.similarity, very_close)
+    detector_set = make_detector(settings, classified.bands)
+    tracker = make_issue_tracker(settings, classified.bands)
     alerts: dict[str, Alert] = {}
     changes: dict[str, list[Alert]] = {"opened": [], "updated": [], "resolved": []}
     issues: dict[str, Issue] = {}
@@ -125,5 +126,5 @@ def backfill(
         issues=len(latest),
         alerts=len(alerts),
         issue_posts=stored_members,
-        model=model,
+        model=classified.model,
     )

@@ -35,8 +35,16 @@ from detectors.issue_streams import read_issue_events, read_truth
 from detectors.issues import IssueEvent, IssueInput, IssueTracker
 from pantau.domain import Alert, EnrichedPost, Enrichment, Signal
 from pantau.normalise import PostIn, post_from_input
+from pantau.topic_bands import TopicBands
 
 BATCH = 256
+
+
+@dataclass(frozen=True)
+class ClassifiedStream:
+    posts: list[EnrichedPost]
+    model: str  # the classifier's name, into the report
+    bands: TopicBands  # its embedding's, for the detectors and the issue tracker
 
 
 def read_stream(path: Path) -> list[PostIn]:
@@ -57,9 +65,8 @@ def enrich(
     stream: Path,
     cache: Path | None,
     progress: Callable[[int, int], None] = lambda done, total: None,
-) -> tuple[list[EnrichedPost], str, float | None, float | None]:
-    """The stream's posts, classified; the model's name, its calibrated topic similarity and the
-    issue tracker's very-close band for it.
+) -> ClassifiedStream:
+    """The stream's posts, classified, with the model's name and its embedding's topic bands.
 
     With a `cache` folder, enrichments are kept per text (the classifier's own key), model and
     watchlist, so a stream rebuilt with other times or authors is not classified again."""
@@ -95,7 +102,7 @@ def enrich(
         EnrichedPost(post=post, enrichment=known[key], enriched_at=post.received_at)
         for key, post in zip(keys, posts, strict=True)
     ]
-    return enriched, classifier.name, classifier.topic_similarity, classifier.topic_very_close
+    return ClassifiedStream(enriched, classifier.name, classifier.topic_bands)
 
 
 def _slug(text: str) -> str:
@@ -203,13 +210,14 @@ def run_issue_eval(
     def progress(done: int, total: int) -> None:
         print(f"\rclassified {done}/{total}", end="", file=sys.stderr, flush=True)
 
-    enriched, model, similarity, very_close = enrich(settings, watchlist, stream, cache, progress)
+    classified = enrich(settings, watchlist, stream, cache, progress)
+    enriched = classified.posts
     print(file=sys.stderr)
     truth = read_truth(truth_path)
     events = read_issue_events(events_path)
-    detectors = make_detector(settings, *(() if similarity is None else (similarity,)))
+    detectors = make_detector(settings, classified.bands)
     # The issue layer as the service builds it from the settings.
-    tracker = make_issue_tracker(settings, detectors.topics.similarity, very_close)
+    tracker = make_issue_tracker(settings, classified.bands)
     result = replay(enriched, detectors, tracker, watchlist, settings)
     times = [e.post.created_at for e in enriched]
     first, last = min(times), max(times)
@@ -222,7 +230,7 @@ def run_issue_eval(
         "issue_events": result.issue_events,
         "issues": issues,
         "per_key_alerts": keys,
-        "model": model,
+        "model": classified.model,
     }
     # The stream's share of the delay: no layer that waits for the paging minimum is faster.
     floor = delay_floor(

@@ -42,10 +42,10 @@ from detectors.issues import IssueTracker
 from detectors.shifts import ShareShift
 from detectors.timescales import DAY, HOURS, MINUTES, SeasonalBurst
 from detectors.topics import EmergingTopics
-from nlp.calibration import FROZEN_TOPIC_SIMILARITY
 from nlp.models import build_classifier
 from pantau import bus, metrics
 from pantau.bus import RawSink
+from pantau.topic_bands import E5_SMALL_BANDS, TopicBands
 from service.engines import running_engines
 from service.process import release_freed_memory
 from storage.client import describe, open_client
@@ -82,9 +82,9 @@ def report_slow_stop(seconds: float) -> None:
     log.warning("still stopping after %.0f s; %d tasks pending:\n%s", seconds, len(tasks), stacks.getvalue())
 
 
-def make_detector(settings: Settings, topic_similarity: float = FROZEN_TOPIC_SIMILARITY) -> DetectorSet:
-    """The detectors from the settings; `topic_similarity` is the encoder's calibrated threshold,
-    used unless the settings fix one."""
+def make_detector(settings: Settings, bands: TopicBands = E5_SMALL_BANDS) -> DetectorSet:
+    """The detectors from the settings; `bands` are the encoder's, whose similarity is used unless
+    the settings fix one."""
     # Targets, hashtags and terms are judged at five minutes, an hour and a day, each against its
     # own seasonal baseline; the minute scale is the settings' (PANTAU_BURST_*). Terms need more
     # to count as a burst at every scale: one issue lifts a dozen of its words at once.
@@ -120,7 +120,7 @@ def make_detector(settings: Settings, topic_similarity: float = FROZEN_TOPIC_SIM
         ),
         stance=ShareShift("stance", min_posts=settings.shift_min_posts, min_change=settings.shift_min_change),
         topics=EmergingTopics(
-            similarity=settings.topic_similarity or topic_similarity,
+            similarity=settings.topic_similarity or bands.similarity,
             window_seconds=settings.topic_window_seconds,
             min_posts=settings.topic_min_posts,
             min_authors=settings.topic_min_authors,
@@ -132,14 +132,14 @@ def make_detector(settings: Settings, topic_similarity: float = FROZEN_TOPIC_SIM
     )
 
 
-def make_issue_tracker(
-    settings: Settings, topic_similarity: float = FROZEN_TOPIC_SIMILARITY, very_close: float | None = None
-) -> IssueTracker:
-    """The issue layer from the settings, near and far measured on the encoder's own similarity
-    (`very_close` as the encoder's calibration gives it, unless the similarity is set by hand)."""
+def make_issue_tracker(settings: Settings, bands: TopicBands = E5_SMALL_BANDS) -> IssueTracker:
+    """The issue layer from the settings, near and far measured on the encoder's own bands; a
+    similarity set by hand derives its own."""
+    if settings.topic_similarity:
+        bands = TopicBands.derived(settings.topic_similarity)
     return IssueTracker(
-        settings.topic_similarity or topic_similarity,
-        very_close=None if settings.topic_similarity else very_close,
+        bands.similarity,
+        very_close=bands.very_close,
         min_posts=settings.issue_min_posts,
         min_voices=settings.issue_min_accounts,
         quiet_seconds=settings.issue_quiet_seconds,
@@ -160,14 +160,12 @@ def make_pipeline(settings: Settings, store: ClickHouseStore, redis: Redis) -> P
         ),
         classifier=classifier,
         detection=DetectionState(
-            factory=lambda: make_detector(settings, classifier.topic_similarity),
+            factory=lambda: make_detector(settings, classifier.topic_bands),
             checkpoints=CheckpointStore(redis, settings.app_id),
             interval_seconds=settings.detector_checkpoint_seconds,
         ),
         issues=IssueState(
-            factory=lambda: make_issue_tracker(
-                settings, classifier.topic_similarity, classifier.topic_very_close
-            ),
+            factory=lambda: make_issue_tracker(settings, classifier.topic_bands),
             store=IssueStore(redis, settings.app_id, retention_seconds=settings.alert_dedup_ttl_seconds),
             warehouse=store,
             interval_seconds=settings.detector_checkpoint_seconds,

@@ -207,7 +207,8 @@ def test_the_shipped_artefact_loads_and_carries_its_report_and_topic_threshold(m
     assert isinstance(classifier, TunedClassifier)
     report = Artefact.load(TUNED_DIR).report
     assert {"recipe", "data", "training", "dev", "topic_similarity"} <= set(report)
-    assert classifier.topic_similarity == report["topic_similarity"]["threshold"]
+    assert classifier.topic_bands.similarity == report["topic_similarity"]["threshold"]
+    assert classifier.topic_bands.very_close == report["topic_similarity"]["very_close"]
     (e,) = classifier.classify([make_post("Pak Raka hari ini berkunjung ke Surabaya.", 1)])
     assert [(t.target, t.stance.value) for t in e.targets] == [("raka-wibisana", "none")]
 

@@ -202,8 +202,10 @@ def test_the_spool_is_on_with_the_memory_broker_unless_told_otherwise() -> None:
 
 
 def test_the_topic_threshold_is_the_encoders_unless_the_settings_fix_one() -> None:
+    from pantau.topic_bands import TopicBands
     from service.runtime import make_detector
 
-    assert make_detector(load_settings(), 0.944).topics.similarity == 0.944
-    assert make_detector(load_settings(topic_similarity=0.8), 0.944).topics.similarity == 0.8
+    calibrated = TopicBands(0.944, 0.99)
+    assert make_detector(load_settings(), calibrated).topics.similarity == 0.944
+    assert make_detector(load_settings(topic_similarity=0.8), calibrated).topics.similarity == 0.8
     assert make_detector(load_settings()).topics.similarity == 0.88  # the frozen e5-small's
