@@ -176,7 +176,9 @@ class Harness:
         await self.producer.send_many(values)
 
     async def post_count(self) -> int:
-        return int(await asyncio.to_thread(self.client.command, "SELECT count() FROM posts"))
+        result = await asyncio.to_thread(self.client.command, "SELECT count() FROM posts")
+        assert isinstance(result, int | str), result
+        return int(result)
 
     async def read_topic(self, topic: str, *, expect: int, seconds: float = 20.0) -> list[dict[str, Any]]:
         consumer = AIOKafkaConsumer(
@@ -199,5 +201,5 @@ class Harness:
         return records
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
