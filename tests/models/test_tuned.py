@@ -25,7 +25,7 @@ from nlp.tuned import (
     encode_posts,
     mention_mask,
 )
-from nlp.tuning import Data, Recipe, SentimentRow, StanceRow, Trainer
+from nlp.tuning import Data, Recipe, SentimentRow, StanceRow, Trainer, with_co_targets
 from tests.factories import make_post
 from tests.models.conftest import tiny_model
 
@@ -140,6 +140,24 @@ def test_the_plan_reads_some_rows_with_other_names_and_some_sentiment_rows_with_
     paired = [r for r in sentiment_rows if r.target]
     assert 0.2 < len(paired) / len(sentiment_rows) < 0.4
     assert all(set(r.target.split()) <= set(r.text.split()) for r in paired)
+
+
+def test_a_post_labelled_for_two_targets_is_mostly_read_with_both_names(base: Path) -> None:
+    sentiment, _ = rows()
+    text = "raka lebih baik dari bima"
+    comparison = with_co_targets(
+        [StanceRow("raka", text, 0, ((0, 4),), "test"), StanceRow("bima", text, 1, ((21, 25),), "test")]
+    )
+    assert [r.co_targets for r in comparison] == [("bima",), ("raka",)]
+    data = Data(sentiment, comparison, [], [], [], [], [], [])
+    recipe = Recipe(steps=200, sentiment_batch=3, stance_batch=5, co_names=0.7)
+    plan = Trainer(base, SPEC, recipe).plan(data)
+
+    stance_rows = [r for b in plan for r in b.stance]
+    together = [r for r in stance_rows if r.others == r.co_targets]
+    assert 0.6 < len(together) / len(stance_rows) < 0.8
+    assert {tuple(sorted(r.names)) for r in together} == {("bima", "raka")}
+    assert {r.at for r in together} == {0, 1}
 
 
 def test_a_post_naming_twenty_targets_gets_twenty_stances_at_four_names_a_pass(

@@ -4,15 +4,26 @@ mention, and a stance head that reads them."""
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
 from nlp.runtime import Placement
-from nlp.tuned import STANCE_ORDER, StanceHead, choose_runtime, mean_pool, mention_mask
-from nlp.tuning import NLI_AS_STANCE, class_weights, words_as_name
+from nlp.tuned import STANCE_ORDER, Span, StanceHead, TunedResult, choose_runtime, mean_pool, mention_mask
+from nlp.tuning import (
+    NLI_AS_STANCE,
+    Data,
+    SentimentRow,
+    StanceRow,
+    class_weights,
+    dev_figures,
+    with_co_targets,
+    words_as_name,
+)
 
 
 def test_a_token_is_part_of_a_mention_when_its_characters_overlap_the_span() -> None:
@@ -129,3 +140,44 @@ def test_a_word_or_two_of_the_post_is_read_as_a_name() -> None:
 def test_a_name_read_with_a_post_is_made_of_its_words(text: str, seed: int) -> None:
     name = words_as_name(text, random.Random(seed))
     assert all(len(word) >= 3 and word in text for word in name.split())
+
+
+class RecordingModel:
+    """Answers every stance as favor and records which names each post was read with."""
+
+    def __init__(self) -> None:
+        self.asked: list[list[str]] = []
+
+    def analyse(
+        self, texts: Sequence[str], targets: Sequence[Sequence[tuple[str, Sequence[Span]]]]
+    ) -> list[TunedResult]:
+        self.asked += [[name for name, _ in named] for named in targets]
+        favor = np.array([0.8, 0.1, 0.1], np.float32)
+        return [
+            TunedResult(
+                np.ones(4, np.float32) / 2, np.array([0.1, 0.1, 0.8], np.float32), (favor,) * len(named)
+            )
+            for named in targets
+        ]
+
+
+def test_the_dev_figures_read_a_held_out_comparison_with_both_names() -> None:
+    text = "raka lebih baik dari bima"
+    comparison = with_co_targets(
+        [
+            StanceRow("raka", text, 0, ((0, 4),), "examples"),
+            StanceRow("bima", text, 1, ((21, 25),), "examples"),
+        ]
+    )
+    plain = StanceRow("sari", "sari hebat", 0, ((0, 4),), "examples")
+    positive = SentimentRow("bagus", 2, False)
+    data = Data([], [], [positive], [positive], [plain], [plain], [plain], [*comparison, plain])
+    model = RecordingModel()
+
+    figures = dev_figures(model, data)  # type: ignore[arg-type]
+
+    together = figures["examples_held_out_read_together"]
+    assert together["n"] == 2  # the plain post has no other target
+    assert together["confusion"][STANCE_ORDER.index("against")][STANCE_ORDER.index("favor")] == 1
+    assert ["raka", "bima"] in model.asked and ["bima", "raka"] in model.asked
+    assert figures["examples_held_out_targets"]["n"] == 3
