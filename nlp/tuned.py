@@ -528,11 +528,15 @@ class TunedModel:
         calibration = artefact.report.get("topic_similarity", {})
         calibration = calibration if isinstance(calibration, dict) else {}
         # None for an artefact trained without calibration (a test's tiny model): e5-small's then.
-        self.topic_bands: TopicBands | None = (
-            TopicBands(float(calibration["threshold"]), float(calibration["very_close"]))
-            if "threshold" in calibration
-            else None
-        )
+        self.topic_bands: TopicBands | None = None
+        if "threshold" in calibration:
+            threshold = float(calibration["threshold"])
+            # Artefacts calibrated before the very-close band was have only the threshold.
+            self.topic_bands = (
+                TopicBands(threshold, float(calibration["very_close"]))
+                if "very_close" in calibration
+                else TopicBands.derived(threshold)
+            )
 
     def _encode(self, texts: Sequence[str], names: Sequence[Sequence[str]]) -> tuple[torch.Tensor, Encoded]:
         encoded = encode_posts(self.tokenizer, self.spec.prefix, texts, names, self.max_tokens)

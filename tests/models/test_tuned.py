@@ -26,6 +26,7 @@ from nlp.tuned import (
     mention_mask,
 )
 from nlp.tuning import Data, Recipe, SentimentRow, StanceRow, Trainer, with_co_targets
+from pantau.topic_bands import TopicBands
 from tests.factories import make_post
 from tests.models.conftest import tiny_model
 
@@ -96,6 +97,30 @@ def test_the_artefact_round_trips_and_both_runtimes_answer_alike(base: Path, tmp
     torch_embeddings = np.stack([r.embedding for r in results[0]])
     onnx_embeddings = np.stack([r.embedding for r in results[1]])
     assert (torch_embeddings * onnx_embeddings).sum(axis=1).min() > 0.9
+
+
+@pytest.mark.parametrize(
+    ("calibration", "bands"),
+    [
+        ({}, None),  # trained without calibration: the classifier falls back to e5-small's
+        ({"threshold": 0.96}, TopicBands(0.96, 0.98)),  # calibrated before the band was
+        ({"threshold": 0.967, "very_close": 0.991}, TopicBands(0.967, 0.991)),
+    ],
+)
+def test_an_artefacts_topic_bands_come_from_its_calibration(
+    base: Path, tmp_path: Path, calibration: dict[str, float], bands: TopicBands | None
+) -> None:
+    trainer, _ = trained(base, steps=1)
+    trainer.artefact({"topic_similarity": calibration}).save(tmp_path / "tuned")
+    placement = choose_placement("cpu", "fp32")
+    artefact = Artefact.load(tmp_path / "tuned")
+    model = TunedModel(artefact, base, placement, cache_dir=tmp_path, runtime="torch")
+    if bands is None:
+        assert model.topic_bands is None
+    else:
+        assert model.topic_bands is not None
+        assert model.topic_bands.similarity == pytest.approx(bands.similarity)
+        assert model.topic_bands.very_close == pytest.approx(bands.very_close)
 
 
 def test_a_damaged_artefact_is_named(tmp_path: Path) -> None:
