@@ -420,6 +420,9 @@ def train_tuned_command(
             min=0.0, max=1.0, help="Share of posts labelled for several targets read with all their names."
         ),
     ] = 0.0,
+    semeval_targets: Annotated[
+        bool, typer.Option(help="Read TweetEval's targets as SemEval's statements, not one-word keys.")
+    ] = False,
 ) -> None:
     """Fine-tune the encoder (LoRA) with the sentiment and stance heads; print the dev figures."""
     import json
@@ -440,6 +443,7 @@ def train_tuned_command(
         precision=precision,
         name_swap=name_swap,
         co_names=co_names,
+        semeval_targets=semeval_targets,
     )
     cache = settings.resolved_model_cache_dir
     artefact = train_tuned(

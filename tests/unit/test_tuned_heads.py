@@ -21,6 +21,8 @@ from nlp.tuning import (
     StanceRow,
     class_weights,
     dev_figures,
+    is_person_target,
+    tweeteval_rows,
     with_co_targets,
     words_as_name,
 )
@@ -181,3 +183,27 @@ def test_the_dev_figures_read_a_held_out_comparison_with_both_names() -> None:
     assert together["confusion"][STANCE_ORDER.index("against")][STANCE_ORDER.index("favor")] == 1
     assert ["raka", "bima"] in model.asked and ["bima", "raka"] in model.asked
     assert figures["examples_held_out_targets"]["n"] == 3
+
+
+def test_tweeteval_targets_can_be_read_as_semevals_statements_with_their_mentions_kept() -> None:
+    rows = [
+        {"target": "hillary", "text": "Vote #Hillary2016, she is ready", "label": "favor"},
+        {"target": "climate", "text": "global warming is a hoax", "label": "against"},
+    ]
+    short = tweeteval_rows(rows, semeval=False)
+    semeval = tweeteval_rows(rows, semeval=True)
+    assert [r.target for r in short] == ["hillary", "climate"]
+    assert [r.target for r in semeval] == ["Hillary Clinton", "Climate Change is a Real Concern"]
+    assert [r.spans for r in semeval] == [r.spans for r in short]
+    assert all(r.spans for r in semeval)  # "#Hillary2016", "global warming"
+    assert is_person_target(semeval[0]) and not is_person_target(semeval[1])
+
+
+def test_the_dev_figures_keep_tweeteval_keys_whatever_the_model_read() -> None:
+    rows = tweeteval_rows(
+        [{"target": "climate", "text": "climate change is real", "label": "favor"}], semeval=True
+    )
+    positive = SentimentRow("bagus", 2, False)
+    data = Data([], [], [positive], [positive], rows, rows, rows, [])
+    figures = dev_figures(RecordingModel(), data)  # type: ignore[arg-type]
+    assert list(figures["tweeteval_val_by_target"]) == ["climate"]
