@@ -82,9 +82,13 @@ def report_slow_stop(seconds: float) -> None:
     log.warning("still stopping after %.0f s; %d tasks pending:\n%s", seconds, len(tasks), stacks.getvalue())
 
 
+def topic_bands(settings: Settings, encoder: TopicBands = E5_SMALL_BANDS) -> TopicBands:
+    """The encoder's bands, unless the settings fix a similarity: that derives its own band."""
+    return TopicBands.derived(settings.topic_similarity) if settings.topic_similarity else encoder
+
+
 def make_detector(settings: Settings, bands: TopicBands = E5_SMALL_BANDS) -> DetectorSet:
-    """The detectors from the settings; `bands` are the encoder's, whose similarity is used unless
-    the settings fix one."""
+    """The detectors from the settings and the encoder's `bands` (`topic_bands`)."""
     # Targets, hashtags and terms are judged at five minutes, an hour and a day, each against its
     # own seasonal baseline; the minute scale is the settings' (PANTAU_BURST_*). Terms need more
     # to count as a burst at every scale: one issue lifts a dozen of its words at once.
@@ -120,7 +124,7 @@ def make_detector(settings: Settings, bands: TopicBands = E5_SMALL_BANDS) -> Det
         ),
         stance=ShareShift("stance", min_posts=settings.shift_min_posts, min_change=settings.shift_min_change),
         topics=EmergingTopics(
-            similarity=settings.topic_similarity or bands.similarity,
+            similarity=topic_bands(settings, bands).similarity,
             window_seconds=settings.topic_window_seconds,
             min_posts=settings.topic_min_posts,
             min_authors=settings.topic_min_authors,
@@ -133,10 +137,9 @@ def make_detector(settings: Settings, bands: TopicBands = E5_SMALL_BANDS) -> Det
 
 
 def make_issue_tracker(settings: Settings, bands: TopicBands = E5_SMALL_BANDS) -> IssueTracker:
-    """The issue layer from the settings, near and far measured on the encoder's own bands; a
-    similarity set by hand derives its own."""
-    if settings.topic_similarity:
-        bands = TopicBands.derived(settings.topic_similarity)
+    """The issue layer from the settings, near and far measured on the encoder's own bands
+    (`topic_bands`)."""
+    bands = topic_bands(settings, bands)
     return IssueTracker(
         bands.similarity,
         very_close=bands.very_close,
