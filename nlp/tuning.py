@@ -153,9 +153,6 @@ SWAP_LAST = (
     "Morgan",
     "Turner",
 )
-# TweetEval's one person among its targets; the examples' person targets are found by their shape.
-SWAP_TWEETEVAL = {"hillary", "Hillary Clinton"}
-FULL_NAMES = {"hillary": "Hillary Clinton"}
 # The targets as SemEval-2016 Task 6 put them to its annotators: "favor" of "abortion" was favor of
 # its legalisation, of "climate" agreement that climate change is a real concern.
 SEMEVAL_TARGETS = {
@@ -166,6 +163,10 @@ SEMEVAL_TARGETS = {
     "hillary": "Hillary Clinton",
 }
 TWEETEVAL_SHORT = {long: short for short, long in SEMEVAL_TARGETS.items()}
+# TweetEval's one person among its targets (under its key or its statement); the examples' person
+# targets are found by their shape.
+SWAP_TWEETEVAL = {"hillary", SEMEVAL_TARGETS["hillary"]}
+FULL_NAMES = {"hillary": SEMEVAL_TARGETS["hillary"]}
 NOT_PERSON_HEADS = {
     "partai",
     "ruu",
