@@ -221,6 +221,13 @@ class Recipe:
     # TweetEval's targets read as SemEval's statements (SEMEVAL_TARGETS), in training and dev,
     # rather than as TweetEval's one-word keys.
     semeval_targets: bool = False
+    # How stance classes are balanced in the loss: "all" weighs each class by its frequency over
+    # every stance row; "target" within each labelled target of at least `balance_min_rows` rows
+    # (smaller ones by their source), so one target's lean (TweetEval's hillary is 3:1 against)
+    # does not become the lean the model gives a target it never saw.
+    balance: str = "all"
+    balance_min_rows: int = 50
+    balance_cap: float = 4.0
     seed: int = SEED
     # Forward and backward in bf16 autocast (weights and optimiser stay fp32): several times faster
     # where the CPU runs bf16 natively (AMX/AVX512-BF16) or on a GPU; "auto" uses it only there.
@@ -245,6 +252,7 @@ class StanceRow:
     others: tuple[str, ...] = ()  # other targets' names read with the post
     at: int = 0  # where the row's own target stands among them
     co_targets: tuple[str, ...] = ()  # other targets the same post is labelled for
+    weight: float = 1.0  # the row's weight in the stance loss where classes are balanced per target
 
     @property
     def names(self) -> list[str]:
@@ -506,6 +514,26 @@ def class_weights(labels: Sequence[int], classes: int) -> torch.Tensor:
     return torch.tensor([total / (classes * counts[c]) if counts[c] else 0.0 for c in range(classes)])
 
 
+def balance_group(row: StanceRow, large: set[tuple[str, str]]) -> tuple[str, str]:
+    """The group a row's class is balanced within: its (source, target) if that target is large,
+    else its source."""
+    key = (row.source, row.target)
+    return key if key in large else (row.source, "")
+
+
+def row_weights(rows: Sequence[StanceRow], *, min_rows: int, cap: float) -> dict[tuple[str, str, int], float]:
+    """Inverse-frequency weights per (group, label), each group's classes counting alike, capped
+    so a class of a dozen rows is not repeated into memorisation; mean 1 over the rows."""
+    sizes = Counter((r.source, r.target) for r in rows)
+    large = {key for key, n in sizes.items() if n >= min_rows}
+    groups = Counter(balance_group(r, large) for r in rows)
+    counts = Counter((*balance_group(r, large), r.label) for r in rows)
+    present = Counter((source, target) for source, target, _ in counts)
+    raw = {key: min(cap, groups[key[:2]] / (present[key[:2]] * n)) for key, n in counts.items()}
+    mean = sum(raw[key] * n for key, n in counts.items()) / len(rows)
+    return {key: w / mean for key, w in raw.items()}
+
+
 class Trainer:
     def __init__(self, base_folder: Path, spec: TunedSpec, recipe: Recipe) -> None:
         from transformers import AutoTokenizer
@@ -557,9 +585,18 @@ class Trainer:
             weights[sources.index("nli")] = rest * recipe.nli_share / (1 - recipe.nli_share)
 
         names = sorted({r.target for r in data.stance if r.source != "nli" and len(r.target) <= 40})
+        weights_by_group = (
+            row_weights(data.stance, min_rows=recipe.balance_min_rows, cap=recipe.balance_cap)
+            if recipe.balance == "target"
+            else {}
+        )
+        large = {(s, t) for s, t, _ in weights_by_group if t}
 
         def draw(source: str) -> StanceRow:
             row = rng.choice(by_source[source])
+            if weights_by_group:
+                # Weighed before a rename, so a renamed row keeps its target's weight.
+                row = replace(row, weight=weights_by_group[(*balance_group(row, large), row.label)])
             if row.spans and is_person_target(row) and rng.random() < recipe.name_swap:
                 row = swap_name(row, rng)
             if recipe.co_names and row.co_targets and rng.random() < recipe.co_names:
@@ -613,7 +650,8 @@ class Trainer:
         started = time.perf_counter()
         losses: Counter[str] = Counter()
         bf16 = self.uses_bf16()
-        self.stance_weights = class_weights([r.label for r in data.stance], len(STANCE_ORDER))
+        if recipe.balance == "all":
+            self.stance_weights = class_weights([r.label for r in data.stance], len(STANCE_ORDER))
         for step, (sentiment_rows, stance_rows) in enumerate(plan if plan is not None else self.plan(data)):
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 loss, parts = self.step_loss(sentiment_rows, stance_rows, teacher)
@@ -660,11 +698,16 @@ class Trainer:
         # Two-class rows: the neutral logit is left out of their softmax.
         masked = logits.masked_fill(binary.unsqueeze(1) & (torch.arange(3) == neutral), -1e4)
         sentiment_loss = torch.nn.functional.cross_entropy(masked, labels)
-        stance_loss = torch.nn.functional.cross_entropy(
-            self.stance_logits(stance_rows, train_tokens).float(),
-            torch.tensor([r.label for r in stance_rows]),
-            weight=self.stance_weights,
-        )
+        stance_logits = self.stance_logits(stance_rows, train_tokens).float()
+        stance_labels = torch.tensor([r.label for r in stance_rows])
+        if self.stance_weights is None:
+            weights = torch.tensor([r.weight for r in stance_rows])
+            losses = torch.nn.functional.cross_entropy(stance_logits, stance_labels, reduction="none")
+            stance_loss = (losses * weights).sum() / weights.sum()
+        else:
+            stance_loss = torch.nn.functional.cross_entropy(
+                stance_logits, stance_labels, weight=self.stance_weights
+            )
         weight = self.recipe.distill_weight
         if weight:
             target = torch.tensor(np.stack([teacher[r.text] for r in sentiment_rows]))

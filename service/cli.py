@@ -423,6 +423,12 @@ def train_tuned_command(
     semeval_targets: Annotated[
         bool, typer.Option(help="Read TweetEval's targets as SemEval's statements, not one-word keys.")
     ] = False,
+    balance: Annotated[
+        str,
+        typer.Option(
+            help="Stance classes balanced over all rows (all) or within each large target (target)."
+        ),
+    ] = "all",
 ) -> None:
     """Fine-tune the encoder (LoRA) with the sentiment and stance heads; print the dev figures."""
     import json
@@ -435,6 +441,8 @@ def train_tuned_command(
     settings = settings_or_exit()
     if precision not in ("auto", "bf16", "fp32"):
         raise typer.BadParameter("auto, bf16 or fp32", param_hint="--precision")
+    if balance not in ("all", "target"):
+        raise typer.BadParameter("all or target", param_hint="--balance")
     recipe = Recipe(
         steps=steps,
         leave_out=leave_out,
@@ -444,6 +452,7 @@ def train_tuned_command(
         name_swap=name_swap,
         co_names=co_names,
         semeval_targets=semeval_targets,
+        balance=balance,
     )
     cache = settings.resolved_model_cache_dir
     artefact = train_tuned(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -165,6 +166,44 @@ def test_the_plan_reads_some_rows_with_other_names_and_some_sentiment_rows_with_
     paired = [r for r in sentiment_rows if r.target]
     assert 0.2 < len(paired) / len(sentiment_rows) < 0.4
     assert all(set(r.target.split()) <= set(r.text.split()) for r in paired)
+
+
+def test_balanced_per_target_a_renamed_row_keeps_its_targets_weight(base: Path) -> None:
+    sentiment, _ = rows()
+    text = "Hillary Clinton lagi"
+    hillary = [StanceRow("hillary", text, label, ((0, 15),), "tweeteval") for label in [0] * 10 + [1] * 40]
+    data = Data(sentiment, hillary, [], [], [], [], [], [])
+    recipe = Recipe(steps=100, sentiment_batch=3, stance_batch=5, balance="target", balance_min_rows=50)
+    plan = Trainer(base, SPEC, recipe).plan(data)
+    unbalanced = Trainer(base, SPEC, replace(recipe, balance="all")).plan(data)
+
+    stance_rows = [r for b in plan for r in b.stance]
+    renamed = [r for r in stance_rows if r.target != "hillary"]
+    assert renamed and len(renamed) < len(stance_rows)
+    favor = {r.weight for r in stance_rows if r.label == 0}
+    against = {r.weight for r in stance_rows if r.label == 1}
+    assert len(favor) == len(against) == 1 and favor.pop() == pytest.approx(4 * against.pop())
+    # The balance only weighs the draws: the same rows are drawn and renamed without it.
+    assert [replace(r, weight=1.0) for b in plan for r in b.stance] == [
+        r for b in unbalanced for r in b.stance
+    ]
+
+
+def test_balanced_per_target_the_stance_loss_is_the_rows_weighted_mean(base: Path) -> None:
+    sentiment, stance = rows()
+    trainer = Trainer(base, SPEC, Recipe(balance="target", distill_weight=0.0))
+    trainer.model.eval()  # no dropout: the same rows give the same loss
+    trainer.heads.eval()
+    favor, against = stance[0], stance[1]
+
+    def stance_loss(batch: list[StanceRow]) -> float:
+        with torch.no_grad():
+            return trainer.step_loss(sentiment[:2], batch, {})[1]["stance"]
+
+    alone = stance_loss([against])
+    assert stance_loss([replace(favor, weight=0.0), against]) == pytest.approx(alone, rel=1e-5)
+    mixed = stance_loss([favor, against])
+    assert stance_loss([replace(favor, weight=3.0), against]) != pytest.approx(mixed, rel=1e-3)
 
 
 def test_a_post_labelled_for_two_targets_is_mostly_read_with_both_names(base: Path) -> None:

@@ -22,6 +22,7 @@ from nlp.tuning import (
     class_weights,
     dev_figures,
     is_person_target,
+    row_weights,
     tweeteval_rows,
     with_co_targets,
     words_as_name,
@@ -93,6 +94,40 @@ def test_class_weights_make_each_stance_class_count_alike() -> None:
     assert max(totals) - min(totals) < 1e-4
     assert float(weights[torch.tensor(labels)].mean()) == pytest.approx(1.0)
     assert float(class_weights([0, 0, 2], 3)[1]) == 0.0  # a class with no rows weighs nothing
+
+
+def test_per_target_weights_balance_each_large_targets_classes_and_small_ones_by_source() -> None:
+    def rows(source: str, target: str, labels: Sequence[int]) -> list[StanceRow]:
+        return [StanceRow(target, f"{target} {i}", label, (), source) for i, label in enumerate(labels)]
+
+    # "hillary" leans 3:1 against, "climate" 3:1 favor; the small topics only count as their source.
+    data = (
+        rows("tweeteval", "hillary", [0] * 20 + [1] * 60 + [2] * 20)
+        + rows("tweeteval", "climate", [0] * 60 + [1] * 20 + [2] * 20)
+        + rows("vast", "salt", [0, 1, 1])
+        + rows("vast", "hijab", [0, 2, 2, 2, 2, 2])
+    )
+    weights = row_weights(data, min_rows=50, cap=10.0)
+
+    for target in ("hillary", "climate"):
+        totals = [
+            weights[("tweeteval", target, c)] * sum(1 for r in data if (r.target, r.label) == (target, c))
+            for c in range(3)
+        ]
+        assert max(totals) - min(totals) < 1e-6
+    assert weights[("tweeteval", "hillary", 0)] > weights[("tweeteval", "hillary", 1)]
+    assert weights[("tweeteval", "climate", 1)] > weights[("tweeteval", "climate", 0)]
+    assert {k[1] for k in weights if k[0] == "vast"} == {""}  # the source's classes, pooled
+    assert sum(
+        weights[(r.source, r.target if r.source == "tweeteval" else "", r.label)] for r in data
+    ) == pytest.approx(len(data))
+
+
+def test_a_rare_class_is_not_weighed_past_the_cap() -> None:
+    data = [StanceRow("climate", f"t {i}", 1 if i < 2 else 0, (), "tweeteval") for i in range(100)]
+    weights = row_weights(data, min_rows=50, cap=4.0)
+    # Balanced, the 2 "against" rows would weigh 49 times the others; capped, 4 times.
+    assert weights[("tweeteval", "climate", 1)] / weights[("tweeteval", "climate", 0)] == pytest.approx(4.0)
 
 
 def test_nli_labels_map_onto_every_stance_label() -> None:
