@@ -126,8 +126,14 @@ def test_per_target_weights_balance_each_large_targets_classes_and_small_ones_by
 def test_a_rare_class_is_not_weighed_past_the_cap() -> None:
     data = [StanceRow("climate", f"t {i}", 1 if i < 2 else 0, (), "tweeteval") for i in range(100)]
     weights = row_weights(data, min_rows=50, cap=4.0)
-    # Balanced, the 2 "against" rows would weigh 49 times the others; capped, 4 times.
-    assert weights[("tweeteval", "climate", 1)] / weights[("tweeteval", "climate", 0)] == pytest.approx(4.0)
+    # Balanced, each of the 2 "against" rows would weigh 100 / (2 * 2) = 25 and each of the 98
+    # "favor" rows 100 / (2 * 98); capped, an "against" row weighs 4, before the weights are scaled
+    # to a mean of 1.
+    ratio = weights[("tweeteval", "climate", 1)] / weights[("tweeteval", "climate", 0)]
+    assert ratio == pytest.approx(4 / (100 / (2 * 98)))
+    assert 2 * weights[("tweeteval", "climate", 1)] + 98 * weights[
+        ("tweeteval", "climate", 0)
+    ] == pytest.approx(100)
 
 
 def test_nli_labels_map_onto_every_stance_label() -> None:
@@ -218,6 +224,37 @@ def test_the_dev_figures_read_a_held_out_comparison_with_both_names() -> None:
     assert together["confusion"][STANCE_ORDER.index("against")][STANCE_ORDER.index("favor")] == 1
     assert ["raka", "bima"] in model.asked and ["bima", "raka"] in model.asked
     assert figures["examples_held_out_targets"]["n"] == 3
+
+
+def test_the_dev_figures_put_each_stance_figure_beside_the_posts_sentiment_read_as_stance() -> None:
+    class AgainstButCheerful(RecordingModel):
+        """Every stance "against", every post's sentiment positive."""
+
+        def analyse(
+            self, texts: Sequence[str], targets: Sequence[Sequence[tuple[str, Sequence[Span]]]]
+        ) -> list[TunedResult]:
+            against = np.array([0.1, 0.8, 0.1], np.float32)
+            positive = np.array([0.1, 0.1, 0.8], np.float32)  # negative, neutral, positive
+            return [TunedResult(np.ones(4, np.float32) / 2, positive, (against,) * len(n)) for n in targets]
+
+    fans = [
+        StanceRow("hillary", f"go hillary {i}", STANCE_ORDER.index("favor"), (), "tweeteval")
+        for i in range(3)
+    ]
+    critic = StanceRow("climate", "a hoax", STANCE_ORDER.index("against"), (), "tweeteval")
+    positive = SentimentRow("bagus", 2, False)
+    data = Data([], [], [positive], [positive], [*fans, critic], [critic], [critic], [])
+
+    figures = dev_figures(AgainstButCheerful(), data)  # type: ignore[arg-type]
+
+    by_target = figures["tweeteval_val_by_target"]
+    from_sentiment = figures["tweeteval_val_by_target_read_off_sentiment"]
+    assert by_target["hillary"] == 0.0 and from_sentiment["hillary"] > 0.4  # read off sentiment wins
+    assert by_target["climate"] > 0.4 and from_sentiment["climate"] == 0.0  # the stance wins
+    overall = figures["tweeteval_val"]
+    assert overall["favor_against_f1"] == pytest.approx(0.5 * (2 * 1 / 5), abs=1e-4)  # against: P 1/4, R 1
+    assert overall["read_off_sentiment_favor_against_f1"] == pytest.approx(0.5 * (2 * 3 / 7), abs=1e-4)
+    assert figures["vast_test_zero_shot"]["read_off_sentiment_favor_against_f1"] == 0.0
 
 
 def test_tweeteval_targets_can_be_read_as_semevals_statements_with_their_mentions_kept() -> None:
