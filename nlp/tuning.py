@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -225,7 +225,7 @@ class Recipe:
     # every stance row; "target" within each labelled target of at least `balance_min_rows` rows
     # (smaller ones by their source), so one target's lean (TweetEval's hillary is 3:1 against)
     # does not become the lean the model gives a target it never saw.
-    balance: str = "all"
+    balance: Literal["all", "target"] = "all"
     balance_min_rows: int = 50
     balance_cap: float = 4.0
     seed: int = SEED

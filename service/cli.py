@@ -452,7 +452,7 @@ def train_tuned_command(
         name_swap=name_swap,
         co_names=co_names,
         semeval_targets=semeval_targets,
-        balance=balance,
+        balance="target" if balance == "target" else "all",
     )
     cache = settings.resolved_model_cache_dir
     artefact = train_tuned(

@@ -447,6 +447,16 @@ def test_training_and_evaluation_name_a_file_they_cannot_read_in_one_line(
     assert_one_line_naming(result, bad)
 
 
+@pytest.mark.parametrize(("option", "value"), [("--balance", "both"), ("--precision", "fp8")])
+def test_training_refuses_an_unknown_choice_naming_the_option_before_it_loads_anything(
+    tmp_path: Path, option: str, value: str
+) -> None:
+    result = run_pantau(tmp_path / "var", "train", "tuned", "--data", str(tmp_path), option, value)
+    assert result.returncode == 2, result.stderr
+    assert option in result.stderr and "Invalid value" in result.stderr
+    assert not (tmp_path / "var").exists() or not any((tmp_path / "var").rglob("*.safetensors"))
+
+
 @pytest.mark.parametrize("kind", ["not UTF-8", "binary", "missing", "a folder"])
 def test_replay_names_a_file_it_cannot_read_in_one_line(tmp_path: Path, kind: str) -> None:
     bad = unreadable(tmp_path, kind)
