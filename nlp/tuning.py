@@ -514,25 +514,29 @@ def class_weights(labels: Sequence[int], classes: int) -> torch.Tensor:
     return torch.tensor([total / (classes * counts[c]) if counts[c] else 0.0 for c in range(classes)])
 
 
-def balance_group(row: StanceRow, large: set[tuple[str, str]]) -> tuple[str, str]:
-    """The group a row's class is balanced within: its (source, target) if that target is large,
-    else its source."""
-    key = (row.source, row.target)
-    return key if key in large else (row.source, "")
-
-
 def row_weights(rows: Sequence[StanceRow], *, min_rows: int, cap: float) -> dict[tuple[str, str, int], float]:
-    """Inverse-frequency weights per (group, label), each group's classes counting alike; no row
+    """Each (source, target, label)'s weight: inverse frequency within its group, a target of at
+    least `min_rows` rows or else its whole source, so each group's classes count alike; no row
     weighs more than `cap` times a row whose group is balanced already, so a class of a dozen rows
     is not repeated into memorisation. Scaled to a mean of 1 over the rows."""
     sizes = Counter((r.source, r.target) for r in rows)
-    large = {key for key, n in sizes.items() if n >= min_rows}
-    groups = Counter(balance_group(r, large) for r in rows)
-    counts = Counter((*balance_group(r, large), r.label) for r in rows)
-    present = Counter((source, target) for source, target, _ in counts)
+
+    def group(source: str, target: str) -> tuple[str, str]:
+        return (source, target) if sizes[(source, target)] >= min_rows else (source, "")
+
+    labelled = Counter((r.source, r.target, r.label) for r in rows)
+    groups: Counter[tuple[str, str]] = Counter()
+    counts: Counter[tuple[str, str, int]] = Counter()
+    for (source, target, label), n in labelled.items():
+        groups[group(source, target)] += n
+        counts[(*group(source, target), label)] += n
+    present = Counter(key[:2] for key in counts)
     raw = {key: min(cap, groups[key[:2]] / (present[key[:2]] * n)) for key, n in counts.items()}
     mean = sum(raw[key] * n for key, n in counts.items()) / len(rows)
-    return {key: w / mean for key, w in raw.items()}
+    return {
+        (source, target, label): raw[(*group(source, target), label)] / mean
+        for source, target, label in labelled
+    }
 
 
 class Trainer:
@@ -586,18 +590,17 @@ class Trainer:
             weights[sources.index("nli")] = rest * recipe.nli_share / (1 - recipe.nli_share)
 
         names = sorted({r.target for r in data.stance if r.source != "nli" and len(r.target) <= 40})
-        weights_by_group = (
+        balanced = (
             row_weights(data.stance, min_rows=recipe.balance_min_rows, cap=recipe.balance_cap)
             if recipe.balance == "target"
             else {}
         )
-        large = {(s, t) for s, t, _ in weights_by_group if t}
 
         def draw(source: str) -> StanceRow:
             row = rng.choice(by_source[source])
-            if weights_by_group:
+            if balanced:
                 # Weighed before a rename, so a renamed row keeps its target's weight.
-                row = replace(row, weight=weights_by_group[(*balance_group(row, large), row.label)])
+                row = replace(row, weight=balanced[(row.source, row.target, row.label)])
             if row.spans and is_person_target(row) and rng.random() < recipe.name_swap:
                 row = swap_name(row, rng)
             if recipe.co_names and row.co_targets and rng.random() < recipe.co_names:
