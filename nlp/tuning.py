@@ -1046,7 +1046,9 @@ def evaluate_tuned_stance(
     model: TunedModel, data: Path, *, target: str | None = None, limit: int | None = None
 ) -> dict[str, Any]:
     """`pantau eval stance` for the fine-tuned model: each row's target read by name, its mentions
-    found by the same aliases as for the heads; the same JSON shape."""
+    found by the same aliases as for the heads; the same JSON shape, plus the same posts' sentiment
+    read as stance (the bar stance must clear), both split by whether the post names its target:
+    the service asks stance only of the targets a post names."""
     table = [r for r in read_labelled(data, STANCE_COLUMNS) if target in (None, r["target"])][:limit]
     if not table:
         raise ValueError(f"{data}: no rows for target {target!r}")
@@ -1054,18 +1056,32 @@ def evaluate_tuned_stance(
     started = time.perf_counter()
     results = model.analyse([r.text for r in rows], [[(r.target, r.spans)] for r in rows])
     seconds = time.perf_counter() - started
-    report = classification_report(
-        [STANCE_ORDER[r.label] for r in rows],
-        [STANCE_ORDER[int(r.stances[0].argmax())] for r in results],
-        STANCE_ORDER,
-    )
+    stances = np.stack([r.stances[0] for r in results])
+    from_sentiment = sentiment_as_stance(np.stack([r.sentiment for r in results]))
+    report = score_stance(lambda _: stances, rows)
+
+    def split(naming: bool) -> dict[str, Any]:
+        picked = [i for i, r in enumerate(rows) if bool(r.spans) == naming]
+        part = [rows[i] for i in picked]
+        return {
+            "n": len(part),
+            "favor_against_f1": score_stance(lambda _: stances[picked], part)["favor_against_f1"],
+            "read_off_sentiment_favor_against_f1": score_stance(lambda _: from_sentiment[picked], part)[
+                "favor_against_f1"
+            ],
+        }
+
     return {
         "task": "stance",
         "data": str(data),
         "target": target,
         "model": {"encoder": model.name, "stance": model.name},
-        "favor_against_f1": favor_against_f1(report),
         **report,
+        "read_off_sentiment_favor_against_f1": score_stance(lambda _: from_sentiment, rows)[
+            "favor_against_f1"
+        ],
         "rows_naming_target": sum(1 for r in rows if r.spans),
+        "naming_target": split(True),
+        "not_naming_target": split(False),
         "posts_per_s": round(len(rows) / seconds, 1),
     }

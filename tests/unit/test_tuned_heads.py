@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,6 +23,7 @@ from nlp.tuning import (
     airline_stance_rows,
     class_weights,
     dev_figures,
+    evaluate_tuned_stance,
     is_person_target,
     row_weights,
     tweeteval_rows,
@@ -280,6 +282,57 @@ def test_the_dev_figures_put_each_stance_figure_beside_the_posts_sentiment_read_
     assert overall["favor_against_f1"] == pytest.approx(0.5 * (2 * 1 / 5), abs=1e-4)  # against: P 1/4, R 1
     assert overall["read_off_sentiment_favor_against_f1"] == pytest.approx(0.5 * (2 * 3 / 7), abs=1e-4)
     assert figures["vast_test_zero_shot"]["read_off_sentiment_favor_against_f1"] == 0.0
+
+
+def test_eval_stance_puts_stance_beside_sentiment_for_posts_naming_their_target_and_not(
+    tmp_path: Path,
+) -> None:
+    class ReadsOnlyMentions:
+        """Stance favor where the post names its target, none where not; sentiment negative for
+        posts saying "dia" or "jangan", positive for the rest."""
+
+        name = "reads-only-mentions"
+
+        def analyse(
+            self, texts: Sequence[str], targets: Sequence[Sequence[tuple[str, Sequence[Span]]]]
+        ) -> list[TunedResult]:
+            favor, none = np.array([0.8, 0.1, 0.1], np.float32), np.array([0.1, 0.1, 0.8], np.float32)
+            positive, negative = np.array([0.1, 0.1, 0.8], np.float32), np.array([0.8, 0.1, 0.1], np.float32)
+            return [
+                TunedResult(
+                    np.ones(4, np.float32) / 2,
+                    negative if {"dia", "jangan"} & set(text.split()) else positive,
+                    tuple(favor if spans else none for _, spans in named),
+                )
+                for text, named in zip(texts, targets, strict=True)
+            ]
+
+    data = tmp_path / "stance.csv"
+    data.write_text(
+        "target,text,label\n"
+        "Raka Wibisana,Raka Wibisana hebat sekali,favor\n"
+        "Raka Wibisana,Raka Wibisana pasti menang,favor\n"
+        "Raka Wibisana,dia akan merusak negeri ini,against\n"
+        "Raka Wibisana,jangan pilih dia,against\n",
+        encoding="utf-8",
+    )
+
+    report = evaluate_tuned_stance(ReadsOnlyMentions(), data)  # type: ignore[arg-type]
+
+    assert report["rows_naming_target"] == 2
+    assert report["favor_against_f1"] == pytest.approx(0.5)  # favor 1.0, against 0.0
+    assert report["read_off_sentiment_favor_against_f1"] == pytest.approx(1.0)
+    assert report["naming_target"] == {
+        "n": 2,
+        "favor_against_f1": pytest.approx(0.5),
+        "read_off_sentiment_favor_against_f1": pytest.approx(0.5),
+    }
+    assert report["not_naming_target"] == {
+        "n": 2,
+        "favor_against_f1": 0.0,
+        "read_off_sentiment_favor_against_f1": pytest.approx(0.5),
+    }
+    assert report["confusion"][STANCE_ORDER.index("against")][STANCE_ORDER.index("none")] == 2
 
 
 def test_tweeteval_targets_can_be_read_as_semevals_statements_with_their_mentions_kept() -> None:
