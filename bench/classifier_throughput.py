@@ -15,6 +15,7 @@ stream), cut to 280 characters, each naming up to three of ten watchlist targets
    against cache off.
 
     .venv/bin/python bench/classifier_throughput.py [--posts 1024] [--baseline-posts 96] [--data CSV]
+        [--also ARTEFACT_DIR ...]
 """
 
 from __future__ import annotations
@@ -118,6 +119,13 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=1024)
     parser.add_argument("--baseline-posts", type=int, default=96)
     parser.add_argument("--data", type=Path, default=None, help="CSV with a text column")
+    parser.add_argument(
+        "--also",
+        type=Path,
+        action="append",
+        default=[],
+        help="another `pantau train tuned` artefact (fewer layers, say), measured at batch 128 too",
+    )
     args = parser.parse_args()
 
     settings = load_settings(classify_cache_size=0)
@@ -146,6 +154,13 @@ def main() -> None:
     print(f"ratio batch 32 / baseline:  {rates[32] / baseline:.1f}x")
     print(f"ratio batch 128 / baseline: {rates[128] / baseline:.1f}x")
     print(f"ratio batch 128 / frozen encoder + heads: {rates[128] / frozen:.1f}x")
+    for path in args.also:
+        other = build_classifier(
+            settings.model_copy(update={"tuned_model": "auto", "tuned_path": path}), watchlist
+        )
+        value = rate(other, posts, 128)
+        print(f"{path}, batch 128: {value:7.1f} unique posts/s; {value / frozen:.1f}x the frozen "
+              f"encoder + heads, {value / rates[128]:.2f}x the classifier above")  # fmt: skip
 
     # 40% of the stream repeats earlier texts, in stream order.
     rng = random.Random(11)
