@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from pantau.domain import Post
 from pantau.normalise import (
+    MAX_TEXT_CHARS_DEFAULT,
     InvalidPost,
     PostIn,
     Retention,
@@ -630,8 +631,16 @@ def test_valid_posts_are_scoped_and_utc(
     assert post.id == f"{platform.lower()}:{native}"
     assert post.created_at.utcoffset() == timedelta(0)
     assert abs(post.created_at - when) < timedelta(milliseconds=1)
-    assert len(post.text) <= len(text)
+    # Not "never longer than the input": repair spells ligatures out ("\ufb00" -> "ff", below).
+    assert len(post.text) <= MAX_TEXT_CHARS_DEFAULT
     assert all(ch in "\n\t" or ord(ch) >= 32 for ch in post.text if ord(ch) < 128)
+
+
+def test_a_ligature_is_spelled_out_so_the_words_match_and_the_cap_still_holds() -> None:
+    # Found by the property test above: "\ufb00" (one character) is repaired into "ff".
+    assert clean_text("\ufb00", 100) == "ff"
+    assert clean_text("e\ufb03cient #\ufb01nance", 100) == "efficient #finance"
+    assert clean_text("\ufb00" * 10, 5) == "fffff"
 
 
 def test_a_csv_list_cell_is_split_on_spaces_commas_and_semicolons() -> None:
