@@ -794,6 +794,19 @@ def score_stance(
     return {"favor_against_f1": favor_against_f1(report), **report}
 
 
+def stance_beside_sentiment(
+    rows: Sequence[StanceRow], stances: npt.NDArray[np.float32], from_sentiment: npt.NDArray[np.float32]
+) -> dict[str, Any]:
+    """The stance report of `rows`, with the favor/against F1 of the same posts' sentiment read as
+    stance beside it: the outside measurement's bar."""
+    return {
+        **score_stance(lambda _: stances, rows),
+        "read_off_sentiment_favor_against_f1": score_stance(lambda _: from_sentiment, rows)[
+            "favor_against_f1"
+        ],
+    }
+
+
 def train_tuned(
     base_folder: Path,
     shared: Path,
@@ -890,18 +903,10 @@ def dev_figures(model: TunedModel, data: Data) -> dict[str, Any]:
 
     def brief(report: dict[str, Any]) -> dict[str, Any]:
         keep = ("n", "accuracy", "macro_f1", "favor_against_f1", "per_class", "confusion")
-        return {k: report[k] for k in keep if k in report}
+        return {k: report[k] for k in (*keep, "read_off_sentiment_favor_against_f1") if k in report}
 
     def against_sentiment(rows: Sequence[StanceRow]) -> dict[str, Any]:
-        """The stance report, with the favor/against F1 of the same posts' sentiment read as stance
-        beside it: the outside measurement's bar."""
-        stances, from_sentiment = judged(rows)
-        return {
-            **brief(score_stance(lambda _: stances, rows)),
-            "read_off_sentiment_favor_against_f1": score_stance(lambda _: from_sentiment, rows)[
-                "favor_against_f1"
-            ],
-        }
+        return brief(stance_beside_sentiment(rows, *judged(rows)))
 
     by_target: dict[str, list[StanceRow]] = {}  # under TweetEval's keys, whatever the model read
     for row in data.tweeteval_val:
@@ -1058,28 +1063,18 @@ def evaluate_tuned_stance(
     seconds = time.perf_counter() - started
     stances = np.stack([r.stances[0] for r in results])
     from_sentiment = sentiment_as_stance(np.stack([r.sentiment for r in results]))
-    report = score_stance(lambda _: stances, rows)
 
     def split(naming: bool) -> dict[str, Any]:
         picked = [i for i, r in enumerate(rows) if bool(r.spans) == naming]
-        part = [rows[i] for i in picked]
-        return {
-            "n": len(part),
-            "favor_against_f1": score_stance(lambda _: stances[picked], part)["favor_against_f1"],
-            "read_off_sentiment_favor_against_f1": score_stance(lambda _: from_sentiment[picked], part)[
-                "favor_against_f1"
-            ],
-        }
+        part = stance_beside_sentiment([rows[i] for i in picked], stances[picked], from_sentiment[picked])
+        return {k: part[k] for k in ("n", "favor_against_f1", "read_off_sentiment_favor_against_f1")}
 
     return {
         "task": "stance",
         "data": str(data),
         "target": target,
         "model": {"encoder": model.name, "stance": model.name},
-        **report,
-        "read_off_sentiment_favor_against_f1": score_stance(lambda _: from_sentiment, rows)[
-            "favor_against_f1"
-        ],
+        **stance_beside_sentiment(rows, stances, from_sentiment),
         "rows_naming_target": sum(1 for r in rows if r.spans),
         "naming_target": split(True),
         "not_naming_target": split(False),
