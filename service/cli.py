@@ -6,6 +6,7 @@ import asyncio
 import math
 import secrets
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -377,6 +378,17 @@ def train_stance_command(
     typer.echo(json.dumps({t: r["favor_against_f1"] for t, r in left.items()}))
 
 
+class Precision(StrEnum):
+    AUTO = "auto"
+    BF16 = "bf16"
+    FP32 = "fp32"
+
+
+class Balance(StrEnum):
+    ALL = "all"
+    TARGET = "target"
+
+
 @train_app.command("tuned")
 def train_tuned_command(
     data: Annotated[
@@ -399,9 +411,9 @@ def train_tuned_command(
     ] = 0,
     seed: Annotated[int, typer.Option(help="Seed for sampling, initialisation and dropout.")] = 0,
     precision: Annotated[
-        str,
+        Precision,
         typer.Option(help="auto: bf16 autocast where the CPU or GPU runs bf16 natively; bf16; fp32."),
-    ] = "auto",
+    ] = Precision.AUTO,
     stance_reads_target: Annotated[
         bool,
         typer.Option(help="The stance MLP also reads the target's vector."),
@@ -424,11 +436,11 @@ def train_tuned_command(
         bool, typer.Option(help="Read TweetEval's targets as SemEval's statements, not one-word keys.")
     ] = False,
     balance: Annotated[
-        str,
+        Balance,
         typer.Option(
             help="Stance classes balanced over all rows (all) or within each large target (target)."
         ),
-    ] = "all",
+    ] = Balance.ALL,
     airline_stance: Annotated[
         int,
         typer.Option(
@@ -445,20 +457,16 @@ def train_tuned_command(
     from nlp.tuning import Recipe, train_tuned
 
     settings = settings_or_exit()
-    if precision not in ("auto", "bf16", "fp32"):
-        raise typer.BadParameter("auto, bf16 or fp32", param_hint="--precision")
-    if balance not in ("all", "target"):
-        raise typer.BadParameter("all or target", param_hint="--balance")
     recipe = Recipe(
         steps=steps,
         leave_out=leave_out,
         example_fold=example_fold,
         seed=seed,
-        precision=precision,
+        precision=precision.value,
         name_swap=name_swap,
         co_names=co_names,
         semeval_targets=semeval_targets,
-        balance="target" if balance == "target" else "all",
+        balance="target" if balance is Balance.TARGET else "all",
         airline_stance=airline_stance,
     )
     cache = settings.resolved_model_cache_dir
