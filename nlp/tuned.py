@@ -24,6 +24,7 @@ once into the model cache (`runtime` picks one by hand).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -239,12 +240,27 @@ def overlaps(offset: Sequence[int], span: Span) -> bool:
     return end > start and start < span[1] and span[0] < end
 
 
+@functools.lru_cache(maxsize=8)
+def truncating_backend(tokenizer: Any, max_tokens: int) -> Any:
+    """A private copy of a fast tokenizer's backend (`tokenizers.Tokenizer`) that truncates at
+    `max_tokens`, the longer side first, and never pads. Calling it directly skips transformers'
+    conversion of every encoding into Python dicts, which cost as much as tokenising; being a copy,
+    no other caller's settings change under it."""
+    from tokenizers import Tokenizer
+
+    backend = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
+    backend.enable_truncation(max_tokens, strategy="longest_first")
+    backend.no_padding()
+    return backend
+
+
 def encode_posts(
     tokenizer: Any, prefix: str, texts: Sequence[str], names: Sequence[Sequence[str]], max_tokens: int
 ) -> Encoded:
     """Tokenise each text alone ("query: <post>") where it has no names, else as the pair
     ("query: <names>", post); truncation takes the longer side first, which is the post unless the
     names outgrow it."""
+    backend = truncating_backend(tokenizer, max_tokens)
     rows = len(texts)
     ids: list[list[int]] = [[] for _ in range(rows)]
     offsets: list[list[Span]] = [[] for _ in range(rows)]
@@ -252,33 +268,21 @@ def encode_posts(
     alone = [i for i in range(rows) if not names[i]]
     paired = [i for i in range(rows) if names[i]]
     if alone:
-        encoded = tokenizer(
-            [prefix + texts[i] for i in alone],
-            truncation=True,
-            max_length=max_tokens,
-            return_offsets_mapping=True,
-        )
         shift = len(prefix)
-        for k, i in enumerate(alone):
-            ids[i] = encoded["input_ids"][k]
+        for i, encoding in zip(alone, backend.encode_batch([prefix + texts[i] for i in alone]), strict=True):
+            ids[i] = encoding.ids
             # A token may carry the space before it: one that ends past the prefix is the post's.
             offsets[i] = [
                 (max(start - shift, 0), end - shift) if end > start and end > shift else (0, 0)
-                for start, end in encoded["offset_mapping"][k]
+                for start, end in encoding.offsets
             ]
     if paired:
         segments = [name_segment(prefix, names[i]) for i in paired]
-        encoded = tokenizer(
-            [text for text, _ in segments],
-            [texts[i] for i in paired],
-            truncation="longest_first",
-            max_length=max_tokens,
-            return_offsets_mapping=True,
-        )
-        for k, i in enumerate(paired):
-            sequence = encoded.sequence_ids(k)
-            mapping = encoded["offset_mapping"][k]
-            ids[i] = encoded["input_ids"][k]
+        pairs = [(segment, texts[i]) for i, (segment, _) in zip(paired, segments, strict=True)]
+        for k, (i, encoding) in enumerate(zip(paired, backend.encode_batch(pairs), strict=True)):
+            sequence = encoding.sequence_ids
+            mapping = encoding.offsets
+            ids[i] = encoding.ids
             offsets[i] = [
                 (start, end) if part == 1 and end > start else (0, 0)
                 for part, (start, end) in zip(sequence, mapping, strict=True)

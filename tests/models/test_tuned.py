@@ -359,3 +359,26 @@ def test_a_long_post_is_cut_and_its_names_are_kept(e5_tokenizer: Any) -> None:
     (marks,) = encoded.names[0]
     tokens = [int(t) for t, mark in zip(encoded.ids[0], marks, strict=True) if mark]
     assert e5_tokenizer.decode(tokens).strip() == "Raka Wibisana"
+
+
+def test_posts_tokenise_as_transformers_does_and_leave_its_settings_alone(e5_tokenizer: Any) -> None:
+    posts = [
+        "Raka lebih baik dari Sari, kata warga #Pemilu2029",
+        "harga beras naik lagi dan pemerintah harus tegas " * 20,
+        "Pák ÁNIES 🇮🇩🔥 café",
+    ]
+    names = [["Raka Wibisana"], [], ["Anies Baswedan", "Sari Dewi"]]
+    encoded = encode_posts(e5_tokenizer, "query: ", posts, names, max_tokens=40)
+
+    alone = e5_tokenizer("query: " + posts[1], truncation=True, max_length=40)
+    pairs = e5_tokenizer(
+        ["query: Raka Wibisana", "query: Anies Baswedan; Sari Dewi"],
+        [posts[0], posts[2]],
+        truncation="longest_first",
+        max_length=40,
+    )
+    expected = [pairs["input_ids"][0], alone["input_ids"], pairs["input_ids"][1]]
+    for row, ids in enumerate(expected):
+        assert list(encoded.ids[row][: encoded.mask[row].sum()]) == ids
+    # Its own truncation (40 tokens) is not left on the tokenizer transformers callers share.
+    assert len(e5_tokenizer("query: " + posts[1])["input_ids"]) > 40

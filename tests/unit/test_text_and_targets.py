@@ -12,7 +12,7 @@ from config.settings import DEFAULT_WATCHLIST
 from config.watchlist import Watchlist, load_watchlist
 from nlp.targets import MASK, TargetMatcher, _fold_with_offsets, mask_mentions
 from nlp.text import STOPWORDS, bare, content_terms, fingerprint, tokens
-from pantau.folding import fold
+from pantau.folding import fold, strip_marks
 
 WATCHLIST = load_watchlist(DEFAULT_WATCHLIST)
 MATCHER = TargetMatcher(WATCHLIST)
@@ -35,6 +35,12 @@ def test_fold_is_idempotent_and_has_no_combining_marks(text: str) -> None:
     folded = fold(text)
     assert fold(folded) == folded
     assert folded == folded.casefold()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=127)))
+def test_ascii_text_folds_as_the_full_definition_does(text: str) -> None:
+    assert fold(text) == strip_marks(text).casefold()
 
 
 def test_tokens_keep_signs_and_drop_links() -> None:
