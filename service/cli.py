@@ -447,6 +447,14 @@ def train_tuned_command(
             min=0, help="Tweets addressed to one airline read as stance toward it: how many (0: none)."
         ),
     ] = 0,
+    average_tail: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=0.9,
+            help="Share of the last steps whose weights are averaged into the artefact (0: the last step's).",
+        ),
+    ] = 0.0,
 ) -> None:
     """Fine-tune the encoder (LoRA) with the sentiment and stance heads; print the dev figures."""
     import json
@@ -468,6 +476,7 @@ def train_tuned_command(
         semeval_targets=semeval_targets,
         balance="target" if balance is Balance.TARGET else "all",
         airline_stance=airline_stance,
+        average_tail=average_tail,
     )
     cache = settings.resolved_model_cache_dir
     artefact = train_tuned(

@@ -52,9 +52,15 @@ def rows() -> tuple[list[SentimentRow], list[StanceRow]]:
     return sentiment * 4, stance * 4
 
 
-def trained(base: Path, steps: int) -> tuple[Trainer, list[float]]:
+def trained(base: Path, steps: int, average_tail: float = 0.0) -> tuple[Trainer, list[float]]:
     recipe = Recipe(
-        steps=steps, sentiment_batch=4, stance_batch=4, lr_adapters=1e-2, lr_heads=1e-2, warmup=0.01
+        steps=steps,
+        sentiment_batch=4,
+        stance_batch=4,
+        lr_adapters=1e-2,
+        lr_heads=1e-2,
+        warmup=0.01,
+        average_tail=average_tail,
     )
     trainer = Trainer(base, SPEC, recipe)
     sentiment, stance = rows()
@@ -73,6 +79,23 @@ def trained(base: Path, steps: int) -> tuple[Trainer, list[float]]:
 def test_training_fits_a_separable_stance_task(base: Path) -> None:
     _, losses = trained(base, steps=100)
     assert losses[-1] < losses[0] / 2
+
+
+def test_averaging_the_tail_leaves_the_run_alone_and_puts_the_late_weights_mean_in_the_artefact(
+    base: Path,
+) -> None:
+    plain, _ = trained(base, steps=20)
+    averaging, _ = trained(base, steps=20, average_tail=0.25)
+    assert averaging.tail is not None and averaging.tail.steps == 5
+    assert plain.tail is None
+    last, before = plain.artefact({}), averaging.artefact({})
+    for name, tensor in last.adapters.items():
+        assert torch.equal(tensor, before.adapters[name])  # the same trajectory up to the last step
+    averaging.tail.apply()
+    after = averaging.artefact({})
+    moved = [name for name, tensor in last.adapters.items() if not torch.equal(tensor, after.adapters[name])]
+    assert moved  # the adapters trained in the tail now hold their average
+    assert any(not torch.equal(t, after.heads[k]) for k, t in last.heads.items())
 
 
 def test_the_artefact_round_trips_and_both_runtimes_answer_alike(base: Path, tmp_path: Path) -> None:

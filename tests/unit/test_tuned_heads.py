@@ -20,6 +20,7 @@ from nlp.tuning import (
     Data,
     SentimentRow,
     StanceRow,
+    TailAverage,
     airline_stance_rows,
     class_weights,
     dev_figures,
@@ -137,6 +138,24 @@ def test_a_rare_class_is_not_weighed_past_the_cap() -> None:
     assert 2 * weights[("tweeteval", "climate", 1)] + 98 * weights[
         ("tweeteval", "climate", 0)
     ] == pytest.approx(100)
+
+
+def test_the_tail_average_is_the_mean_of_the_values_it_saw_and_replaces_them_only_when_applied() -> None:
+    weight, bias = torch.nn.Parameter(torch.zeros(2, 3)), torch.nn.Parameter(torch.zeros(3))
+    tail = TailAverage([weight, bias])
+    seen = []
+    for value in (1.0, 2.0, 6.0):
+        with torch.no_grad():
+            weight.fill_(value)
+            bias.fill_(-value)
+        seen.append(value)
+        tail.update()
+    assert tail.steps == 3
+    assert torch.equal(weight.detach(), torch.full((2, 3), 6.0))  # training goes on with the live weights
+    tail.apply()
+    assert torch.allclose(weight, torch.full((2, 3), sum(seen) / 3))
+    assert torch.allclose(bias, torch.full((3,), -sum(seen) / 3))
+    assert weight.requires_grad  # still the same parameter, now holding the average
 
 
 def test_a_tweet_to_one_airline_is_a_stance_toward_it_with_its_sentiment() -> None:
