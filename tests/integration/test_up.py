@@ -20,6 +20,7 @@ from typing import Any
 
 from pantau import bus
 from service.engines import TansuBroker, ValkeyServer, free_port
+from service.runtime import GRACEFUL_SHUTDOWN_SECONDS
 from tests.integration.harness import envelopes, issue_posts, post, utc
 
 PANTAU = str(Path(sys.executable).parent / "pantau")
@@ -213,9 +214,13 @@ def test_up_demo_raises_alerts_stops_cleanly_and_keeps_its_data(tmp_path: Path) 
 
         started = time.monotonic()
         process.send_signal(signal.SIGTERM)
+        feed.read()  # returns when the server ends the stream
+        closed_after = time.monotonic() - started
         assert process.wait(STOP_SECONDS) == 0
-        # An open feed is closed at once, not after the API's 5 s grace for requests in flight.
-        assert time.monotonic() - started < 6.5
+        # An open feed is closed at once (about 0.5 s here), not after the API's grace for requests
+        # in flight. Timed on the feed itself: the whole stop, with the worker's drain and the
+        # engines, takes about 6 s alone and more under load, whatever the feed does.
+        assert closed_after < GRACEFUL_SHUTDOWN_SECONDS - 1, closed_after
         feed.close()
         wait_until(lambda: not any(alive(pid) for pid in engines), 5, "the engines to stop")
     alerts_before = page["total"]
