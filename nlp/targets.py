@@ -43,8 +43,7 @@ _fold_char = functools.lru_cache(maxsize=4096)(fold)
 def _fold_with_offsets(text: str) -> tuple[str, list[int]]:
     """The folded text, and for each of its characters the index of the original it came from."""
     if text.isascii():
-        # Most posts: ASCII folds one character for one (a tenth of the classifier's time went to
-        # folding character by character), by fold's own fast path.
+        # Most posts: ASCII folds one character for one, by fold's own fast path.
         return fold(text), list(range(len(text)))
     out: list[str] = []
     origin: list[int] = []

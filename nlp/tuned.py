@@ -411,14 +411,20 @@ class Artefact:
 
 def merged_encoder(base_folder: Path, artefact: Artefact) -> Any:
     """The truncated base with the artefact's adapters merged in: a plain BertModel, in eval mode."""
-    from peft import set_peft_model_state_dict
 
     model = with_adapters(truncated_base(base_folder, artefact.spec.layers), artefact.spec)
+    load_adapters(model, artefact)
+    return model.merge_and_unload().eval()
+
+
+def load_adapters(model: Any, artefact: Artefact) -> None:
+    """Put the artefact's adapters into a model with adapters of its spec, or say they do not fit."""
+    from peft import set_peft_model_state_dict
+
     outcome = set_peft_model_state_dict(model, artefact.adapters)
     missing = [k for k in getattr(outcome, "unexpected_keys", []) if "lora" in k]
     if missing:
         raise TunedError(f"the artefact's adapters do not fit the base model: {missing[:3]}")
-    return model.merge_and_unload().eval()
 
 
 def load_heads(artefact: Artefact, dim: int) -> TunedHeads:

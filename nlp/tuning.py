@@ -54,6 +54,8 @@ from nlp.tuned import (
     TunedSpec,
     encode_posts,
     judge_stance,
+    load_adapters,
+    load_heads,
     mean_pool,
     truncated_base,
     with_adapters,
@@ -832,10 +834,8 @@ class Trainer:
 
     def load(self, artefact: Artefact) -> None:
         """Take a trained artefact's adapters and heads (of the same spec) for its own."""
-        from peft import set_peft_model_state_dict
-
-        set_peft_model_state_dict(self.model, artefact.adapters)
-        self.heads.load_state_dict(artefact.heads)
+        load_adapters(self.model, artefact)
+        self.heads = load_heads(artefact, self.dim)
 
     @torch.no_grad()  # not inference mode: the student's loss keeps these for its backward pass
     def soft_targets(self, plan: Sequence[Batch]) -> list[SoftTargets]:
