@@ -447,6 +447,12 @@ def train_tuned_command(
             min=0, help="Tweets addressed to one airline read as stance toward it: how many (0: none)."
         ),
     ] = 0,
+    emot_rows: Annotated[
+        int,
+        typer.Option(
+            min=0, help="Indonesian EmoT tweets, their emotion read as polarity, as sentiment rows (0: none)."
+        ),
+    ] = 0,
     average_tail: Annotated[
         float,
         typer.Option(
@@ -463,8 +469,9 @@ def train_tuned_command(
         ),
     ] = None,
     teacher_weight: Annotated[
-        float, typer.Option(min=0.0, help="Weight of matching the teacher beside the labels.")
-    ] = 1.0,
+        float | None,
+        typer.Option(min=0.0, help="Weight of matching the teacher beside the labels (default 1.0)."),
+    ] = None,
 ) -> None:
     """Fine-tune the encoder (LoRA) with the sentiment and stance heads; print the dev figures."""
     import json
@@ -474,6 +481,9 @@ def train_tuned_command(
     from nlp.tuned import TUNED_DIR, Artefact, TunedError, TunedSpec
     from nlp.tuning import Recipe, train_tuned
 
+    if teacher_weight is not None and teacher is None:
+        # Said rather than ignored: a run without its teacher is a different experiment.
+        raise typer.BadParameter("only means something with --teacher", param_hint="--teacher-weight")
     try:
         teaching = Artefact.load(teacher) if teacher is not None else None
     except TunedError as exc:
@@ -490,8 +500,9 @@ def train_tuned_command(
         semeval_targets=semeval_targets,
         balance="target" if balance is Balance.TARGET else "all",
         airline_stance=airline_stance,
+        emot_rows=emot_rows,
         average_tail=average_tail,
-        teacher_weight=teacher_weight,
+        teacher_weight=Recipe.teacher_weight if teacher_weight is None else teacher_weight,
     )
     cache = settings.resolved_model_cache_dir
     artefact = train_tuned(

@@ -468,6 +468,15 @@ def test_training_refuses_a_teacher_that_is_not_an_artefact_before_it_loads_anyt
     assert not (tmp_path / "var").exists() or not any((tmp_path / "var").rglob("*.safetensors"))
 
 
+def test_training_refuses_a_teacher_weight_without_a_teacher(tmp_path: Path) -> None:
+    result = run_pantau(tmp_path / "var", "train", "tuned", "--data", str(tmp_path), "--teacher-weight", "2")
+    assert result.returncode == 2, result.stderr
+    said = " ".join(line.strip("│ ") for line in result.stderr.splitlines())
+    assert "Invalid value for --teacher-weight" in said and "only means something with --teacher" in said, (
+        said
+    )
+
+
 @pytest.mark.parametrize("kind", ["not UTF-8", "binary", "missing", "a folder"])
 def test_replay_names_a_file_it_cannot_read_in_one_line(tmp_path: Path, kind: str) -> None:
     bad = unreadable(tmp_path, kind)

@@ -321,6 +321,23 @@ def test_airline_stance_rows_come_only_from_tweets_the_sentiment_figure_does_not
     assert with_airlines.airline_held == without.airline_held
 
 
+@pytest.mark.skipif(not (SHARED_DATA / "indonlu_emot").is_dir(), reason="needs ../shared/data")
+def test_emot_tweets_train_as_two_class_rows_from_train_only_and_the_rest_is_unchanged() -> None:
+    without = load_data(SHARED_DATA, Recipe(), [])
+    with_emot = load_data(SHARED_DATA, Recipe(emot_rows=300), [])
+
+    added = with_emot.sentiment[len(without.sentiment) :]
+    assert with_emot.sentiment[: len(without.sentiment)] == without.sentiment
+    assert len(added) == 300 and all(r.binary for r in added)
+    assert Counter(r.label for r in added).keys() == {0, 2}  # negative and positive, never neutral
+    assert not {r.text for r in added} & {r.text for r in with_emot.emot_valid}
+    assert with_emot.stance == without.stance
+    # The dev sets are there whatever the recipe trains on, so every artefact is measured on them.
+    assert with_emot.emot_valid == without.emot_valid and len(without.emot_valid) > 400
+    assert all(r.binary for r in without.emot_valid)
+    assert {r.label for r in without.indonglish_valid} == {0, 1, 2}
+
+
 def test_a_post_labelled_for_two_targets_is_mostly_read_with_both_names(base: Path) -> None:
     sentiment, _ = rows()
     text = "raka lebih baik dari bima"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ from nlp.tuning import (
     evaluate_tuned_stance,
     is_person_target,
     row_weights,
+    score_polarity,
     tweeteval_rows,
     with_co_targets,
     words_as_name,
@@ -376,3 +378,30 @@ def test_the_dev_figures_keep_tweeteval_keys_whatever_the_model_read() -> None:
     data = Data([], [], [positive], [positive], rows, rows, rows, [])
     figures = dev_figures(RecordingModel(), data)  # type: ignore[arg-type]
     assert list(figures["tweeteval_val_by_target"]) == ["climate"]
+
+
+def test_two_class_rows_are_scored_on_negative_against_positive_even_where_neutral_leads() -> None:
+    rows = [SentimentRow("senang", 2, True), SentimentRow("marah", 0, True), SentimentRow("takut", 0, True)]
+    # negative, neutral, positive: neutral leads every post; the two sides decide.
+    probs = np.array([[0.1, 0.7, 0.2], [0.3, 0.6, 0.1], [0.15, 0.7, 0.15]], np.float32)
+
+    report = score_polarity(lambda texts: probs[: len(texts)], rows)
+
+    assert report["accuracy"] == 1.0  # a tie is read as negative, the side neither outweighs
+    assert report["confusion"] == [[2, 0], [0, 1]]
+
+
+def test_the_dev_figures_score_tweet_sentiment_when_the_sets_are_given() -> None:
+    positive, negative = SentimentRow("bagus", 2, False), SentimentRow("jelek", 0, False)
+    sad = SentimentRow("sedih", 0, True)
+    plain = StanceRow("sari", "sari hebat", 0, ((0, 4),), "examples")
+    data = Data([], [], [positive], [positive], [plain], [plain], [plain], [])
+
+    without = dev_figures(RecordingModel(), data)  # type: ignore[arg-type]
+    data.indonglish_valid, data.emot_valid = [positive, negative], [sad, replace(positive, binary=True)]
+    figures = dev_figures(RecordingModel(), data)  # type: ignore[arg-type]
+
+    assert "indonglish_valid" not in without and "emot_valid_polarity" not in without
+    assert figures["indonglish_valid"]["n"] == 2 and figures["indonglish_valid"]["accuracy"] == 0.5
+    assert figures["emot_valid_polarity"]["per_class"].keys() == {"negative", "positive"}
+    assert figures["emot_valid_polarity"]["accuracy"] == 0.5  # every post read as positive
