@@ -447,6 +447,10 @@ def train_tuned_command(
             min=0, help="Tweets addressed to one airline read as stance toward it: how many (0: none)."
         ),
     ] = 0,
+    outcome_examples: Annotated[
+        bool,
+        typer.Option(help="Also train on the posts reacting to a target's loss, win or dismissal."),
+    ] = False,
     emot_rows: Annotated[
         int,
         typer.Option(
@@ -501,6 +505,7 @@ def train_tuned_command(
         balance="target" if balance is Balance.TARGET else "all",
         airline_stance=airline_stance,
         emot_rows=emot_rows,
+        outcome_examples=outcome_examples,
         average_tail=average_tail,
         teacher_weight=Recipe.teacher_weight if teacher_weight is None else teacher_weight,
     )

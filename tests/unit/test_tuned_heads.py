@@ -4,6 +4,7 @@ mention, and a stance head that reads them."""
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -26,11 +27,14 @@ from nlp.tuning import (
     class_weights,
     dev_figures,
     evaluate_tuned_stance,
+    example_rows,
+    held_example_targets,
     is_person_target,
     row_weights,
     score_polarity,
     tweeteval_rows,
     with_co_targets,
+    with_spans,
     words_as_name,
 )
 
@@ -405,3 +409,17 @@ def test_the_dev_figures_score_tweet_sentiment_when_the_sets_are_given() -> None
     assert figures["indonglish_valid"]["n"] == 2 and figures["indonglish_valid"]["accuracy"] == 0.5
     assert figures["emot_valid_polarity"]["per_class"].keys() == {"negative", "positive"}
     assert figures["emot_valid_polarity"]["accuracy"] == 0.5  # every post read as positive
+
+
+def test_the_outcome_posts_name_their_target_and_leave_the_held_out_third_as_it_was() -> None:
+    examples = example_rows()
+    outcomes = example_rows(outcomes=True)[len(examples) :]
+
+    assert outcomes and example_rows(outcomes=True)[: len(examples)] == examples
+    assert held_example_targets(example_rows(outcomes=True), 0) == held_example_targets(examples, 0)
+    assert not {r["target"] for r in outcomes} & held_example_targets(examples, 0)
+    assert {r["target"] for r in outcomes} <= {r["target"] for r in examples}
+    assert all(row.spans for row in with_spans(outcomes, "examples"))
+    # Favor and against alike, so the rows teach the turn an outcome gives a feeling, not a lean.
+    labels = Counter(r["label"] for r in outcomes)
+    assert labels["favor"] > 0.3 * len(outcomes) and labels["against"] > 0.3 * len(outcomes)
