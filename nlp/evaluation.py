@@ -45,6 +45,11 @@ def classification_report(
     }
 
 
+# Sentiment read as stance: the bar a stance model must clear, since reading stance off the
+# post's mood is what a desk would do without one.
+SENTIMENT_AS_STANCE = {"positive": "favor", "negative": "against", "neutral": "none"}
+
+
 def favor_against_f1(report: dict[str, Any]) -> float:
     """SemEval-2016 stance's measure: the mean F1 of favor and against ('none' is not averaged)."""
     per_class = report["per_class"]

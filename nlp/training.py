@@ -31,7 +31,7 @@ import numpy.typing as npt
 from config.watchlist import Target, Watchlist
 from nlp.classifier import prepare_text
 from nlp.encoder import Encoder
-from nlp.evaluation import classification_report, favor_against_f1
+from nlp.evaluation import SENTIMENT_AS_STANCE, classification_report, favor_against_f1
 from nlp.heads import LinearHead, fit_head
 from nlp.sentiment import SENTIMENT_LABELS, SentimentModel
 from nlp.stance import STANCE_LABELS, HeadStance, StanceModel
@@ -348,7 +348,11 @@ def evaluate_stance(
     target: str | None = None,
     watchlist: Watchlist | None = None,
     limit: int | None = None,
+    sentiment: SentimentModel | None = None,
 ) -> dict[str, Any]:
+    """`pantau eval stance` for the frozen encoder and its heads. With `sentiment`, the same posts'
+    sentiment read as stance is scored beside it, overall and split by whether the post names its
+    target, as for the fine-tuned model: the bar stance must clear."""
     rows = [r for r in read_labelled(data, STANCE_COLUMNS) if target in (None, r["target"])][:limit]
     if not rows:
         raise DataError(f"{data}: no rows for target {target!r}")
@@ -359,7 +363,32 @@ def evaluate_stance(
     embeddings = encoder.embed(masked)
     judged = model.predict(texts, embeddings, [[r["target"]] for r in rows])
     seconds = time.perf_counter() - started
-    report = classification_report([r["label"] for r in rows], [j[0][0].value for j in judged], STANCE_LABELS)
+    truth = [r["label"] for r in rows]
+    stances = [j[0][0].value for j in judged]
+    report = classification_report(truth, stances, STANCE_LABELS)
+    compared: dict[str, Any] = {}
+    if sentiment is not None:
+        moods = sentiment.predict(texts, encoder.embed(texts))
+        read_off = [SENTIMENT_AS_STANCE[mood.value] for mood, _ in moods]
+
+        def scores(picked: list[int]) -> dict[str, Any]:
+            def f1(predicted: list[str]) -> float:
+                return favor_against_f1(
+                    classification_report([truth[i] for i in picked], predicted, STANCE_LABELS)
+                )
+
+            return {
+                "n": len(picked),
+                "favor_against_f1": f1([stances[i] for i in picked]),
+                "read_off_sentiment_favor_against_f1": f1([read_off[i] for i in picked]),
+            }
+
+        everything = scores(list(range(len(rows))))
+        compared = {
+            "read_off_sentiment_favor_against_f1": everything["read_off_sentiment_favor_against_f1"],
+            "naming_target": scores([i for i, n in enumerate(named) if n]),
+            "not_naming_target": scores([i for i, n in enumerate(named) if not n]),
+        }
     return {
         "task": "stance",
         "data": str(data),
@@ -368,5 +397,6 @@ def evaluate_stance(
         "favor_against_f1": favor_against_f1(report),
         **report,
         "rows_naming_target": sum(named),
+        **compared,
         "posts_per_s": round(len(rows) / seconds, 1),
     }

