@@ -93,6 +93,38 @@ def test_stance_is_not_sentiment(classifier: CachingClassifier) -> None:
     assert [(t.target, t.stance) for t in glad.targets] == [("bima-hartono", Stance.against)]
 
 
+# Each favours {a} over {b}; filled both ways round, so a model that gives one stance to both
+# names, or favours whoever comes first, fails.
+COMPARISONS = (
+    "Pak {a} jauh lebih baik dari Pak {b}, programnya jelas.",
+    "Mending {a} daripada {b} yang cuma janji.",
+    "{b} kalah jauh dibanding {a} soal pengalaman.",
+    "{a} is a far better choice than {b}.",
+)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known limit of the fine-tuned model (issue 14): in most comparisons both names get one "
+    "stance (see the README's stance figures)",
+)
+def test_a_comparison_favours_one_name_and_opposes_the_other(classifier: CachingClassifier) -> None:
+    names = {"Raka": "raka-wibisana", "Bima": "bima-hartono"}
+    cases = [
+        (t.format(a=a, b=b), names[a], names[b])
+        for t in COMPARISONS
+        for a, b in [("Raka", "Bima"), ("Bima", "Raka")]
+    ]
+    read = classify(uncached(classifier), *(text for text, _, _ in cases))
+    wrong = [
+        text
+        for (text, favoured, opposed), e in zip(cases, read, strict=True)
+        if sorted((t.target, t.stance) for t in e.targets)
+        != sorted([(favoured, Stance.favor), (opposed, Stance.against)])
+    ]
+    assert wrong == []
+
+
 @pytest.mark.parametrize(
     "text",
     [
