@@ -458,9 +458,12 @@ def train_tuned_command(
     outcome_share: Annotated[
         float,
         typer.Option(
-            min=0.0, max=0.5, help="Share of each stance batch drawn from those posts (0: by their number)."
+            min=0.0,
+            max=0.5,
+            help="Share of each stance batch drawn from the outcome posts (0: by their number, with "
+            "--outcome-examples; or not at all).",
         ),
-    ] = 0.0,
+    ] = 0.1,
     emot_rows: Annotated[
         int,
         typer.Option(

@@ -77,8 +77,8 @@ def test_plain_stance(classifier: CachingClassifier, text: str, target: str, sta
 
 @pytest.mark.xfail(
     strict=True,
-    reason="known limit of the fine-tuned model (issue 14): it reads 'sad that X lost' as against X "
-    "(see the README's stance figures)",
+    reason="known limit of the fine-tuned model (issue 14): it now reads 'sad that X lost' as favouring X, "
+    "but 'glad that X is out' too (see the README's stance figures)",
 )
 def test_stance_is_not_sentiment(classifier: CachingClassifier) -> None:
     """The issue's examples, on the watchlist's own names: sad that he lost favours him; glad that
