@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -450,6 +450,14 @@ def test_the_shipped_artefact_loads_and_carries_its_report_and_topic_threshold(m
     assert classifier.topic_bands.very_close == report["topic_similarity"]["very_close"]
     (e,) = classifier.classify([make_post("Pak Raka hari ini berkunjung ke Surabaya.", 1)])
     assert [(t.target, t.stance.value) for t in e.targets] == [("raka-wibisana", "none")]
+
+
+def test_the_shipped_artefact_is_what_the_documented_command_builds() -> None:
+    """`pantau train tuned --data DIR --stance-reads-target` rebuilds it: the recipe's defaults
+    and that one switch, nothing else."""
+    artefact = Artefact.load(TUNED_DIR)
+    assert artefact.report["recipe"] == asdict(Recipe())
+    assert artefact.spec == TunedSpec(stance_reads_target=True)
 
 
 @pytest.fixture(scope="module")
