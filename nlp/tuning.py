@@ -69,7 +69,7 @@ log = logging.getLogger(__name__)
 EXAMPLES = sorted((Path(__file__).parent / "data").glob("stance_examples*.csv"))
 # Posts reacting to an outcome for a target of the examples already trained (lost, won, dismissed,
 # hoped for, feared): the stance is the feeling about the outcome turned by what the outcome does
-# to the target ("sedih X kalah" favours X). Off by default while the shipped recipe lacks them.
+# to the target ("sedih X kalah" favours X). The shipped recipe trains on them (`outcome_share`).
 OUTCOME_EXAMPLES = Path(__file__).parent / "data" / "outcome_examples.csv"
 # How much of a labelled post a training or dev row keeps; rows are found again by that text.
 ROW_TEXT_CHARS = 2000
@@ -234,8 +234,9 @@ class Recipe:
     # The share of sentiment rows read as a pair with a word or two of their own as a target's
     # name: a post's sentiment and embedding must not move because it names a target.
     paired_sentiment: float = 0.3
-    # Train on OUTCOME_EXAMPLES too. Their targets are all among the ones fold 0 trains, so with
-    # the default fold the held-out third and its figure stay as they were.
+    # Train on OUTCOME_EXAMPLES, drawn by their number when `outcome_share` is 0 (with a share
+    # they are trained whatever this says). Their targets are all among the ones fold 0 trains, so
+    # with the default fold the held-out third and its figure stay as they were.
     outcome_examples: bool = False
     # With a share above 0, the outcome posts (on trained targets) are their own source, drawn as
     # that share of each stance batch rather than by their number beside the other examples: a
