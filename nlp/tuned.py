@@ -173,33 +173,15 @@ class StanceHead(nn.Module):
 
 
 class TunedHeads(nn.Module):
-    def __init__(
-        self,
-        dim: int,
-        hidden: int,
-        *,
-        stance_reads_target: bool = False,
-        stance_sentiment_prior: bool = False,
-        stance_reads_post: bool = True,
-    ) -> None:
+    def __init__(self, dim: int, spec: TunedSpec) -> None:
         super().__init__()
         self.sentiment = SentimentHead(dim)
         self.stance = StanceHead(
             dim,
-            hidden,
-            reads_target=stance_reads_target,
-            sentiment_prior=stance_sentiment_prior,
-            reads_post=stance_reads_post,
-        )
-
-    @classmethod
-    def for_spec(cls, dim: int, spec: TunedSpec) -> TunedHeads:
-        return cls(
-            dim,
             spec.head_hidden,
-            stance_reads_target=spec.stance_reads_target,
-            stance_sentiment_prior=spec.stance_sentiment_prior,
-            stance_reads_post=spec.stance_reads_post,
+            reads_target=spec.stance_reads_target,
+            sentiment_prior=spec.stance_sentiment_prior,
+            reads_post=spec.stance_reads_post,
         )
 
 
@@ -443,7 +425,7 @@ def load_adapters(model: Any, artefact: Artefact) -> None:
 
 
 def load_heads(artefact: Artefact, dim: int) -> TunedHeads:
-    heads = TunedHeads.for_spec(dim, artefact.spec)
+    heads = TunedHeads(dim, artefact.spec)
     try:
         heads.load_state_dict(artefact.heads)
     except RuntimeError as exc:

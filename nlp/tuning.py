@@ -698,7 +698,7 @@ class Trainer:
         self.tokenizer = AutoTokenizer.from_pretrained(str(base_folder))
         self.model = with_adapters(truncated_base(base_folder, spec.layers), spec)
         self.dim = int(self.model.config.hidden_size)
-        self.heads = TunedHeads.for_spec(self.dim, spec)
+        self.heads = TunedHeads(self.dim, spec)
         self.stance_weights: torch.Tensor | None = None
         self.tail: TailAverage | None = None
 

@@ -106,9 +106,9 @@ def test_a_stance_head_reads_the_whole_post_only_when_told_to(reads_post: bool) 
 def test_an_artefact_from_before_the_post_switch_reads_the_post() -> None:
     spec = TunedSpec.from_dict({"format": FORMAT, "layers": 6, "stance_reads_target": True})
     assert spec.stance_reads_post
-    heads = TunedHeads.for_spec(8, spec)
+    heads = TunedHeads(8, spec)
     assert heads.stance.mlp[0].in_features == 4 * 8
-    assert TunedHeads.for_spec(8, replace(spec, stance_reads_post=False)).stance.mlp[0].in_features == 3 * 8
+    assert TunedHeads(8, replace(spec, stance_reads_post=False)).stance.mlp[0].in_features == 3 * 8
 
 
 def test_padding_is_never_attended() -> None:
