@@ -94,6 +94,11 @@ class TunedSpec:
     # attention picks out of it. Off, two names in one post cannot share the post's mood through
     # it: whatever tells them apart ("X lebih baik dari Y") has to come through each one's reading.
     stance_reads_post: bool = True
+    # Whether the stance MLP also reads the states of the target's own mentions in the post (its
+    # name's tokens in the query where the post does not name it): in "X lebih baik dari Y" the
+    # two names' own tokens carry their places in the sentence, which an attention spread over
+    # the whole post blurs into the post's mood.
+    stance_reads_mentions: bool = False
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TunedSpec:
@@ -123,10 +128,12 @@ class StanceHead(nn.Module):
         reads_target: bool = False,
         sentiment_prior: bool = False,
         reads_post: bool = True,
+        reads_mentions: bool = False,
     ) -> None:
         super().__init__()
         self.reads_target = reads_target
         self.reads_post = reads_post
+        self.reads_mentions = reads_mentions
         self.prior: nn.Linear | None = None
         if sentiment_prior:
             self.prior = nn.Linear(len(SENTIMENT_ORDER), len(STANCE_ORDER))
@@ -140,7 +147,7 @@ class StanceHead(nn.Module):
         self.mention_weight = nn.Parameter(torch.tensor(2.0))
         self.scale = hidden**-0.5
         self.mlp = nn.Sequential(
-            nn.Linear((2 + reads_target + reads_post) * dim, hidden),
+            nn.Linear((2 + reads_target + reads_post + reads_mentions) * dim, hidden),
             nn.GELU(),
             nn.Dropout(0.1),
             nn.Linear(hidden, len(STANCE_ORDER)),
@@ -154,6 +161,7 @@ class StanceHead(nn.Module):
         targets: torch.Tensor,  # (rows, dim)
         pooled: torch.Tensor,  # (rows, dim)
         sentiment: torch.Tensor | None = None,  # (rows, 3): the post's sentiment log-probabilities
+        mentioned: torch.Tensor | None = None,  # (rows, tokens), 1 for this row's mentions in the post
     ) -> torch.Tensor:
         scores = torch.einsum("rh,rth->rt", self.query(targets), self.key(states)) * self.scale
         scores = scores + self.mention_weight * mentions
@@ -163,6 +171,14 @@ class StanceHead(nn.Module):
         parts = [attended, *([targets] if self.reads_target else []), attended * targets]
         if self.reads_post:
             parts.append(pooled)
+        if self.reads_mentions:
+            if mentioned is None:
+                raise ValueError("this stance head reads the target's mentions: pass them")
+            count = mentioned.sum(dim=-1, keepdim=True)
+            at_mentions = torch.einsum("rt,rtd->rd", mentioned.to(states.dtype), states) / count.clamp(
+                min=1.0
+            )
+            parts.append(torch.where(count > 0, at_mentions.to(targets.dtype), targets))
         logits: torch.Tensor = self.mlp(torch.cat(parts, dim=-1))
         if self.prior is not None:
             if sentiment is None:
@@ -182,6 +198,7 @@ class TunedHeads(nn.Module):
             reads_target=spec.stance_reads_target,
             sentiment_prior=spec.stance_sentiment_prior,
             reads_post=spec.stance_reads_post,
+            reads_mentions=spec.stance_reads_mentions,
         )
 
 
@@ -324,6 +341,7 @@ def judge_stance(
         mean_pool(picked, names),
         pooled[rows],
         None if sentiment is None else sentiment[rows],
+        mentions,
     )
     return logits
 

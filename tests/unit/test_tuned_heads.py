@@ -109,6 +109,44 @@ def test_an_artefact_from_before_the_post_switch_reads_the_post() -> None:
     heads = TunedHeads(8, spec)
     assert heads.stance.mlp[0].in_features == 4 * 8
     assert TunedHeads(8, replace(spec, stance_reads_post=False)).stance.mlp[0].in_features == 3 * 8
+    assert not spec.stance_reads_mentions  # nor did it read the mentions
+    assert TunedHeads(8, replace(spec, stance_reads_mentions=True)).stance.mlp[0].in_features == 5 * 8
+
+
+@pytest.mark.parametrize("reads_mentions", [True, False])
+def test_only_a_head_that_reads_the_mentions_tells_two_places_apart_without_its_attention(
+    reads_mentions: bool,
+) -> None:
+    torch.manual_seed(3)
+    head = StanceHead(dim=8, hidden=16, reads_target=True, reads_mentions=reads_mentions).eval()
+    with torch.no_grad():  # an attention that weighs every token alike, mentions or not
+        head.query.weight.zero_()
+        head.query.bias.zero_()
+        head.mention_weight.zero_()
+    states = torch.randn(1, 6, 8).repeat(2, 1, 1)
+    mask = torch.ones(2, 6)
+    # "Raka lebih baik dari Bima": the same post, the target first at one place, then at another.
+    mentioned = torch.tensor([[0, 1, 0, 0, 0, 0], [0, 0, 0, 0, 1, 0]], dtype=torch.float32)
+    target = torch.randn(1, 8).repeat(2, 1)
+
+    logits = head(states, mask, mentioned, target, mean_pool(states, mask), None, mentioned)
+
+    assert torch.allclose(logits[0], logits[1]) is not reads_mentions
+
+
+def test_a_post_that_does_not_name_the_target_is_read_at_the_targets_name_instead() -> None:
+    torch.manual_seed(4)
+    head = StanceHead(dim=8, hidden=16, reads_mentions=True).eval()
+    states, mask = torch.randn(1, 6, 8), torch.ones(1, 6)
+    unnamed = torch.zeros(1, 6)
+    target = torch.randn(1, 8)
+    pooled = mean_pool(states, mask)
+    read = head(states, mask, unnamed, target, pooled, None, unnamed)
+    weights = torch.softmax(torch.einsum("rh,rth->rt", head.query(target), head.key(states)) * head.scale, -1)
+    attended = torch.einsum("rt,rtd->rd", weights, states)
+    assert torch.allclose(read, head.mlp(torch.cat([attended, attended * target, pooled, target], dim=-1)))
+    with pytest.raises(ValueError, match="mentions"):
+        head(states, mask, unnamed, target, mean_pool(states, mask))
 
 
 def test_padding_is_never_attended() -> None:
