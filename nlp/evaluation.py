@@ -54,3 +54,32 @@ def favor_against_f1(report: dict[str, Any]) -> float:
     """SemEval-2016 stance's measure: the mean F1 of favor and against ('none' is not averaged)."""
     per_class = report["per_class"]
     return round((float(per_class["favor"]["f1"]) + float(per_class["against"]["f1"])) / 2, 4)
+
+
+def beside_sentiment_by_naming(
+    truth: Sequence[str], stances: Sequence[str], read_off: Sequence[str], named: Sequence[bool]
+) -> dict[str, Any]:
+    """The favor/against F1 of the same posts' sentiment read as stance (`read_off`) beside
+    stance's, overall and split by whether each post names its target: the service asks stance
+    only of the targets a post names, so the split is where the two must be compared."""
+
+    def scores(picked: list[int]) -> dict[str, Any]:
+        def f1(predicted: Sequence[str]) -> float:
+            labels = ("favor", "against", "none")
+            return favor_against_f1(
+                classification_report([truth[i] for i in picked], [predicted[i] for i in picked], labels)
+            )
+
+        return {
+            "n": len(picked),
+            "favor_against_f1": f1(stances),
+            "read_off_sentiment_favor_against_f1": f1(read_off),
+        }
+
+    return {
+        "read_off_sentiment_favor_against_f1": scores(list(range(len(truth))))[
+            "read_off_sentiment_favor_against_f1"
+        ],
+        "naming_target": scores([i for i, n in enumerate(named) if n]),
+        "not_naming_target": scores([i for i, n in enumerate(named) if not n]),
+    }

@@ -31,7 +31,12 @@ import numpy.typing as npt
 from config.watchlist import Target, Watchlist
 from nlp.classifier import prepare_text
 from nlp.encoder import Encoder
-from nlp.evaluation import SENTIMENT_AS_STANCE, classification_report, favor_against_f1
+from nlp.evaluation import (
+    SENTIMENT_AS_STANCE,
+    beside_sentiment_by_naming,
+    classification_report,
+    favor_against_f1,
+)
 from nlp.heads import LinearHead, fit_head
 from nlp.sentiment import SENTIMENT_LABELS, SentimentModel
 from nlp.stance import STANCE_LABELS, HeadStance, StanceModel
@@ -370,25 +375,7 @@ def evaluate_stance(
     if sentiment is not None:
         moods = sentiment.predict(texts, encoder.embed(texts))
         read_off = [SENTIMENT_AS_STANCE[mood.value] for mood, _ in moods]
-
-        def scores(picked: list[int]) -> dict[str, Any]:
-            def f1(predicted: list[str]) -> float:
-                return favor_against_f1(
-                    classification_report([truth[i] for i in picked], predicted, STANCE_LABELS)
-                )
-
-            return {
-                "n": len(picked),
-                "favor_against_f1": f1([stances[i] for i in picked]),
-                "read_off_sentiment_favor_against_f1": f1([read_off[i] for i in picked]),
-            }
-
-        everything = scores(list(range(len(rows))))
-        compared = {
-            "read_off_sentiment_favor_against_f1": everything["read_off_sentiment_favor_against_f1"],
-            "naming_target": scores([i for i, n in enumerate(named) if n]),
-            "not_naming_target": scores([i for i, n in enumerate(named) if not n]),
-        }
+        compared = beside_sentiment_by_naming(truth, stances, read_off, named)
     return {
         "task": "stance",
         "data": str(data),

