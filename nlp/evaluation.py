@@ -57,29 +57,30 @@ def favor_against_f1(report: dict[str, Any]) -> float:
 
 
 def beside_sentiment_by_naming(
-    truth: Sequence[str], stances: Sequence[str], read_off: Sequence[str], named: Sequence[bool]
+    truth: Sequence[str],
+    stances: Sequence[str],
+    read_off: Sequence[str],
+    named: Sequence[bool],
+    labels: Sequence[str],
 ) -> dict[str, Any]:
     """The favor/against F1 of the same posts' sentiment read as stance (`read_off`) beside
     stance's, overall and split by whether each post names its target: the service asks stance
     only of the targets a post names, so the split is where the two must be compared."""
 
-    def scores(picked: list[int]) -> dict[str, Any]:
-        def f1(predicted: Sequence[str]) -> float:
-            labels = ("favor", "against", "none")
-            return favor_against_f1(
-                classification_report([truth[i] for i in picked], [predicted[i] for i in picked], labels)
-            )
+    def f1(predicted: Sequence[str], picked: list[int]) -> float:
+        return favor_against_f1(
+            classification_report([truth[i] for i in picked], [predicted[i] for i in picked], labels)
+        )
 
+    def scores(picked: list[int]) -> dict[str, Any]:
         return {
             "n": len(picked),
-            "favor_against_f1": f1(stances),
-            "read_off_sentiment_favor_against_f1": f1(read_off),
+            "favor_against_f1": f1(stances, picked),
+            "read_off_sentiment_favor_against_f1": f1(read_off, picked),
         }
 
     return {
-        "read_off_sentiment_favor_against_f1": scores(list(range(len(truth))))[
-            "read_off_sentiment_favor_against_f1"
-        ],
+        "read_off_sentiment_favor_against_f1": f1(read_off, list(range(len(truth)))),
         "naming_target": scores([i for i, n in enumerate(named) if n]),
         "not_naming_target": scores([i for i, n in enumerate(named) if not n]),
     }

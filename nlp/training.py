@@ -375,7 +375,7 @@ def evaluate_stance(
     if sentiment is not None:
         moods = sentiment.predict(texts, encoder.embed(texts))
         read_off = [SENTIMENT_AS_STANCE[mood.value] for mood, _ in moods]
-        compared = beside_sentiment_by_naming(truth, stances, read_off, named)
+        compared = beside_sentiment_by_naming(truth, stances, read_off, named, STANCE_LABELS)
     return {
         "task": "stance",
         "data": str(data),

@@ -370,6 +370,8 @@ def comparison_rows(count: int, rng: random.Random) -> list[StanceRow]:
     firsts = [n for n in SWAP_FIRST if len(n) >= 4]
 
     def written(first: str, last: str) -> str:
+        # Two draws in five the full name, the form a watchlist names a target by; one each for the
+        # shorter forms the matcher also finds.
         return rng.choice(
             (f"{first} {last}", f"{first} {last}", first, last, f"{rng.choice(('Pak', 'Bu'))} {first}")
         )
@@ -1360,6 +1362,7 @@ def evaluate_tuned_stance(
             labels(stances),
             labels(from_sentiment),
             [bool(r.spans) for r in rows],
+            STANCE_ORDER,
         ),
         "posts_per_s": round(len(rows) / seconds, 1),
     }
