@@ -78,6 +78,8 @@ EXAMPLES = sorted((Path(__file__).parent / "data").glob("stance_examples*.csv"))
 OUTCOME_EXAMPLES = Path(__file__).parent / "data" / "outcome_examples.csv"
 # Sentences comparing two people, {a} and {b}, with the stance each takes (`comparison_rows`).
 COMPARISON_TEMPLATES = Path(__file__).parent / "data" / "comparison_templates.csv"
+# Titles a template may write before a name itself ("Pak {a}", "Mr. {b}").
+TEMPLATE_TITLES = r"(?:pak|bu|ibu|bapak|mas|mbak|bang|kang|mr\.|ms\.|mrs\.)"
 # How much of a labelled post a training or dev row keeps; rows are found again by that text.
 ROW_TEXT_CHARS = 2000
 NAME_PROBES = Path(__file__).parent / "data" / "name_probes.csv"
@@ -363,25 +365,29 @@ def words_as_name(text: str, rng: random.Random) -> str:
 def comparison_rows(count: int, rng: random.Random) -> list[StanceRow]:
     """`count` posts comparing two people with random names from the swap pools, each filled into
     a template of COMPARISON_TEMPLATES and each name written as its full, first or last name or
-    "Pak"/"Bu" and the first name; two rows per post, one per name with its own label, each with
-    the other as its co-target."""
+    "Pak"/"Bu" and the first name (not where the template writes a title before it); two rows per
+    post, one per name with its own label, each with the other as its co-target."""
     templates = read_labelled(COMPARISON_TEMPLATES, ("template", "a", "b"))
     # A first name alone is found as the target only from four letters (`target_watchlist`).
     firsts = [n for n in SWAP_FIRST if len(n) >= 4]
 
-    def written(first: str, last: str) -> str:
+    def written(first: str, last: str, has_title: bool) -> str:
         # Two draws in five the full name, the form a watchlist names a target by; one each for the
-        # shorter forms the matcher also finds.
-        return rng.choice(
-            (f"{first} {last}", f"{first} {last}", first, last, f"{rng.choice(('Pak', 'Bu'))} {first}")
-        )
+        # shorter forms the matcher also finds. A template that puts its own title before the name
+        # ("Mas {a}") does not get a second one.
+        forms = [f"{first} {last}", f"{first} {last}", first, last]
+        return rng.choice(forms if has_title else [*forms, f"{rng.choice(('Pak', 'Bu'))} {first}"])
+
+    def titled(template: str, side: str) -> bool:
+        return re.search(rf"\b{TEMPLATE_TITLES} {{{side}}}", template, re.IGNORECASE) is not None
 
     rows: list[StanceRow] = []
     for _ in range(count):
         template = rng.choice(templates)
         firsts_ab, lasts_ab = rng.sample(firsts, 2), rng.sample(SWAP_LAST, 2)
+        sides = zip("ab", firsts_ab, lasts_ab, strict=True)
         text = template["template"].format(
-            a=written(firsts_ab[0], lasts_ab[0]), b=written(firsts_ab[1], lasts_ab[1])
+            **{side: written(first, last, titled(template["template"], side)) for side, first, last in sides}
         )
         post = [
             {"target": f"{first} {last}", "text": text, "label": template[side]}

@@ -85,3 +85,13 @@ def test_each_post_gives_two_rows_each_naming_its_own_person_with_the_templates_
 def test_the_rows_are_drawn_from_the_seed_alone() -> None:
     assert comparison_rows(20, random.Random(7)) == comparison_rows(20, random.Random(7))
     assert comparison_rows(20, random.Random(7)) != comparison_rows(20, random.Random(8))
+
+
+def test_a_name_after_a_templates_own_title_gets_no_second_title() -> None:
+    titled = [t for t in TEMPLATES if re.search(r"\b(?:Pak|Mas|Mr\.) \{[ab]\}", t["template"])]
+    assert titled  # else this test would pass for want of a case
+    rows = comparison_rows(400, random.Random(3))
+    doubled = [
+        r.text for r in rows if re.search(r"\b(?:Pak|Bu|Ibu|Mas|Mbak|Bang|Mr\.|Ms\.) (?:Pak|Bu) ", r.text)
+    ]
+    assert doubled == []
