@@ -149,7 +149,7 @@ class Settings(BaseSettings):
     model_runtime: Literal["auto", "onnx", "torch"] = Field(
         default="auto",
         description="How the fine-tuned encoder runs. auto: torch where bf16 is native (a GPU, a CPU "
-        "with AMX/AVX512-BF16), else ONNX Runtime with int8 weights.",
+        "with AMX/AVX512-BF16), else ONNX Runtime with int8 weights (feed-forward outputs in fp32).",
     )
     model_device: Literal["auto", "cpu", "cuda"] = "auto"
     model_precision: Literal["auto", "bf16", "fp32"] = Field(

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
 import pytest
 import torch
 
@@ -234,7 +235,16 @@ def test_the_artefact_round_trips_and_both_runtimes_answer_alike(base: Path, tmp
         TunedModel(artefact, base, placement, cache_dir=tmp_path / "cache", runtime=runtime)
         for runtime in ("torch", "onnx")
     ]
-    assert list((tmp_path / "cache").glob("tuned-*-int8.onnx"))
+    (exported,) = (tmp_path / "cache").glob("tuned-*-int8-ffn-out-fp32.onnx")
+    graph = onnx.load(str(exported)).graph
+    # Each layer's feed-forward output projection stays a float MatMul; every other weight is int8.
+    float_matmuls = sorted(n.name for n in graph.node if n.op_type == "MatMul" and "/self/" not in n.name)
+    assert float_matmuls == [
+        f"/inner/encoder/layer.{i}/output/dense/MatMul" for i in range(artefact.spec.layers)
+    ]
+    assert sum(n.op_type == "DynamicQuantizeMatMul" or n.op_type == "MatMulInteger" for n in graph.node) >= (
+        5 * artefact.spec.layers
+    )
     texts = ["teks ini mendukung raka", "", "selamat pagi semua " * 30, "raka raka raka"]
     asked = [[("raka", [(19, 23)])], [], [("raka", [])] * 20, [("raka", [(0, 4)]), ("sari", [(5, 9)])]]
     results = [model.analyse(texts, asked) for model in models]
