@@ -75,10 +75,12 @@ def test_plain_stance(classifier: CachingClassifier, text: str, target: str, sta
     assert [(t.target, t.stance) for t in e.targets] == [(target, stance)]
 
 
+# Not strict: the case sits on the line, so rounding decides it. It fails with bf16 torch (the runtime
+# of the shipped report) and passes with the int8 ONNX runtime that CPUs without bf16 get.
 @pytest.mark.xfail(
-    strict=True,
+    strict=False,
     reason="known limit of the fine-tuned model (issue 14): it now reads 'sad that X lost' as favouring X, "
-    "but 'glad that X is out' too (see the README's stance figures)",
+    "but 'glad that X is out' too in bf16 (see the README's stance figures)",
 )
 def test_stance_is_not_sentiment(classifier: CachingClassifier) -> None:
     """The issue's examples, on the watchlist's own names: sad that he lost favours him; glad that
