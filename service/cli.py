@@ -122,6 +122,39 @@ def _require_servers(settings: Settings, what: str) -> None:
         raise typer.Exit(2)
 
 
+class Runtime(StrEnum):
+    auto = "auto"
+    onnx = "onnx"
+    torch = "torch"
+
+
+@app.command()
+def prepare(
+    runtime: Annotated[
+        Runtime | None,
+        typer.Option(
+            help="Prepare this runtime of the fine-tuned encoder instead of PANTAU_MODEL_RUNTIME's, e.g. "
+            "onnx when building an image on a CPU with bf16 for CPUs without it."
+        ),
+    ] = None,
+) -> None:
+    """Build what the configured models need into the model cache, so that the first start does not:
+    the offline encoder, and on a CPU without bf16 the int8 export."""
+    import time
+
+    from nlp.models import prepare_models
+
+    settings = settings_or_exit()
+    if runtime is not None:
+        settings = settings.model_copy(update={"model_runtime": runtime.value})
+    started = time.monotonic()
+    names = prepare_models(settings)
+    typer.echo(
+        f"pantau prepare: {', '.join(names)} ready in {settings.resolved_model_cache_dir} "
+        f"({time.monotonic() - started:.0f} s)"
+    )
+
+
 @app.command()
 def worker() -> None:
     """Run the stream worker alone, against Kafka, ClickHouse and Redis servers."""

@@ -549,3 +549,45 @@ def test_backfill_loads_a_recorded_stream_and_report_writes_its_brief(tmp_path: 
     assert written.returncode == 0, written.stderr
     first_lines = elsewhere.read_text(encoding="utf-8").splitlines()[:4]
     assert "WITA" in " ".join(first_lines) and "WIB" in " ".join(text.splitlines()[:4]), first_lines
+
+
+# -- prepare ---------------------------------------------------------------------------------------
+
+
+def test_prepare_exports_the_int8_encoder_once_into_the_model_cache(
+    tmp_path: Path, model_cache: Path
+) -> None:
+    """What `scripts/demo` and the image run before the service: the first start then finds the
+    export in place. The rebuilt base encoder is the session's (linked), so the export is new here."""
+    from nlp.e5_convert import cached_e5_small
+
+    base = cached_e5_small(model_cache)
+    cache = tmp_path / "models"
+    cache.mkdir()
+    (cache / base.name).symlink_to(base, target_is_directory=True)
+    data_dir = tmp_path / "var"
+
+    first = run_pantau(
+        data_dir, "prepare", "--runtime", "onnx", timeout=300, PANTAU_MODEL_CACHE_DIR=str(cache)
+    )
+
+    assert first.returncode == 0, first.stderr
+    exported = sorted(p.name for p in cache.glob("*.onnx"))
+    assert len(exported) == 1 and exported[0].startswith("tuned-"), exported
+    assert "/onnx" in first.stdout and str(cache) in first.stdout
+    # No half-written file is left beside it.
+    assert sorted(p.name for p in cache.iterdir()) == sorted([base.name, exported[0]])
+    written = (cache / exported[0]).stat().st_mtime_ns
+
+    again = run_pantau(
+        data_dir, "prepare", "--runtime", "onnx", timeout=300, PANTAU_MODEL_CACHE_DIR=str(cache)
+    )
+
+    assert again.returncode == 0, again.stderr
+    assert (cache / exported[0]).stat().st_mtime_ns == written
+
+
+def test_prepare_names_the_runtime_option_it_refuses(tmp_path: Path) -> None:
+    result = run_pantau(tmp_path / "var", "prepare", "--runtime", "tpu")
+    assert result.returncode == 2
+    assert "--runtime" in result.stderr and "tpu" in result.stderr

@@ -188,11 +188,13 @@ def check_status(data_dir: Path, port: int, demo_posts: int) -> None:
 
 
 def test_up_demo_raises_alerts_stops_cleanly_and_keeps_its_data(tmp_path: Path) -> None:
-    """The README's first command: `pantau up --demo` at its default speed."""
+    """The README's first command: `pantau prepare`, then `pantau up --demo` at its default speed."""
     data_dir = tmp_path / "var"
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     demo_posts = sum(1 for line in DEMO.read_text().splitlines() if line.strip())
+    prepared = subprocess.run([PANTAU, "prepare"], capture_output=True, text=True, timeout=300)
+    assert prepared.returncode == 0, prepared.stderr
     launched = time.monotonic()
     with pantau_up(data_dir, port, "--demo") as process:
         page = wait_until(lambda: get_json(f"{base}/alerts")["total"] > 0 and get_json(f"{base}/alerts"), 60,

@@ -1,4 +1,5 @@
-"""docker-compose.yml against the code: settings names, services, start-up order, health checks."""
+"""docker-compose.yml and the Dockerfile against the code: settings names, services, start-up order,
+health checks, the commands they run."""
 
 from __future__ import annotations
 
@@ -195,3 +196,28 @@ def test_grafana_reads_the_compose_prometheus(
     grafana = compose["services"]["grafana"]
     assert "prometheus" in grafana["depends_on"]
     assert bind_mounts(grafana)["./dashboards/provisioning"] == ("/etc/grafana/provisioning", "ro")
+
+
+def pantau_invocations(text: str) -> list[list[str]]:
+    """Each `pantau ...` command line in a shell script or Dockerfile, as its words up to an option."""
+    found = []
+    for line in text.splitlines():
+        if line.lstrip().startswith("#"):
+            continue
+        for match in re.finditer(r"(?:^|[\s/])pantau((?:\s+[a-z][a-z-]*)+)", line):
+            found.append(match.group(1).split())
+    return found
+
+
+@pytest.mark.parametrize("path", ["Dockerfile", "scripts/demo"])
+def test_the_pantau_commands_the_image_and_the_demo_run_exist(path: str) -> None:
+    import typer.main
+
+    from service.cli import app
+
+    group = typer.main.get_command(app)
+    invocations = pantau_invocations((COMPOSE.parent / path).read_text(encoding="utf-8"))
+    assert invocations, f"{path} runs no pantau command"
+    for words in invocations:
+        assert isinstance(group, typer.core.TyperGroup)
+        assert words[0] in group.commands, f"{path}: `pantau {' '.join(words)}` is not a command"
