@@ -519,6 +519,18 @@ def export_int8(model: Any, path: Path) -> Path:
     return path
 
 
+def drop_older_exports(current: Path, digest: str) -> list[Path]:
+    """Removes this artefact's exports under an earlier quantisation's name (about 110 MB each, which
+    nothing reads once `current` is written); other artefacts' exports and the temporary files of
+    an export in progress stay. Returns what it removed."""
+    dropped = []
+    for old in current.parent.glob(f"tuned-{digest}-*.onnx"):
+        if old != current and not old.name.endswith(".fp32.onnx"):
+            old.unlink(missing_ok=True)
+            dropped.append(old)
+    return dropped
+
+
 def choose_runtime(placement: Placement) -> Literal["onnx", "torch"]:
     """torch where bf16 is native (a GPU, or a CPU with AMX/AVX512-BF16), ONNX Runtime with int8
     weights on other CPUs. Measured on 2 cores with AMX, the 6-layer model on 1,024 posts of 280
@@ -572,6 +584,7 @@ class TunedModel:
             if not path.exists():
                 log.info("exporting the tuned encoder to %s (once)", path)
                 export_int8(model, path)
+                drop_older_exports(path, artefact.digest)
             options = ort.SessionOptions()
             options.intra_op_num_threads = torch.get_num_threads()
             options.inter_op_num_threads = 1

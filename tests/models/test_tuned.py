@@ -231,11 +231,20 @@ def test_the_artefact_round_trips_and_both_runtimes_answer_alike(base: Path, tmp
     artefact = Artefact.load(tmp_path / "tuned")
     assert artefact.report == {"test": True}
     placement = choose_placement("cpu", "fp32")
+    # An export of this artefact under an earlier quantisation's name, and another artefact's.
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / f"tuned-{artefact.digest}-int8.onnx").write_bytes(b"old")
+    (cache / "tuned-0123456789abcdef-int8-ffn-out-fp32.onnx").write_bytes(b"other")
     models = [
-        TunedModel(artefact, base, placement, cache_dir=tmp_path / "cache", runtime=runtime)
+        TunedModel(artefact, base, placement, cache_dir=cache, runtime=runtime)
         for runtime in ("torch", "onnx")
     ]
-    (exported,) = (tmp_path / "cache").glob("tuned-*-int8-ffn-out-fp32.onnx")
+    assert {p.name for p in cache.iterdir()} == {
+        "tuned-0123456789abcdef-int8-ffn-out-fp32.onnx",
+        f"tuned-{artefact.digest}-int8-ffn-out-fp32.onnx",
+    }
+    exported = cache / f"tuned-{artefact.digest}-int8-ffn-out-fp32.onnx"
     graph = onnx.load(str(exported)).graph
     # Each layer's feed-forward output projection stays a float MatMul; every other weight is int8.
     float_matmuls = sorted(n.name for n in graph.node if n.op_type == "MatMul" and "/self/" not in n.name)
