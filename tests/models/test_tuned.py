@@ -268,6 +268,25 @@ def test_the_artefact_round_trips_and_both_runtimes_answer_alike(base: Path, tmp
     assert (torch_embeddings * onnx_embeddings).sum(axis=1).min() > 0.9
 
 
+def test_a_ready_export_is_run_without_building_the_torch_model(
+    base: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trainer, _ = trained(base, steps=2)
+    artefact = trainer.artefact({})
+    placement = choose_placement("cpu", "fp32")
+    first = TunedModel(artefact, base, placement, cache_dir=tmp_path, runtime="onnx")
+
+    def no_torch_model(*_: object) -> None:
+        raise AssertionError("the fp32 model was built although its export was ready")
+
+    monkeypatch.setattr("nlp.tuned.merged_encoder", no_torch_model)
+    again = TunedModel(artefact, base, placement, cache_dir=tmp_path, runtime="onnx")
+    assert again.dim == first.dim
+    texts, asked = ["teks ini mendukung raka"], [[("raka", [(19, 23)])]]
+    (a,), (b,) = first.analyse(texts, asked), again.analyse(texts, asked)
+    assert np.array_equal(a.embedding, b.embedding) and np.array_equal(a.stances[0], b.stances[0])
+
+
 @pytest.mark.parametrize(
     ("calibration", "bands"),
     [
