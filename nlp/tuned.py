@@ -526,16 +526,13 @@ def export_path(cache_dir: Path, artefact: Artefact, base_folder: Path) -> Path:
     return cache_dir / f"tuned-{artefact.digest}-{base_folder.name}-{QUANTISATION}.onnx"
 
 
-def drop_older_exports(current: Path, digest: str) -> list[Path]:
+def drop_older_exports(current: Path, digest: str) -> None:
     """Removes this artefact's exports under an earlier name (about 110 MB each, which
     nothing reads once `current` is written); other artefacts' exports and the temporary files of
-    an export in progress stay. Returns what it removed."""
-    dropped = []
+    an export in progress stay."""
     for old in current.parent.glob(f"tuned-{digest}-*.onnx"):
         if old != current and not old.name.endswith(".fp32.onnx"):
             old.unlink(missing_ok=True)
-            dropped.append(old)
-    return dropped
 
 
 def choose_runtime(placement: Placement) -> Literal["onnx", "torch"]:
