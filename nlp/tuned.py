@@ -29,6 +29,7 @@ import functools
 import hashlib
 import json
 import logging
+import tempfile
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -505,18 +506,22 @@ def quantise(plain: Path, path: Path, kept: Callable[[Sequence[str]], list[str]]
 
     graph = onnx.load(str(plain), load_external_data=False).graph
     excluded = kept([node.name for node in graph.node if node.op_type == "MatMul"])
-    partial = path.with_suffix(".partial")
-    quantize_dynamic(str(plain), str(partial), weight_type=QuantType.QInt8, nodes_to_exclude=excluded)
-    return partial.replace(path)
+    with tempfile.TemporaryDirectory(prefix=".quantise-", dir=path.parent) as staging:
+        partial = Path(staging) / path.name
+        quantize_dynamic(str(plain), str(partial), weight_type=QuantType.QInt8, nodes_to_exclude=excluded)
+        return partial.replace(path)
 
 
 def export_int8(model: Any, path: Path) -> Path:
-    """The encoder as ONNX, quantised as `quantise` does; written once, atomically."""
+    """The encoder as ONNX, quantised as `quantise` does; written atomically.
+
+    Each export stages its files in its own hidden folder beside `path`: processes starting together
+    on a fresh cache (the worker and the API, or test workers) each export whole and rename the same
+    bytes into place, instead of one reading the other's half-written graph."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    plain = export_onnx(model, path.with_suffix(".fp32.onnx"))
-    quantise(plain, path)
-    plain.unlink(missing_ok=True)
-    return path
+    with tempfile.TemporaryDirectory(prefix=".export-", dir=path.parent) as staging:
+        plain = export_onnx(model, Path(staging) / "encoder.fp32.onnx")
+        return quantise(plain, path)
 
 
 def export_path(cache_dir: Path, artefact: Artefact, base_folder: Path) -> Path:
@@ -528,10 +533,10 @@ def export_path(cache_dir: Path, artefact: Artefact, base_folder: Path) -> Path:
 
 def drop_older_exports(current: Path, digest: str) -> None:
     """Removes this artefact's exports under an earlier name (about 110 MB each, which
-    nothing reads once `current` is written); other artefacts' exports and the temporary files of
-    an export in progress stay."""
+    nothing reads once `current` is written); other artefacts' exports and exports in progress (in
+    their hidden staging folders) stay."""
     for old in current.parent.glob(f"tuned-{digest}-*.onnx"):
-        if old != current and not old.name.endswith(".fp32.onnx"):
+        if old != current:
             old.unlink(missing_ok=True)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 import shutil
+import threading
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, replace
@@ -17,6 +18,7 @@ import onnx
 import pytest
 import torch
 
+import nlp.tuned
 from nlp.runtime import choose_placement
 from nlp.tuned import (
     STANCE_ORDER,
@@ -27,8 +29,10 @@ from nlp.tuned import (
     TunedModel,
     TunedSpec,
     encode_posts,
+    export_int8,
     export_path,
     mention_mask,
+    merged_encoder,
 )
 from nlp.tuning import (
     Data,
@@ -303,6 +307,62 @@ def test_another_base_gets_its_own_export(base: Path, tmp_path: Path) -> None:
     TunedModel(artefact, upgraded, placement, cache_dir=cache, runtime="onnx")
     # Exported anew for the new base; the old base's export is dropped.
     assert [p.name for p in cache.iterdir()] == [export_path(cache, artefact, upgraded).name]
+
+
+def test_two_exports_of_one_artefact_at_once_each_finish_and_leave_one_file(
+    base: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker and the API starting together on a fresh cache export the same artefact at once:
+    neither may read, or delete, the other's half of the work. Here both have written their fp32
+    graph before either quantises, and the second quantises only after the first has finished."""
+    trainer, _ = trained(base, steps=2)
+    artefact = trainer.artefact({})
+    model = merged_encoder(base, artefact)
+    path = tmp_path / "cache" / "tuned-export.onnx"
+    real_export, real_quantise = nlp.tuned.export_onnx, nlp.tuned.quantise
+    one_export_at_a_time, both_exported = threading.Lock(), threading.Barrier(2, timeout=60)
+    first_done, quantising = threading.Event(), threading.Lock()
+    order: list[str] = []
+
+    def export(inner: Any, target: Path) -> Path:
+        with one_export_at_a_time:
+            written = real_export(inner, target)
+        both_exported.wait()
+        return written
+
+    def quantise(plain: Path, target: Path) -> Path:
+        with quantising:
+            second = bool(order)
+            order.append(threading.current_thread().name)
+        if second:
+            assert first_done.wait(60)
+        return real_quantise(plain, target)
+
+    def run() -> None:
+        export_int8(model, path)
+        first_done.set()
+
+    monkeypatch.setattr("nlp.tuned.export_onnx", export)
+    monkeypatch.setattr("nlp.tuned.quantise", quantise)
+    failures: list[BaseException] = []
+
+    def guarded() -> None:
+        try:
+            run()
+        except BaseException as error:  # the thread's failure is the test's
+            failures.append(error)
+            first_done.set()
+
+    threads = [threading.Thread(target=guarded, name=f"export-{i}") for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not failures, failures
+    assert len(order) == 2
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
+    quantised = {"DynamicQuantizeMatMul", "MatMulInteger"}
+    assert any(n.op_type in quantised for n in onnx.load(str(path)).graph.node)
 
 
 @pytest.mark.parametrize(
