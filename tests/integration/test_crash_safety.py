@@ -19,6 +19,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from service.engines import free_port
 from tests.integration.test_up import ADMIN_KEY, PANTAU, get_json, pantau_up, spooled, stored_ids, wait_until
 
@@ -89,6 +91,9 @@ class Poster(threading.Thread):
             time.sleep(0.2)
 
 
+# Six starts of `pantau up`, each loading the models: 131 s alone on 2 cores, more beside another
+# test worker, past the suite's 180 s guard against hangs.
+@pytest.mark.timeout(420)
 def test_posts_acknowledged_before_each_kill_9_are_all_stored_exactly_once(tmp_path: Path) -> None:
     data_dir = tmp_path / "var"
     port = free_port()

@@ -18,6 +18,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from pantau import bus
 from service.engines import TansuBroker, ValkeyServer, free_port
 from service.runtime import GRACEFUL_SHUTDOWN_SECONDS
@@ -187,6 +189,7 @@ def check_status(data_dir: Path, port: int, demo_posts: int) -> None:
     assert "source        demo: " in human.stdout
 
 
+@pytest.mark.alone
 def test_up_demo_raises_alerts_stops_cleanly_and_keeps_its_data(tmp_path: Path) -> None:
     """The README's first command: `pantau prepare`, then `pantau up --demo` at its default speed."""
     data_dir = tmp_path / "var"
