@@ -41,6 +41,7 @@ import torch
 from config.watchlist import Watchlist
 from nlp.calibration import calibrate
 from nlp.classifier import CachingClassifier, prepare_text
+from nlp.comparisons import compared
 from nlp.evaluation import (
     SENTIMENT_AS_STANCE,
     beside_sentiment_by_naming,
@@ -83,6 +84,8 @@ TEMPLATE_TITLES = r"(?:pak|bu|ibu|bapak|mas|mbak|bang|kang|mr\.|ms\.|mrs\.)"
 # How much of a labelled post a training or dev row keeps; rows are found again by that text.
 ROW_TEXT_CHARS = 2000
 NAME_PROBES = Path(__file__).parent / "data" / "name_probes.csv"
+# Posts naming two targets, labelled for one or both, most of them comparisons (`pantau eval comparisons`).
+STANCE_EXAMPLES_PAIRS = Path(__file__).parent / "data" / "stance_examples_pairs.csv"
 SEED = 0
 # Names the name-probe figure puts into its templates: real candidates and fictional ones, none of
 # them in the swap pool below, so the figure measures names training never tied to a stance.
@@ -1312,6 +1315,41 @@ def evaluate_name_probes(classifier: CachingClassifier, names: Sequence[str] = P
         **figures,
         "read_off_sentiment": {k: baseline[k] for k in ("accuracy", "macro_f1", "favor_against_f1")},
         "posts_per_s": round(figures["n"] / seconds, 1),
+    }
+
+
+def evaluate_comparisons(classifier: CachingClassifier, data: Path = STANCE_EXAMPLES_PAIRS) -> dict[str, Any]:
+    """`pantau eval comparisons`: stance toward each target of posts naming two targets (most of
+    them comparisons), through the classifier as the pipeline runs it (built over `data`'s targets:
+    `target_watchlist`), beside the same models without the comparisons read by rule
+    (nlp.comparisons), and the rule's own share of rows placed and accuracy where it places."""
+    rows = with_spans(read_labelled(data, STANCE_COLUMNS), "eval")
+    watchlist = target_watchlist(r.target for r in rows)
+    started = time.perf_counter()
+    stance, from_sentiment = pipeline_stances(classifier.uncached(), watchlist, rows)
+    seconds = time.perf_counter() - started
+    alone, _ = pipeline_stances(classifier.models_alone(), watchlist, rows)
+    ids = {t.name: t.id for t in watchlist.targets}
+    placed = [compared(r.text, classifier.matcher.mentions(r.text)).get(ids[r.target]) for r in rows]
+    judged = [(p.value, STANCE_ORDER[r.label]) for p, r in zip(placed, rows, strict=True) if p is not None]
+
+    def brief(probs: npt.NDArray[np.float32]) -> dict[str, Any]:
+        report = score_stance(lambda _: probs, rows)
+        return {k: report[k] for k in ("accuracy", "macro_f1", "favor_against_f1")}
+
+    return {
+        "task": "comparisons",
+        "data": str(data),
+        "model": {"stance": classifier.name},
+        **score_stance(lambda _: stance, rows),
+        "models_alone": brief(alone),
+        "read_off_sentiment": brief(from_sentiment),
+        "rule": {
+            "placed": len(judged),
+            "placed_share": round(len(judged) / len(rows), 4),
+            "placed_accuracy": round(sum(p == t for p, t in judged) / len(judged), 4) if judged else None,
+        },
+        "posts_per_s": round(len(rows) / seconds, 1),
     }
 
 

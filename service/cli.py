@@ -666,6 +666,31 @@ def eval_names_command() -> None:
     typer.echo(json.dumps(evaluate_name_probes(classifier), ensure_ascii=False))
 
 
+@eval_app.command("comparisons")
+def eval_comparisons_command(
+    data: Annotated[
+        Path | None,
+        typer.Option(help="CSV with target,text,label, posts naming two targets or more."),
+    ] = None,
+) -> None:
+    """Stance on posts naming two targets (default: nlp/data/stance_examples_pairs.csv,
+    most of them comparisons), through the configured classifier as the pipeline runs it; print one
+    JSON object: accuracy, macro_f1, favor/against F1, per-class F1 and confusion; the same models
+    without the comparisons read by rule; sentiment read as stance; the rule's share of rows placed
+    and its accuracy there; posts_per_s; model."""
+    import json
+
+    from nlp.models import build_classifier
+    from nlp.training import STANCE_COLUMNS, read_labelled, target_watchlist
+    from nlp.tuning import STANCE_EXAMPLES_PAIRS, evaluate_comparisons
+
+    settings = settings_or_exit()
+    path = data or STANCE_EXAMPLES_PAIRS
+    table = read_labelled(path, STANCE_COLUMNS)  # before the models load
+    classifier = build_classifier(settings, target_watchlist(r["target"] for r in table))
+    typer.echo(json.dumps(evaluate_comparisons(classifier, path), ensure_ascii=False))
+
+
 @eval_app.command("detect")
 def eval_detect_command(
     data: Annotated[

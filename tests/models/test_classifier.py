@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nlp.classifier import CachingClassifier, decode_embedding
+from nlp.classifier import COMPARISON_SCORE, CachingClassifier, decode_embedding
 from nlp.text import fingerprint
 from pantau.domain import Sentiment, Stance
 from tests.factories import make_post as post
@@ -105,12 +105,9 @@ COMPARISONS = (
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known limit of the fine-tuned model (issue 14): in most comparisons both names get one "
-    "stance (see the README's stance figures)",
-)
 def test_a_comparison_favours_one_name_and_opposes_the_other(classifier: CachingClassifier) -> None:
+    # Read by rule (nlp.comparisons): the models alone give both names one stance in most of these
+    # (issue 14; the README's stance figures).
     names = {"Raka": "raka-wibisana", "Bima": "bima-hartono"}
     cases = [
         (t.format(a=a, b=b), names[a], names[b])
@@ -125,6 +122,18 @@ def test_a_comparison_favours_one_name_and_opposes_the_other(classifier: Caching
         != sorted([(favoured, Stance.favor), (opposed, Stance.against)])
     ]
     assert wrong == []
+    # Where the rule overrode the model, the stance carries the rule's score; the cache keeps it.
+    texts = [text for text, _, _ in cases]
+    classify(classifier, *texts)
+    hits = classifier.cache_hits
+    again = classify(classifier, *texts)
+    assert classifier.cache_hits == hits + len(texts)
+    alone = classify(classifier.models_alone(), *texts)
+    for ruled, cached, model in zip(read, again, alone, strict=True):
+        assert cached.targets == ruled.targets
+        for by_rule, by_model in zip(ruled.targets, model.targets, strict=True):
+            expected = by_model.score if by_rule.stance == by_model.stance else COMPARISON_SCORE
+            assert by_rule.score == expected
 
 
 @pytest.mark.parametrize(
