@@ -11,11 +11,17 @@ by rule and leaves every other post, and every target the rule does not place, t
 - a preference: "mending/pilih X daripada Y", "I'd pick X over Y";
 - "Y kalah (jauh) dibanding X", "Y gak ada apa-apanya dibanding X".
 
-One side may be a target and the other not ("siapa pun lebih baik dari Raka": against Raka). It
-does not read a contest's outcome as a comparison ("Raka kalah dari Bima" reports a result: "sedih
-Raka kalah dari Bima" favours Raka), nor polls ("unggul atas"), and abstains on a question, on a
-negation before the comparative ("Raka tidak lebih baik dari Bima"), on a target on both sides and
-on clauses that disagree about one target.
+One side may be a target and the other not ("siapa pun lebih baik dari Raka": against Raka). A
+wrong stance read with confidence is worse than the model's, so it abstains wherever the author
+may not be asserting the comparison: a question anywhere in the post, or a word that asks without
+one ("emang", "since when"); a condition, wish, obligation or past belief ("kalau", "semoga",
+"harus", "dulu gue kira"); a negation within six words before it; someone else's claim ("orang
+bilang", "menurut pengamat", "they think"); a dismissal anywhere ("kata buzzernya", "ngimpi",
+"said no one ever"); polls and counts ("survei", "quick count"). It does not read a contest's
+outcome ("sedih Raka kalah dari Bima" favours Raka), facts ("lebih tua dari"), advice ("Raka lebih
+baik diam daripada bohong"), a role for the far side ("lebih cocok jadi pelawak daripada
+presiden"), "no one is better than X" as against X, one target on both sides, or clauses that
+disagree about a target.
 """
 
 from __future__ import annotations
@@ -29,14 +35,40 @@ from pantau.domain import Stance
 
 _OPEN, _CLOSE = "\x01", "\x02"
 _CLAUSE = re.compile(r"[^.!?;\n]+[.!?;\n]*")
-# Words that put the comparison in someone else's mouth ("orang bilang X lebih baik dari Y").
+# What puts the comparison in someone else's mouth ("orang bilang X lebih baik dari Y", "menurut
+# pengamat", "Bima's fans think he's better"), or makes it a poll's finding, before the comparative.
 _REPORTED = re.compile(
-    r"\b(?:bilang|katanya|kata\s+orang|kata\s+mereka|konon|ngaku|mengaku|klaim|mengklaim|say|says|said|claim|claims|"
-    r"claimed|supposedly|allegedly)\b"
+    r"\b(?:(?:di)?bilang|katanya|kata\s+orang|kata\s+mereka|konon|ceunah|cenah|ngaku|ngakunya|mengaku|"
+    r"(?:di|meng?)?klaim|disebut(?:-sebut)?|menyebut|menilai|kupikir|kirain|(?:gue|gw|aku)\s+kira|pengamat|"
+    r"say|says|said|claim|claims|claimed|supposedly|allegedly|think|thinks|believe|believes|imagine|"
+    r"according\s+to|idea\s+that)\b|\bmenurut\s+(?!saya|aku|gue|gw|gua|ku|kami|pribadi)\S+|:"
+)
+# What turns the sentence before the comparative into a question, a condition, a wish, an
+# obligation or a past belief: "apa iya X lebih baik dari Y", "kalau X lebih jujur dari Y, kenapa",
+# "X harus lebih berani dari Y", "X dulu lebih baik dari Y, sekarang sama aja", "if X is better".
+_UNASSERTED = re.compile(
+    r"\b(?:apa\s+iya|apa(?:kah)?|emang(?:nya)?|masa(?:k)?|sejak\s+kapan|gimana|bagaimana|dari\s+mana|"
+    r"siapa(?!\s+pun)|kalau(?!\s+soal)|kalo(?!\s+soal)|klo|jika|jikalau|seandainya|andai(?:kan)?|misal(?:nya)?|"
+    r"biar|supaya|agar|semoga|harus|perlu|sebaiknya|seharusnya|mesti|kudu|(?<!dari\s)dulu|awalnya|if|"
+    r"whether|since\s+when|how|why|explain|needs?\s+to|has\s+to|have\s+to|had|should|must|were|being|"
+    r"hope|did|fared|polled|performed|doing)\b"
+)
+# Anywhere in the post, what dismisses the comparison as untrue or a joke, or makes it a poll's or a
+# count's: "X lebih jujur dari Y, kata buzzernya", "... Ngimpi.", "... said no one ever", "X kalah
+# jauh dibanding Y di quick count".
+_DISMISSED = re.compile(
+    r"\bkata\s+(?:siapa|buzzer\w*)|\b(?:ngimpi|mimpi|ya\s*kali|dari\s+hongkong|pret|boong|bohong\s+deh|"
+    r"hoa(?:x|ks)|said\s+no\s+one|in\s+your\s+dreams|yeah\s+right|sure\s+jan|cuma\s+di|ngibul|ngeles|"
+    r"lying|making\s+excuses|doang|according\s+to|i'?m\s+the\s+pope|survei|survey|polls?|polled|polling|responden|elektabilitas|quick\s+count|"
+    r"real\s+count|qc)\b|(?:^|[.!;\n])\W*not\W*(?:$|[.!;\n])|[\"\u201c\u201d]|\U0001f921"
 )
 _NEGATION = re.compile(
-    r"\b(?:tidak|tdk|tak|gak|ga|gk|nggak|ngga|enggak|engga|bukan|bkn|belum|blm|not|never|no|hardly)\b|n't\b"
+    r"\b(?:tidak|tdk|tak|gak|ga|gk|nggak|ngga|enggak|engga|bukan|bkn|belum|blm|jangan|jgn|not|never|no|"
+    r"nobody|no\s+one|none|hardly)\b|n't\b"
 )
+# Just before a comparative with only its second side: "(tidak ada) yang lebih jujur dari X",
+# "who's better than X", "nobody is more qualified than X" praise X.
+_NONE_BETTER = re.compile(r"\b(?:yang|yg|siapa|who|who's|whos|nobody|no\s+one|none)(?:\s+(?:is|'s))?\s*$")
 
 # Titles written before a name the alias does not include ("Pak", "capres").
 _TITLE = (
@@ -46,7 +78,7 @@ _TITLE = (
 _WORD = rf"[^\s{_OPEN}{_CLOSE},:]+"
 _INTENSITY = (
     r"(?:\s+(?:jauh|jauuh|jauh2|jelas|sangat|amat|far|much|way|a\s+lot|clearly|so|even|definitely|"
-    r"obviously))*"
+    r"obviously|just|still|miles))*"
 )
 
 
@@ -88,12 +120,17 @@ _EN_BAD = (
     r"less\s+(?:honest|capable|qualified|experienced|competent|trustworthy|reliable|effective|"
     r"intelligent|electable|decent)"
 )
-_EN_BE = r"(?:\s+(?:is|'s|was|would\s+be|will\s+be|seems|looks|remains))"
+_EN_BE = r"(?:\s+(?:is|was|would\s+be|will\s+be|seems|looks|remains)|\s*'s)"
 _EN_NOUN = r"(?:\s+(?:choice|candidate|leader|option|pick|person|man|woman|president|governor|fit|bet))?"
 _EN_ASPECT = r"(?:\s+(?:for|at|on|in)(?:\s+" + _WORD + r"){1,3})?"
 # "Rather than": the preferences' one-sided forms take only these ("dukung program ini dari Raka"
 # compares nothing).
 _ID_RATHER = r"daripada|drpd|ketimbang|timbang"
+# Roles, not rivals, on the far side of a comparison.
+_ROLE = (
+    r"presiden|capres|cawapres|gubernur|cagub|bupati|wali\s?kota|nyapres|nyalon|jadi|gabung|pejabat|"
+    r"pemimpin|politisi|politikus"
+)
 _ID_PREFER = (
     r"mending|mendingan|mendinglah|lebih\s+baik|lbh\s+baik|pilih|milih|memilih|dukung|coblos|nyoblos|"
     r"(?:lebih|lbh)\s+(?:percaya|sreg|suka|senang|seneng|yakin|respek|condong|mantap|milih|pilih)"
@@ -138,7 +175,8 @@ def _rules() -> list[_Rule]:
         more = rf"(?P<cue>lebih|lbh){_INTENSITY}\s+{adjective}{_ID_ASPECT}\s+(?:{_ID_THAN})"
         rules += [
             rule(rf"{a}{gap}{{0,2}}?{_INTENSITY}\s+{more}\s+{b}", good),
-            rule(rf"{a}{gap}{{0,2}}?{_INTENSITY}\s+{more}\b", good),
+            # Not against a role: "Raka lebih cocok jadi pelawak daripada presiden" mocks Raka.
+            rule(rf"{a}{gap}{{0,2}}?{_INTENSITY}\s+{more}\b(?!\s+(?:{_ROLE})\b)", good),
             rule(rf"{more}\s+{b}", good),
         ]
     for adjectives, good in ((_EN_GOOD, True), (_EN_BAD, False)):
@@ -147,7 +185,7 @@ def _rules() -> list[_Rule]:
         rules += [
             rule(rf"{a}{more}\s+{b}", good),
             rule(rf"{a}{more}\b", good),
-            rule(rf"\b{than}\s+{b}", good),
+            rule(rf"{more}\s+{b}", good),
         ]
     rules += [
         # A preference: "mending Raka daripada Bima", "pilih Raka ketimbang yang lain",
@@ -189,22 +227,28 @@ def placeholdered(text: str, mentions: Sequence[Mention]) -> tuple[str, list[str
     return re.sub(r"[ \t]+", " ", "".join(out)), targets
 
 
-def _negated(clause: str, start: int, cue: int) -> bool:
-    """A negation between the match's start and its comparative, or in the three words before it
-    ("Raka tidak lebih baik dari Bima", "Raka isn't a better choice than Bima"), or the comparison
-    reported as someone else's."""
-    before = " ".join(clause[:cue].split()[-3:])
+def _unasserted(clause: str, start: int, cue: int) -> bool:
+    """Whether the author does not assert the comparison: a negation in the six words before its
+    comparative or between its start and the comparative ("Raka tidak lebih baik dari Bima", "Gue
+    gak yakin kalau Raka lebih baik"), or a question, condition, wish, obligation, past belief or
+    someone else's claim before it."""
+    before = clause[:cue]
     return bool(
-        _NEGATION.search(clause[start:cue]) or _NEGATION.search(before) or _REPORTED.search(clause[:cue])
+        _NEGATION.search(clause[start:cue])
+        or _NEGATION.search(" ".join(before.split()[-6:]))
+        or _REPORTED.search(before)
+        or _UNASSERTED.search(before)
     )
 
 
 def _placed(clause: str, targets: Sequence[str]) -> Iterable[tuple[str, Stance]]:
     for rule in _RULES:
         for match in rule.pattern.finditer(clause):
-            if _negated(clause, match.start(), match.start("cue")):
+            if _unasserted(clause, match.start(), match.start("cue")):
                 continue
             sides = match.groupdict()
+            if sides.get("a") is None and _NONE_BETTER.search(clause[: match.start()]):
+                continue
             better, worse = (
                 (sides.get("a"), sides.get("b")) if rule.good else (sides.get("b"), sides.get("a"))
             )
@@ -221,7 +265,7 @@ def compared(text: str, mentions: Sequence[Mention]) -> dict[str, Stance]:
     place (or places both ways) are left out."""
     # A question anywhere: asked ("lebih baik X atau Y?") or the rhetorical one that turns a
     # comparison into sarcasm ("X lebih jujur dari Y? Mimpi.", "... Pengalaman apa?").
-    if not mentions or "?" in text:
+    if not mentions or "?" in text or _DISMISSED.search(text.casefold()):
         return {}
     marked, targets = placeholdered(text, mentions)
     found: dict[str, set[Stance]] = {}

@@ -118,6 +118,83 @@ def test_what_is_not_an_explicit_comparison_of_the_two_is_left_to_the_model(sent
     assert read(sentence.format(a="Raka", b="Bima")) == {}
 
 
+# An adversarial review's sentences the first rule placed wrongly (a stance, or the opposite one):
+# sarcasm after the comparison, claims and quotes, polls and counts, conditions, questions without a
+# question mark, obligations, past beliefs, a negation further back, "nobody is better than X".
+REVIEWED = [
+    "{a} lebih jujur dari {b}, kata buzzernya.",
+    "{a} lebih jujur dari {b}. Ngimpi.",
+    "{a} lebih merakyat daripada {b}, mimpi kali ye",
+    "{a} lebih jujur dari {b}, pret",
+    "{a} lbh baik dr {b}, tp boong",
+    "Halah, {a} lebih bersih dari {b} cuma di baliho",
+    "{a} lebih hebat dari {b} soal ngibul",
+    "{a} lebih baik dari {b} dalam hal pencitraan doang",
+    "{a} lebih cocok jadi pelawak daripada presiden",
+    "{b} lebih pantas jadi tersangka daripada capres",
+    "{a} lebih jujur dibanding {b}, said no one ever",
+    "Apa iya {a} lebih baik dari {b}",
+    "Emang {a} lebih jujur dari {b}",
+    "Sejak kapan {a} lebih jujur dari {b}",
+    "Dari mana {a} lebih baik dari {b}",
+    "Kalau {a} lebih baik dari {b}, kenapa elektabilitasnya jeblok terus",
+    "Seandainya {a} lebih tegas dari {b}, gue pasti pilih dia",
+    "Biar {a} kelihatan lebih baik dari {b}, buzzernya kerja lembur",
+    "{a} dulu lebih baik dari {b}, sekarang sama aja",
+    "Dulu gue kira {a} lebih baik dari {b}, ternyata salah besar",
+    "{a} sebaiknya lebih tegas dari {b} kalau mau menang",
+    "{a} harus lebih berani dari {b} di debat nanti",
+    "{b} lebih baik jadi oposisi daripada gabung {a}",
+    "Bukan berarti {a} lebih baik dari {b} ya",
+    "Gue gak yakin sih kalau {a} lebih baik dari {b}",
+    "Jangan percaya {a} lebih baik dari {b}",
+    "Ceunah {a} lebih baik dari {b}",
+    "Ngakunya {a} lebih bersih dari {b}",
+    "Diklaim lebih jujur dari {b}, {a} ternyata punya rekening gendut",
+    "{a}: 'Saya lebih berpengalaman dari {b}'",
+    "Menurut {a}, {b} lebih berbahaya dari virus",
+    "Pengamat: {a} lebih matang dibanding {b}",
+    '"{a} lebih baik dari {b}" - buzzer 2029',
+    "Narasi {a} lebih bersih dari {b} itu hoax",
+    "Menurut survei LSI, {a} lebih dipercaya daripada {b}",
+    "Elektabilitas {a} lebih baik dari {b} di survei Indikator",
+    "{a} kalah jauh dibanding {b} di quick count",
+    "Sayang banget {a} kalah jauh dibanding {b} di survei",
+    "{a} is a better choice than {b}. Not.",
+    "If {a} is better than {b}, why is he losing every poll",
+    "{a} had better be more honest than {b} this time",
+    "{a} is stronger than ever in the polls",
+    "Polls show {a} is more electable than {b}",
+    "{b} supporters think he's better than {a} lol",
+    "Imagine thinking {b} is more competent than {a}",
+    "{a} is better than {b}... in your dreams",
+    "{a} is a better choice than {b}, according to the editorial board",
+    "{a} is better than {b} at lying",
+    "Sure, {a} is more honest than {b}. And I'm the Pope.",
+    "I don't think {a} is better than {b}",
+    "Nobody thinks {a} is better than {b}",
+    "How is {a} better than {b} lmao",
+    "Explain to me how {b} is more qualified than {a}",
+    "{a} polled better than {b} among young voters",
+    "{a} fared worse than {b} in Java",
+    "Susah cari calon yang lebih jujur dari {a}.",
+    "Belum ada capres yang lebih bersih daripada {a}.",
+    "Nobody is more corrupt than {b}.",
+    "Who's better than {a}, honestly.",
+]
+
+
+@pytest.mark.parametrize("sentence", REVIEWED)
+def test_a_comparison_the_author_does_not_assert_is_left_to_the_model(sentence: str) -> None:
+    assert read(sentence.format(a="Raka", b="Bima")) == {}
+    assert read(sentence.format(a="Bima", b="Raka")) == {}
+
+
+def test_a_comparison_stressed_with_yang_is_still_read() -> None:
+    # "yang" before the comparative is "the one who", not "(no one) who".
+    assert read("Pak Raka yang jauh lebih baik dari Bima.") == {"raka": FAVOR, "bima": AGAINST}
+
+
 def test_one_target_on_both_sides_or_placed_both_ways_is_left_out() -> None:
     assert read("Raka Wibisana lebih baik dari Raka yang dulu.") == {}
     assert read("Raka lebih baik dari Bima. Bima lebih baik dari Raka.") == {}
