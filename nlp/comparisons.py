@@ -40,7 +40,8 @@ _CLAUSE = re.compile(r"[^.!?;\n]+[.!?;\n]*")
 _REPORTED = re.compile(
     r"\b(?:(?:di)?bilang|katanya|kata\s+orang|kata\s+mereka|konon|ceunah|cenah|ngaku|ngakunya|mengaku|"
     r"(?:di|meng?)?klaim|disebut(?:-sebut)?|menyebut|menilai|kupikir|kirain|(?:gue|gw|aku)\s+kira|pengamat|"
-    r"say|says|said|claim|claims|claimed|supposedly|allegedly|think|thinks|believe|believes|imagine|"
+    r"say|says|said|saying|claim|claims|claimed|claiming|supposedly|allegedly|think|thinks|believe|believes|"
+    r"imagine|"
     r"according\s+to|idea\s+that)\b|\bmenurut\s+(?!saya|aku|gue|gw|gua|ku|kami|pribadi)\S+|:"
 )
 # What turns the sentence before the comparative into a question, a condition, a wish, an
@@ -60,11 +61,11 @@ _DISMISSED = re.compile(
     r"\bkata\s+(?:siapa|buzzer\w*)|\b(?:ngimpi|mimpi|ya\s*kali|dari\s+hongkong|pret|boong|bohong\s+deh|"
     r"hoa(?:x|ks)|said\s+no\s+one|in\s+your\s+dreams|yeah\s+right|sure\s+jan|cuma\s+di|ngibul|ngeles|"
     r"lying|making\s+excuses|doang|according\s+to|i'?m\s+the\s+pope|survei|survey|polls?|polled|polling|responden|elektabilitas|quick\s+count|"
-    r"real\s+count|qc)\b|(?:^|[.!;\n])\W*not\W*(?:$|[.!;\n])|[\"\u201c\u201d]|\U0001f921"
+    r"real\s+count|qc|narasi|framing|atau\s+(?:engga|enggak|nggak|gak|ga|tidak|bukan)|or\s+not)\b|(?:^|[.!;\n])\W*not\W*(?:$|[.!;\n])|[\"\u201c\u201d]|\U0001f921"
 )
 _NEGATION = re.compile(
     r"\b(?:tidak|tdk|tak|gak|ga|gk|nggak|ngga|enggak|engga|bukan|bkn|belum|blm|jangan|jgn|not|never|no|"
-    r"nobody|no\s+one|none|hardly)\b|n't\b"
+    r"nobody|no\s+one|none|neither|nor|hardly|gatau|gtau|entah|(?:ga|gak|nggak|tidak)\s+tau)\b|n't\b"
 )
 # Just before a comparative with only its second side: "(tidak ada) yang lebih jujur dari X",
 # "who's better than X", "nobody is more qualified than X" praise X.

@@ -181,6 +181,11 @@ REVIEWED = [
     "Belum ada capres yang lebih bersih daripada {a}.",
     "Nobody is more corrupt than {b}.",
     "Who's better than {a}, honestly.",
+    # A second, independent review (its 200 posts were measured before these were mended).
+    "My uncle keeps saying {a} is better than {b}. I've stopped arguing.",
+    "Neither {a} nor {b} is better than the other, both are trash",
+    "Gw gatau {a} lebih baik dari {b} atau engga, yg jelas dua2nya lebih baik dari calon periode lalu",
+    "Narasi '{a} lebih baik dari {b}' itu cuma framing media",
 ]
 
 
