@@ -39,17 +39,20 @@ _CLAUSE = re.compile(r"[^.!?;\n]+[.!?;\n]*")
 # pengamat", "Bima's fans think he's better"), or makes it a poll's finding, before the comparative.
 _REPORTED = re.compile(
     r"\b(?:(?:di)?bilang|katanya|kata\s+orang|kata\s+mereka|konon|ceunah|cenah|ngaku|ngakunya|mengaku|"
-    r"(?:di|meng?)?klaim|disebut(?:-sebut)?|menyebut|menilai|kupikir|kirain|(?:gue|gw|aku)\s+kira|pengamat|"
-    r"say|says|said|saying|claim|claims|claimed|claiming|supposedly|allegedly|think|thinks|believe|believes|"
-    r"imagine|"
-    r"according\s+to|idea\s+that)\b|\bmenurut\s+(?!saya|aku|gue|gw|gua|ku|kami|pribadi)\S+|:"
+    r"(?:di|meng?)?klaim|disebut(?:-sebut)?|menyebut|menilai|kupikir|kirain|(?:gue|gw|aku)\s+kira|"
+    r"pengamat|"
+    r"say|says|said|saying|claim|claims|claimed|claiming|supposedly|allegedly|think|thinks|believe|"
+    r"believes|imagine|according\s+to|idea\s+that)\b|"
+    # "menurut pengamat" (not "menurut saya"), and a speaker's label ("Pengamat: X lebih matang ...").
+    r"\bmenurut\s+(?!saya|aku|gue|gw|gua|ku|kami|pribadi)\S+|:"
 )
 # What turns the sentence before the comparative into a question, a condition, a wish, an
 # obligation or a past belief: "apa iya X lebih baik dari Y", "kalau X lebih jujur dari Y, kenapa",
 # "X harus lebih berani dari Y", "X dulu lebih baik dari Y, sekarang sama aja", "if X is better".
 _UNASSERTED = re.compile(
     r"\b(?:apa\s+iya|apa(?:kah)?|emang(?:nya)?|masa(?:k)?|sejak\s+kapan|gimana|bagaimana|dari\s+mana|"
-    r"siapa(?!\s+pun)|kalau(?!\s+soal)|kalo(?!\s+soal)|klo|jika|jikalau|seandainya|andai(?:kan)?|misal(?:nya)?|"
+    r"siapa(?!\s+pun)|kalau(?!\s+soal)|kalo(?!\s+soal)|klo|jika|jikalau|seandainya|andai(?:kan)?|"
+    r"misal(?:nya)?|"
     r"biar|supaya|agar|semoga|harus|perlu|sebaiknya|seharusnya|mesti|kudu|(?<!dari\s)dulu|awalnya|if|"
     r"whether|since\s+when|how|why|explain|needs?\s+to|has\s+to|have\s+to|had|should|must|were|being|"
     r"hope|did|fared|polled|performed|doing)\b"
@@ -60,8 +63,11 @@ _UNASSERTED = re.compile(
 _DISMISSED = re.compile(
     r"\bkata\s+(?:siapa|buzzer\w*)|\b(?:ngimpi|mimpi|ya\s*kali|dari\s+hongkong|pret|boong|bohong\s+deh|"
     r"hoa(?:x|ks)|said\s+no\s+one|in\s+your\s+dreams|yeah\s+right|sure\s+jan|cuma\s+di|ngibul|ngeles|"
-    r"lying|making\s+excuses|doang|according\s+to|i'?m\s+the\s+pope|survei|survey|polls?|polled|polling|responden|elektabilitas|quick\s+count|"
-    r"real\s+count|qc|narasi|framing|atau\s+(?:engga|enggak|nggak|gak|ga|tidak|bukan)|or\s+not)\b|(?:^|[.!;\n])\W*not\W*(?:$|[.!;\n])|[\"\u201c\u201d]|\U0001f921"
+    r"lying|making\s+excuses|doang|according\s+to|i'?m\s+the\s+pope|narasi|framing|"
+    r"atau\s+(?:engga|enggak|nggak|gak|ga|tidak|bukan)|or\s+not|"
+    r"survei|survey|polls?|polled|polling|responden|elektabilitas|quick\s+count|real\s+count|qc)\b|"
+    # "X is better than Y. Not.", quotation marks, the clown face.
+    r"(?:^|[.!;\n])\W*not\W*(?:$|[.!;\n])|[\"\u201c\u201d]|\U0001f921"
 )
 _NEGATION = re.compile(
     r"\b(?:tidak|tdk|tak|gak|ga|gk|nggak|ngga|enggak|engga|bukan|bkn|belum|blm|jangan|jgn|not|never|no|"
