@@ -35,14 +35,15 @@ from pantau.domain import Stance
 
 _OPEN, _CLOSE = "\x01", "\x02"
 _CLAUSE = re.compile(r"[^.!?;\n]+[.!?;\n]*")
-# What puts the comparison in someone else's mouth ("orang bilang X lebih baik dari Y", "menurut
-# pengamat", "Bima's fans think he's better"), or makes it a poll's finding, before the comparative.
+# What puts the comparison in someone else's mouth before the comparative ("orang bilang X lebih
+# baik dari Y", "menurut pengamat", "Bima's fans think he's better"). Polls, counts and "according
+# to" are `_DISMISSED`, anywhere in the post.
 _REPORTED = re.compile(
     r"\b(?:(?:di)?bilang|katanya|kata\s+orang|kata\s+mereka|konon|ceunah|cenah|ngaku|ngakunya|mengaku|"
     r"(?:di|meng?)?klaim|disebut(?:-sebut)?|menyebut|menilai|kupikir|kirain|(?:gue|gw|aku)\s+kira|"
     r"pengamat|"
     r"say|says|said|saying|claim|claims|claimed|claiming|supposedly|allegedly|think|thinks|believe|"
-    r"believes|imagine|according\s+to|idea\s+that)\b|"
+    r"believes|imagine|idea\s+that)\b|"
     # "menurut pengamat" (not "menurut saya"), and a speaker's label ("Pengamat: X lebih matang ...").
     r"\bmenurut\s+(?!saya|aku|gue|gw|gua|ku|kami|pribadi)\S+|:"
 )
@@ -55,7 +56,7 @@ _UNASSERTED = re.compile(
     r"misal(?:nya)?|"
     r"biar|supaya|agar|semoga|harus|perlu|sebaiknya|seharusnya|mesti|kudu|(?<!dari\s)dulu|awalnya|if|"
     r"whether|since\s+when|how|why|explain|needs?\s+to|has\s+to|have\s+to|had|should|must|were|being|"
-    r"hope|did|fared|polled|performed|doing)\b"
+    r"hope|did|fared|performed|doing)\b"
 )
 # Anywhere in the post, what dismisses the comparison as untrue or a joke, or makes it a poll's or a
 # count's: "X lebih jujur dari Y, kata buzzernya", "... Ngimpi.", "... said no one ever", "X kalah
@@ -176,24 +177,24 @@ def _rules() -> list[_Rule]:
     def rule(pattern: str, good: bool = True) -> _Rule:
         return _Rule(re.compile(pattern), good)
 
+    def comparative(lead: str, more: str, good: bool, far_side: str = "") -> list[_Rule]:
+        """A comparative read three ways: both sides targets, only the side before it (`far_side`
+        may refuse what follows "than"), only the side after it."""
+        return [
+            rule(rf"{a}{lead}{more}\s+{b}", good),
+            rule(rf"{a}{lead}{more}\b{far_side}", good),
+            rule(rf"{more}\s+{b}", good),
+        ]
+
     rules: list[_Rule] = []
     for adjectives, good in ((_ID_GOOD, True), (_ID_BAD, False)):
         adjective = rf"(?:{adjectives})(?:\s+(?:dan|&|serta)\s+(?:{adjectives}))?"
         more = rf"(?P<cue>lebih|lbh){_INTENSITY}\s+{adjective}{_ID_ASPECT}\s+(?:{_ID_THAN})"
-        rules += [
-            rule(rf"{a}{gap}{{0,2}}?{_INTENSITY}\s+{more}\s+{b}", good),
-            # Not against a role: "Raka lebih cocok jadi pelawak daripada presiden" mocks Raka.
-            rule(rf"{a}{gap}{{0,2}}?{_INTENSITY}\s+{more}\b(?!\s+(?:{_ROLE})\b)", good),
-            rule(rf"{more}\s+{b}", good),
-        ]
+        # Not against a role: "Raka lebih cocok jadi pelawak daripada presiden" mocks Raka.
+        rules += comparative(rf"{gap}{{0,2}}?{_INTENSITY}\s+", more, good, rf"(?!\s+(?:{_ROLE})\b)")
     for adjectives, good in ((_EN_GOOD, True), (_EN_BAD, False)):
         than = rf"(?P<cue>(?:{adjectives})){_EN_NOUN}{_EN_ASPECT}\s+than"
-        more = rf"{_EN_BE}{_INTENSITY}(?:\s+(?:a|an))?{_INTENSITY}\s+{than}"
-        rules += [
-            rule(rf"{a}{more}\s+{b}", good),
-            rule(rf"{a}{more}\b", good),
-            rule(rf"{more}\s+{b}", good),
-        ]
+        rules += comparative("", rf"{_EN_BE}{_INTENSITY}(?:\s+(?:a|an))?{_INTENSITY}\s+{than}", good)
     rules += [
         # A preference: "mending Raka daripada Bima", "pilih Raka ketimbang yang lain",
         # "mending golput daripada Raka", "I'd pick Raka over Bima".
