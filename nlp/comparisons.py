@@ -30,11 +30,10 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from nlp.marked import CLAUSE, CLOSE, OPEN, TITLE, placeholdered
 from nlp.targets import Mention
 from pantau.domain import Stance
 
-_OPEN, _CLOSE = "\x01", "\x02"
-_CLAUSE = re.compile(r"[^.!?;\n]+[.!?;\n]*")
 # What puts the comparison in someone else's mouth before the comparative ("orang bilang X lebih
 # baik dari Y", "menurut pengamat", "Bima's fans think he's better"). Polls, counts and "according
 # to" are `_DISMISSED`, anywhere in the post.
@@ -78,12 +77,7 @@ _NEGATION = re.compile(
 # "who's better than X", "nobody is more qualified than X" praise X.
 _NONE_BETTER = re.compile(r"\b(?:yang|yg|siapa|who|who's|whos|nobody|no\s+one|none)(?:\s+(?:is|'s))?\s*$")
 
-# Titles written before a name the alias does not include ("Pak", "capres").
-_TITLE = (
-    r"(?:(?:pak|bu|bapak|ibu|mas|mbak|bang|bung|kak|cak|si|sang|capres|cawapres|paslon|calon|cagub|"
-    r"mr\.?|mrs\.?|ms\.?|president|senator|governor|candidate)\s+)?"
-)
-_WORD = rf"[^\s{_OPEN}{_CLOSE},:]+"
+_WORD = rf"[^\s{OPEN}{CLOSE},:]+"
 _INTENSITY = (
     r"(?:\s+(?:jauh|jauuh|jauh2|jelas|sangat|amat|far|much|way|a\s+lot|clearly|so|even|definitely|"
     r"obviously|just|still|miles))*"
@@ -91,7 +85,7 @@ _INTENSITY = (
 
 
 def _side(name: str) -> str:
-    return rf"{_TITLE}{_OPEN}(?P<{name}>\d+){_CLOSE}"
+    return rf"{TITLE}{OPEN}(?P<{name}>\d+){CLOSE}"
 
 
 # Indonesian adjectives after "lebih", by what they say of the side before them.
@@ -218,23 +212,6 @@ def _rules() -> list[_Rule]:
 _RULES = _rules()
 
 
-def placeholdered(text: str, mentions: Sequence[Mention]) -> tuple[str, list[str]]:
-    """The text in lower case with each mention replaced by a numbered placeholder, and the target
-    each number stands for."""
-    out: list[str] = []
-    targets: list[str] = []
-    at = 0
-    for mention in sorted(mentions, key=lambda m: (m.start, -m.end)):
-        if mention.start < at:
-            continue  # inside the previous mention
-        out.append(text[at : mention.start].casefold())
-        out.append(f" {_OPEN}{len(targets)}{_CLOSE} ")
-        targets.append(mention.target)
-        at = mention.end
-    out.append(text[at:].casefold())
-    return re.sub(r"[ \t]+", " ", "".join(out)), targets
-
-
 def _unasserted(clause: str, start: int, cue: int) -> bool:
     """Whether the author does not assert the comparison: a negation in the six words before its
     comparative or between its start and the comparative ("Raka tidak lebih baik dari Bima", "Gue
@@ -277,7 +254,7 @@ def compared(text: str, mentions: Sequence[Mention]) -> dict[str, Stance]:
         return {}
     marked, targets = placeholdered(text, mentions)
     found: dict[str, set[Stance]] = {}
-    for clause in _CLAUSE.findall(marked):
+    for clause in CLAUSE.findall(marked):
         for target, stance in _placed(clause, targets):
             found.setdefault(target, set()).add(stance)
     return {target: stances.pop() for target, stances in found.items() if len(stances) == 1}

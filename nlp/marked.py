@@ -1,0 +1,36 @@
+"""A post's text as the stance rules (nlp.comparisons, nlp.outcomes) read it: lower case, each
+target mention replaced by a numbered placeholder, so a pattern names "a target" without its
+aliases."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from nlp.targets import Mention
+
+OPEN, CLOSE = "\x01", "\x02"
+# A sentence or a clause ended by ";" or a line break, with its closing marks.
+CLAUSE = re.compile(r"[^.!?;\n]+[.!?;\n]*")
+# Titles written before a name the alias does not include ("Pak", "capres").
+TITLE = (
+    r"(?:(?:pak|bu|bapak|ibu|mas|mbak|bang|bung|kak|cak|si|sang|capres|cawapres|paslon|calon|cagub|"
+    r"mr\.?|mrs\.?|ms\.?|president|senator|governor|candidate)\s+)?"
+)
+
+
+def placeholdered(text: str, mentions: Sequence[Mention]) -> tuple[str, list[str]]:
+    """The text in lower case with each mention replaced by a numbered placeholder, and the target
+    each number stands for."""
+    out: list[str] = []
+    targets: list[str] = []
+    at = 0
+    for mention in sorted(mentions, key=lambda m: (m.start, -m.end)):
+        if mention.start < at:
+            continue  # inside the previous mention
+        out.append(text[at : mention.start].casefold())
+        out.append(f" {OPEN}{len(targets)}{CLOSE} ")
+        targets.append(mention.target)
+        at = mention.end
+    out.append(text[at:].casefold())
+    return re.sub(r"[ \t]+", " ", "".join(out)), targets
