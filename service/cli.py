@@ -676,19 +676,40 @@ def eval_comparisons_command(
     """Stance on posts naming two targets (default: nlp/data/stance_examples_pairs.csv,
     most of them comparisons), through the configured classifier as the pipeline runs it; print one
     JSON object: accuracy, macro_f1, favor/against F1, per-class F1 and confusion; the same models
-    without the comparisons read by rule; sentiment read as stance; the rule's share of rows placed
+    without the stance rules; sentiment read as stance; the comparison rule's share of rows placed
     and its accuracy there; posts_per_s; model."""
+    from nlp.tuning import STANCE_EXAMPLES_PAIRS
+
+    _eval_stance_rule("comparisons", data or STANCE_EXAMPLES_PAIRS)
+
+
+@eval_app.command("outcomes")
+def eval_outcomes_command(
+    data: Annotated[
+        Path | None,
+        typer.Option(help="CSV with target,text,label, posts reacting to an outcome for a target."),
+    ] = None,
+) -> None:
+    """Stance on posts reacting to what befell a target ("sedih X kalah" favours X; default:
+    nlp/data/outcome_examples.csv), through the configured classifier as the pipeline runs it;
+    print one JSON object of the same shape as `eval comparisons`, with the outcome rule's share of
+    rows placed and its accuracy there."""
+    from nlp.tuning import OUTCOME_EXAMPLES
+
+    _eval_stance_rule("outcomes", data or OUTCOME_EXAMPLES)
+
+
+def _eval_stance_rule(rule: str, path: Path) -> None:
     import json
 
     from nlp.models import build_classifier
     from nlp.training import STANCE_COLUMNS, read_labelled, target_watchlist
-    from nlp.tuning import STANCE_EXAMPLES_PAIRS, evaluate_comparisons
+    from nlp.tuning import evaluate_stance_rule
 
     settings = settings_or_exit()
-    path = data or STANCE_EXAMPLES_PAIRS
     table = read_labelled(path, STANCE_COLUMNS)  # before the models load
     classifier = build_classifier(settings, target_watchlist(r["target"] for r in table))
-    typer.echo(json.dumps(evaluate_comparisons(classifier, path), ensure_ascii=False))
+    typer.echo(json.dumps(evaluate_stance_rule(classifier, path, rule), ensure_ascii=False))
 
 
 @eval_app.command("detect")

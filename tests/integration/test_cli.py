@@ -434,6 +434,7 @@ def test_eval_detect_names_the_row_with_a_cell_it_cannot_read(tmp_path: Path) ->
         ("eval", "sentiment", "--data", "{bad}"),
         ("eval", "stance", "--data", "{bad}"),
         ("eval", "comparisons", "--data", "{bad}"),
+        ("eval", "outcomes", "--data", "{bad}"),
         ("train", "sentiment", "--train", "{bad}", "--valid", "{bad}"),
         ("train", "stance", "--train", "{bad}", "--val", "{bad}"),
     ],

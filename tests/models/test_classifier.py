@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nlp.classifier import COMPARISON_SCORE, CachingClassifier, decode_embedding
+from nlp.classifier import RULE_SCORE, CachingClassifier, decode_embedding
 from nlp.text import fingerprint
 from pantau.domain import Sentiment, Stance
 from tests.factories import make_post as post
@@ -75,18 +75,12 @@ def test_plain_stance(classifier: CachingClassifier, text: str, target: str, sta
     assert [(t.target, t.stance) for t in e.targets] == [(target, stance)]
 
 
-# Not strict: the case sits on the line, so rounding decides it. It fails with bf16 torch (the runtime
-# of the shipped report) and passes with the int8 ONNX runtime that CPUs without bf16 get.
-@pytest.mark.xfail(
-    strict=False,
-    reason="known limit of the fine-tuned model (issue 14): it now reads 'sad that X lost' as favouring X, "
-    "but 'glad that X is out' too in bf16 (see the README's stance figures)",
-)
 def test_stance_is_not_sentiment(classifier: CachingClassifier) -> None:
     """The issue's examples, on the watchlist's own names: sad that he lost favours him; glad that
-    he is out is against him."""
+    he is out is against him. Read by rule (nlp.outcomes): the models read the second on the line,
+    and bf16 rounding tipped it the wrong way (issue 14; the README's stance figures)."""
     sad, glad = classify(
-        classifier,
+        uncached(classifier),
         "Sedih banget Pak Raka kalah, padahal programnya paling bagus.",
         "Senang Bima akhirnya tersingkir, negara selamat.",
     )
@@ -132,7 +126,7 @@ def test_a_comparison_favours_one_name_and_opposes_the_other(classifier: Caching
     for ruled, cached, model in zip(read, again, alone, strict=True):
         assert cached.targets == ruled.targets
         for by_rule, by_model in zip(ruled.targets, model.targets, strict=True):
-            expected = by_model.score if by_rule.stance == by_model.stance else COMPARISON_SCORE
+            expected = by_model.score if by_rule.stance == by_model.stance else RULE_SCORE
             assert by_rule.score == expected
 
 
