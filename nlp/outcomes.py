@@ -9,8 +9,10 @@ does not place, to the model:
 
 - a feeling, then the target and its outcome: "sedih (banget) (liat) Pak X kalah", "alhamdulillah
   X terpilih", "so glad (to see) X lost", "kecewa atas kekalahan X", "heartbroken over X's defeat";
+  the feeling may be the clause before ("Alhamdulillah! X terpilih", "Finally! X passed"), or a
+  hope or dread of an outcome to come ("semoga X menang", "jangan sampai X menang");
 - the target and its outcome, then a feeling in the clause after it: "X kalah, sedih banget",
-  "X lost. Good riddance.";
+  "X lost. Good riddance.", "X resigned and I'm devastated";
 - a second target's outcome joined to the first: "senang X menang dan Y tersingkir".
 
 An outcome is good for its target (menang, terpilih, lolos, disahkan; won, elected, passed) or
@@ -24,8 +26,9 @@ the outcome ("kalau X kalah, aku sedih"); a feeling with a subject other than th
 ("pendukungnya sedih", "his fans are heartbroken"); a feeling about something else, or with words
 between it and the target that are not the few that link them ("sedih hujan terus, X menang");
 the outcome of someone beside the target ("lawannya X menang"); a sad feeling beside laughter
-(sarcasm: "sedih banget ya X kalah 🤣"); feigned feelings ("pura-pura sedih"); rumours; quotation
-marks.
+(sarcasm: "sedih banget ya X kalah 🤣"), any feeling beside the faces of irony (🙃, 🙄); a
+contrast after the outcome ("..., tapi mungkin memang waktunya"); mixed feelings; a hope after the
+outcome (about what comes next); feigned feelings ("pura-pura sedih"); rumours; quotation marks.
 """
 
 from __future__ import annotations
