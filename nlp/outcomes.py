@@ -43,19 +43,21 @@ from pantau.domain import Stance
 
 _NOT = (
     r"tidak|tdk|tak|gak|ga|gk|nggak|ngga|enggak|engga|ndak|nda|bukan|bkn|not|isn't|aren't|wasn't|"
-    r"ain't|don't|didn't|doesn't|am\s+not|i'm\s+not|im\s+not"
+    r"ain't|didn't|doesn't|am\s+not|i'm\s+not|im\s+not"
 )
 # Feelings the author states, by sign. Gloating ("syukurin", "good riddance") is glad of what
 # befell the target.
 _GLAD = (
     r"senang|seneng|senengnya|bahagia|gembira|girang|lega|leganya|bersyukur|syukur|syukurlah|"
-    r"couldn't\s+be\s+happier|never\s+been\s+happier|(?:what\s+a\s+)?relief|(?:brilliant|great|good|best)\s+news|"
-    r"alhamdulillah|alhamdulilah|hamdalah|puji\s+tuhan|untung(?:lah)?|puas|bangga|mantap|mantul|mantep|asik|asyik|yes+|yeay|"
-    r"yey|yay|hore+|horee|syukurin|sukurin|rasain|rasakan|mampus|modyar|"
+    r"couldn't\s+be\s+happier|never\s+been\s+happier|(?:what\s+a\s+)?relief|"
+    r"(?:brilliant|great|good|best)\s+news|alhamdulillah|alhamdulilah|hamdalah|puji\s+tuhan|"
+    r"untung(?:lah)?|puas|bangga|mantap|mantul|mantep|asik|asyik|yeay|yey|yay|hore+|horee|"
+    r"syukurin|sukurin|rasain|rasakan|mampus|modyar|hepi|plong|"
+    r"karma(?:\s+(?:is\s+real|itu\s+nyata|dibayar\s+(?:lunas|tunai)|does\s+exist))?|"
     r"glad|happy|happier|delighted|thrilled|relieved|pleased|proud|overjoyed|ecstatic|excited|"
     r"elated|grateful|thankful|thank\s+god|thank\s+goodness|thankfully|hooray|hurray|woohoo|"
-    r"good\s+riddance|love\s+that|great\s+that|great\s+to\s+see|good\s+to\s+see|best\s+news|"
-    r"hepi|plong|over\s+the\s+moon|well\s+deserved|karma"
+    r"good\s+riddance|love\s+that|great\s+that|great\s+to\s+see|good\s+to\s+see|over\s+the\s+moon|"
+    r"well\s+deserved"
 )
 # A hope for an outcome to come is gladness at it ("semoga X menang" favours X), a dread of it
 # sadness ("jangan sampai X menang"); read only before the outcome: after it, a hope is about what
@@ -67,81 +69,128 @@ _HOPE = (
 _DREAD = r"jangan\s+sampai|amit-amit|god\s+forbid|please\s+don't\s+let|dreading"
 _SAD = (
     r"sedih|sedihnya|kecewa|kecewanya|nyesek|nyesel|patah\s+hati|sakit\s+hati|hancur\s+hati|"
-    r"ambyar|berduka|miris|prihatin|sayang\s+(?:sekali|banget|bgt)|sayangnya|cemas|khawatir|kuatir|"
-    r"takut|lemes|lemas|terpukul|innalillahi|capek\s+hati|hati\s+(?:ini\s+|gue\s+|aku\s+)?(?:hancur|remuk)|"
-    r"ikut\s+berduka|kesal|kesel|sebel|sebal|males|malas|muak|eneg|marah|geram|murka|nangis|menangis|pilu|galau|"
+    r"ambyar|berduka|miris|prihatin|sayang\s+(?:sekali|banget|bgt)|sayangnya|cemas|khawatir|"
+    r"kuatir|takut|lemes|lemas|terpukul|innalillahi|capek\s+hati|"
+    r"hati\s+(?:ini\s+|gue\s+|aku\s+)?(?:hancur|remuk)|ikut\s+berduka|kesal|kesel|sebel|sebal|males|"
+    r"malas|muak|eneg|marah|geram|murka|nangis|menangis|pilu|galau|"
     r"(?:gak|ga|nggak|tidak|tak)\s+(?:rela|terima|ikhlas)|"
     r"sad|saddened|sadly|disappointed|disappointing|gutted|heartbroken|heartbreaking|devastated|"
-    r"devastating|depressing|dismayed|it\s+hurts|sorry\s+to\s+(?:see|hear)|upset|angry|furious|outraged|disgusted|sick|worried|afraid|scared|terrified|"
-    r"unhappy|crushed|depressed|horrified|appalled|such\s+a\s+shame|what\s+a\s+shame|a\s+shame"
+    r"devastating|depressing|dismayed|it\s+hurts|sorry\s+to\s+(?:see|hear)|upset|angry|furious|"
+    r"outraged|disgusted|worried|afraid|scared|terrified|unhappy|crushed|depressed|horrified|"
+    r"appalled|such\s+a\s+shame|what\s+a\s+shame|a\s+shame"
+)
+# Pride in the target, or gladness for it, favours it whatever befell it ("bangga Pak X kalah
+# dengan terhormat"): with a bad outcome the rule does not read it.
+_FOR_THEM = re.compile(r"bangga|proud|happy\s+for|(?:ikut|turut)\s+(?:senang|seneng|bahagia)")
+# The feelings that may be sympathy with the target when it is arrested or charged; anger or
+# dismay there may be at what it did ("miris X ditangkap karena korupsi").
+_SYMPATHY = re.compile(
+    r"sedih|nyesek|patah\s+hati|hancur\s+hati|nangis|menangis|sad|saddened|heartbroken|devastated|"
+    r"gutted|crushed"
 )
 # What may come before the author's feeling in its clause: the author, an interjection, a degree,
 # a negation ("Aku ikut senang", "Duh, sedih", "I'm so glad", "Jujur gak sedih").
 _LEAD = (
     rf"(?:\b(?:aku|aq|gue|gua|gw|saya|sy|kami|kita|i|i'm|im|i\s+am|we|we're|we\s+are|am|so|very|"
-    rf"really|truly|honestly|literally|lowkey|just|feeling|feel|jujur|duh|aduh|yah|wah|ah|oh|ya\s+allah|sungguh|"
-    rf"sangat|amat|ikut|turut|jadi|asli|beneran|bener|rasanya|{_NOT})\b|[^\w\s{OPEN}{CLOSE}])"
+    rf"really|truly|honestly|literally|lowkey|just|feeling|feel|jujur|duh|aduh|yah|wah|ah|oh|"
+    rf"ya\s+allah|sungguh|sangat|amat|ikut|turut|jadi|asli|beneran|bener|rasanya|{_NOT})\b|"
+    rf"[^\w\s{OPEN}{CLOSE}:])"
+)
+# A negation in the two words before a feeling.
+_NEGATED = re.compile(rf"\b(?:{_NOT})\s+(?:\S+\s+)?$")
+# What makes a feeling after a comma the author's ("X ditolak, honestly relieved, drafnya kacau").
+_AUTHOR_MARK = re.compile(
+    r"\b(?:aku|aq|gue|gua|gw|saya|kami|kita|i|i'm|im|we|we're|honestly|jujur|sumpah|asli|literally)\b"
+)
+_FIRST_PERSON = re.compile(r"\b(?:aku|aq|gue|gua|gw|saya|kami|kita|i|i'm|im|we|we're)\b")
+# Words of degree, of the author and of mood that may sit beside a feeling.
+_DEGREE = (
+    r"banget|bgt|bngt|bener|sekali|sama\s+sekali|amat|berat|sih|deh|dong|loh|lho|nih|ya|lah|"
+    r"rasanya|hati|aku|aq|gue|gua|gw|saya|kami|kita|so|very|really|truly|honestly|af|indeed"
+)
+# Besides degrees, what may close a clause whose feeling comes after the outcome: seeing it,
+# addressing the target or the reader, an interjection ("senang banget liatnya", "mampus lo",
+# "hepi banget gaes", "alhamdulillah ya Allah").
+_CLOSING = (
+    rf"{_DEGREE}|liat\w*|lihat\w*|denger\w*|kalian(?:\s+berdua)?|lo|lu|elo|you(?:\s+guys|\s+all)?|u|"
+    r"y'all|(?:of|for)\s+(?:you|u|them|him|her)(?:\s+guys|\s+all)?|sumpah|gaes|guys|bro|sis|cuy|"
+    r"anjir|jir|gan|rn|right\s+now|now|tbh|literally|ya\s+allah|ya\s+tuhan|alhamdulillah|hari\s+ini|"
+    r"malam\s+ini|tonight|today|day|night|news|moment|hari|malam|berita"
 )
 # What may come between the feeling and the target: a degree, seeing or hearing, "that", "about".
 _LINK = (
-    r"(?:\s*[,!]*\s*(?:banget|bgt|bngt|bener|sekali|amat|sih|deh|dong|loh|lho|nih|ya|rasanya|"
-    r"aku|aq|gue|gua|gw|saya|kami|kita|"
-    r"berat|hati|dan|and|berita|kabar|"
+    rf"(?:\s*[,!]*\s*(?:{_DEGREE}|dan|and|berita|kabar|"
     r"liat|lihat|ngeliat|melihat|denger|dengar|mendengar|tau|tahu|baca|membaca|karena|krn|"
-    r"soalnya|atas|akan|dengan|dgn|sama|bahwa|pas|waktu|akhirnya|ternyata|"
-    r"all|day|night|hari\s+ini|malam\s+ini|tonight|today|so|very|really|af|that|to\s+see|to\s+hear|to\s+learn|to\s+read|about|over|at|by|for|seeing|"
-    r"hearing|watching|watch|see|hear|finally|the|news|news\s+that)\b)*"
-    rf"[^\w{OPEN}{CLOSE}.?;\n]*"
+    r"soalnya|atas|akan|bahwa|akhirnya|ternyata|"
+    r"all|day|night|hari\s+ini|malam\s+ini|tonight|today|that|to\s+see|to\s+hear|to\s+learn|"
+    r"to\s+read|about|over|at|by|for|seeing|hearing|watching|watch|see|hear|finally|the|news|"
+    r"news\s+that)\b)*"
+    rf"[^\w{OPEN}{CLOSE}.?;:\n]*"
 )
+# What may follow a feeling to the end of its clause when it comes after the outcome ("X kalah,
+# sedih banget 😭"): the feeling is then about nothing else ("X menang. Males banget besok Senin").
+_TAIL = re.compile(rf"(?:\s*(?:{_CLOSING}|dan|and|&)\b|\s*[^\w\s{OPEN}{CLOSE}])*\s*")
 _SIDE = rf"{TITLE}{OPEN}(?P<t>\d+){CLOSE}"
 _SIDE_NOUN = rf"{TITLE}{OPEN}(?P<tn>\d+){CLOSE}"
 _SIDE_POSSESSIVE = rf"{TITLE}{OPEN}(?P<tp>\d+){CLOSE}"
 # Between the target and its outcome.
 _AUX = (
     r"akhirnya|resmi|benar-benar|bener-bener|beneran|udah|udh|sudah|sdh|telah|baru|barusan|malah|"
-    r"justru|tetap|tetep|kembali|juga|pun|tuh|beliau|dia|harus|mesti|terpaksa|akan|bakal|bisa|dinyatakan|"
-    r"finally|officially|actually|just|has|have|had|been|was|is|got|gets|get|did|does|really|be|"
-    r"will|would|might|may|to|indeed|ultimately|eventually|going|gonna|must|had\s+to|has\s+to"
+    r"justru|tetap|tetep|kembali|juga|pun|tuh|beliau|dia|harus|mesti|terpaksa|akan|bakal|bisa|"
+    r"dinyatakan|finally|officially|actually|just|has|have|had|been|was|is|got|gets|get|did|does|"
+    r"really|be|will|would|might|may|to|indeed|ultimately|eventually|going|gonna|must|had\s+to|"
+    r"has\s+to"
 )
 _OUTCOME_NOT = (
-    r"(?:gak|ga|nggak|tidak|tak)\s+jadi|gagal|batal|belum|gak|ga|gk|nggak|ngga|enggak|engga|tidak|tdk|tak|"
-    r"not|didn't|did\s+not|failed\s+to|fails\s+to|won't|will\s+not|wasn't|was\s+not|isn't|is\s+not|"
-    r"never|couldn't|could\s+not|can't|cannot"
+    r"(?:gak|ga|nggak|tidak|tak)\s+jadi|gagal|batal|belum|gak|ga|gk|nggak|ngga|enggak|engga|tidak|"
+    r"tdk|tak|not|didn't|did\s+not|failed\s+to|fails\s+to|won't|will\s+not|wasn't|was\s+not|isn't|"
+    r"is\s+not|never|couldn't|could\s+not|can't|cannot"
 )
 _ROLE = (
     r"presiden|wapres|gubernur|wagub|bupati|wali\s?kota|walkot|menteri|anggota\s+dewan|dprd?|"
     r"ketua\w*|pemimpin|president|vice\s+president|governor|mayor|minister|senator|regent|speaker|"
     r"chair\w*|leader|in\s+office"
 )
+# Places a race leads to: "gagal ke Senayan", "masuk DPR".
+_SEAT = r"senayan|dpr|dprd|parlemen|parliament|kabinet|istana|putaran\s+kedua"
 # Good for the target: it wins, is chosen, passes, takes office.
-_GOOD = (
-    rf"menang|menangin|memenangkan|memenangi|terpilih|kepilih|lolos(?!\s+dari)|dilantik|disahkan|diloloskan|unggul|"
-    rf"juara|berlaku|sah|ketok\s+palu|(?:jadi|menjadi)\s+(?:pemenang|juara)|"
-    rf"masuk\s+(?:senayan|dpr|dprd|parlemen|parliament|kabinet|putaran\s+kedua)|"
-    rf"(?:ditunjuk|diangkat)\s+(?:jadi|menjadi|sebagai)\s+(?:{_ROLE})|"
-    rf"dibebaskan|divonis\s+bebas|bebas|melaju|(?:jadi|menjadi)\s+(?:{_ROLE})|"
-    rf"(?:dapat|dapet|meraih)\s+(?:kursi|jabatan|tiket)|dilanjutkan|berlanjut|diteruskan|diperpanjang|"
-    rf"diangkat|"
+_GOOD_ID = (
+    rf"menang|menangin|memenangkan|memenangi|terpilih|kepilih|lolos(?!\s+dari)|dilantik|disahkan|"
+    rf"diloloskan|unggul|berlaku|sah|ketok\s+palu|(?:jadi|menjadi)\s+pemenang|masuk\s+(?:{_SEAT})|"
+    rf"(?:ditunjuk|diangkat)\s+(?:jadi|menjadi|sebagai)\s+(?:{_ROLE})|dibebaskan|divonis\s+bebas|"
+    rf"bebas|melaju|(?:jadi|menjadi)\s+(?:{_ROLE})|(?:dapat|dapet|meraih)\s+(?:kursi|jabatan|tiket)|"
+    rf"dilanjutkan|berlanjut|diteruskan|diperpanjang|diangkat|nyalon|mencalonkan\s+diri|"
+    rf"maju(?:\s+(?:ke\s+)?putaran\s+\w+)?"
+)
+_GOOD_EN = (
     rf"won|wins|win|winning|elected|re-?elected|passed|passes|pass|sworn\s+in|acquitted|cleared|"
-    rf"confirmed|approved|in\s+force|made\s+it|makes?\s+it|advances|advanced|extended|renewed|"
-    rf"re-?appointed|appointed|reinstated|released|signed\s+into\s+law|go(?:es|ing)?\s+ahead|"
-    rf"(?:got|gets|get|won|wins|win|secured|keeps|kept|retains|retained)\s+(?:his|her|their|the)\s+(?:\w+\s+)?"
-    rf"(?:seat|nomination|ministry|portfolio|job|post|majority)|(?:gets|got|get|won|wins|win)\s+(?:\w+\s+)?seats|(?:became|becomes|become|be)\s+(?:the\s+)?(?:{_ROLE})"
+    rf"approved|in\s+force|made\s+it|makes?\s+it|advances|advanced|extended|renewed|re-?appointed|"
+    rf"appointed|reinstated|released|signed\s+into\s+law|go(?:es|ing)?\s+ahead|"
+    rf"(?:got|gets|get|won|wins|win|secured|keeps|kept|retains|retained)\s+(?:his|her|their|the)\s+"
+    rf"(?:\w+\s+)?(?:seat|nomination|ministry|portfolio|job|post|majority)|"
+    rf"(?:gets|got|get|won|wins|win)\s+(?:\w+\s+)?seats|"
+    rf"(?:became|becomes|become|be)\s+(?:the\s+)?(?:{_ROLE})"
 )
 # Bad for the target: it loses, is removed, withdraws, is rejected, is arrested.
-_BAD = (
+_BAD_ID = (
     r"kalah|keok|tumbang|tersingkir|tersingkirkan|disingkirkan|terdepak|didepak|dicopot|dipecat|"
     r"diberhentikan|dilengserkan|lengser|mundur|didiskualifikasi|gugur|ditangkap|ditahan|dipenjara|"
-    r"dibui|divonis(?!\s+bebas)|dihukum|(?:jadi|ditetapkan\s+(?:jadi|sebagai))\s+tersangka|ditolak|dibatalkan|"
-    r"digagalkan|dicabut|kandas|out(?!\s+of)|gagal|batal|dihentikan|ditunda|ditangguhkan|dipotong|dipangkas|"
-    r"dihapus|dihapuskan|ditarik|mandek|anjlok|nyungsep|jeblok|pensiun|kehilangan\s+(?:\S+\s+){0,2}kursi\w*|"
-    r"digugurkan|dicoret|dibubarkan|mengundurkan\s+diri|"
+    r"dibui|divonis(?!\s+bebas)|dihukum|(?:jadi|ditetapkan\s+(?:jadi|sebagai))\s+tersangka|ditolak|"
+    r"dibatalkan|digagalkan|dicabut|kandas|gagal|batal|dihentikan|ditunda|ditangguhkan|dipotong|"
+    r"dipangkas|dihapus|dihapuskan|ditarik|mandek|anjlok|nyungsep|jeblok|pensiun|"
+    r"kehilangan\s+(?:\S+\s+){0,2}kursi\w*|digugurkan|dicoret|dibubarkan|mengundurkan\s+diri"
+)
+_BAD_EN = (
     r"lost|loses|lose|losing|defeated|beaten|eliminated|knocked\s+out|ousted|removed|sacked|fired|"
     r"dismissed|impeached|resigned|resigns|resign|stepped\s+down|steps\s+down|step\s+down|withdrew|"
     r"withdraws|dropped\s+out|drops\s+out|disqualified|arrested|jailed|convicted|indicted|rejected|"
-    r"out\s+of\s+the\s+race|struck\s+down|scrapped|repealed|vetoed|voted\s+out|kicked\s+out|booted|conceded|concedes|"
-    r"finish(?:ed|es)?\s+last|pushed\s+out|crashed\s+out|wiped\s+out|fell\s+short|falls\s+short|gone|"
-    r"kicked\s+off|thrown\s+out|voted\s+down|withdrawn|miss(?:ed|es)?\s+the\s+threshold|retired|retires|cut|cancel+ed|halted|suspended|postponed|delayed|shelved|axed"
+    r"out\s+of\s+the\s+(?:race|running)|out\s+(?:dari|from)\s+(?:the\s+)?(?:bursa|race|pencalonan|"
+    r"kontestasi|running|ballot)|kicked\s+off|out\s+(?:di|in)\s+(?:round|babak|putaran)\s+\w+|"
+    r"out(?=\s*(?:$|[.!,;\n]))|struck\s+down|scrapped|repealed|"
+    r"vetoed|voted\s+out|kicked\s+out|booted|conceded|concedes|finish(?:ed|es)?\s+last|pushed\s+out|"
+    r"crashed\s+out|wiped\s+out|fell\s+short|falls\s+short|thrown\s+out|voted\s+down|withdrawn|"
+    r"miss(?:ed|es)?\s+the\s+threshold|retired|retires|cancel+ed|halted|suspended|postponed|"
+    r"delayed|shelved|axed"
 )
 # The outcome as a noun before the target ("kekalahan X") or after its possessive ("X's defeat").
 _GOOD_NOUN_ID = r"kemenangan|terpilihnya|lolosnya|dilantiknya|pelantikan|disahkannya|pengesahan"
@@ -150,48 +199,130 @@ _BAD_NOUN_ID = (
     r"lengsernya|ditolaknya|pembatalan"
 )
 _GOOD_NOUN_EN = r"win|victory|election|re-?election|comeback|acquittal|passage|swearing-in"
-_BAD_NOUN_EN = (
-    r"defeat|loss|ouster|resignation|arrest|conviction|disqualification|elimination|exit|downfall|fall|"
-    r"rejection|repeal"
+_BAD_NOUN_EN = r"defeat|ouster|resignation|arrest|disqualification|elimination|downfall|rejection|repeal"
+# Arrests and charges: read only with sympathy, and not beside the wrongdoing.
+_CRIME = re.compile(
+    r"ditangkap|ditahan|dipenjara|dibui|divonis|dihukum|tersangka|penangkapan|arrest\w*|jailed|"
+    r"convicted|indicted"
+)
+_RETIREMENT = re.compile(r"pensiun|retire\w*")
+_WRONGDOING = re.compile(
+    r"\b(?:korupsi|koruptor|korup|suap|disuap|gratifikasi|maling|mencuri|curi|narkoba|penipuan|"
+    r"pencucian|bribe\w*|brib\w+|embezzl\w*|fraud|corrupt\w*|stole|steal\w*|theft|laundering)\b"
 )
 
 _FEELING = re.compile(rf"\b(?:(?P<glad>{_GLAD}|(?P<hope>{_HOPE}))|(?P<sad>{_SAD}|(?P<dread>{_DREAD})))\b")
 _EVENT = re.compile(
     rf"{_SIDE}(?:\s*'s)?(?:\s+(?:{_AUX}))*(?:\s+(?P<not>{_OUTCOME_NOT}))?(?:\s+(?:{_AUX}))*"
-    rf"\s+(?:(?P<good>{_GOOD})|(?P<bad>{_BAD}))\b(?!')"
+    rf"\s+(?:(?P<good_id>{_GOOD_ID})|(?P<good_en>{_GOOD_EN})|(?P<bad_id>{_BAD_ID})|"
+    rf"(?P<bad_en>{_BAD_EN}))\b(?!['-])"
     rf"|(?:(?P<good_noun>{_GOOD_NOUN_ID})|(?P<bad_noun>{_BAD_NOUN_ID}))\s+{_SIDE_NOUN}"
     rf"|{_SIDE_POSSESSIVE}\s*'s\s+(?:(?P<good_poss>{_GOOD_NOUN_EN})|(?P<bad_poss>{_BAD_NOUN_EN}))\b"
 )
+# What an English outcome verb may have after it: nothing, when, where, by how much, or the race;
+# anything else is likely its object, and then the target did it to something ("Raka fired the
+# police chief", "Raka passed away", "Raka lost his dad").
+_EN_AFTER = re.compile(
+    rf"(?:\s*$|\s*[^\w\s{OPEN}]|\s+(?:by|to|in|on|at|from|after|again|today|tonight|yesterday|finally|already|"
+    r"too|lol|and|with|as|for|over|last|below|above|behind|ahead|before|past|through|into|"
+    r"despite|amid|following|because|since|tomorrow|next|narrowly|badly|big|easily|decisively|"
+    r"officially|parliament|parlemen|congress|committee|dpr)\b|\s+\d|"
+    # An adverb closing the clause: "delayed indefinitely.", "knocked out so early,".
+    r"\s+(?:so\s+|very\s+|too\s+)?\w+ly(?=\s*(?:$|[^\w\s]))|"
+    r"\s+this\s+(?:time|week|year|morning|evening)\b|"
+    r"\s+(?:of\s+)?(?:the|his|her|their|its|a|an|every|all|so\s+many|many|most|half\s+(?:of\s+)?(?:its|their|the)|"
+    r"some|several)\s+(?:\w+\s+)?(?:elections?|race|seats?|"
+    r"votes?|primary|runoff|nomination|majority|recount|ballot|contest|debate|district|province|"
+    r"state|case|appeal|threshold|round|bid|re-?election|post|job|ministry|portfolio|"
+    r"governorship|presidency|running|coalition|cabinet|parliament|house|senate)\b)"
+)
+# After a bare "gagal"/"batal" ("RUU gagal lagi", "gagal ke Senayan"): anything else is what failed
+# ("gagal nepatin janji", "batal naikin tarif").
+_FAILED_AFTER = re.compile(
+    rf"(?:\s*$|\s*[^\w\s{OPEN}]|\s+(?:lagi|lg|juga|total|maning|ke\s+(?:{_SEAT}))\b|\s+di[a-z]{{3,}})"
+)
+# After "mundur": the race or office it leaves, or why; not a plan ("mundur dari rencana").
+_WITHDREW_AFTER = re.compile(
+    rf"(?:\s*$|\s*[^\w\s{OPEN}]|\s+(?:karena|krn|sebagai|hari|tadi|juga|akhirnya|dari\s+(?:pencalonan|pilkada|"
+    r"pilpres|pileg|pemilu|kontestasi|bursa|jabatan\w*|kursi|partai|kabinet|dpr\w*|posisi\w*|"
+    r"politik)))\b"
+)
+# After "dapat kursi": where the seat is, if anywhere ("dapat kursi di DPR", not "di KRL").
+_SEATED_AFTER = re.compile(
+    rf"(?:\s*$|\s*[^\w\s{OPEN}]|\s+(?:di\s+(?:{_SEAT}|dewan)|menteri|ketua\w*|lagi|baru|satu\s*pun|sama\s+sekali|\d))"
+)
+# A word of the target's own right after an Indonesian outcome: what befell was its sanction, its
+# case, its article ("dicabut sanksinya", "dihentikan penyidikannya"), not the target.
+_PREPOSITION = r"di|dari|ke|oleh|sama|karena|krn|dengan|dgn|yang|yg|buat|untuk|dan|atas|sebagai"
+_ITS = re.compile(
+    rf"^\s+(?:(?!(?:{_PREPOSITION})\b)[\w-]+\s+)?"
+    r"(?!(?:akhir|sepert|rupa|tampak|kayak|kata|sebenar|sepertinya)nya\b)[\w-]+nya\b"
+)
+# After an outcome noun, what undoes or qualifies it ("kekalahan X dibatalkan MK", "Raka's defeat
+# of Bima").
+_NOUN_UNDONE = re.compile(
+    r"^\s*(?:(?:was|were|is|being|got|gets|has\s+been|had\s+been)\s+)?(?:dibatalkan|dianulir|digugat|"
+    r"dicabut|batal|overturned|annulled|quashed|reversed|cancel+ed|rescinded|revoked|lifted|"
+    r"dropped)\b|^\s*of\b"
+)
+# Right after the outcome, what makes the feeling about its margin or manner ("kecewa X kalah
+# tipis doang", "bangga X kalah dengan terhormat", "proud X stepped down rather than cling on").
+_MARGIN_OR_MANNER = re.compile(
+    r"\b(?:doang|cuma|hanya|only|barely|narrowly|by\s+so\s+little|not\s+by\s+much|"
+    r"(?:gak|ga|nggak|tidak|tak)\s+telak|dengan\s+(?:terhormat|kepala\s+tegak|elegan|legowo|"
+    r"ksatria)|with\s+(?:grace|dignity|hono(?:u)?r|class)|gracefully|rather\s+than|demi|deserves?|"
+    r"semangat)\b"
+)
 # What joins a second outcome to the first, under the same feeling.
 _AND = re.compile(rf"\s*[,;]?\s*(?:(?:dan|and|&|serta)\s*)?{TITLE}")
+# In a sentence with two joined outcomes, what makes the second a consolation or indifferent
+# ("sedih X kalah, Y lolos sih, lumayan").
+_CONSOLATION = re.compile(r"\b(?:at\s+least|setidaknya|minimal|lumayan|gapapa|gpp|gak\s+apa|sih)\b")
 # After the outcome, what may turn or weigh the feeling ("sedih X kalah, tapi mungkin memang
 # waktunya ganti"): the rule leaves such posts to the model.
 _CONTRAST = re.compile(
-    r"\b(?:tapi|tetapi|namun|meski(?:pun)?|walau(?:pun)?|but|however|though|although|yet)\b"
+    r"\b(?:tapi|tapii|tp|tpi|tetapi|namun|meski(?:pun)?|walau(?:pun)?|but|however|though|although|"
+    r"yet)\b"
 )
 # The words an outcome may take after it before the clause with the feeling ("X kalah tipis,
 # sedih banget").
 _OUTCOME_TAIL = 5
 # A clause of its own before the outcome that says it was awaited ("Finally! X passed").
-_AT_LAST = re.compile(r"\W*(?:finally|akhirnya|at\s+last)\W*")
-# Laughter: beside a sad feeling, sarcasm ("sedih banget ya X kalah 🤣").
-_SAD_JOKE = re.compile(
-    r"wk(?:wk)+|kwk|haha|hehe|awok|\blol\b|\blmao\b|\brofl\b|[\U0001f923\U0001f602\U0001f606\U0001f639]"
+_AT_LAST = re.compile(r"\W*(?:finally|akhirnya|at\s+last|yes+|yeay|yay|hore+)\s*!+\W*")
+# Laughter: beside a sad feeling, or gladness at a good outcome, sarcasm ("sedih banget ya X kalah
+# 🤣", "senang sekali ya X menang, negara auto maju 🤣"); beside gladness at a bad one, gloating.
+_LAUGHTER = re.compile(
+    r"wk(?:wk)+|kwk|haha|hehe|awok|xixi|ngakak|\blol\b|\blmf?ao+\b|\brofl\b|"
+    r"[\U0001f923\U0001f602\U0001f606\U0001f639]"
 )
-# The faces and phrases of irony: beside any feeling ("Great, X delayed again. Love that for us 🙃").
-_IRONY = re.compile(r"[\U0001f643\U0001f644\U0001f60f\U0001f92d\U0001f612]|\blove\s+that\s+for\s+(?:us|me)\b")
+# Celebration beside a sad feeling is sarcasm too ("turut berduka atas kekalahan X 🥳").
+_CELEBRATION = re.compile(r"[\U0001f973\U0001f389\U0001f38a]")
+# The faces and phrases of irony, and retractions: beside any feeling ("Great, X delayed again.
+# Love that for us 🙃", "Sedih banget X kalah. Ga deng.", "Sad X lost /s").
+_IRONY = re.compile(
+    r"[\U0001f643\U0001f644\U0001f60f\U0001f92d\U0001f612\U0001f921]|"
+    r"\blove\s+that\s+for\s+(?:us|me)\b|\b(?:ga|gak|nggak|enggak|engga)\s+deng\b|\benggak\s+lah\b|"
+    r"\bjk\b|/s\b|\bnot\s*[.!]+(?:\s|$)|\bnot\s+really\b|said\s+no\s+one|\bjust\s+kidding\b|"
+    r"\b(?:be)?canda\b"
+)
 _CONDITION = re.compile(
     r"\b(?:kalau|kalo|klo|kl|jika|jikalau|seandainya|andai(?:kan)?|misal(?:nya)?|kalaupun|bila|"
     r"apabila|if|unless|when|whether|in\s+case|should)\b"
 )
+# Anywhere in the post: feigned feelings, rumours, quotations, someone else's words, and games and
+# contests that share a target's name (a club called PSN, a child called Raka).
 _ABSTAIN = re.compile(
-    r"\b(?:pura-?pura|sok\s+(?:sedih|senang|seneng|kecewa|bahagia|peduli)|seolah|katanya|kabarnya|konon|rumor|rumour|isu|hoa(?:x|ks)|reportedly|"
-    r"allegedly|supposedly|pretend\w*|fake|feigned)\b|[\"\u201c\u201d]"
+    r"\b(?:pura-?pura|sok\s+(?:sedih|senang|seneng|kecewa|bahagia|peduli)|seolah|katanya|kabarnya|"
+    r"konon|rumor|rumour|isu|hoa(?:x|ks)|reportedly|allegedly|supposedly|pretend\w*|fake|feigned|"
+    r"kata\s+\w+|tulis|ujar|ucap|tutur|says|said|tweeted|wrote|writes|posted|"
+    r"liga|league|imbang|porprov|lomba|juara\s+umum|fc|pertandingan|match|skor|score|gol|goal|"
+    r"turnamen|tournament)\b|\b\d+\s*[-\u2013]\s*\d+\b|\u26bd|[\"\u201c\u201d\u2018\u2019]"
 )
-# Someone beside the target whose outcome it is ("lawannya X menang", "X's rival won").
+# Someone or something beside the target whose outcome it is ("lawannya X menang", "kota X").
 _BESIDE = re.compile(
-    r"\b(?:lawan\w*|saingan\w*|musuh\w*|rival\w*|pesaing\w*|penantang\w*|opponent\w*|challenger\w*|pendukung\w*|fans?|"
-    r"timses|kubu|staf\w*|anak\w*|istri\w*|suami\w*|adik\w*|kakak\w*)\s*$"
+    r"\b(?:lawan\w*|saingan\w*|musuh\w*|rival\w*|pesaing\w*|penantang\w*|opponent\w*|"
+    r"challenger\w*|pendukung\w*|fans?|timses|kubu|staf\w*|anak\w*|istri\w*|suami\w*|adik\w*|"
+    r"kakak\w*|kota|kabupaten|kab|city\s+of|town\s+of)\s*$"
 )
 
 
@@ -201,6 +332,27 @@ class _Event:
     good: bool
     start: int
     end: int
+    crime: bool
+    retirement: bool  # may be glad for the target ("senang X akhirnya pensiun, bisa istirahat")
+
+
+@dataclass(frozen=True)
+class _Feeling:
+    glad: bool
+    # Pride or gladness for the target, which a bad outcome does not turn.
+    for_them: bool
+    sympathy: bool
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What the whole post says about how to read its feelings."""
+
+    laughing: bool
+    celebrating: bool
+    wrongdoing: bool  # a word for what an arrested target did
+    # Each feeling word in the post: whether it is glad, and whether a negation comes just before it.
+    feelings: tuple[tuple[bool, bool], ...]
 
 
 def _events(clause: str) -> list[_Event]:
@@ -209,16 +361,43 @@ def _events(clause: str) -> list[_Event]:
         groups = match.groupdict()
         side = groups["t"] or groups["tn"] or groups["tp"]
         assert side is not None
-        good = bool(groups["good"] or groups["good_noun"] or groups["good_poss"])
+        after = clause[match.end() :]
+        if groups["good_en"] or groups["bad_en"]:
+            if not _EN_AFTER.match(after):
+                continue
+        elif groups["good_id"] or groups["bad_id"]:
+            outcome = groups["good_id"] or groups["bad_id"]
+            if _ITS.match(after):
+                continue
+            if outcome in ("gagal", "batal") and not _FAILED_AFTER.match(after):
+                continue
+            if outcome == "mundur" and not _WITHDREW_AFTER.match(after):
+                continue
+            if outcome.startswith(("dapat", "dapet", "meraih")) and not _SEATED_AFTER.match(after):
+                continue
+        elif _NOUN_UNDONE.match(after):
+            continue
+        if _MARGIN_OR_MANNER.search(re.split(r"[.!?,;\n]", after, maxsplit=1)[0]):
+            continue
+        good = bool(groups["good_id"] or groups["good_en"] or groups["good_noun"] or groups["good_poss"])
         if groups["not"]:
             good = not good
-        found.append(_Event(int(side), good, match.start(), match.end()))
+        found.append(
+            _Event(
+                int(side),
+                good,
+                match.start(),
+                match.end(),
+                crime=_CRIME.search(match.group()) is not None,
+                retirement=_RETIREMENT.search(match.group()) is not None,
+            )
+        )
     return found
 
 
-def _feeling_before(prev: str, clause: str, event: _Event) -> bool | None:
-    """The sign of the author's feeling right before the event (True: glad), if there is one: in
-    its clause, or as the whole clause before it ("Alhamdulillah! X terpilih")."""
+def _feeling_before(prev: str, clause: str, event: _Event, context: _Context) -> _Feeling | None:
+    """The author's feeling right before the event, if there is one: in its clause, or as the
+    whole clause before it ("Alhamdulillah! X terpilih")."""
     before = clause[: event.start]
     if _BESIDE.search(before):
         return None
@@ -226,20 +405,25 @@ def _feeling_before(prev: str, clause: str, event: _Event) -> bool | None:
     if feelings:
         feeling = feelings[-1]
         linked = re.fullmatch(_LINK, before[feeling.end() :]) is not None
-        return _authors(clause, feeling) if linked else None
+        return _authors(clause, feeling, context) if linked else None
     if before.strip() or not prev:
         return None
-    if _AT_LAST.fullmatch(prev):
-        return True
+    if _AT_LAST.fullmatch(prev) and all(glad and not negated for glad, negated in context.feelings):
+        return _Feeling(glad=True, for_them=False, sympathy=False)
     feelings = list(_FEELING.finditer(prev))
-    if len(feelings) != 1 or re.fullmatch(rf"{_LINK}[.!;\n]*\s*", prev[feelings[0].end() :]) is None:
+    tail = prev[feelings[0].end() :] if len(feelings) == 1 else ""
+    # "Sorry to hear that! X won": the feeling is about something before it.
+    if len(feelings) != 1 or re.search(r"\b(?:that|this|itu|ini)\W*$", tail):
         return None
-    return _authors(prev, feelings[0])
+    if re.fullmatch(rf"{_LINK}[.!;\n]*\s*", tail) is None:
+        return None
+    return _authors(prev, feelings[0], context)
 
 
-def _feeling_after(rest: str) -> bool | None:
-    """The sign of a feeling opening the clause after an outcome and a few words of its own, if
-    there is one ("X kalah tipis, sedih banget"; "X lost. Gutted.")."""
+def _feeling_after(rest: str, context: _Context) -> _Feeling | None:
+    """A feeling opening the clause after an outcome and a few words of its own, about nothing else,
+    if there is one ("X kalah tipis, sedih banget"; "X lost. Gutted."; "X resigned and I'm
+    devastated")."""
     boundary = re.search(r"[.!,;\n]+|\s(?:and|dan)\s", rest)
     if boundary is None:
         return None
@@ -247,19 +431,41 @@ def _feeling_after(rest: str) -> bool | None:
     if OPEN in gap or len(gap.split()) > _OUTCOME_TAIL:
         return None
     after = rest[boundary.end() :]
-    feelings = list(_FEELING.finditer(after))
-    # More than one ("Gak seneng, gak sedih"): mixed or indifferent, left to the model.
-    if len(feelings) != 1 or OPEN in after[: feelings[0].start()]:
+    clause_end = re.search(r"[.!?,;\n]", after)
+    feeling_clause = after[: clause_end.start()] if clause_end else after
+    feelings = list(_FEELING.finditer(feeling_clause))
+    # More than one sign ("Gak seneng, gak sedih"): mixed or indifferent, left to the model.
+    if not feelings or len({f.group("glad") is not None for f in feelings}) > 1:
         return None
-    if feelings[0].group("hope") or feelings[0].group("dread"):
+    feeling = feelings[0]
+    if OPEN in after[: feeling.start()] or feeling.group("hope") or feeling.group("dread"):
         return None
-    return _authors(after, feelings[0])
+    # After "and"/"dan" the subject may be the target's own ("X kalah dan kecewa berat"): only the
+    # author's ("X resigned and I'm devastated").
+    if boundary.group().strip() in ("and", "dan") and not _FIRST_PERSON.search(after[: feeling.start()]):
+        return None
+    # The feeling is about nothing else ("X menang. Males banget besok Senin"), and a feeling after
+    # a comma ends its sentence ("X kalah, kesel, terus nuduh KPU curang" is the target's).
+    if not _TAIL.fullmatch(_FEELING.sub(" ", feeling_clause[feeling.end() :])):
+        return None
+    if _MARGIN_OR_MANNER.search(feeling_clause):
+        return None
+    if (
+        boundary.group().strip(" ") == ","
+        and clause_end
+        and after[clause_end.start()] == ","
+        and not _AUTHOR_MARK.search(after[: feeling.start()])
+    ):
+        return None
+    return _authors(after, feeling, context)
 
 
-def _authors(clause: str, feeling: re.Match[str]) -> bool | None:
-    """The sign of `feeling` if nothing but the author, an interjection, a degree or a negation
-    comes before it in its clause: True glad, False sad, None someone else's."""
+def _authors(clause: str, feeling: re.Match[str], context: _Context) -> _Feeling | None:
+    """`feeling` if nothing but the author, an interjection, a degree or a negation comes before it
+    in its clause; None if it is someone else's ("pendukungnya sedih", "Jubir PSN: kecewa")."""
     start = max(clause.rfind(mark, 0, feeling.start()) for mark in ",:.!;\n")
+    if start >= 0 and clause[start] == ":" and re.search(r"\w", clause[:start].split(".")[-1]):
+        return None
     lead = clause[start + 1 : feeling.start()]
     glad = feeling.group("glad") is not None
     # "Sedih dan marah, ...": feelings of one sign joined.
@@ -269,8 +475,28 @@ def _authors(clause: str, feeling: re.Match[str]) -> bool | None:
     lead = _FEELING.sub(" ", lead)
     if re.fullmatch(rf"\s*(?:(?:{_LEAD}|dan|and|&)\s*)*", lead) is None:
         return None
+    if re.search(r"\b(?:not\s+just|bukan\s+(?:cuma|hanya|sekadar)|don't|jangan)\b", lead):
+        return None
     negated = re.search(rf"\b(?:{_NOT})\b", lead) is not None
-    return glad != negated
+    # A negated feeling says what the author does not feel; beside another feeling it must agree
+    # ("Gak sedih sama sekali X kalah. Malah lega."), not say what it is instead ("Gak sedih X
+    # kalah. Marah!", "Tidak senang, tidak sedih X kalah").
+    if negated and any(
+        other_negated != (other_glad == glad) for other_glad, other_negated in context.feelings
+    ):
+        return None
+    words = feeling.group()
+    # "Ikut senang X pensiun", "happy for X": gladness for the target.
+    for_them = (
+        _FOR_THEM.fullmatch(words) is not None
+        or re.search(r"\b(?:ikut|turut)\s*$", lead) is not None
+        or re.match(r"\s+for\b", clause[feeling.end() :]) is not None
+    )
+    return _Feeling(
+        glad=glad != negated,
+        for_them=not negated and for_them,
+        sympathy=not negated and _SYMPATHY.fullmatch(words) is not None,
+    )
 
 
 def _chains(clause: str) -> list[list[_Event]]:
@@ -287,20 +513,30 @@ def _chains(clause: str) -> list[list[_Event]]:
     return chains
 
 
-def _placed(prev: str, clause: str, after: str, laughing: bool) -> Iterable[tuple[int, Stance]]:
+def _placed(prev: str, clause: str, after: str, context: _Context) -> Iterable[tuple[int, Stance]]:
     chains = _chains(clause)
     for chain in chains:
         first, last = chain[0], chain[-1]
         rest = clause[last.end :] + after
         if _CONDITION.search(clause[: first.start]) or _CONTRAST.search(rest):
             continue
-        feeling = _feeling_before(prev, clause, first)
+        if len(chain) > 1 and _CONSOLATION.search(clause[first.start :] + after):
+            continue
+        feeling = _feeling_before(prev, clause, first, context)
         if feeling is None and chain is chains[-1]:
-            feeling = _feeling_after(rest)
-        if feeling is None or (laughing and not feeling):
+            feeling = _feeling_after(rest, context)
+        if feeling is None:
             continue
         for event in chain:
-            yield event.target, Stance.favor if feeling == event.good else Stance.against
+            if context.laughing and not (feeling.glad and not event.good):
+                continue  # laughter: sarcasm, but for gloating
+            if context.celebrating and not feeling.glad:
+                continue
+            if (feeling.for_them or event.retirement) and feeling.glad != event.good:
+                continue
+            if event.crime and not feeling.glad and (context.wrongdoing or not feeling.sympathy):
+                continue
+            yield event.target, Stance.favor if feeling.glad == event.good else Stance.against
 
 
 def reacted(text: str, mentions: Sequence[Mention]) -> dict[str, Stance]:
@@ -310,12 +546,20 @@ def reacted(text: str, mentions: Sequence[Mention]) -> dict[str, Stance]:
     if not mentions or "?" in text or _ABSTAIN.search(folded) or _IRONY.search(folded):
         return {}
     marked, targets = placeholdered(text, mentions)
-    laughing = _SAD_JOKE.search(marked) is not None
+    context = _Context(
+        laughing=_LAUGHTER.search(marked) is not None,
+        celebrating=_CELEBRATION.search(marked) is not None,
+        wrongdoing=_WRONGDOING.search(marked) is not None,
+        feelings=tuple(
+            (f.group("glad") is not None, bool(_NEGATED.search(marked[: f.start()])))
+            for f in _FEELING.finditer(marked)
+        ),
+    )
     clauses = CLAUSE.findall(marked)
     found: dict[str, set[Stance]] = {}
     for i, clause in enumerate(clauses):
         prev = clauses[i - 1] if i else ""
         after = clauses[i + 1] if i + 1 < len(clauses) else ""
-        for side, stance in _placed(prev, clause, after, laughing):
+        for side, stance in _placed(prev, clause, after, context):
             found.setdefault(targets[side], set()).add(stance)
     return {target: stances.pop() for target, stances in found.items() if len(stances) == 1}

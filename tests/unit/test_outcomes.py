@@ -60,6 +60,10 @@ def read(text: str) -> dict[str, Stance]:
         # The feeling negated turns it; "couldn't be happier" is glad.
         ("Gak sedih sama sekali Bima kalah.", {"bima": AGAINST}),
         ("Bima sacked from the ministry, couldn't be happier.", {"bima": AGAINST}),
+        # A negated feeling beside what the author feels instead: the latter is read.
+        ("Gak sedih Raka kalah. Marah!", {"raka": FAVOR}),
+        ("I'm not sad Raka lost, I'm furious.", {"raka": FAVOR}),
+        ("Gak sedih sama sekali Bima kalah. Malah lega.", {"bima": AGAINST}),
         # The outcome as a noun.
         ("Kecewa atas kekalahan Pak Raka.", {"raka": FAVOR}),
         ("Thrilled about Bima's defeat.", {"bima": AGAINST}),
@@ -144,6 +148,79 @@ def test_a_name_matched_by_its_words_is_one_mention() -> None:
     mentions = TargetMatcher(watchlist).mentions(text)
     assert len(mentions) == 2
     assert reacted(text, mentions) == {watchlist.targets[0].id: FAVOR}
+
+
+# An adversarial review's traps, one or two per way the first version read them wrong; each is
+# left to the model now.
+REVIEW_TRAPS = [
+    # The target did it to something else: an English outcome verb with an object.
+    "So glad Raka fired the corrupt police chief.",
+    "Furious Bima cut school meal funding.",
+    "Outraged that Bima fired the whistleblower.",
+    "So happy Raka defeated Bima in the debate.",
+    "Thrilled Raka kicked off his campaign in Medan.",
+    # "gagal", "batal", "mundur" of a plan or a promise.
+    "Kecewa berat Raka gagal nepatin janji kampanye.",
+    "Lega Raka batal naikin tarif KRL.",
+    "Seneng bgt Bima mundur dari rencana penggusuran.",
+    # Pride in, or gladness for, the target about a bad outcome.
+    "Bangga Pak Raka kalah dengan terhormat.",
+    "So proud Raka conceded with grace.",
+    "Ikut seneng Pak Raka akhirnya pensiun, bisa istirahat sama cucu.",
+    "Happy Raka finally retired, he deserves the rest.",
+    # The outcome undone, or what befell was the target's own sanction or case.
+    "Senang kekalahan Raka dibatalkan MK.",
+    "Glad Bima's win was overturned.",
+    "Lega Raka dicabut status tersangkanya.",
+    "Alhamdulillah Raka dihentikan penyidikannya.",
+    # Nouns and verbs in another sense.
+    "So excited for Raka's fall tour.",
+    "Thrilled about Raka's defeat of Bima.",
+    "Great to see Raka out on the streets.",
+    "Sad to hear Raka passed away.",
+    "So sad Bima lost his mother.",
+    "Hope Raka loses a few kilos before the marathon.",
+    "Seneng Raka dapet kursi di KRL, kasian dari tadi berdiri.",
+    # Games and contests that share a name.
+    "Sedih PSN kalah 0-3 semalam.",
+    "Kesel PSN ditahan imbang.",
+    "Seneng Bima menang juara umum Porprov NTB.",
+    # Sarcasm and retractions.
+    "So sad Bima lost lmaooo",
+    "sedih bgt bima kalah xixixi",
+    "Turut berduka atas kekalahan Bima 🥳🎉",
+    "Sedih banget Bima kalah. Ga deng.",
+    "Sad Bima lost /s",
+    "Senang sekali ya Raka menang, negara auto maju 🤣🤣",
+    "So happy Bima won. NOT.",
+    # A negated feeling beside one that disagrees with it, or neither felt.
+    "Tidak senang, tidak sedih Bima kalah.",
+    "Don't feel sad Raka lost, he'll be back stronger.",
+    # The feeling is about the margin.
+    "Kecewa Bima kalah tipis doang.",
+    "Raka lost, thankfully not by much.",
+    # A later feeling about something else, or the target's own.
+    "Raka kalah. Sedih banget hari ini hujan terus.",
+    "Bima kalah dan kecewa berat, langsung walk out.",
+    "Raka kalah, kesel, terus nuduh KPU curang.",
+    # Annoyed at the target; anger at what an arrested target did.
+    "Kesel sama Bima kalah debat malah nyalahin moderator.",
+    "Miris, Bima ditangkap KPK karena korupsi.",
+    "Disgusted Bima was arrested for taking bribes.",
+    # Someone else's words.
+    "Jubir PSN: kecewa Raka menang.",
+    "So sad Bima lost, says his campaign manager.",
+    "Sorry to hear that! Bima won the district btw.",
+    # A past feeling; a consolation in a chain; "Finally." without gladness.
+    "Sedih waktu Bima menang 2019, sekarang gue pendukung beratnya.",
+    "Sedih Pak Raka kalah, PSN lolos parlemen sih, lumayan.",
+    "Finally. Bima got re-elected. I give up on this city.",
+]
+
+
+@pytest.mark.parametrize("text", REVIEW_TRAPS)
+def test_a_review_trap_is_left_to_the_model(text: str) -> None:
+    assert read(text) == {}
 
 
 def test_one_target_placed_both_ways_is_left_out() -> None:
