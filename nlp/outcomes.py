@@ -21,14 +21,27 @@ negation just before it ("gak lolos", "gagal terpilih", "won't be governor"). A 
 before the feeling turns it too ("gak sedih sama sekali X kalah").
 
 A wrong stance read with confidence is worse than the model's, so it reads only the author's own
-feeling about the target's own outcome, and abstains on: a question anywhere; a condition before
-the outcome ("kalau X kalah, aku sedih"); a feeling with a subject other than the author
-("pendukungnya sedih", "his fans are heartbroken"); a feeling about something else, or with words
-between it and the target that are not the few that link them ("sedih hujan terus, X menang");
-the outcome of someone beside the target ("lawannya X menang"); a sad feeling beside laughter
-(sarcasm: "sedih banget ya X kalah 🤣"), any feeling beside the faces of irony (🙃, 🙄); a
-contrast after the outcome ("..., tapi mungkin memang waktunya"); mixed feelings; a hope after the
-outcome (about what comes next); feigned feelings ("pura-pura sedih"); rumours; quotation marks.
+feeling about the target's own outcome, and abstains on:
+
+- whose feeling: someone else's ("pendukungnya sedih", "Jubir PSN: kecewa", "..., says his
+  campaign manager", quotations); a feeling with other words between it and the target than the
+  few that link them ("sedih hujan terus, X menang"); a later feeling that goes on about something
+  else ("X menang. Males banget besok Senin") or may be the target's own ("X kalah dan kecewa
+  berat", "X kalah, kesel, terus nuduh KPU curang");
+- whose outcome: someone beside the target ("lawannya X menang", "kota X"); the target acting on
+  something ("Raka fired the police chief", "X gagal nepatin janji", "X mundur dari rencana");
+  what befell the target's own sanction or case ("X dicabut status tersangkanya"); an outcome
+  undone ("kekalahan X dibatalkan MK"); words in another sense ("passed away", "lost his mother",
+  "X's fall tour"); games and contests that share a name ("PSN kalah 0-3");
+- what the feeling is about: the margin or manner ("kalah tipis doang", "conceded with grace");
+  pride or gladness for the target at a bad outcome ("bangga X kalah dengan terhormat", "ikut
+  seneng X pensiun"); anger or dismay at an arrest beside the wrongdoing ("miris X ditangkap
+  karena korupsi");
+- whether it is asserted: a question anywhere; a condition ("kalau X kalah, aku sedih"); a
+  contrast after the outcome ("..., tapi mungkin memang waktunya"); mixed feelings, or a negated
+  feeling beside one that disagrees ("tidak senang, tidak sedih"); a hope after the outcome (about
+  what comes next); laughter beside anything but gloating, celebration beside sadness, the faces
+  of irony (🙃, 🙄) and retractions ("ga deng", "/s", "NOT."); feigned feelings; rumours.
 """
 
 from __future__ import annotations
