@@ -70,7 +70,7 @@ _GLAD = (
     r"glad|happy|happier|delighted|thrilled|relieved|pleased|proud|overjoyed|ecstatic|excited|"
     r"elated|grateful|thankful|thank\s+god|thank\s+goodness|thankfully|hooray|hurray|woohoo|"
     r"good\s+riddance|love\s+that|great\s+that|great\s+to\s+see|good\s+to\s+see|over\s+the\s+moon|"
-    r"well\s+deserved"
+    r"well\s+deserved|best\s+day|ngakak|ketawa|terharu|nangis\s+haru|tears\s+of\s+joy"
 )
 # A hope for an outcome to come is gladness at it ("semoga X menang" favours X), a dread of it
 # sadness ("jangan sampai X menang"); read only before the outcome: after it, a hope is about what
@@ -85,7 +85,8 @@ _SAD = (
     r"ambyar|berduka|miris|prihatin|sayang\s+(?:sekali|banget|bgt)|sayangnya|cemas|khawatir|"
     r"kuatir|takut|lemes|lemas|terpukul|innalillahi|capek\s+hati|"
     r"hati\s+(?:ini\s+|gue\s+|aku\s+)?(?:hancur|remuk)|ikut\s+berduka|kesal|kesel|sebel|sebal|males|"
-    r"malas|muak|eneg|marah|geram|murka|nangis|menangis|pilu|galau|"
+    r"malas|muak|eneg|marah|geram|murka|nangis|menangis|pilu|galau|bete|ancur|hancur|ngeri|"
+    r"hari\s+berkabung|sick\s+to\s+my\s+stomach|"
     r"(?:gak|ga|nggak|tidak|tak)\s+(?:rela|terima|ikhlas)|"
     r"sad|saddened|sadly|disappointed|disappointing|gutted|heartbroken|heartbreaking|devastated|"
     r"devastating|depressing|dismayed|it\s+hurts|sorry\s+to\s+(?:see|hear)|upset|angry|furious|"
@@ -94,7 +95,9 @@ _SAD = (
 )
 # Pride in the target, or gladness for it, favours it whatever befell it ("bangga Pak X kalah
 # dengan terhormat"): with a bad outcome the rule does not read it.
-_FOR_THEM = re.compile(r"bangga|proud|happy\s+for|(?:ikut|turut)\s+(?:senang|seneng|bahagia)")
+_FOR_THEM = re.compile(
+    r"bangga|proud|terharu|nangis\s+haru|tears\s+of\s+joy|happy\s+for|(?:ikut|turut)\s+(?:senang|seneng|bahagia)"
+)
 # The feelings that may be sympathy with the target when it is arrested or charged; anger or
 # dismay there may be at what it did ("miris X ditangkap karena korupsi").
 _SYMPATHY = re.compile(
@@ -118,7 +121,7 @@ _AUTHOR_MARK = re.compile(
 _FIRST_PERSON = re.compile(r"\b(?:aku|aq|gue|gua|gw|saya|kami|kita|i|i'm|im|we|we're)\b")
 # Words of degree, of the author and of mood that may sit beside a feeling.
 _DEGREE = (
-    r"banget|bgt|bngt|bener|sekali|sama\s+sekali|amat|berat|sih|deh|dong|loh|lho|nih|ya|lah|"
+    r"banget|bgt|bngt|bener|sekali|sama\s+sekali|amat|berat|parah|sih|deh|dong|loh|lho|nih|ya|lah|"
     r"rasanya|hati|aku|aq|gue|gua|gw|saya|kami|kita|so|very|really|truly|honestly|af|indeed"
 )
 # Besides degrees, what may close a clause whose feeling comes after the outcome: seeing it,
@@ -165,20 +168,26 @@ _ROLE = (
     r"chair\w*|leader|in\s+office"
 )
 # Places a race leads to: "gagal ke Senayan", "masuk DPR".
-_SEAT = r"senayan|dpr|dprd|parlemen|parliament|kabinet|istana|putaran\s+kedua"
+_SEAT = (
+    r"senayan|dpr|dprd|parlemen|parliament|kabinet|istana|putaran\s+(?:kedua|dua|2)|runoff|run-off|"
+    r"paripurna|ambang\s+batas|pt"
+)
 # Good for the target: it wins, is chosen, passes, takes office.
 _GOOD_ID = (
     rf"menang|menangin|memenangkan|memenangi|terpilih|kepilih|lolos(?!\s+dari)|dilantik|disahkan|"
-    rf"diloloskan|unggul|berlaku|sah|ketok\s+palu|(?:jadi|menjadi)\s+pemenang|masuk\s+(?:{_SEAT})|"
+    rf"diloloskan|unggul|berlaku|sah|lolos\s+(?:{_SEAT})|dipertahankan|tetap\s+di\s+(?:{_SEAT})|"
+    rf"dinyatakan\s+(?:tdk|tidak|ga|gak|nggak)\s+bersalah|presiden\s+terpilih|tembus\s+\d+\s+besar|"
+    rf"ketok\s+palu|(?:jadi|menjadi)\s+pemenang|masuk\s+(?:{_SEAT})|"
     rf"(?:ditunjuk|diangkat)\s+(?:jadi|menjadi|sebagai)\s+(?:{_ROLE})|dibebaskan|divonis\s+bebas|"
-    rf"bebas|melaju|(?:jadi|menjadi)\s+(?:{_ROLE})|(?:dapat|dapet|meraih)\s+(?:kursi|jabatan|tiket)|"
+    rf"bebas|melaju|(?:jadi|jd|menjadi)\s+(?:{_ROLE})|(?:dapat|dapet|dpt|meraih)\s+(?:kursi|jabatan|tiket)|"
     rf"dilanjutkan|berlanjut|diteruskan|diperpanjang|diangkat|nyalon|mencalonkan\s+diri|"
     rf"maju(?:\s+(?:ke\s+)?putaran\s+\w+)?"
 )
 _GOOD_EN = (
     rf"won|wins|win|winning|elected|re-?elected|passed|passes|pass|sworn\s+in|acquitted|cleared|"
     rf"approved|in\s+force|made\s+it|makes?\s+it|advances|advanced|extended|renewed|re-?appointed|"
-    rf"appointed|reinstated|released|signed\s+into\s+law|go(?:es|ing)?\s+ahead|"
+    rf"appointed|reinstated|released|signed\s+into\s+law|go(?:es|ing)?\s+ahead|made\s+the\s+runoff|"
+    rf"making\s+the\s+runoff|leading\s+the\s+count|"
     rf"(?:got|gets|get|won|wins|win|secured|keeps|kept|retains|retained)\s+(?:his|her|their|the)\s+"
     rf"(?:\w+\s+)?(?:seat|nomination|ministry|portfolio|job|post|majority)|"
     rf"(?:gets|got|get|won|wins|win)\s+(?:\w+\s+)?seats|"
@@ -188,10 +197,12 @@ _GOOD_EN = (
 _BAD_ID = (
     r"kalah|keok|tumbang|tersingkir|tersingkirkan|disingkirkan|terdepak|didepak|dicopot|dipecat|"
     r"diberhentikan|dilengserkan|lengser|mundur|didiskualifikasi|gugur|ditangkap|ditahan|dipenjara|"
-    r"dibui|divonis(?!\s+bebas)|dihukum|(?:jadi|ditetapkan\s+(?:jadi|sebagai))\s+tersangka|ditolak|"
+    r"dibui|divonis(?!\s+bebas)|dihukum|(?:jadi|jd)\s+tersangka|ditolak|"
     r"dibatalkan|digagalkan|dicabut|kandas|gagal|batal|dihentikan|ditunda|ditangguhkan|dipotong|"
     r"dipangkas|dihapus|dihapuskan|ditarik|mandek|anjlok|nyungsep|jeblok|pensiun|"
-    r"kehilangan\s+(?:\S+\s+){0,2}kursi\w*|digugurkan|dicoret|dibubarkan|mengundurkan\s+diri"
+    r"kehilangan\s+(?:\S+\s+){0,2}kursi\w*|digugurkan|dicoret|dibubarkan|mengundurkan\s+diri|"
+    r"kena\s+reshuffle|direshuffle|dibuang|tereliminasi|ambles|ambruk|dianulir|dibatalin|"
+    r"(?:dipanggil|diperiksa)\s+kpk|ditetapkan\s+(?:jadi\s+|sebagai\s+)?tersangka"
 )
 _BAD_EN = (
     r"lost|loses|lose|losing|defeated|beaten|eliminated|knocked\s+out|ousted|removed|sacked|fired|"
@@ -203,7 +214,7 @@ _BAD_EN = (
     r"vetoed|voted\s+out|kicked\s+out|booted|conceded|concedes|finish(?:ed|es)?\s+last|pushed\s+out|"
     r"crashed\s+out|wiped\s+out|fell\s+short|falls\s+short|thrown\s+out|voted\s+down|withdrawn|"
     r"miss(?:ed|es)?\s+the\s+threshold|retired|retires|cancel+ed|halted|suspended|postponed|"
-    r"delayed|shelved|axed"
+    r"delayed|shelved|axed|collapsed|reshuffled\s+out|out\s+of\s+the\s+cabinet|eliminated"
 )
 # The outcome as a noun before the target ("kekalahan X") or after its possessive ("X's defeat").
 _GOOD_NOUN_ID = r"kemenangan|terpilihnya|lolosnya|dilantiknya|pelantikan|disahkannya|pengesahan"
@@ -215,7 +226,7 @@ _GOOD_NOUN_EN = r"win|victory|election|re-?election|comeback|acquittal|passage|s
 _BAD_NOUN_EN = r"defeat|ouster|resignation|arrest|disqualification|elimination|downfall|rejection|repeal"
 # Arrests and charges: read only with sympathy, and not beside the wrongdoing.
 _CRIME = re.compile(
-    r"ditangkap|ditahan|dipenjara|dibui|divonis|dihukum|tersangka|penangkapan|arrest\w*|jailed|"
+    r"ditangkap|ditahan|dipenjara|dibui|divonis|dihukum|tersangka|penangkapan|kpk|arrest\w*|jailed|"
     r"convicted|indicted"
 )
 _RETIREMENT = re.compile(r"pensiun|retire\w*")
@@ -256,7 +267,7 @@ _FAILED_AFTER = re.compile(
 )
 # After "mundur": the race or office it leaves, or why; not a plan ("mundur dari rencana").
 _WITHDREW_AFTER = re.compile(
-    rf"(?:\s*$|\s*[^\w\s{OPEN}]|\s+(?:karena|krn|sebagai|hari|tadi|juga|akhirnya|dari\s+(?:pencalonan|pilkada|"
+    rf"(?:\s*$|\s*[^\w\s{OPEN}]|\s+(?:karena|krn|sebagai|hari|tadi|juga|akhirnya|(?:dari|dr)\s+(?:pencalonan|pilkada|"
     r"pilpres|pileg|pemilu|kontestasi|bursa|jabatan\w*|kursi|partai|kabinet|dpr\w*|posisi\w*|"
     r"politik)))\b"
 )
@@ -299,7 +310,7 @@ _CONTRAST = re.compile(
 )
 # The words an outcome may take after it before the clause with the feeling ("X kalah tipis,
 # sedih banget").
-_OUTCOME_TAIL = 5
+_OUTCOME_TAIL = 7
 # A clause of its own before the outcome that says it was awaited ("Finally! X passed").
 _AT_LAST = re.compile(r"\W*(?:finally|akhirnya|at\s+last|yes+|yeay|yay|hore+)\s*!+\W*")
 # Laughter: beside a sad feeling, or gladness at a good outcome, sarcasm ("sedih banget ya X kalah
