@@ -250,7 +250,9 @@ _EN_AFTER = re.compile(
     rf"(?:\s*$|\s*[^\w\s{OPEN}]|\s+(?:by|to|in|on|at|from|after|again|today|tonight|yesterday|finally|already|"
     r"too|lol|and|with|as|for|over|last|below|above|behind|ahead|before|past|through|into|"
     r"despite|amid|following|because|since|tomorrow|next|narrowly|badly|big|easily|decisively|"
-    r"officially|parliament|parlemen|congress|committee|dpr)\b|\s+\d|"
+    r"officially|parliament|parlemen|congress|committee|dpr)\b|"
+    # A count of the race, not of something else ("lost 10 kg").
+    r"\s+\d[\d.,]*\s*(?:%|percent|persen|votes?|seats?|points?|suara|kursi)|"
     # An adverb closing the clause: "delayed indefinitely.", "knocked out so early,".
     r"\s+(?:so\s+|very\s+|too\s+)?\w+ly(?=\s*(?:$|[^\w\s]))|"
     r"\s+this\s+(?:time|week|year|morning|evening)\b|"
@@ -263,7 +265,7 @@ _EN_AFTER = re.compile(
 # After a bare "gagal"/"batal" ("RUU gagal lagi", "gagal ke Senayan"): anything else is what failed
 # ("gagal nepatin janji", "batal naikin tarif").
 _FAILED_AFTER = re.compile(
-    rf"(?:\s*$|\s*[^\w\s{OPEN}]|\s+(?:lagi|lg|juga|total|maning|ke\s+(?:{_SEAT}))\b|\s+di[a-z]{{3,}})"
+    rf"(?:\s*$|\s*[^\w\s{OPEN}]|\s+(?:lagi|lg|juga|total|maning)\s*(?:$|[^\w\s{OPEN}])|\s+ke\s+(?:{_SEAT})\b|\s+di[a-z]{{3,}})"
 )
 # After "mundur": the race or office it leaves, or why; not a plan ("mundur dari rencana").
 _WITHDREW_AFTER = re.compile(
@@ -287,7 +289,8 @@ _ITS = re.compile(
 _NOUN_UNDONE = re.compile(
     r"^\s*(?:(?:was|were|is|being|got|gets|has\s+been|had\s+been)\s+)?(?:dibatalkan|dianulir|digugat|"
     r"dicabut|batal|overturned|annulled|quashed|reversed|cancel+ed|rescinded|revoked|lifted|"
-    r"dropped)\b|^\s*of\b"
+    r"dropped)\b|^\s*of\b|^\s*(?:\w+\s+)?di[a-z]{4,}\b|"
+    r"^\s*(?:is|was|keeps)?\s*(?:being|getting)?\s*(?:questioned|disputed|challenged|smeared|attacked|doubted)\b"
 )
 # Right after the outcome, what makes the feeling about its margin or manner ("kecewa X kalah
 # tipis doang", "bangga X kalah dengan terhormat", "proud X stepped down rather than cling on").
@@ -301,7 +304,9 @@ _MARGIN_OR_MANNER = re.compile(
 _AND = re.compile(rf"\s*[,;]?\s*(?:(?:dan|and|&|serta)\s*)?{TITLE}")
 # In a sentence with two joined outcomes, what makes the second a consolation or indifferent
 # ("sedih X kalah, Y lolos sih, lumayan").
-_CONSOLATION = re.compile(r"\b(?:at\s+least|setidaknya|minimal|lumayan|gapapa|gpp|gak\s+apa|sih)\b")
+_CONSOLATION = re.compile(
+    r"\b(?:at\s+least|setidaknya|minimal|lumayan|gapapa|gpp|gak\s+apa|sih|untungnya|masih\s+ada\s+harapan)\b"
+)
 # After the outcome, what may turn or weigh the feeling ("sedih X kalah, tapi mungkin memang
 # waktunya ganti"): the rule leaves such posts to the model.
 _CONTRAST = re.compile(
@@ -316,7 +321,7 @@ _AT_LAST = re.compile(r"\W*(?:finally|akhirnya|at\s+last|yes+|yeay|yay|hore+)\s*
 # Laughter: beside a sad feeling, or gladness at a good outcome, sarcasm ("sedih banget ya X kalah
 # 🤣", "senang sekali ya X menang, negara auto maju 🤣"); beside gladness at a bad one, gloating.
 _LAUGHTER = re.compile(
-    r"wk(?:wk)+|kwk|haha|hehe|awok|xixi|ngakak|\blol\b|\blmf?ao+\b|\brofl\b|"
+    r"wk(?:wk)+|kwk|haha|hehe|hihi|wa?ka(?:ka)+|awok|xixi|ngakak|\blol(?:ol)*z?\b|\blmf?ao+\b|\brofl\b|"
     r"[\U0001f923\U0001f602\U0001f606\U0001f639]"
 )
 # Celebration beside a sad feeling is sarcasm too ("turut berduka atas kekalahan X 🥳").
@@ -327,11 +332,14 @@ _IRONY = re.compile(
     r"[\U0001f643\U0001f644\U0001f60f\U0001f92d\U0001f612\U0001f921]|"
     r"\blove\s+that\s+for\s+(?:us|me)\b|\b(?:ga|gak|nggak|enggak|engga)\s+deng\b|\benggak\s+lah\b|"
     r"\bjk\b|/s\b|\bnot\s*[.!]+(?:\s|$)|\bnot\s+really\b|said\s+no\s+one|\bjust\s+kidding\b|"
-    r"\b(?:be)?canda\b"
+    r"\b(?:be)?r?canda\b|\byakali\b|\b(?:boong|bohong|bo'ong)\b|\b(?:ya\s+)?(?:ga|gak|nggak|ngga|enggak)\s+lah\b|"
+    r"sarkas\w*|\bsarcasm\b|\bpsych\b|\bsike\b|\banyway\b|(?:^|[.!]\s+)sad\s*!|"
+    r"[\U0001f5ff\U0001f480\U0001f61c\U0001f61d\U0001f61b\U0001f92a]"
 )
 _CONDITION = re.compile(
     r"\b(?:kalau|kalo|klo|kl|jika|jikalau|seandainya|andai(?:kan)?|misal(?:nya)?|kalaupun|bila|"
-    r"apabila|if|unless|when|whether|in\s+case|should)\b"
+    r"apabila|if|unless|when|whether|in\s+case|should|harusnya|seharusnya|mestinya|semestinya|"
+    r"sepatutnya|sehrsnya|hrsnya)\b"
 )
 # Anywhere in the post: feigned feelings, rumours, quotations, someone else's words, and games and
 # contests that share a target's name (a club called PSN, a child called Raka).
@@ -340,14 +348,69 @@ _ABSTAIN = re.compile(
     r"konon|rumor|rumour|isu|hoa(?:x|ks)|reportedly|allegedly|supposedly|pretend\w*|fake|feigned|"
     r"kata\s+\w+|tulis|ujar|ucap|tutur|says|said|tweeted|wrote|writes|posted|"
     r"liga|league|imbang|porprov|lomba|juara\s+umum|fc|pertandingan|match|skor|score|gol|goal|"
-    r"turnamen|tournament)\b|\b\d+\s*[-\u2013]\s*\d+\b|\u26bd|[\"\u201c\u201d\u2018\u2019]"
+    r"turnamen|tournament|snbp|snbt|cpns|osis|o2sn|olimpiade|pelatnas|semifinal|"
+    r"tells|told|according\s+to|rest\s+in\s+peace|rip|r\.i\.p|berpulang|meninggal|wafat|passed\s+away|"
+    r"died)\b|,\s*(?:ungkap|jelas|tegas|imbuh|sebut|terang)\s+\w|"
+    r"(?:^|\s)'[^']{3,}'(?=[\s,.!]|$)|\b\d+\s*[-\u2013]\s*\d+\b|\u26bd|[\"\u201c\u201d\u2018\u2019]"
 )
 # Someone or something beside the target whose outcome it is ("lawannya X menang", "kota X").
 _BESIDE = re.compile(
     r"\b(?:lawan\w*|saingan\w*|musuh\w*|rival\w*|pesaing\w*|penantang\w*|opponent\w*|"
     r"challenger\w*|pendukung\w*|fans?|timses|kubu|staf\w*|anak\w*|istri\w*|suami\w*|adik\w*|"
-    r"kakak\w*|kota|kabupaten|kab|city\s+of|town\s+of)\s*$"
+    r"kakak\w*|kota|kabupaten|kab|city\s+of|town\s+of|jubir|juru\s+bicara|wakil\w*|kader\w*|"
+    r"menantu\w*|keponakan\w*|ayah\w*|proyek)(?:\s+\w+)?\s*$"
 )
+
+
+# Right after the outcome, what the target did next, which the feeling may be about ("kecewa X
+# kalah malah nyalahin KPU", "disgusted X lost and refused to concede").
+_RUNS_ON = re.compile(
+    r"\s*(?:\w+\s+)?(?:malah|terus|trus|lalu|kemudian|(?:gak|ga|nggak|tidak|tak)\s+mau)\b|"
+    r"\s+and\s+(?:then|refused|refuses|blamed|blames|immediately)\b"
+)
+# A civic hope for whoever won ("X kalah, ya sudah. Semoga Y dilantik lancar dan amanah").
+_CIVIC = re.compile(r"\b(?:lancar|damai|amanah|peaceful\w*|smooth\w*)\b")
+# A narrow result: a feeling may be about the margin, so only the reading it cannot be about stays
+# ("Pak X kalah tipis, sedih banget" favours X; "syukurlah X kalah tipis, masih ada peluang" not).
+_NARROW = re.compile(r"\b(?:tipis|by\s+just|small\s+margin|narrow\w*)\b")
+# Leaving for a reason, or conceding in peace: gladness at it may be for the target.
+_EXIT_FOR_A_REASON = re.compile(
+    r"\b(?:mundur|resign\w*|stepped\s+down|steps\s+down|withdr[ae]w\w*|mengundurkan\s+diri)\b.*"
+    r"\b(?:in\s+protest|to\s+run|fokus|demi|dari\s+(?:kabinet|koalisi)|from\s+the\s+(?:coalition|cabinet))\b|"
+    r"\bconced\w*\b.*\b(?:peaceful\w*|quickly|no\s+drama|damai)\b"
+)
+# After a negated outcome, the claim that it was taken by cheating ("X gak menang, dia beli suara").
+_CHEATED = re.compile(
+    rf"\s*,\s*(?:dia|he|she|they|beliau|{OPEN}\d+{CLOSE})\s+"
+    r"(?:beli|membeli|curi|mencuri|nyolong|bought|stole|rigged|curang)\b"
+)
+# Gladness at a win followed by what it will cost, or at a setback that recurs: sarcasm
+# ("senang sekali X menang, siap-siap harga naik semua", "mantap, RUU ditunda lagi").
+_GLAD_BUT_COSTLY = re.compile(
+    r"\b(?:siap-siap|get\s+ready|can't\s+wait\s+to|enjoy\s+the\s+next|kasi?an\s+rakyat|"
+    r"(?:makin|semakin)\s+(?:sengsara|susah|hancur|parah|rusak|kreatif|lancar)|who\s+will\s+protect|"
+    r"the\s+best\s+this\s+\w+\s+could\s+do|rekor)\b"
+)
+_AGAIN = re.compile(r"^\s*(?:\w+\s+)?(?:lagi|lg|again|terus)\b")
+# Gladness at a loss for the target's own sake ("lega X kalah, sekarang beliau bisa istirahat",
+# "relieved X lost, he deserves a break").
+_FOR_THEIR_SAKE = re.compile(
+    r"\b(?:istirahat|rest|a\s+break|terlalu\s+baik|too\s+good|deserves?|layak|pantas\s+dapat)\b"
+)
+# Now feeling otherwise ("seneng X menang 2019. Sekarang nyesel").
+_NOW = re.compile(r"\b(?:sekarang|skrg|kini|now|nowadays)\b")
+# Words of indifference: beside a negated feeling, no feeling ("gak sedih X kalah, biasa aja").
+_INDIFFERENT = re.compile(
+    r"\b(?:biasa\s+(?:aja|saja)|yang\s+penting|ketebak|diduga|expected|golput|whatever|santai)\b"
+)
+# A feeling after the outcome in a sentence addressed to others is theirs ("X kalah. Puas
+# kalian!", "Raka resigned. Happy now, haters."); but for gloats and "proud of you".
+_ADDRESSED = re.compile(r"(?<!of )(?<!for )\b(?:kalian|lo|lu|elo|you|y'all|u|haters|buzzer\w*|now)\b")
+_GLOAT = re.compile(r"syukurin|sukurin|rasain|rasakan|mampus|modyar")
+# Tears, and "sayang banget" (love or pity): read only at a bad outcome.
+_CRYING = re.compile(r"nangis|menangis|sayang\s+(?:sekali|banget|bgt)")
+# A clickbait hook ("SEDIH! Pak X kalah ...").
+_HOOK = re.compile(r"\W*[A-Z]{4,}\s*!")
 
 
 @dataclass(frozen=True)
@@ -357,6 +420,7 @@ class _Event:
     start: int
     end: int
     crime: bool
+    negated: bool
     retirement: bool  # may be glad for the target ("senang X akhirnya pensiun, bisa istirahat")
 
 
@@ -366,6 +430,8 @@ class _Feeling:
     # Pride or gladness for the target, which a bad outcome does not turn.
     for_them: bool
     sympathy: bool
+    crying: bool = False
+    hope: bool = False
 
 
 @dataclass(frozen=True)
@@ -373,6 +439,10 @@ class _Context:
     """What the whole post says about how to read its feelings."""
 
     laughing: bool
+    indifferent: bool
+    costly: bool  # gladness followed by what it will cost: sarcasm
+    for_their_sake: bool
+    now: bool
     celebrating: bool
     wrongdoing: bool  # a word for what an arrested target did
     # Each feeling word in the post: whether it is glad, and whether a negation comes just before it.
@@ -412,6 +482,7 @@ def _events(clause: str) -> list[_Event]:
                 good,
                 match.start(),
                 match.end(),
+                negated=bool(groups["not"]),
                 crime=_CRIME.search(match.group()) is not None,
                 retirement=_RETIREMENT.search(match.group()) is not None,
             )
@@ -481,6 +552,9 @@ def _feeling_after(rest: str, context: _Context) -> _Feeling | None:
         and not _AUTHOR_MARK.search(after[: feeling.start()])
     ):
         return None
+    sentence = re.split(r"[.!?;\n]", after[feeling.end() :], maxsplit=1)[0]
+    if not _GLOAT.fullmatch(feeling.group()) and _ADDRESSED.search(sentence):
+        return None
     return _authors(after, feeling, context)
 
 
@@ -509,6 +583,8 @@ def _authors(clause: str, feeling: re.Match[str], context: _Context) -> _Feeling
         other_negated != (other_glad == glad) for other_glad, other_negated in context.feelings
     ):
         return None
+    if negated and context.indifferent:
+        return None
     words = feeling.group()
     # "Ikut senang X pensiun", "happy for X": gladness for the target.
     for_them = (
@@ -520,6 +596,8 @@ def _authors(clause: str, feeling: re.Match[str], context: _Context) -> _Feeling
         glad=glad != negated,
         for_them=not negated and for_them,
         sympathy=not negated and _SYMPATHY.fullmatch(words) is not None,
+        crying=_CRYING.fullmatch(words) is not None,
+        hope=bool(feeling.group("hope") or feeling.group("dread")),
     )
 
 
@@ -551,7 +629,29 @@ def _placed(prev: str, clause: str, after: str, context: _Context) -> Iterable[t
             feeling = _feeling_after(rest, context)
         if feeling is None:
             continue
+        tail = re.split(r"[.!?;\n]", clause[last.end :], maxsplit=1)[0]
+        if _RUNS_ON.match(tail) or (feeling.hope and _CIVIC.search(clause + after)):
+            continue
+        narrow = _NARROW.search(tail) is not None
+        exit_for_a_reason = _EXIT_FOR_A_REASON.search(clause) is not None
+        rhetorical = _CHEATED.match(tail) is not None
         for event in chain:
+            if feeling.crying and event.good:
+                continue  # tears at a win are of joy
+            if narrow and feeling.glad != event.good:
+                continue  # glad it was only narrow, or sad it was not wider
+            if exit_for_a_reason and not event.good and feeling.glad:
+                continue
+            if rhetorical and event.negated:
+                continue  # "X gak menang, dia beli suara": it did, by cheating
+            if feeling.glad and (context.costly or (not event.good and _AGAIN.match(tail))):
+                continue
+            if feeling.glad and not event.good and context.for_their_sake:
+                continue
+            if context.now and any(
+                glad != feeling.glad and not negated for glad, negated in context.feelings
+            ):
+                continue
             if context.laughing and not (feeling.glad and not event.good):
                 continue  # laughter: sarcasm, but for gloating
             if context.celebrating and not feeling.glad:
@@ -563,17 +663,31 @@ def _placed(prev: str, clause: str, after: str, context: _Context) -> Iterable[t
             yield event.target, Stance.favor if feeling.glad == event.good else Stance.against
 
 
+def _headline(text: str, mentions: Sequence[Mention]) -> bool:
+    """Five words or more, seven in ten capitalised, the targets' names aside: news, whose feeling
+    is the outlet's or its source's ("Innalillahi, PSN Gagal Lolos Parlemen Setelah 20 Tahun")."""
+    bare = "".join(" " if any(m.start <= i < m.end for m in mentions) else c for i, c in enumerate(text))
+    words = re.findall(r"[^\W\d_][\w'-]*", bare)
+    return len(words) >= 5 and sum(w[0].isupper() for w in words) >= 0.7 * len(words)
+
+
 def reacted(text: str, mentions: Sequence[Mention]) -> dict[str, Stance]:
     """The stance of each target whose outcome the author plainly feels glad or sad about in
     `text`; targets it does not place (or places both ways) are left out."""
     folded = text.casefold()
     if not mentions or "?" in text or _ABSTAIN.search(folded) or _IRONY.search(folded):
         return {}
+    if _headline(text, mentions) or _HOOK.match(text):
+        return {}
     marked, targets = placeholdered(text, mentions)
     context = _Context(
         laughing=_LAUGHTER.search(marked) is not None,
         celebrating=_CELEBRATION.search(marked) is not None,
         wrongdoing=_WRONGDOING.search(marked) is not None,
+        indifferent=_INDIFFERENT.search(marked) is not None,
+        costly=_GLAD_BUT_COSTLY.search(marked) is not None,
+        for_their_sake=_FOR_THEIR_SAKE.search(marked) is not None,
+        now=_NOW.search(marked) is not None,
         feelings=tuple(
             (f.group("glad") is not None, bool(_NEGATED.search(marked[: f.start()])))
             for f in _FEELING.finditer(marked)

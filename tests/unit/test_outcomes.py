@@ -215,6 +215,33 @@ REVIEW_TRAPS = [
     "Sedih waktu Bima menang 2019, sekarang gue pendukung beratnya.",
     "Sedih Pak Raka kalah, PSN lolos parlemen sih, lumayan.",
     "Finally. Bima got re-elected. I give up on this city.",
+    # A second review's: headlines and hooks, tears at a win, feelings addressed to others.
+    "Innalillahi, PSN Gagal Lolos Parlemen Setelah 20 Tahun",
+    "SEDIH! Pak Raka Kalah di TPS Sendiri",
+    "Sedih Pak Raka kalah, ungkap seorang relawan.",
+    "Nangis liat Pak Raka dilantik jadi gubernur.",
+    "Bima kalah. Puas kalian!",
+    "Raka resigned. Happy now, haters.",
+    # Irony without a face; sarcasm read from what the win will cost; a setback again.
+    "Sedih banget Raka kalah, yakali.",
+    "Senang sekali Bima menang, siap-siap harga naik semua.",
+    "So glad Bima won. Enjoy the next five years of potholes.",
+    "Mantap, RUU Transportasi Publik ditunda lagi.",
+    # What the target did next; a plan failed again; leaving for a reason; a civic hope.
+    "Kecewa Bima kalah malah nyalahin KPU.",
+    "Muak Bima gagal lagi nepatin janji.",
+    "Glad Raka resigned in protest over the bill.",
+    "Raka kalah, ya sudah. Semoga Bima dilantik lancar dan amanah.",
+    # A narrow margin; indifference; a rival named by two words; a counterfactual.
+    "Syukurlah Raka kalah tipis, masih ada peluang putaran kedua.",
+    "Gak sedih Raka kalah, biasa aja.",
+    "Lawan politik Raka tumbang, alhamdulillah.",
+    "Harusnya Raka menang, kesel banget!",
+    # For the target's own sake; a death; "lost 10 kg"; a feeling since reversed.
+    "Lega Raka kalah, sekarang beliau bisa istirahat sama keluarga.",
+    "Devastated. Pak Raka passed this morning, rest in peace.",
+    "So happy Raka lost 10 kg this year.",
+    "Seneng banget Bima menang 2019. Sekarang nyesel setengah mati.",
 ]
 
 
