@@ -30,7 +30,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from nlp.marked import CLAUSE, CLOSE, OPEN, TITLE, placeholdered
+from nlp.marked import CLAUSE, CLOSE, OPEN, TITLE, placeholdered, unanimous
 from nlp.targets import Mention
 from pantau.domain import Stance
 
@@ -253,8 +253,4 @@ def compared(text: str, mentions: Sequence[Mention]) -> dict[str, Stance]:
     if not mentions or "?" in text or _DISMISSED.search(text.casefold()):
         return {}
     marked, targets = placeholdered(text, mentions)
-    found: dict[str, set[Stance]] = {}
-    for clause in CLAUSE.findall(marked):
-        for target, stance in _placed(clause, targets):
-            found.setdefault(target, set()).add(stance)
-    return {target: stances.pop() for target, stances in found.items() if len(stances) == 1}
+    return unanimous(placed for clause in CLAUSE.findall(marked) for placed in _placed(clause, targets))

@@ -5,9 +5,10 @@ aliases."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from nlp.targets import Mention
+from pantau.domain import Stance
 
 OPEN, CLOSE = "\x01", "\x02"
 # A sentence or a clause ended by ";" or a line break, with its closing marks.
@@ -37,3 +38,12 @@ def placeholdered(text: str, mentions: Sequence[Mention]) -> tuple[str, list[str
         at = mention.end
     out.append(text[at:].casefold())
     return re.sub(r"[ \t]+", " ", "".join(out)), targets
+
+
+def unanimous(placements: Iterable[tuple[str, Stance]]) -> dict[str, Stance]:
+    """The stance of each target the rule placed one way only; a target placed both ways (in two
+    clauses, or by two readings) is left to the model."""
+    found: dict[str, set[Stance]] = {}
+    for target, stance in placements:
+        found.setdefault(target, set()).add(stance)
+    return {target: stances.pop() for target, stances in found.items() if len(stances) == 1}

@@ -50,7 +50,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from nlp.marked import CLAUSE, CLOSE, OPEN, TITLE, placeholdered
+from nlp.marked import CLAUSE, CLOSE, OPEN, TITLE, placeholdered, unanimous
 from nlp.targets import Mention
 from pantau.domain import Stance
 
@@ -104,10 +104,12 @@ _SYMPATHY = re.compile(
     r"sedih|nyesek|patah\s+hati|hancur\s+hati|nangis|menangis|sad|saddened|heartbroken|devastated|"
     r"gutted|crushed"
 )
+# The author, in the first person.
+_ME = r"aku|aq|gue|gua|gw|saya|kami|kita|i|i'm|im|we|we're"
 # What may come before the author's feeling in its clause: the author, an interjection, a degree,
 # a negation ("Aku ikut senang", "Duh, sedih", "I'm so glad", "Jujur gak sedih").
 _LEAD = (
-    rf"(?:\b(?:aku|aq|gue|gua|gw|saya|sy|kami|kita|i|i'm|im|i\s+am|we|we're|we\s+are|am|so|very|"
+    rf"(?:\b(?:{_ME}|sy|i\s+am|we\s+are|am|so|very|"
     rf"really|truly|honestly|literally|lowkey|just|feeling|feel|jujur|duh|aduh|yah|wah|ah|oh|"
     rf"ya\s+allah|sungguh|sangat|amat|ikut|turut|jadi|asli|beneran|bener|rasanya|{_NOT})\b|"
     rf"[^\w\s{OPEN}{CLOSE}:])"
@@ -115,10 +117,8 @@ _LEAD = (
 # A negation in the two words before a feeling.
 _NEGATED = re.compile(rf"\b(?:{_NOT})\s+(?:\S+\s+)?$")
 # What makes a feeling after a comma the author's ("X ditolak, honestly relieved, drafnya kacau").
-_AUTHOR_MARK = re.compile(
-    r"\b(?:aku|aq|gue|gua|gw|saya|kami|kita|i|i'm|im|we|we're|honestly|jujur|sumpah|asli|literally)\b"
-)
-_FIRST_PERSON = re.compile(r"\b(?:aku|aq|gue|gua|gw|saya|kami|kita|i|i'm|im|we|we're)\b")
+_AUTHOR_MARK = re.compile(rf"\b(?:{_ME}|honestly|jujur|sumpah|asli|literally)\b")
+_FIRST_PERSON = re.compile(rf"\b(?:{_ME})\b")
 # Words of degree, of the author and of mood that may sit beside a feeling.
 _DEGREE = (
     r"banget|bgt|bngt|bener|sekali|sama\s+sekali|amat|berat|parah|sih|deh|dong|loh|lho|nih|ya|lah|"
@@ -694,10 +694,10 @@ def reacted(text: str, mentions: Sequence[Mention]) -> dict[str, Stance]:
         ),
     )
     clauses = CLAUSE.findall(marked)
-    found: dict[str, set[Stance]] = {}
-    for i, clause in enumerate(clauses):
-        prev = clauses[i - 1] if i else ""
-        after = clauses[i + 1] if i + 1 < len(clauses) else ""
-        for side, stance in _placed(prev, clause, after, context):
-            found.setdefault(targets[side], set()).add(stance)
-    return {target: stances.pop() for target, stances in found.items() if len(stances) == 1}
+    return unanimous(
+        (targets[side], stance)
+        for i, clause in enumerate(clauses)
+        for side, stance in _placed(
+            clauses[i - 1] if i else "", clause, clauses[i + 1] if i + 1 < len(clauses) else "", context
+        )
+    )
