@@ -23,7 +23,7 @@ import zipfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -41,6 +41,8 @@ from nlp.heads import LinearHead, fit_head
 from nlp.sentiment import SENTIMENT_LABELS, SentimentModel
 from nlp.stance import STANCE_LABELS, HeadStance, StanceModel
 from nlp.targets import TargetMatcher, mask_mentions
+from nlp.text import POLITICAL_TERMS, STOPWORDS
+from pantau.folding import fold
 from pantau.tables import TableError, read_table
 
 STANCE_EXAMPLES_ID = Path(__file__).parent / "data" / "stance_examples_id.csv"
@@ -161,15 +163,56 @@ def aliases_for(target: str, watchlist: Watchlist | None = None) -> tuple[str, .
     return KNOWN_ALIASES.get(target.lower(), (target,))
 
 
-def target_watchlist(names: Iterable[str], watchlist: Watchlist | None = None) -> Watchlist:
-    """A watchlist of the targets a data set names, for matching and masking their mentions. A
-    multi-word name is also found by its words of four letters or more ("Pak Raka", "#RakaPresiden")."""
+# Which words of a multi-word name also find the target on their own: "every" word of four
+# letters or more, as the shipped artefacts were trained; or only the "distinct" ones, that no other
+# name in the list shares and that are not common words nor words naming a kind of thing ("Partai",
+# "Rakyat", "program", "Baru"), which find other parties' and programmes' mentions as this one's.
+NameWords = Literal["every", "distinct"]
+# Words that say what kind of target a name is, or that many names of parties, bills and
+# programmes are built from: on their own they name no one target.
+GENERIC_NAME_WORDS = frozenset(
+    fold(word)
+    for word in (
+        *POLITICAL_TERMS,
+        "party", "koalisi", "coalition", "gerakan", "movement", "front", "program", "programme",
+        "kebijakan", "policy", "undang", "rancangan", "peraturan", "kartu", "bangsa", "nation",
+        "nasional", "national", "negara", "republik", "republic", "indonesia", "persatuan",
+        "daerah", "provinsi", "kota", "kabupaten", "publik", "public", "people", "dewan", "council",
+        "komisi", "commission", "badan", "kementerian", "ministry", "democratic", "demokratik",
+    )
+)  # fmt: skip
+
+
+def name_words(names: Sequence[str], which: NameWords) -> dict[str, tuple[str, ...]]:
+    """Per name of `names`, the words of four letters or more that also find it ("Pak Raka",
+    "#RakaPresiden"): every one, or only the distinct ones (`NameWords`); none unless the name has
+    two such words ("Pak Budi" is not found by "Budi" alone)."""
+    split = {name: [w for w in name.replace("-", " ").split() if len(w) >= 4] for name in names}
+    # Counted over each name's words once, so "Sari Sari" does not share a word with itself.
+    used = Counter(fold(w) for words in split.values() for w in set(words))
+    out: dict[str, tuple[str, ...]] = {}
+    for name, words in split.items():
+        if len(words) < 2:
+            out[name] = ()
+        elif which == "every":
+            out[name] = tuple(words)
+        else:
+            out[name] = tuple(
+                w for w in words if fold(w) not in STOPWORDS | GENERIC_NAME_WORDS and used[fold(w)] == 1
+            )
+    return out
+
+
+def target_watchlist(
+    names: Iterable[str], watchlist: Watchlist | None = None, *, words: NameWords = "distinct"
+) -> Watchlist:
+    """A watchlist of the targets a data set names, for matching and masking their mentions: each
+    by its known aliases, and a multi-word name also by its words (`name_words`)."""
+    ordered = sorted(set(names))
+    found_by = name_words(ordered, words)
     targets = []
-    for index, name in enumerate(sorted(set(names))):
-        aliases = list(aliases_for(name, watchlist))
-        words = [w for w in name.replace("-", " ").split() if len(w) >= 4]
-        if len(words) > 1:
-            aliases += words
+    for index, name in enumerate(ordered):
+        aliases = [*aliases_for(name, watchlist), *found_by[name]]
         targets.append(Target(id=f"t{index}", kind="issue", name=name, aliases=tuple(dict.fromkeys(aliases))))
     return Watchlist(targets=tuple(targets))
 
@@ -178,7 +221,8 @@ def masked_texts(
     rows: Sequence[dict[str, str]], watchlist: Watchlist | None = None
 ) -> tuple[list[str], list[bool]]:
     """Each row's text with its target's mentions masked, and whether it named the target at all."""
-    targets = target_watchlist((row["target"] for row in rows), watchlist)
+    # Every word, as the shipped frozen heads were trained.
+    targets = target_watchlist((row["target"] for row in rows), watchlist, words="every")
     matcher = TargetMatcher(targets)
     by_name = {t.name: t.id for t in targets.targets}
     texts, named = [], []
@@ -304,8 +348,8 @@ def train_stance(
     example_targets = sorted({r["target"] for r in extra})
     truth: list[str] = []
     predicted: list[str] = []
-    for fold in range(3):
-        held = example_targets[fold::3]
+    for third in range(3):
+        held = example_targets[third::3]
         model = HeadStance(fit(None, held), "held-out", embed)
         picked = [i for i in range(len(train), len(rows)) if rows[i]["target"] in held]
         truth += [rows[i]["label"] for i in picked]

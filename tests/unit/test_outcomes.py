@@ -141,10 +141,10 @@ def test_what_is_not_the_authors_own_feeling_about_the_targets_outcome_is_left_o
 
 
 def test_a_name_matched_by_its_words_is_one_mention() -> None:
-    """A watchlist built from a data set's names finds "Bulan Purnama" as two words of one target;
-    the rule reads them as one name."""
-    watchlist = target_watchlist(["Partai Bulan Purnama"])
-    text = "Gutted that Bulan Purnama got wiped out in my province."
+    """A watchlist built from a data set's names finds "Jangkar Samudra" as two words of one
+    target; the rule reads them as one name."""
+    watchlist = target_watchlist(["Partai Jangkar Samudra"])
+    text = "Gutted that Jangkar Samudra got wiped out in my province."
     mentions = TargetMatcher(watchlist).mentions(text)
     assert len(mentions) == 2
     assert reacted(text, mentions) == {watchlist.targets[0].id: FAVOR}

@@ -1,0 +1,87 @@
+"""Which words of a data set's multi-word target names find those targets on their own."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from nlp.targets import TargetMatcher
+from nlp.training import name_words, target_watchlist
+from nlp.tuning import Recipe, with_spans
+
+
+def found(names: list[str], text: str) -> set[str]:
+    watchlist = target_watchlist(names)
+    by_id = {t.id: t.name for t in watchlist.targets}
+    return {by_id[m.target] for m in TargetMatcher(watchlist).mentions(text)}
+
+
+def test_a_person_is_found_by_first_or_last_name() -> None:
+    assert found(["Raka Wibisana"], "Pak Raka datang ke pasar") == {"Raka Wibisana"}
+    assert found(["Raka Wibisana"], "#RakaPresiden!") == {"Raka Wibisana"}
+    assert name_words(["Raka Wibisana"], "distinct") == {"Raka Wibisana": ("Raka", "Wibisana")}
+
+
+def test_a_word_saying_what_kind_of_target_finds_none() -> None:
+    """ "Partai" and "Rakyat" name no one party: a post about another party is not about this one."""
+    assert found(["Partai Karya Rakyat"], "Partai Surya Madani menang, rakyat senang") == set()
+    assert found(["Partai Karya Rakyat"], "Karya Rakyat menang") == {"Partai Karya Rakyat"}
+    assert name_words(["program makan gratis"], "distinct") == {"program makan gratis": ("makan", "gratis")}
+
+
+def test_a_common_word_finds_none() -> None:
+    """ "Baru" is "new": "Partai Harapan Baru" is found by "Harapan", not by every new thing."""
+    assert found(["Partai Harapan Baru"], "Harga baru naik lagi") == set()
+    assert found(["Partai Harapan Baru"], "Harapan menang") == {"Partai Harapan Baru"}
+
+
+def test_a_word_two_names_share_finds_neither() -> None:
+    names = ["Wulan Anggita", "Wulan Kartika"]
+    assert found(names, "Wulan kalah") == set()
+    assert found(names, "Bu Kartika kalah") == {"Wulan Kartika"}
+
+
+def test_a_one_word_target_keeps_its_mentions_beside_a_longer_name_sharing_it() -> None:
+    """With every word, "salt" was an alias of "salt intake" too, and took "salt"'s own mentions."""
+    assert found(["salt", "salt intake limit"], "Too much salt is bad") == {"salt"}
+
+
+def test_the_full_name_always_finds_the_target() -> None:
+    assert found(["Partai Karya Rakyat"], "Partai Karya Rakyat menang") == {"Partai Karya Rakyat"}
+
+
+def test_every_word_is_the_shipped_training() -> None:
+    """The shipped artefacts were trained with every word of four letters or more, and a name
+    needs two such words for any of them to count."""
+    assert name_words(["Partai Karya Rakyat", "Budi Ali"], "every") == {
+        "Partai Karya Rakyat": ("Partai", "Karya", "Rakyat"),
+        "Budi Ali": (),
+    }
+    assert name_words(["Budi Ali"], "distinct") == {"Budi Ali": ()}
+
+
+_WORD = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=9).map(str.capitalize)
+
+
+@given(st.lists(st.lists(_WORD, min_size=1, max_size=4).map(" ".join), min_size=1, max_size=6, unique=True))
+def test_distinct_words_are_among_every_word_and_unshared(names: list[str]) -> None:
+    every, distinct = name_words(names, "every"), name_words(names, "distinct")
+    for name in names:
+        assert set(distinct[name]) <= set(every[name])
+        for word in distinct[name]:
+            others = [n for n in names if n != name]
+            assert all(word.lower() not in (w.lower() for w in other.split()) for other in others)
+
+
+def test_training_rows_find_mentions_by_the_recipes_words() -> None:
+    """`Recipe.name_words` picks the words training's spans are found by: "every" for the shipped
+    artefact, so its rebuild is unchanged; "distinct" for a run that tries the eval's watchlist."""
+    rows = [
+        {"target": "Partai Karya Rakyat", "text": "Partai lain menang, Karya Rakyat kalah", "label": "favor"}
+    ]
+    (every,) = with_spans(rows, "examples", words="every")
+    (distinct,) = with_spans(rows, "examples", words="distinct")
+    text = every.text
+    assert [text[a:b] for a, b in every.spans] == ["Partai", "Karya Rakyat"]
+    assert [text[a:b] for a, b in distinct.spans] == ["Karya Rakyat"]
+    assert Recipe().name_words == "every"
