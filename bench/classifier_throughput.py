@@ -147,6 +147,14 @@ def main() -> None:
         print(f"pantau classifier, batch {batch:>3}:     {value:7.1f} unique posts/s")
     frozen = rate(heads, posts, 128) if heads.name != classifier.name else rates[128]
     print(f"frozen encoder + heads, batch 128: {frozen:7.1f} unique posts/s")
+    if classifier.name.endswith("/onnx"):
+        # Before each post ran alone on its own lane: the batch in one ONNX run on every thread.
+        batched = build_classifier(
+            settings.model_copy(update={"tuned_model": "auto", "model_onnx_lanes": 0}), watchlist
+        )
+        before = rate(batched, posts, 128)
+        print(f"pantau classifier, batch 128, int8 batch in one run (lanes 0): {before:7.1f} unique posts/s; "
+              f"posts alone on lanes {rates[128] / before:.2f}x that")  # fmt: skip
 
     folder = str(load_encoder(settings).model.name_or_path)
     baseline = baseline_rate(heads, folder, posts[: args.baseline_posts])

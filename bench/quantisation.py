@@ -87,17 +87,23 @@ def main() -> None:
             folder = Path(scratch) / str(number)
             folder.mkdir()
             quantise(plain, export_path(folder, artefact, base), kept)
-            model = TunedModel(artefact, base, placement, cache_dir=folder, runtime="onnx")
-            stances, sentiments = answers(model)
-            speed = rate(model)
-            same_stance = (stances.argmax(1) == stance_ref.argmax(1)).mean()
-            print(
-                f"{scheme}: stance decisions as fp32 {same_stance:.1%} "
-                f"(mean |dp| {np.abs(stances - stance_ref).mean():.4f}), sentiment "
-                f"{(sentiments.argmax(1) == sentiment_ref.argmax(1)).mean():.1%} "
-                f"(mean |dp| {np.abs(sentiments - sentiment_ref).mean():.4f}); "
-                f"{speed:6.1f} posts/s, {speed / baseline:.2f}x fp32 torch"
-            )
+            # Each batch in one run (as before 2026-12-07), then each post alone on its lane (now):
+            # int8's activation scales are then the post's own, not its batch's.
+            for lanes, how in ((0, "batch in one run"), (None, "each post alone")):
+                model = TunedModel(
+                    artefact, base, placement, cache_dir=folder, runtime="onnx", onnx_lanes=lanes
+                )
+                stances, sentiments = answers(model)
+                speed = rate(model)
+                same_stance = (stances.argmax(1) == stance_ref.argmax(1)).mean()
+                print(
+                    f"{scheme}, {how}: stance decisions as fp32 {same_stance:.1%} "
+                    f"(mean |dp| {np.abs(stances - stance_ref).mean():.4f}), sentiment "
+                    f"{(sentiments.argmax(1) == sentiment_ref.argmax(1)).mean():.1%} "
+                    f"(mean |dp| {np.abs(sentiments - sentiment_ref).mean():.4f}); "
+                    f"{speed:6.1f} posts/s, {speed / baseline:.2f}x fp32 torch",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

@@ -158,6 +158,13 @@ class Settings(BaseSettings):
     model_max_tokens: int = Field(default=128, ge=8, le=512, description="Longer posts are truncated.")
     model_batch_size: PositiveInt = 32
     model_threads: int = Field(default=0, ge=0, description="Torch CPU threads; 0: torch's default.")
+    model_onnx_lanes: int | None = Field(
+        default=None,
+        ge=0,
+        description="ONNX Runtime (int8): posts run one at a time on this many single-threaded lanes, "
+        "so a post's answer does not depend on the posts batched with it; unset: one per thread; 0: "
+        "each batch in one run across the threads.",
+    )
     classify_cache_size: int = Field(
         default=100_000, ge=0, description="Texts whose results are kept (reposts and copy-paste); 0: none."
     )

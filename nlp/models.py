@@ -115,7 +115,13 @@ def uses_tuned(settings: Settings) -> bool:
 
 @functools.cache
 def _tuned(
-    path: Path, cache_dir: Path, where: Placement, runtime: str, batch_size: int, max_tokens: int
+    path: Path,
+    cache_dir: Path,
+    where: Placement,
+    runtime: str,
+    batch_size: int,
+    max_tokens: int,
+    onnx_lanes: int | None,
 ) -> TunedModel:
     return TunedModel(
         Artefact.load(path),
@@ -126,6 +132,7 @@ def _tuned(
         batch_size=batch_size,
         max_tokens=max_tokens,
         name=f"{OFFLINE_ENCODER} tuned",
+        onnx_lanes=onnx_lanes,
     )
 
 
@@ -137,6 +144,7 @@ def load_tuned(settings: Settings) -> TunedModel:
         settings.model_runtime,
         settings.model_batch_size,
         settings.model_max_tokens,
+        settings.model_onnx_lanes,
     )
 
 

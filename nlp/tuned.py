@@ -32,6 +32,7 @@ import logging
 import tempfile
 import warnings
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -570,6 +571,7 @@ class TunedModel:
         batch_size: int = 32,
         max_tokens: int | None = None,
         name: str = "tuned",
+        onnx_lanes: int | None = None,
     ) -> None:
         from transformers import AutoConfig, AutoTokenizer
 
@@ -582,6 +584,8 @@ class TunedModel:
         self.runtime = choose_runtime(placement) if runtime == "auto" else runtime
         self._session: Any = None
         self._model: Any = None
+        self.onnx_lanes = 0
+        self._lanes: ThreadPoolExecutor | None = None
         self.dim = int(AutoConfig.from_pretrained(str(base_folder)).hidden_size)
         self.heads = load_heads(artefact, self.dim)
         if self.runtime == "onnx":
@@ -594,10 +598,21 @@ class TunedModel:
                 log.info("exporting the tuned encoder to %s (once)", path)
                 export_int8(merged_encoder(base_folder, artefact), path)
                 drop_older_exports(path, artefact.digest)
+            # ONNX Runtime's dynamic int8 scales each MatMul's input by its largest value over the
+            # whole batch, so a post run beside others got a stance that depended on which posts
+            # shared its batch (4% of the stances on the reviewed outcome posts moved when the rows
+            # were shuffled). Each post runs alone, on its own unpadded tokens, on one of `lanes`
+            # single-threaded lanes: its answer is its own, and on 2 AVX2 cores it is also faster
+            # than one batch on two threads (no padding, no thread handoffs; bench/classifier_throughput.py).
+            # 0 lanes: the batch in one run across the threads, as before.
+            threads = torch.get_num_threads()
+            self.onnx_lanes = threads if onnx_lanes is None else onnx_lanes
             options = ort.SessionOptions()
-            options.intra_op_num_threads = torch.get_num_threads()
+            options.intra_op_num_threads = 1 if self.onnx_lanes else threads
             options.inter_op_num_threads = 1
             self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            if self.onnx_lanes:
+                self._lanes = ThreadPoolExecutor(self.onnx_lanes, thread_name_prefix="pantau-onnx")
         else:
             self._model = merged_encoder(base_folder, artefact).to(placement.device, dtype=placement.dtype)
         self.name = f"{name}:{artefact.digest[:8]}/{self.runtime}"
@@ -616,7 +631,24 @@ class TunedModel:
 
     def _encode(self, texts: Sequence[str], names: Sequence[Sequence[str]]) -> tuple[torch.Tensor, Encoded]:
         encoded = encode_posts(self.tokenizer, self.spec.prefix, texts, names, self.max_tokens)
-        if self._session is not None:
+        if self._session is not None and self._lanes is not None:
+            lengths = encoded.mask.sum(axis=1)
+
+            def alone(row: int) -> FloatArray:
+                n = int(lengths[row])
+                feed = {
+                    "input_ids": encoded.ids[row : row + 1, :n],
+                    "attention_mask": encoded.mask[row : row + 1, :n],
+                }
+                out: FloatArray = self._session.run(None, feed)[0][0]
+                return out
+
+            # Padding stays zero: every reader of the states masks it out.
+            padded = np.zeros((*encoded.ids.shape, self.dim), dtype=np.float32)
+            for row, out in enumerate(self._lanes.map(alone, range(len(lengths)))):
+                padded[row, : len(out)] = out
+            states = torch.from_numpy(padded)
+        elif self._session is not None:
             feed = {"input_ids": encoded.ids, "attention_mask": encoded.mask}
             states = torch.from_numpy(self._session.run(None, feed)[0])
         else:

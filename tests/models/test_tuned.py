@@ -19,6 +19,7 @@ import pytest
 import torch
 
 import nlp.tuned
+from nlp.e5_convert import cached_e5_small
 from nlp.runtime import choose_placement
 from nlp.tuned import (
     STANCE_ORDER,
@@ -293,6 +294,35 @@ def test_a_ready_export_is_run_without_building_the_torch_model(
     texts, asked = ["teks ini mendukung raka"], [[("raka", [(19, 23)])]]
     (a,), (b,) = first.analyse(texts, asked), again.analyse(texts, asked)
     assert np.array_equal(a.embedding, b.embedding) and np.array_equal(a.stances[0], b.stances[0])
+
+
+def test_in_int8_a_posts_answer_does_not_depend_on_the_posts_batched_with_it(model_cache: Path) -> None:
+    """ONNX Runtime's dynamic int8 scales a MatMul's input by its largest value over the whole run:
+    run as one batch, a post's stance moved with its neighbours (4% of the reviewed outcome posts'
+    stances when their order was shuffled). Each post now runs alone on a lane."""
+    artefact, base = Artefact.load(TUNED_DIR), cached_e5_small(model_cache)
+    placement = choose_placement("cpu", "fp32")
+    post = "Sedih banget liat Pak Raka kalah, padahal programnya bagus"
+    asked = [("Raka Wibisana", [(23, 27)])]
+    neighbours = [
+        "WKWKWKWK 🤣🤣🤣 " * 10 + "BUZZER!!!!",
+        "Harga beras naik lagi, rakyat makin susah. Pemerintah ke mana?? " * 2,
+        "ok",
+    ]
+    answers = {}
+    for lanes in (None, 0):
+        model = TunedModel(artefact, base, placement, cache_dir=model_cache, runtime="onnx", onnx_lanes=lanes)
+        (alone,) = model.analyse([post], [asked])
+        beside = model.analyse([*neighbours, post], [[("Raka Wibisana", [])]] * 3 + [asked])[-1]
+        answers[lanes] = (alone, beside)
+    alone, beside = answers[None]
+    # The same to float rounding in the heads, which still run the batch together in torch.
+    assert np.allclose(alone.stances[0], beside.stances[0], atol=1e-6)
+    assert np.allclose(alone.sentiment, beside.sentiment, atol=1e-6)
+    assert np.allclose(alone.embedding, beside.embedding, atol=1e-6)
+    # The batch in one run, as before: the same post, a stance 0.02 away.
+    alone, beside = answers[0]
+    assert np.abs(alone.stances[0] - beside.stances[0]).max() > 1e-3
 
 
 def test_another_base_gets_its_own_export(base: Path, tmp_path: Path) -> None:
