@@ -181,6 +181,8 @@ GENERIC_NAME_WORDS = frozenset(
         "komisi", "commission", "badan", "kementerian", "ministry", "democratic", "demokratik",
     )
 )  # fmt: skip
+# A word of a name that finds it alone must be none of these: built once, not per word.
+_NOT_DISTINCT = STOPWORDS | GENERIC_NAME_WORDS
 
 
 def name_words(names: Sequence[str], which: NameWords) -> dict[str, tuple[str, ...]]:
@@ -197,9 +199,7 @@ def name_words(names: Sequence[str], which: NameWords) -> dict[str, tuple[str, .
         elif which == "every":
             out[name] = tuple(words)
         else:
-            out[name] = tuple(
-                w for w in words if fold(w) not in STOPWORDS | GENERIC_NAME_WORDS and used[fold(w)] == 1
-            )
+            out[name] = tuple(w for w in words if fold(w) not in _NOT_DISTINCT and used[fold(w)] == 1)
     return out
 
 

@@ -584,7 +584,6 @@ class TunedModel:
         self.runtime = choose_runtime(placement) if runtime == "auto" else runtime
         self._session: Any = None
         self._model: Any = None
-        self.onnx_lanes = 0
         self._lanes: ThreadPoolExecutor | None = None
         self.dim = int(AutoConfig.from_pretrained(str(base_folder)).hidden_size)
         self.heads = load_heads(artefact, self.dim)
@@ -606,13 +605,13 @@ class TunedModel:
             # than one batch on two threads (no padding, no thread handoffs; bench/classifier_throughput.py).
             # 0 lanes: the batch in one run across the threads, as before.
             threads = torch.get_num_threads()
-            self.onnx_lanes = threads if onnx_lanes is None else onnx_lanes
+            lanes = threads if onnx_lanes is None else onnx_lanes
             options = ort.SessionOptions()
-            options.intra_op_num_threads = 1 if self.onnx_lanes else threads
+            options.intra_op_num_threads = 1 if lanes else threads
             options.inter_op_num_threads = 1
             self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-            if self.onnx_lanes:
-                self._lanes = ThreadPoolExecutor(self.onnx_lanes, thread_name_prefix="pantau-onnx")
+            if lanes:
+                self._lanes = ThreadPoolExecutor(lanes, thread_name_prefix="pantau-onnx")
         else:
             self._model = merged_encoder(base_folder, artefact).to(placement.device, dtype=placement.dtype)
         self.name = f"{name}:{artefact.digest[:8]}/{self.runtime}"
@@ -631,7 +630,7 @@ class TunedModel:
 
     def _encode(self, texts: Sequence[str], names: Sequence[Sequence[str]]) -> tuple[torch.Tensor, Encoded]:
         encoded = encode_posts(self.tokenizer, self.spec.prefix, texts, names, self.max_tokens)
-        if self._session is not None and self._lanes is not None:
+        if self._lanes is not None:
             lengths = encoded.mask.sum(axis=1)
 
             def alone(row: int) -> FloatArray:
