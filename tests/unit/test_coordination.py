@@ -126,6 +126,9 @@ def mean_jaccard_to_first(signal: Signal, text_of: dict[str, str]) -> float:
 # Hypothesis found it: a younger part of the campaign signalled first, then merged into an older
 # part that had not, and the merged cluster took the older part's key: two keys, two alerts.
 @example(seed=272)
+# Hypothesis found it: the campaign's earliest post (one word changed) missed the cluster, as MinHash
+# may; the signal carries the text of its cluster's first post, which is the next one.
+@example(seed=479001599)
 def test_a_campaign_of_small_edits_is_flagged_under_one_key(seed: int) -> None:
     posts = campaign(random.Random(seed))
     detector = CoordinatedPosting()
@@ -156,7 +159,9 @@ def test_a_campaign_of_small_edits_is_flagged_under_one_key(seed: int) -> None:
     assert abs(first.numbers["similarity"] - exact) <= MINHASH_TOLERANCE
     assert first.numbers["similarity"] <= 1.0
     details = grown.details
-    assert details["text"] == min(posts, key=lambda o: (o.at, o.post_id)).text
+    text_of = {o.post_id: o.text for o in posts}
+    time_of = {o.post_id: (o.at, o.post_id) for o in posts}
+    assert details["text"] == text_of[min(grown.evidence, key=time_of.__getitem__)]
     assert set(details["accounts"].split(",")) == {author_of[p] for p in grown.evidence}
 
 
