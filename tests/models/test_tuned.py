@@ -21,6 +21,7 @@ import torch
 import nlp.tuned
 from nlp.e5_convert import cached_e5_small
 from nlp.runtime import choose_placement
+from nlp.training import STANCE_COLUMNS, read_labelled
 from nlp.tuned import (
     STANCE_ORDER,
     TUNED_DIR,
@@ -36,6 +37,7 @@ from nlp.tuned import (
     merged_encoder,
 )
 from nlp.tuning import (
+    VARIED_EXAMPLES,
     Data,
     Recipe,
     SentimentRow,
@@ -534,6 +536,24 @@ def test_emot_tweets_train_as_two_class_rows_from_train_only_and_the_rest_is_unc
     assert with_emot.emot_valid == without.emot_valid and len(without.emot_valid) > 400
     assert all(r.binary for r in without.emot_valid)
     assert {r.label for r in without.indonglish_valid} == {0, 1, 2}
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "vast").is_dir(), reason="needs ../shared/data")
+def test_the_varied_examples_only_add_trained_rows_and_every_fold_keeps_its_held_out_rows() -> None:
+    for fold in (0, 1):
+        without = load_data(SHARED_DATA, Recipe(example_fold=fold), [])
+        varied = load_data(SHARED_DATA, Recipe(example_fold=fold, varied_examples=True), [])
+        held = {r.target for r in without.examples_held}
+
+        before = set(without.stance)
+        added = [r for r in varied.stance if r not in before]
+        assert [r for r in varied.stance if r in before] == without.stance
+        assert added and all(r.source == "examples" for r in added)
+        assert varied.examples_held == without.examples_held
+        # In fold 0 every varied row trains; in another fold those on its held-out targets do not.
+        assert not {r.target for r in added} & held
+        assert (len(added) == len(read_labelled(VARIED_EXAMPLES, STANCE_COLUMNS))) is (fold == 0)
+        assert varied.sentiment == without.sentiment
 
 
 def test_a_post_labelled_for_two_targets_is_mostly_read_with_both_names(base: Path) -> None:

@@ -4,6 +4,7 @@ mention, and a stance head that reads them."""
 from __future__ import annotations
 
 import random
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
@@ -16,6 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from nlp.runtime import Placement
+from nlp.training import STANCE_COLUMNS, read_labelled
 from nlp.tuned import (
     FORMAT,
     STANCE_ORDER,
@@ -30,6 +32,7 @@ from nlp.tuned import (
 )
 from nlp.tuning import (
     NLI_AS_STANCE,
+    VARIED_EXAMPLES,
     Data,
     SentimentRow,
     StanceRow,
@@ -48,6 +51,38 @@ from nlp.tuning import (
     with_spans,
     words_as_name,
 )
+
+KINDS = {"partai", "koalisi", "ruu", "uu", "program", "kebijakan"}
+
+
+def test_the_varied_examples_are_about_trained_targets_and_never_name_a_held_out_one() -> None:
+    varied = read_labelled(VARIED_EXAMPLES, STANCE_COLUMNS)
+    examples = example_rows(outcomes=True)
+    held = held_example_targets(examples, 0)
+    # A person is named by either name; a party, bill or programme by its name without the kind.
+    named_by = {
+        phrase.casefold()
+        for target in held
+        for phrase in (
+            [" ".join(target.split()[1:])] if target.split()[0].casefold() in KINDS else target.split()
+        )
+    }
+
+    assert len(varied) >= 300
+    assert {r["target"] for r in varied} <= {r["target"] for r in examples} - held
+    # Unseen by what they are measured against: no held-out target is named in passing either.
+    assert len(named_by) > len(held) and not [
+        r["text"]
+        for r in varied
+        for phrase in named_by
+        if re.search(rf"\b{re.escape(phrase)}\b", r["text"].casefold())
+    ]
+    assert not {r["text"] for r in varied} & {r["text"] for r in examples}
+    assert len({r["text"] for r in varied}) == len(varied)
+    labels = Counter(r["label"] for r in varied)
+    assert labels["favor"] == labels["against"] and labels["none"] > 0.1 * len(varied)
+    # Names found as the training finds them, except acronyms and nicknames ("PSP", "Pak Tris").
+    assert sum(bool(row.spans) for row in with_spans(varied, "examples")) > 0.9 * len(varied)
 
 
 def test_a_token_is_part_of_a_mention_when_its_characters_overlap_the_span() -> None:
