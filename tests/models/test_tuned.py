@@ -556,6 +556,14 @@ def test_the_varied_examples_only_add_trained_rows_and_every_fold_keeps_its_held
         assert varied.sentiment == without.sentiment
 
 
+@pytest.mark.skipif(not (SHARED_DATA / "vast").is_dir(), reason="needs ../shared/data")
+def test_the_blind_set_is_measured_and_never_trained() -> None:
+    data = load_data(SHARED_DATA, Recipe(varied_examples=True), [])
+
+    assert len(data.blind) == 300 and all(r.source == "blind" for r in data.blind)
+    assert not {r.text for r in data.blind} & {r.text for r in data.stance}
+
+
 def test_a_post_labelled_for_two_targets_is_mostly_read_with_both_names(base: Path) -> None:
     sentiment, _ = rows()
     text = "raka lebih baik dari bima"

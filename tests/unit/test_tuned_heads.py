@@ -32,6 +32,8 @@ from nlp.tuned import (
 )
 from nlp.tuning import (
     NLI_AS_STANCE,
+    OUTCOME_REVIEWED,
+    STANCE_BLIND,
     VARIED_EXAMPLES,
     Data,
     SentimentRow,
@@ -515,6 +517,59 @@ def test_the_dev_figures_score_tweet_sentiment_when_the_sets_are_given() -> None
     assert figures["indonglish_valid"]["n"] == 2 and figures["indonglish_valid"]["accuracy"] == 0.5
     assert figures["emot_valid_polarity"]["per_class"].keys() == {"negative", "positive"}
     assert figures["emot_valid_polarity"]["accuracy"] == 0.5  # every post read as positive
+
+
+def test_the_dev_figures_score_the_blind_targets_beside_sentiment_when_given() -> None:
+    positive = SentimentRow("bagus", 2, False)
+    plain = StanceRow("sari", "sari hebat", 0, ((0, 4),), "examples")
+    data = Data([], [], [positive], [positive], [plain], [plain], [plain], [])
+    blind = [
+        StanceRow("hasan", "hasan hebat", STANCE_ORDER.index("favor"), ((0, 5),), "blind"),
+        StanceRow("hasan", "hasan payah", STANCE_ORDER.index("against"), ((0, 5),), "blind"),
+    ]
+
+    without = dev_figures(RecordingModel(), data)  # type: ignore[arg-type]
+    data.blind = blind
+    figures = dev_figures(RecordingModel(), data)  # type: ignore[arg-type]
+
+    assert "blind_targets" not in without
+    report = figures["blind_targets"]
+    assert report["n"] == 2 and report["accuracy"] == 0.5  # every stance read as favor
+    # The model's sentiment is positive for both, so sentiment read as stance is favor too.
+    assert report["read_off_sentiment_favor_against_f1"] == report["favor_against_f1"]
+
+
+def test_the_blind_set_is_about_targets_no_other_set_names() -> None:
+    blind = read_labelled(STANCE_BLIND, STANCE_COLUMNS)
+    others = [
+        *example_rows(outcomes=True),
+        *read_labelled(VARIED_EXAMPLES, STANCE_COLUMNS),
+        *read_labelled(OUTCOME_REVIEWED, STANCE_COLUMNS),
+    ]
+    # A person is named by either name (as the training renames people), a party, bill or programme
+    # by its name with or without its kind ("Partai Surya Madani", "Surya Madani"): as written, since
+    # "transportasi publik" in a post is not "RUU Transportasi Publik".
+    named_by = {
+        phrase
+        for target in {r["target"] for r in others}
+        for phrase in (
+            [word for word in target.split() if len(word) >= 4]  # not the "I" of "I Ketut ..."
+            if is_person_target(StanceRow(target, "", 0, (), "examples"))
+            else [target, " ".join(target.split()[1:]) if target.split()[0].casefold() in KINDS else target]
+        )
+    }
+
+    assert len(blind) == 300 and len({r["target"] for r in blind}) == 20
+    assert not {r["target"] for r in blind} & {r["target"] for r in others}
+    assert not [
+        (phrase, r["text"])
+        for r in blind
+        for phrase in named_by
+        if re.search(rf"\b{re.escape(phrase)}\b", r["text"])
+    ]
+    labels = Counter(r["label"] for r in blind)
+    assert labels == {"favor": 120, "against": 120, "none": 60}
+    assert sum(bool(row.spans) for row in with_spans(blind, "blind")) > 0.9 * len(blind)
 
 
 def test_the_outcome_posts_name_their_target_and_leave_the_held_out_third_as_it_was() -> None:
