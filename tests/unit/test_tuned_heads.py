@@ -32,6 +32,7 @@ from nlp.tuned import (
 )
 from nlp.tuning import (
     NLI_AS_STANCE,
+    NOT_PERSON_HEADS,
     OUTCOME_REVIEWED,
     STANCE_BLIND,
     VARIED_EXAMPLES,
@@ -54,23 +55,20 @@ from nlp.tuning import (
     words_as_name,
 )
 
-KINDS = {"partai", "koalisi", "ruu", "uu", "program", "kebijakan"}
-
 
 def naming_phrases(targets: set[str]) -> set[str]:
     """How a post names each target: a person by either name (as the training renames people), a
-    party, bill or programme by its name with or without its kind ("Partai Surya Madani", "Surya
-    Madani"); matched as written, since "transportasi publik" in a post is not "RUU Transportasi
-    Publik"."""
-    return {
-        phrase
-        for target in targets
-        for phrase in (
-            [word for word in target.split() if len(word) >= 4]  # not the "I" of "I Ketut ..."
-            if is_person_target(StanceRow(target, "", 0, (), "examples"))
-            else [target, " ".join(target.split()[1:]) if target.split()[0].casefold() in KINDS else target]
-        )
-    }
+    party, bill, programme or policy by its name with or without its kind (`NOT_PERSON_HEADS`:
+    "Partai Surya Madani", "Surya Madani"); matched as written, since "transportasi publik" in a
+    post is not "RUU Transportasi Publik"."""
+    phrases = set()
+    for target in targets:
+        kind, *name = target.split()
+        if is_person_target(StanceRow(target, "", 0, (), "examples")):
+            phrases |= {word for word in target.split() if len(word) >= 4}  # not "I" of "I Ketut"
+        else:
+            phrases |= {target, " ".join(name) if kind.casefold() in NOT_PERSON_HEADS else target}
+    return phrases
 
 
 def naming(rows: Sequence[dict[str, str]], phrases: set[str]) -> list[tuple[str, str]]:
