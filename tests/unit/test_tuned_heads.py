@@ -87,6 +87,15 @@ def naming_phrases(targets: set[str], *, shortest: int = 1) -> set[str]:
     return phrases
 
 
+def stance_set_rows() -> list[dict[str, str]]:
+    """Every hand-written stance set a model trains on or is tuned with (the blind one aside)."""
+    return [
+        *example_rows(outcomes=True),
+        *read_labelled(VARIED_EXAMPLES, STANCE_COLUMNS),
+        *read_labelled(OUTCOME_REVIEWED, STANCE_COLUMNS),
+    ]
+
+
 def naming(rows: Sequence[dict[str, str]], phrases: set[str]) -> list[tuple[str, str]]:
     return [
         (phrase, r["text"])
@@ -583,12 +592,7 @@ def test_the_dev_figures_score_the_blind_sentiment_posts_when_given() -> None:
 def test_the_political_sentiment_posts_and_their_blind_set_are_apart_from_each_other_and_the_rest() -> None:
     political = read_labelled(POLITICAL_SENTIMENT, TARGETED_SENTIMENT_COLUMNS)
     blind = read_labelled(SENTIMENT_BLIND, TARGETED_SENTIMENT_COLUMNS)
-    stance_sets = [
-        *example_rows(outcomes=True),
-        *read_labelled(VARIED_EXAMPLES, STANCE_COLUMNS),
-        *read_labelled(OUTCOME_REVIEWED, STANCE_COLUMNS),
-        *read_labelled(STANCE_BLIND, STANCE_COLUMNS),
-    ]
+    stance_sets = [*stance_set_rows(), *read_labelled(STANCE_BLIND, STANCE_COLUMNS)]
     stance_targets = {r["target"] for r in stance_sets}
 
     assert len(political) >= 500 and len(blind) >= 250
@@ -610,11 +614,7 @@ def test_the_political_sentiment_posts_and_their_blind_set_are_apart_from_each_o
 
 def test_the_blind_set_is_about_targets_no_other_set_names() -> None:
     blind = read_labelled(STANCE_BLIND, STANCE_COLUMNS)
-    others = [
-        *example_rows(outcomes=True),
-        *read_labelled(VARIED_EXAMPLES, STANCE_COLUMNS),
-        *read_labelled(OUTCOME_REVIEWED, STANCE_COLUMNS),
-    ]
+    others = stance_set_rows()
 
     assert len(blind) == 300 and len({r["target"] for r in blind}) == 20
     assert not {r["target"] for r in blind} & {r["target"] for r in others}
