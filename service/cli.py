@@ -529,6 +529,15 @@ def train_tuned_command(
             "policies labelled for sentiment (0: none).",
         ),
     ] = 0.0,
+    political_stance_share: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=0.5,
+            help="Share of each stance batch drawn from the same posts labelled for stance toward "
+            "the target each is about (0: none).",
+        ),
+    ] = 0.0,
     comparison_share: Annotated[
         float,
         typer.Option(
@@ -597,6 +606,7 @@ def train_tuned_command(
         outcome_share=outcome_share,
         varied_examples=varied_examples,
         political_sentiment_share=political_sentiment_share,
+        political_stance_share=political_stance_share,
         comparison_share=comparison_share,
         average_tail=average_tail,
         teacher_weight=Recipe.teacher_weight if teacher_weight is None else teacher_weight,

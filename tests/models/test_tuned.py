@@ -38,6 +38,8 @@ from nlp.tuned import (
 )
 from nlp.tuning import (
     POLITICAL_SENTIMENT,
+    POLITICAL_STANCE,
+    POLITICAL_STANCE_BLIND,
     SENTIMENT_BLIND,
     TARGETED_SENTIMENT_COLUMNS,
     VARIED_EXAMPLES,
@@ -611,6 +613,53 @@ def test_a_sentiment_batch_draws_the_political_posts_at_their_share_and_nothing_
     # Political rows are paired with a word of their own like the rest, at the same chance.
     paired = [r for r in drawn if r.text.startswith("pak bupati") and r.target]
     assert 0.15 < len(paired) / sum(is_political) < 0.45
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "vast").is_dir(), reason="needs ../shared/data")
+def test_the_political_stance_posts_train_only_when_given_a_share_and_the_blind_ones_never() -> None:
+    without = load_data(SHARED_DATA, Recipe(), [])
+    political = load_data(SHARED_DATA, Recipe(political_stance_share=0.1), [])
+
+    assert without.political_stance == []
+    assert len(political.political_stance) == len(read_labelled(POLITICAL_STANCE, STANCE_COLUMNS))
+    assert {r.source for r in political.political_stance} == {"political"}
+    assert political.stance == without.stance and political.sentiment == without.sentiment
+    blind = {r.text for r in political.political_blind}
+    assert len(blind) == len(read_labelled(POLITICAL_STANCE_BLIND, STANCE_COLUMNS))
+    assert political.political_blind == without.political_blind
+    trained = political.stance + political.political_stance
+    assert not blind & {r.text for r in trained}
+
+
+def test_a_stance_batch_draws_the_political_posts_at_their_share_and_nothing_else_moves(
+    base: Path,
+) -> None:
+    sentiment, stance = rows()
+    political = [
+        StanceRow("Rina Wulandari", f"Rina Wulandari hebat {i}", i % 3, ((0, 14),), "political")
+        for i in range(30)
+    ]
+    data = Data(sentiment, stance, [], [], [], [], [], [], political_stance=political)
+    recipe = Recipe(steps=300, sentiment_batch=2, stance_batch=8, political_stance_share=0.25)
+
+    plan = Trainer(base, SPEC, recipe).plan(data)
+    without = Trainer(base, SPEC, replace(recipe, political_stance_share=0.0)).plan(data)
+    unlisted = Trainer(base, SPEC, recipe).plan(replace(data, political_stance=[]))
+
+    assert without == unlisted  # a share of 0 or no posts: the plan the recipe drew before them
+    drawn = [r for b in plan for r in b.stance]
+    is_political = [r.source == "political" for r in drawn]
+    assert 0.22 < sum(is_political) / len(drawn) < 0.28
+    # They take places of the batches drawn without them; every other row and draw stays.
+    assert [b.sentiment for b in plan] == [b.sentiment for b in without]
+    kept = [
+        (r, o) for b, w in zip(plan, without, strict=True) for r, o in zip(b.stance, w.stance, strict=True)
+    ]
+    assert all(r == o for (r, o), political_row in zip(kept, is_political, strict=True) if not political_row)
+    # Dressed like the others: a person target is renamed (in the text too) at the recipe's chance.
+    renamed = [r for r in drawn if r.source == "political" and r.target != "Rina Wulandari"]
+    assert 0.35 < len(renamed) / sum(is_political) < 0.65
+    assert all(r.text.startswith(r.target) for r in renamed)
 
 
 def test_a_post_labelled_for_two_targets_is_mostly_read_with_both_names(base: Path) -> None:

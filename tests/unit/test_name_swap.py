@@ -45,10 +45,12 @@ def test_only_the_name_inside_a_hashtag_or_handle_changes() -> None:
     assert after.text == f"@{first}{last} lies again #Stop{first}2016 #WakeUp"
 
 
-def test_person_targets_are_the_examples_names_and_hillary_not_parties_or_programmes() -> None:
+def test_person_targets_are_the_hand_written_sets_names_and_hillary_not_parties_or_programmes() -> None:
     assert is_person_target(row("Sari Lestari", "Bu Sari hebat"))
     assert is_person_target(row("hillary", "Hillary again", source="tweeteval"))
     assert is_person_target(row("Laras Kinanti", "Sedih Bu Laras kalah", source="outcomes"))
+    assert is_person_target(row("Yanti Kusnadi", "Bu Yanti, kami kecewa", source="political"))
+    assert not is_person_target(row("RUU Harga Pangan Wajar", "RUU Harga Pangan Wajar", source="political"))
     assert not is_person_target(row("Partai Nusantara Maju", "Partai Nusantara Maju menang"))
     assert not is_person_target(row("program makan gratis", "program makan gratis bagus"))
     assert not is_person_target(row("abortion", "abortion is", source="tweeteval"))

@@ -35,6 +35,8 @@ from nlp.tuning import (
     NOT_PERSON_HEADS,
     OUTCOME_REVIEWED,
     POLITICAL_SENTIMENT,
+    POLITICAL_STANCE,
+    POLITICAL_STANCE_BLIND,
     SENTIMENT_BLIND,
     STANCE_BLIND,
     TARGETED_SENTIMENT_COLUMNS,
@@ -589,6 +591,29 @@ def test_the_dev_figures_score_the_blind_sentiment_posts_when_given() -> None:
     assert report["confusion"][0] == [0, 0, 1]  # the negative post, read as positive
 
 
+def test_the_dev_figures_score_the_blind_political_posts_stance_beside_their_sentiment_when_given() -> None:
+    positive = SentimentRow("bagus", 2, False)
+    plain = StanceRow("sari", "sari hebat", 0, ((0, 4),), "examples")
+    data = Data([], [], [positive], [positive], [plain], [plain], [plain], [])
+
+    without = dev_figures(RecordingModel(), data)  # type: ignore[arg-type]
+    data.political_blind = [
+        StanceRow("bu ratih", "bu ratih hebat", STANCE_ORDER.index("favor"), ((0, 8),), "political-blind"),
+        StanceRow(
+            "bu ratih", "lega bu ratih kalah", STANCE_ORDER.index("against"), ((5, 13),), "political-blind"
+        ),
+        StanceRow("bu ratih", "bu ratih ke medan", STANCE_ORDER.index("none"), ((0, 8),), "political-blind"),
+    ]
+    figures = dev_figures(RecordingModel(), data)  # type: ignore[arg-type]
+
+    assert "blind_political_stance" not in without
+    report = figures["blind_political_stance"]
+    # Every stance read as favor, so the post read as against is counted there.
+    assert report["n"] == 3 and report["confusion"][STANCE_ORDER.index("against")] == [1, 0, 0]
+    # The model's sentiment is positive for all three, so sentiment read as stance is favor too.
+    assert report["read_off_sentiment_favor_against_f1"] == report["favor_against_f1"]
+
+
 def test_the_political_sentiment_posts_and_their_blind_set_are_apart_from_each_other_and_the_rest() -> None:
     political = read_labelled(POLITICAL_SENTIMENT, TARGETED_SENTIMENT_COLUMNS)
     blind = read_labelled(SENTIMENT_BLIND, TARGETED_SENTIMENT_COLUMNS)
@@ -610,6 +635,27 @@ def test_the_political_sentiment_posts_and_their_blind_set_are_apart_from_each_o
     assert not {r["target"] for r in political} & {r["target"] for r in blind}
     assert not naming(blind, naming_phrases({r["target"] for r in political}, shortest=2))
     assert not naming(political, naming_phrases({r["target"] for r in blind}, shortest=2))
+
+
+def test_the_political_posts_stance_labels_are_theirs_row_for_row_and_not_their_sentiment() -> None:
+    for sentiment_set, stance_set in (
+        (POLITICAL_SENTIMENT, POLITICAL_STANCE),
+        (SENTIMENT_BLIND, POLITICAL_STANCE_BLIND),
+    ):
+        feelings = read_labelled(sentiment_set, TARGETED_SENTIMENT_COLUMNS)
+        stances = read_labelled(stance_set, STANCE_COLUMNS)
+
+        assert [(r["target"], r["text"]) for r in stances] == [(r["target"], r["text"]) for r in feelings]
+        labels = Counter(r["label"] for r in stances)
+        assert set(labels) == {"favor", "against", "none"} and min(labels.values()) > 0.15 * len(stances)
+        pairs = Counter((f["label"], s["label"]) for f, s in zip(feelings, stances, strict=True))
+        # Mostly the feeling, but not always: grief that one's candidate lost is negative and
+        # favours them, relief that a bill failed is positive and against it.
+        assert pairs["positive", "favor"] + pairs["negative", "against"] > 0.5 * len(stances)
+        assert pairs["negative", "favor"] > 0 and pairs["positive", "against"] > 0
+        # Every post names its target, so a stance is asked of it as the service would.
+        named = with_spans(stances, "political")
+        assert sum(bool(row.spans) for row in named) > 0.8 * len(named)
 
 
 def test_the_blind_set_is_about_targets_no_other_set_names() -> None:
