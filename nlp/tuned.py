@@ -375,6 +375,11 @@ def with_adapters(model: Any, spec: TunedSpec) -> Any:
     return get_peft_model(model, config)
 
 
+# How an artefact stores its adapters: half the bytes, and what the trainer hands on is rounded the
+# same way, so the report's figures are of the weights that are saved.
+ADAPTER_DTYPE = torch.float16
+
+
 @dataclass
 class Artefact:
     spec: TunedSpec
@@ -396,7 +401,7 @@ class Artefact:
 
         folder.mkdir(parents=True, exist_ok=True)
         tensors = {
-            f"adapters.{k}": v.detach().to(torch.float16).contiguous() for k, v in self.adapters.items()
+            f"adapters.{k}": v.detach().to(ADAPTER_DTYPE).contiguous() for k, v in self.adapters.items()
         }
         tensors |= {f"heads.{k}": v.detach().to(torch.float32).contiguous() for k, v in self.heads.items()}
         save_file(tensors, str(folder / WEIGHTS_FILE))

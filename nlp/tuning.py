@@ -60,6 +60,7 @@ from nlp.training import (
     target_watchlist,
 )
 from nlp.tuned import (
+    ADAPTER_DTYPE,
     SENTIMENT_ORDER,
     STANCE_ORDER,
     Artefact,
@@ -1123,7 +1124,12 @@ class Trainer:
     def artefact(self, report: dict[str, Any]) -> Artefact:
         from peft import get_peft_model_state_dict
 
-        adapters = {k: v.detach().clone() for k, v in get_peft_model_state_dict(self.model).items()}
+        # Rounded as the artefact stores them: a model measured before it is saved (the report's
+        # dev figures) is then the model that loads from disk, not one a few decisions apart.
+        adapters = {
+            k: v.detach().to(ADAPTER_DTYPE).to(torch.float32)
+            for k, v in get_peft_model_state_dict(self.model).items()
+        }
         heads = {k: v.detach().clone() for k, v in self.heads.state_dict().items()}
         return Artefact(self.spec, adapters, heads, report)
 

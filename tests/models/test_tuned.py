@@ -239,6 +239,18 @@ def test_a_student_taught_by_a_teacher_ends_closer_to_its_answers_than_one_taugh
     assert apart[1.0] < apart[0.0] / 4, apart
 
 
+def test_the_artefact_a_run_measures_is_the_one_it_saves(base: Path, tmp_path: Path) -> None:
+    trainer, _ = trained(base, steps=5)
+    measured = trainer.artefact({})
+    measured.save(tmp_path / "tuned")
+    loaded = Artefact.load(tmp_path / "tuned")
+
+    # The same weights, so the same export in the cache and the same decisions as the report's.
+    assert loaded.digest == measured.digest
+    assert all(torch.equal(loaded.adapters[k], v) for k, v in measured.adapters.items())
+    assert all(torch.equal(loaded.heads[k], v) for k, v in measured.heads.items())
+
+
 def test_the_artefact_round_trips_and_both_runtimes_answer_alike(base: Path, tmp_path: Path) -> None:
     trainer, _ = trained(base, steps=5)
     trainer.artefact({"test": True}).save(tmp_path / "tuned")
