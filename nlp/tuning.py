@@ -303,7 +303,8 @@ class Recipe:
     political_sentiment_share: float = 0.0
     # With a share above 0, each place of a stance batch is taken by a POLITICAL_STANCE post with
     # that chance (drawn like the others: renamed, read beside other names), on a generator of its
-    # own, so the rest of the plan stays as it is without them.
+    # own, so the rest of the plan stays as it is without them. A comparison's two places are kept
+    # (`comparison_share`), so with comparisons the share of the batch is a little below this.
     political_stance_share: float = 0.0
     # With a share above 0, `comparison_posts` generated comparisons of two random people
     # (COMPARISON_TEMPLATES) are a source of that share of each stance batch, each drawn with its
@@ -894,13 +895,11 @@ class Trainer:
                 weights[sources.index(source)] = rest * share / (1 - sum(shares.values()))
 
         names = sorted({r.target for r in data.stance if r.source != "nli" and len(r.target) <= 40})
+        # Weighed apart, so the political posts (each scaled to a mean of 1 among themselves) leave
+        # every other row's weight as it is without them.
         balanced = (
-            # The political posts' own source and targets: their weights never move the others'.
-            row_weights(
-                [*data.stance, *data.political_stance],
-                min_rows=recipe.balance_min_rows,
-                cap=recipe.balance_cap,
-            )
+            row_weights(data.stance, min_rows=recipe.balance_min_rows, cap=recipe.balance_cap)
+            | row_weights(data.political_stance, min_rows=recipe.balance_min_rows, cap=recipe.balance_cap)
             if recipe.balance == "target"
             else {}
         )

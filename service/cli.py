@@ -534,8 +534,8 @@ def train_tuned_command(
         typer.Option(
             min=0.0,
             max=0.5,
-            help="Share of each stance batch drawn from the same posts labelled for stance toward "
-            "the target each is about (0: none).",
+            help="Share of each stance batch drawn from the posts about officials, parties and "
+            "policies labelled for stance toward the target each is about (0: none).",
         ),
     ] = 0.0,
     comparison_share: Annotated[

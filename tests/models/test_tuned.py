@@ -50,6 +50,7 @@ from nlp.tuning import (
     Trainer,
     comparison_rows,
     load_data,
+    row_weights,
     soft_target_loss,
     with_co_targets,
 )
@@ -672,6 +673,49 @@ def test_a_stance_batch_draws_the_political_posts_at_their_share_and_nothing_els
     renamed = [r for r in drawn if r.source == "political" and r.target != "Rina Wulandari"]
     assert 0.35 < len(renamed) / sum(is_political) < 0.65
     assert all(r.text.startswith(r.target) for r in renamed)
+
+
+def test_the_political_stance_posts_are_weighed_apart_and_leave_a_comparison_whole(base: Path) -> None:
+    sentiment, _ = rows()
+    # One favor row to fifteen against: the cap binds, so weighing the political posts with these
+    # would rescale these rows' weights.
+    lopsided = [StanceRow("raka", f"raka {i}", int(i > 0), ((0, 4),), "test") for i in range(16)]
+    text = "raka lebih baik dari bima"
+    comparison = with_co_targets(
+        [
+            StanceRow("raka", text, 0, ((0, 4),), "comparisons"),
+            StanceRow("bima", text, 1, ((21, 25),), "comparisons"),
+        ]
+    )
+    political = [StanceRow("program BusKita", f"BusKita {i}", i % 3, (), "political") for i in range(30)]
+    data = Data(sentiment, lopsided + comparison, [], [], [], [], [], [], political_stance=political)
+    recipe = Recipe(
+        steps=200,
+        sentiment_batch=2,
+        stance_batch=6,
+        balance="target",
+        balance_min_rows=1,
+        comparison_share=0.3,
+        political_stance_share=0.3,
+    )
+
+    plan = Trainer(base, SPEC, recipe).plan(data)
+    without = Trainer(base, SPEC, replace(recipe, political_stance_share=0.0)).plan(data)
+
+    drawn = [r for b in plan for r in b.stance]
+    assert {r.weight for r in drawn if r.source == "political"} == {1.0}  # balanced among themselves
+    kept = [
+        (r, o) for b, w in zip(plan, without, strict=True) for r, o in zip(b.stance, w.stance, strict=True)
+    ]
+    assert all(r == o for r, o in kept if r.source != "political")  # weights too
+    apart = row_weights(data.stance, min_rows=1, cap=recipe.balance_cap)
+    together = row_weights([*data.stance, *political], min_rows=1, cap=recipe.balance_cap)
+    assert {r.weight for r in drawn if r.source == "test"} == {w for k, w in apart.items() if k[0] == "test"}
+    assert {k: together[k] for k in apart} != apart  # weighed with them, these rows would move
+    for batch in plan:  # a comparison's two rows stay together
+        compared = [r.target for r in batch.stance if r.source == "comparisons"]
+        assert compared.count("raka") == compared.count("bima")
+    assert any(r.source == "comparisons" for r in drawn)
 
 
 def test_a_post_labelled_for_two_targets_is_mostly_read_with_both_names(base: Path) -> None:

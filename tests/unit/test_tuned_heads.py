@@ -401,6 +401,16 @@ class RecordingModel:
         ]
 
 
+class GloomyModel(RecordingModel):
+    """Answers every stance as favor, as RecordingModel does, and every sentiment as negative."""
+
+    def analyse(
+        self, texts: Sequence[str], targets: Sequence[Sequence[tuple[str, Sequence[Span]]]]
+    ) -> list[TunedResult]:
+        negative = np.array([0.8, 0.1, 0.1], np.float32)
+        return [replace(r, sentiment=negative) for r in super().analyse(texts, targets)]
+
+
 def test_the_dev_figures_read_a_held_out_comparison_with_both_names() -> None:
     text = "raka lebih baik dari bima"
     comparison = with_co_targets(
@@ -596,22 +606,28 @@ def test_the_dev_figures_score_the_blind_political_posts_stance_beside_their_sen
     plain = StanceRow("sari", "sari hebat", 0, ((0, 4),), "examples")
     data = Data([], [], [positive], [positive], [plain], [plain], [plain], [])
 
-    without = dev_figures(RecordingModel(), data)  # type: ignore[arg-type]
+    def row(text: str, label: str) -> StanceRow:
+        start = text.index("bu ratih")
+        return StanceRow(
+            "bu ratih", text, STANCE_ORDER.index(label), ((start, start + 8),), "political-blind"
+        )
+
+    without = dev_figures(GloomyModel(), data)  # type: ignore[arg-type]
     data.political_blind = [
-        StanceRow("bu ratih", "bu ratih hebat", STANCE_ORDER.index("favor"), ((0, 8),), "political-blind"),
-        StanceRow(
-            "bu ratih", "lega bu ratih kalah", STANCE_ORDER.index("against"), ((5, 13),), "political-blind"
-        ),
-        StanceRow("bu ratih", "bu ratih ke medan", STANCE_ORDER.index("none"), ((0, 8),), "political-blind"),
+        row("bu ratih hebat", "favor"),
+        row("bu ratih juara", "favor"),
+        row("lega bu ratih kalah", "against"),
+        row("bu ratih ke medan", "none"),
     ]
-    figures = dev_figures(RecordingModel(), data)  # type: ignore[arg-type]
+    figures = dev_figures(GloomyModel(), data)  # type: ignore[arg-type]
 
     assert "blind_political_stance" not in without
     report = figures["blind_political_stance"]
     # Every stance read as favor, so the post read as against is counted there.
-    assert report["n"] == 3 and report["confusion"][STANCE_ORDER.index("against")] == [1, 0, 0]
-    # The model's sentiment is positive for all three, so sentiment read as stance is favor too.
-    assert report["read_off_sentiment_favor_against_f1"] == report["favor_against_f1"]
+    assert report["n"] == 4 and report["confusion"][STANCE_ORDER.index("against")] == [1, 0, 0]
+    # favor F1 2/3, against 0; the sentiment, negative for all four, read as against: 0 and 0.4.
+    assert report["favor_against_f1"] == pytest.approx(1 / 3, abs=1e-3)
+    assert report["read_off_sentiment_favor_against_f1"] == pytest.approx(0.2, abs=1e-3)
 
 
 def test_the_political_sentiment_posts_and_their_blind_set_are_apart_from_each_other_and_the_rest() -> None:
@@ -653,9 +669,23 @@ def test_the_political_posts_stance_labels_are_theirs_row_for_row_and_not_their_
         # favours them, relief that a bill failed is positive and against it.
         assert pairs["positive", "favor"] + pairs["negative", "against"] > 0.5 * len(stances)
         assert pairs["negative", "favor"] > 0 and pairs["positive", "against"] > 0
-        # Every post names its target, so a stance is asked of it as the service would.
+        # Nearly every post names its target, so a stance is asked of it as the service would (the
+        # rest are replies and abbreviations: "Gimmick mulu", "FUP").
         named = with_spans(stances, "political")
         assert sum(bool(row.spans) for row in named) > 0.8 * len(named)
+
+
+def test_the_political_training_posts_rename_people_and_nothing_else() -> None:
+    rows = with_spans(read_labelled(POLITICAL_STANCE, STANCE_COLUMNS), "political")
+    people = {r.target for r in rows if is_person_target(r)}
+    others = {r.target for r in rows} - people
+
+    assert len(people) >= 25 and len(others) >= 10
+    # Parties, coalitions, bills, cards and programmes open with their kind, a known one or one in
+    # lower case ("bansos Keluarga Tangguh"). An English one ("Fair Rent Bill") would pass for a
+    # person and be renamed to one, so none may join the set unseen.
+    assert all(t.split()[0].casefold() in NOT_PERSON_HEADS or t[0].islower() for t in others)
+    assert not any(word in ENGLISH_KINDS for t in people for word in t.casefold().split())
 
 
 def test_the_blind_set_is_about_targets_no_other_set_names() -> None:
