@@ -898,8 +898,14 @@ class Trainer:
         # Weighed apart, so the political posts (each scaled to a mean of 1 among themselves) leave
         # every other row's weight as it is without them.
         balanced = (
-            row_weights(data.stance, min_rows=recipe.balance_min_rows, cap=recipe.balance_cap)
-            | row_weights(data.political_stance, min_rows=recipe.balance_min_rows, cap=recipe.balance_cap)
+            {
+                key: weight
+                for rows in (data.stance, data.political_stance)
+                if rows
+                for key, weight in row_weights(
+                    rows, min_rows=recipe.balance_min_rows, cap=recipe.balance_cap
+                ).items()
+            }
             if recipe.balance == "target"
             else {}
         )
