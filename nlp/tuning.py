@@ -777,7 +777,9 @@ def row_weights(rows: Sequence[StanceRow], *, min_rows: int, cap: float) -> dict
     """Each (source, target, label)'s weight: inverse frequency within its group, a target of at
     least `min_rows` rows or else its whole source, so each group's classes count alike; no row
     weighs more than `cap` times a row whose group is balanced already, so a class of a dozen rows
-    is not repeated into memorisation. Scaled to a mean of 1 over the rows."""
+    is not repeated into memorisation. Scaled to a mean of 1 over the rows; none for no rows."""
+    if not rows:
+        return {}
     sizes = Counter((r.source, r.target) for r in rows)
 
     def group(source: str, target: str) -> tuple[str, str]:
@@ -898,14 +900,8 @@ class Trainer:
         # Weighed apart, so the political posts (each scaled to a mean of 1 among themselves) leave
         # every other row's weight as it is without them.
         balanced = (
-            {
-                key: weight
-                for rows in (data.stance, data.political_stance)
-                if rows
-                for key, weight in row_weights(
-                    rows, min_rows=recipe.balance_min_rows, cap=recipe.balance_cap
-                ).items()
-            }
+            row_weights(data.stance, min_rows=recipe.balance_min_rows, cap=recipe.balance_cap)
+            | row_weights(data.political_stance, min_rows=recipe.balance_min_rows, cap=recipe.balance_cap)
             if recipe.balance == "target"
             else {}
         )

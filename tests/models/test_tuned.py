@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import onnx
@@ -58,6 +58,7 @@ from pantau.topic_bands import TopicBands
 from tests.factories import make_post
 from tests.models.conftest import tiny_model
 
+Row = TypeVar("Row")
 SPEC = TunedSpec(layers=1, lora_rank=4, lora_alpha=8, head_hidden=16, max_tokens=32)
 
 
@@ -597,6 +598,13 @@ def test_the_political_sentiment_posts_train_only_when_given_a_share_and_the_bli
     assert not blind & {r.text for r in political.sentiment + political.political_sentiment}
 
 
+def same_places(ours: Sequence[Sequence[Row]], theirs: Sequence[Sequence[Row]]) -> list[tuple[Row, Row]]:
+    """Each row of one plan's batches beside the row at the same place of the other's."""
+    return [
+        (r, o) for mine, other in zip(ours, theirs, strict=True) for r, o in zip(mine, other, strict=True)
+    ]
+
+
 def test_a_sentiment_batch_draws_the_political_posts_at_their_share_and_nothing_else_moves(
     base: Path,
 ) -> None:
@@ -617,11 +625,7 @@ def test_a_sentiment_batch_draws_the_political_posts_at_their_share_and_nothing_
     assert all(len({r.text for r in b.sentiment}) == 8 for b in plan)  # no row twice in a batch
     # They take places of the batch the plan drew without them; every other row and draw stays.
     assert [b.stance for b in plan] == [b.stance for b in without]
-    kept = [
-        (r, o)
-        for b, w in zip(plan, without, strict=True)
-        for r, o in zip(b.sentiment, w.sentiment, strict=True)
-    ]
+    kept = same_places([b.sentiment for b in plan], [b.sentiment for b in without])
     assert all(r == o for (r, o), political_row in zip(kept, is_political, strict=True) if not political_row)
     # Political rows are paired with a word of their own like the rest, at the same chance.
     paired = [r for r in drawn if r.text.startswith("pak bupati") and r.target]
@@ -665,9 +669,7 @@ def test_a_stance_batch_draws_the_political_posts_at_their_share_and_nothing_els
     assert 0.22 < sum(is_political) / len(drawn) < 0.28
     # They take places of the batches drawn without them; every other row and draw stays.
     assert [b.sentiment for b in plan] == [b.sentiment for b in without]
-    kept = [
-        (r, o) for b, w in zip(plan, without, strict=True) for r, o in zip(b.stance, w.stance, strict=True)
-    ]
+    kept = same_places([b.stance for b in plan], [b.stance for b in without])
     assert all(r == o for (r, o), political_row in zip(kept, is_political, strict=True) if not political_row)
     # Dressed like the others: a person target is renamed (in the text too) at the recipe's chance.
     renamed = [r for r in drawn if r.source == "political" and r.target != "Rina Wulandari"]
@@ -704,9 +706,7 @@ def test_the_political_stance_posts_are_weighed_apart_and_leave_a_comparison_who
 
     drawn = [r for b in plan for r in b.stance]
     assert {r.weight for r in drawn if r.source == "political"} == {1.0}  # balanced among themselves
-    kept = [
-        (r, o) for b, w in zip(plan, without, strict=True) for r, o in zip(b.stance, w.stance, strict=True)
-    ]
+    kept = same_places([b.stance for b in plan], [b.stance for b in without])
     assert all(r == o for r, o in kept if r.source != "political")  # weights too
     apart = row_weights(data.stance, min_rows=1, cap=recipe.balance_cap)
     together = row_weights([*data.stance, *political], min_rows=1, cap=recipe.balance_cap)
