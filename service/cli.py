@@ -52,14 +52,17 @@ def up(
     api: Annotated[bool, typer.Option(help="Serve the HTTP API in the same process.")] = True,
 ) -> None:
     """Run everything: engines that are not configured start embedded, then worker and API."""
-    from service.engines import ENGINES_FILE, Embedded, start_embedded
     from service.process import limit_malloc_arenas
-    from service.runtime import StartupInterrupt, run
 
     limit_malloc_arenas()
     settings = settings_or_exit()
     _check_alerting(settings)
     speed = _parse_speed(demo_speed, "--demo-speed")
+    # The runtime imports torch, faust and the models' code (4 s here): a bad setting, rule file or
+    # option is named before that, at once.
+    from service.engines import ENGINES_FILE, Embedded, start_embedded
+    from service.runtime import StartupInterrupt, run
+
     if demo and api and settings.admin_key is None:
         # A demo should show its alerts without a set-up step: a key for this run only.
         demo_key = secrets.token_urlsafe(24)
@@ -159,12 +162,13 @@ def prepare(
 def worker() -> None:
     """Run the stream worker alone, against Kafka, ClickHouse and Redis servers."""
     from service.process import limit_malloc_arenas
-    from service.runtime import StartupInterrupt, run
 
     limit_malloc_arenas()
     settings = settings_or_exit()
     _require_servers(settings, "worker")
     _check_alerting(settings)
+    from service.runtime import StartupInterrupt, run  # after the checks: see `up`
+
     interrupt = StartupInterrupt().install()
     try:
         code = run(settings, api=False, demo=False, demo_speed=None, migrate=False)
@@ -180,11 +184,12 @@ def worker() -> None:
 def api_command() -> None:
     """Run the HTTP API alone, against Kafka, ClickHouse and Redis servers."""
     from service.process import limit_malloc_arenas
-    from service.runtime import serve_api
 
     limit_malloc_arenas()
     settings = settings_or_exit()
     _require_servers(settings, "api")
+    from service.runtime import serve_api  # after the checks: see `up`
+
     serve_api(settings)
 
 

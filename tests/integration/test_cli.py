@@ -243,6 +243,35 @@ def test_up_with_a_bad_setting_exits_2_and_leaves_no_process(
     assert not data_dir.exists(), "no engine may have been started"
 
 
+# Runs the console script's entry point in a fresh interpreter, then lists which of the heavy
+# libraries the runtime needs were imported by the time it exited.
+HEAVY_IMPORTS = (
+    "import sys\n"
+    "from service.cli import main\n"
+    "try:\n"
+    "    main()\n"
+    "except SystemExit as stop:\n"
+    "    print(stop.code, sorted({'torch', 'faust', 'transformers'} & set(sys.modules)))\n"
+)
+
+
+@pytest.mark.parametrize("command", ["up", "worker", "api"])
+def test_a_bad_setting_is_named_before_the_models_libraries_load(tmp_path: Path, command: str) -> None:
+    """A typo in a setting is answered at once, not after seconds of importing torch and faust."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PANTAU_")}
+    environment.update(PANTAU_DATA_DIR=str(tmp_path / "var"), PANTAU_TOPIC_PARTITIONS="0")
+    result = subprocess.run(
+        [sys.executable, "-c", HEAVY_IMPORTS, command],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert "PANTAU_TOPIC_PARTITIONS" in result.stderr, result.stderr
+    assert result.stdout.split() == ["2", "[]"], result.stdout
+
+
 @pytest.mark.parametrize("command", ["up", "worker"])
 def test_a_bad_alerting_rule_stops_start_up_naming_its_line(tmp_path: Path, command: str) -> None:
     rules = tmp_path / "alerting.yaml"
