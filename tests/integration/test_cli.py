@@ -32,15 +32,20 @@ MIGRATIONS = sorted(p.stem for p in (ROOT / "storage" / "migrations").glob("*.sq
 T0 = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
 
 
+def clean_environment(data_dir: Path, **env: str) -> dict[str, str]:
+    """This environment with no PANTAU_* setting but the data dir and `env`."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PANTAU_")}
+    environment.update({"PANTAU_DATA_DIR": str(data_dir), **env})
+    return environment
+
+
 def run_pantau(
     data_dir: Path, *args: str, timeout: float = 60, **env: str
 ) -> subprocess.CompletedProcess[str]:
     """Run `pantau ARGS` with no PANTAU_* setting from this environment but the data dir and `env`."""
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("PANTAU_")}
-    environment.update({"PANTAU_DATA_DIR": str(data_dir), **env})
     return subprocess.run(
         [PANTAU, *args],
-        env=environment,
+        env=clean_environment(data_dir, **env),
         cwd=data_dir.parent,
         capture_output=True,
         text=True,
@@ -258,11 +263,9 @@ HEAVY_IMPORTS = (
 @pytest.mark.parametrize("command", ["up", "worker", "api"])
 def test_a_bad_setting_is_named_before_the_models_libraries_load(tmp_path: Path, command: str) -> None:
     """A typo in a setting is answered at once, not after seconds of importing torch and faust."""
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("PANTAU_")}
-    environment.update(PANTAU_DATA_DIR=str(tmp_path / "var"), PANTAU_TOPIC_PARTITIONS="0")
     result = subprocess.run(
         [sys.executable, "-c", HEAVY_IMPORTS, command],
-        env=environment,
+        env=clean_environment(tmp_path / "var", PANTAU_TOPIC_PARTITIONS="0"),
         capture_output=True,
         text=True,
         timeout=60,
