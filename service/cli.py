@@ -534,6 +534,15 @@ def train_tuned_command(
             "policies labelled for sentiment (0: none).",
         ),
     ] = 0.0,
+    political_turn_share: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=0.5,
+            help="Share of each sentiment batch drawn from those political posts whose feeling parts "
+            "from their stance (sad that a favourite lost), read with the target's name (0: none).",
+        ),
+    ] = 0.0,
     political_stance_share: Annotated[
         float,
         typer.Option(
@@ -612,6 +621,7 @@ def train_tuned_command(
         varied_examples=varied_examples,
         political_sentiment_share=political_sentiment_share,
         political_stance_share=political_stance_share,
+        political_turn_share=political_turn_share,
         comparison_share=comparison_share,
         average_tail=average_tail,
         teacher_weight=Recipe.teacher_weight if teacher_weight is None else teacher_weight,

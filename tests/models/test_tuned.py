@@ -19,10 +19,13 @@ import pytest
 import torch
 
 import nlp.tuned
+import nlp.tuning
 from nlp.e5_convert import cached_e5_small
+from nlp.evaluation import SENTIMENT_AS_STANCE
 from nlp.runtime import choose_placement
 from nlp.training import STANCE_COLUMNS, read_labelled
 from nlp.tuned import (
+    SENTIMENT_ORDER,
     STANCE_ORDER,
     TUNED_DIR,
     Artefact,
@@ -50,6 +53,7 @@ from nlp.tuning import (
     Trainer,
     comparison_rows,
     load_data,
+    political_turns,
     row_weights,
     soft_target_loss,
     with_co_targets,
@@ -675,6 +679,77 @@ def test_a_stance_batch_draws_the_political_posts_at_their_share_and_nothing_els
     renamed = [r for r in drawn if r.source == "political" and r.target != "Rina Wulandari"]
     assert 0.35 < len(renamed) / sum(is_political) < 0.65
     assert all(r.text.startswith(r.target) for r in renamed)
+
+
+def test_the_turn_posts_are_the_political_posts_whose_feeling_is_not_their_stance() -> None:
+    feelings = read_labelled(POLITICAL_SENTIMENT, TARGETED_SENTIMENT_COLUMNS)
+    stances = {r["text"]: r["label"] for r in read_labelled(POLITICAL_STANCE, STANCE_COLUMNS)}
+    turns = political_turns()
+
+    by_text = {r.text: r for r in turns}
+    grief = next(r for r in feelings if r["text"].startswith("Sedih banget Bu Astrid kalah"))
+    assert by_text[grief["text"]].label == SENTIMENT_ORDER.index("negative")  # the feeling, not favor
+    assert by_text[grief["text"]].target == grief["target"]  # read with its target's name
+    plain = [r for r in feelings if (r["label"], stances[r["text"]]) == ("positive", "favor")]
+    assert plain and not {r["text"] for r in plain} & set(by_text)
+    pairs = Counter((SENTIMENT_ORDER[r.label], stances[r.text]) for r in turns)
+    assert pairs[("negative", "favor")] > 20 and pairs[("positive", "against")] > 5
+    assert all((feeling, stance) not in pairs for feeling, stance in SENTIMENT_AS_STANCE.items())
+    assert len(turns) < len(feelings) / 5
+
+
+def test_the_turn_posts_need_the_two_political_sets_to_hold_the_same_posts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shuffled = tmp_path / "political_stance.csv"
+    lines = POLITICAL_STANCE.read_text(encoding="utf-8").splitlines(keepends=True)
+    shuffled.write_text("".join([lines[0], lines[2], lines[1], *lines[3:]]), encoding="utf-8")
+    monkeypatch.setattr(nlp.tuning, "POLITICAL_STANCE", shuffled)
+
+    with pytest.raises(ValueError, match="same posts"):
+        political_turns()
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "vast").is_dir(), reason="needs ../shared/data")
+def test_the_turn_posts_train_only_when_given_a_share() -> None:
+    without = load_data(SHARED_DATA, Recipe(), [])
+    turns = load_data(SHARED_DATA, Recipe(political_turn_share=0.05), [])
+
+    assert without.political_turns == [] and turns.political_turns == political_turns()
+    assert turns.sentiment == without.sentiment and turns.stance == without.stance
+    assert turns.political_sentiment == without.political_sentiment == []
+
+
+def test_a_sentiment_batch_draws_the_turn_posts_at_their_share_with_their_names_and_nothing_else_moves(
+    base: Path,
+) -> None:
+    _, stance = rows()
+    sentiment = [SentimentRow(f"ulasan nomor {i}", i % 3, False) for i in range(30)]
+    political = [SentimentRow(f"pak bupati {i} hebat", 2, False) for i in range(30)]
+    turns = [SentimentRow(f"sedih pak camat {i} kalah", 0, False, target=f"Camat {i}") for i in range(30)]
+    data = Data(
+        sentiment, stance, [], [], [], [], [], [], political_sentiment=political, political_turns=turns
+    )
+    recipe = Recipe(
+        steps=300, sentiment_batch=8, stance_batch=2, political_sentiment_share=0.2, political_turn_share=0.25
+    )
+
+    plan = Trainer(base, SPEC, recipe).plan(data)
+    without = Trainer(base, SPEC, replace(recipe, political_turn_share=0.0)).plan(data)
+    unlisted = Trainer(base, SPEC, recipe).plan(replace(data, political_turns=[]))
+
+    assert without == unlisted  # a share of 0 or no posts: the plan the recipe drew before them
+    drawn = [r for b in plan for r in b.sentiment]
+    is_turn = [r.text.startswith("sedih pak camat") for r in drawn]
+    assert 0.22 < sum(is_turn) / len(drawn) < 0.28
+    named = [r.target == "Camat " + r.text.split()[3] for r, turn in zip(drawn, is_turn, strict=True) if turn]
+    assert named and all(named)  # never paired with words of their own
+    # They take places of the batch the plan drew without them; every other row (the other
+    # political posts too) and every stance batch stays.
+    assert [b.stance for b in plan] == [b.stance for b in without]
+    kept = same_places([b.sentiment for b in plan], [b.sentiment for b in without])
+    assert all(r == o for (r, o), turn in zip(kept, is_turn, strict=True) if not turn)
+    assert any(r.text.startswith("pak bupati") for r in drawn)
 
 
 def test_the_political_stance_posts_are_weighed_apart_and_leave_a_comparison_whole(base: Path) -> None:
