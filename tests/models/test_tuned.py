@@ -684,8 +684,10 @@ def test_a_stance_batch_draws_the_political_posts_at_their_share_and_nothing_els
 def test_the_turn_posts_are_the_political_posts_whose_feeling_is_not_their_stance() -> None:
     feelings = read_labelled(POLITICAL_SENTIMENT, TARGETED_SENTIMENT_COLUMNS)
     stances = {r["text"]: r["label"] for r in read_labelled(POLITICAL_STANCE, STANCE_COLUMNS)}
-    turns = political_turns()
+    turns, turn_stances = political_turns()
 
+    assert [r["text"] for r in turn_stances] == [r.text for r in turns]
+    assert all(stances[r["text"]] == r["label"] for r in turn_stances)  # each its own stance label
     by_text = {r.text: r for r in turns}
     grief = next(r for r in feelings if r["text"].startswith("Sedih banget Bu Astrid kalah"))
     assert by_text[grief["text"]].label == SENTIMENT_ORDER.index("negative")  # the feeling, not favor
@@ -715,20 +717,39 @@ def test_the_turn_posts_train_only_when_given_a_share() -> None:
     without = load_data(SHARED_DATA, Recipe(), [])
     turns = load_data(SHARED_DATA, Recipe(political_turn_share=0.05), [])
 
-    assert without.political_turns == [] and turns.political_turns == political_turns()
+    feelings, stances = political_turns()
+    assert without.political_turns == [] and without.political_stance_turns == []
+    assert turns.political_turns == feelings
+    assert [(r.target, r.text, STANCE_ORDER[r.label]) for r in turns.political_stance_turns] == [
+        (r["target"], r["text"], r["label"]) for r in stances
+    ]
+    assert sum(bool(r.spans) for r in turns.political_stance_turns) > 0.8 * len(stances)
     assert turns.sentiment == without.sentiment and turns.stance == without.stance
     assert turns.political_sentiment == without.political_sentiment == []
 
 
-def test_a_sentiment_batch_draws_the_turn_posts_at_their_share_with_their_names_and_nothing_else_moves(
+def test_the_batches_draw_the_turn_posts_at_their_share_with_their_names_and_nothing_else_moves(
     base: Path,
 ) -> None:
     _, stance = rows()
+    stance_turns = [
+        StanceRow(f"Camat {i}", f"sedih pak camat {i} kalah", 0, ((9, 14),), "political") for i in range(30)
+    ]
     sentiment = [SentimentRow(f"ulasan nomor {i}", i % 3, False) for i in range(30)]
     political = [SentimentRow(f"pak bupati {i} hebat", 2, False) for i in range(30)]
     turns = [SentimentRow(f"sedih pak camat {i} kalah", 0, False, target=f"Camat {i}") for i in range(30)]
     data = Data(
-        sentiment, stance, [], [], [], [], [], [], political_sentiment=political, political_turns=turns
+        sentiment,
+        stance,
+        [],
+        [],
+        [],
+        [],
+        [],
+        [],
+        political_sentiment=political,
+        political_turns=turns,
+        political_stance_turns=stance_turns,
     )
     recipe = Recipe(
         steps=300, sentiment_batch=8, stance_batch=2, political_sentiment_share=0.2, political_turn_share=0.25
@@ -736,7 +757,7 @@ def test_a_sentiment_batch_draws_the_turn_posts_at_their_share_with_their_names_
 
     plan = Trainer(base, SPEC, recipe).plan(data)
     without = Trainer(base, SPEC, replace(recipe, political_turn_share=0.0)).plan(data)
-    unlisted = Trainer(base, SPEC, recipe).plan(replace(data, political_turns=[]))
+    unlisted = Trainer(base, SPEC, recipe).plan(replace(data, political_turns=[], political_stance_turns=[]))
 
     assert without == unlisted  # a share of 0 or no posts: the plan the recipe drew before them
     drawn = [r for b in plan for r in b.sentiment]
@@ -744,12 +765,16 @@ def test_a_sentiment_batch_draws_the_turn_posts_at_their_share_with_their_names_
     assert 0.22 < sum(is_turn) / len(drawn) < 0.28
     named = [r.target == "Camat " + r.text.split()[3] for r, turn in zip(drawn, is_turn, strict=True) if turn]
     assert named and all(named)  # never paired with words of their own
-    # They take places of the batch the plan drew without them; every other row (the other
-    # political posts too) and every stance batch stays.
-    assert [b.stance for b in plan] == [b.stance for b in without]
+    # They take places of the batches the plan drew without them; every other row (the other
+    # political posts too) stays.
     kept = same_places([b.sentiment for b in plan], [b.sentiment for b in without])
     assert all(r == o for (r, o), turn in zip(kept, is_turn, strict=True) if not turn)
     assert any(r.text.startswith("pak bupati") for r in drawn)
+    judged = [r for b in plan for r in b.stance]
+    is_stance_turn = [r.text.startswith("sedih pak camat") or r.source == "political" for r in judged]
+    assert 0.22 < sum(is_stance_turn) / len(judged) < 0.28
+    kept = same_places([b.stance for b in plan], [b.stance for b in without])
+    assert all(r == o for (r, o), turn in zip(kept, is_stance_turn, strict=True) if not turn)
 
 
 def test_the_political_stance_posts_are_weighed_apart_and_leave_a_comparison_whole(base: Path) -> None:

@@ -20,6 +20,7 @@ from nlp.runtime import Placement
 from nlp.training import STANCE_COLUMNS, read_labelled
 from nlp.tuned import (
     FORMAT,
+    SENTIMENT_ORDER,
     STANCE_ORDER,
     Span,
     StanceHead,
@@ -40,6 +41,8 @@ from nlp.tuning import (
     SENTIMENT_BLIND,
     STANCE_BLIND,
     TARGETED_SENTIMENT_COLUMNS,
+    TURN_SENTIMENT_BLIND,
+    TURN_STANCE_BLIND,
     VARIED_EXAMPLES,
     Data,
     SentimentRow,
@@ -48,6 +51,7 @@ from nlp.tuning import (
     airline_stance_rows,
     class_weights,
     dev_figures,
+    evaluate_tuned_sentiment,
     evaluate_tuned_stance,
     example_rows,
     held_example_targets,
@@ -433,6 +437,83 @@ def test_the_dev_figures_read_a_held_out_comparison_with_both_names() -> None:
     assert figures["examples_held_out_targets"]["n"] == 3
 
 
+class MoodFollowsTheName(RecordingModel):
+    """Stance favor, as RecordingModel; sentiment negative for a post read alone, positive for one
+    read with a target's name: a model whose sentiment moves with the name it is read with."""
+
+    max_tokens = 96
+    name = "mood-follows-the-name"
+
+    def analyse(
+        self, texts: Sequence[str], targets: Sequence[Sequence[tuple[str, Sequence[Span]]]]
+    ) -> list[TunedResult]:
+        negative, positive = np.array([0.8, 0.1, 0.1], np.float32), np.array([0.1, 0.1, 0.8], np.float32)
+        return [
+            replace(r, sentiment=positive if named else negative)
+            for r, named in zip(super().analyse(texts, targets), targets, strict=True)
+        ]
+
+
+def test_the_dev_figures_read_the_turn_posts_sentiment_with_their_target_and_their_stance() -> None:
+    positive = SentimentRow("bagus", 2, False)
+    plain = StanceRow("sari", "sari hebat", 0, ((0, 4),), "examples")
+    turns = [
+        SentimentRow("sedih sari kalah", 0, False, target="sari"),
+        SentimentRow("lega bima mundur", 2, False, target="bima"),
+    ]
+    stances = [
+        StanceRow("sari", "sedih sari kalah", 0, ((6, 10),), "turn-blind"),
+        StanceRow("bima", "lega bima mundur", 1, ((5, 9),), "turn-blind"),
+    ]
+    data = Data(
+        [],
+        [],
+        [positive],
+        [positive],
+        [plain],
+        [plain],
+        [plain],
+        [plain],
+        turn_sentiment_blind=turns,
+        turn_stance_blind=stances,
+    )
+    model = MoodFollowsTheName()
+
+    figures = dev_figures(model, data)  # type: ignore[arg-type]
+
+    assert ["sari"] in model.asked and ["bima"] in model.asked
+    feeling = figures["blind_turns_sentiment"]
+    assert feeling["n"] == 2 and feeling["accuracy"] == 0.5  # read with the name: positive twice
+    assert feeling["confusion"][SENTIMENT_ORDER.index("negative")][SENTIMENT_ORDER.index("positive")] == 1
+    stance = figures["blind_turns_stance"]
+    assert stance["n"] == 2 and stance["per_class"]["favor"]["f1"] == pytest.approx(2 / 3, abs=1e-4)
+    assert "read_off_sentiment_favor_against_f1" in stance
+    assert "blind_turns_sentiment" not in dev_figures(model, replace(data, turn_sentiment_blind=[]))  # type: ignore[arg-type]
+
+
+def test_eval_sentiment_reads_posts_naming_a_target_with_it_beside_the_posts_alone(tmp_path: Path) -> None:
+    named = tmp_path / "turns.csv"
+    named.write_text(
+        "target,text,label\nSari Dewi,sedih bu sari kalah,negative\nBima Sakti,lega bima mundur,positive\n",
+        encoding="utf-8",
+    )
+    plain = tmp_path / "plain.csv"
+    plain.write_text(
+        "text,label\nsedih bu sari kalah,negative\nlega bima mundur,positive\n", encoding="utf-8"
+    )
+    model = MoodFollowsTheName()
+
+    report = evaluate_tuned_sentiment(model, named)  # type: ignore[arg-type]
+
+    assert report["accuracy"] == 0.5  # alone: negative twice
+    assert report["read_with_target"]["accuracy"] == 0.5  # with the name: positive twice
+    assert report["confusion"][SENTIMENT_ORDER.index("positive")][SENTIMENT_ORDER.index("negative")] == 1
+    with_name = report["read_with_target"]["confusion"]
+    assert with_name[SENTIMENT_ORDER.index("negative")][SENTIMENT_ORDER.index("positive")] == 1
+    assert model.asked[-2:] == [["Sari Dewi"], ["Bima Sakti"]]
+    assert "read_with_target" not in evaluate_tuned_sentiment(model, plain)  # type: ignore[arg-type]
+
+
 def test_the_dev_figures_put_each_stance_figure_beside_the_posts_sentiment_read_as_stance() -> None:
     class AgainstButCheerful(RecordingModel):
         """Every stance "against", every post's sentiment positive."""
@@ -673,6 +754,34 @@ def test_the_political_posts_stance_labels_are_theirs_row_for_row_and_not_their_
         # rest are replies and abbreviations: "Gimmick mulu", "FUP").
         named = with_spans(stances, "political")
         assert sum(bool(row.spans) for row in named) > 0.8 * len(named)
+
+
+def test_the_turn_posts_part_feeling_from_stance_and_name_no_target_of_another_set() -> None:
+    feelings = read_labelled(TURN_SENTIMENT_BLIND, TARGETED_SENTIMENT_COLUMNS)
+    stances = read_labelled(TURN_STANCE_BLIND, STANCE_COLUMNS)
+    others = [
+        *stance_set_rows(),
+        *read_labelled(STANCE_BLIND, STANCE_COLUMNS),
+        *read_labelled(POLITICAL_SENTIMENT, TARGETED_SENTIMENT_COLUMNS),
+        *read_labelled(SENTIMENT_BLIND, TARGETED_SENTIMENT_COLUMNS),
+    ]
+    other_targets = {r["target"] for r in others}
+
+    assert [(r["target"], r["text"]) for r in stances] == [(r["target"], r["text"]) for r in feelings]
+    assert len(feelings) >= 250 and len({r["text"] for r in feelings}) == len(feelings)
+    pairs = Counter((f["label"], s["label"]) for f, s in zip(feelings, stances, strict=True))
+    # Never the feeling read as stance: grief for a favourite, relief at a rival's fall, and a
+    # feeling beside a target the post only mentions.
+    assert not {("positive", "favor"), ("negative", "against"), ("neutral", "none")} & set(pairs)
+    for kind in (("negative", "favor"), ("positive", "against"), ("negative", "none"), ("positive", "none")):
+        assert pairs[kind] > 0.15 * len(feelings)
+    turns = {r["target"] for r in feelings}
+    assert len(turns) >= 40 and not turns & other_targets
+    assert not naming(feelings, naming_phrases(other_targets, shortest=2))
+    assert not naming(others, naming_phrases(turns, shortest=2))
+    # The stance figure asks each post about its target as the service would: found by name.
+    named = with_spans(stances, "turn-blind")
+    assert sum(bool(row.spans) for row in named) > 0.9 * len(named)
 
 
 def test_the_political_training_posts_rename_people_and_nothing_else() -> None:
