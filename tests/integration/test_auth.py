@@ -36,6 +36,7 @@ from api.auth import (
 )
 from service.engines import ValkeyServer, free_port
 from service.keys_cli import keys_app
+from tests.environment import clean_environment
 
 ADMIN_KEY = "bootstrap-admin-key-for-tests"
 
@@ -510,11 +511,9 @@ def test_keys_use_the_valkey_a_running_pantau_up_published(pantau_env: Path, val
 
 def run_keys(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """`pantau keys ARGS` in a process of its own, with no PANTAU_* setting but the data dir."""
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("PANTAU_")}
-    environment["PANTAU_DATA_DIR"] = str(data_dir)
     return subprocess.run(
         [sys.executable, "-c", "from service.keys_cli import keys_app; keys_app()", *args],
-        env=environment,
+        env=clean_environment(data_dir),
         capture_output=True,
         text=True,
         timeout=60,

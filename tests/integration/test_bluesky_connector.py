@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 from collections.abc import AsyncIterator
 from http import HTTPStatus
@@ -23,6 +22,7 @@ from pantau.normalise import InvalidPost, normalise
 from storage.positions import Positions
 from streams.connectors.bluesky import JetstreamConnector, JetstreamError, jetstream_post
 from streams.connectors.feeds import keyword_filter
+from tests.environment import clean_environment
 from tests.integration.sources_harness import RecordingSink
 
 DID = "did:plc:abc123"
@@ -198,8 +198,7 @@ async def test_sources_test_reads_the_firehose_until_it_has_enough(
     )
     sources = tmp_path / "sources.yaml"
     sources.write_text(f"sources:\n  - name: langit\n    kind: bluesky\n    endpoint: {jetstream.url}\n")
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("PANTAU_")}
-    environment.update(PANTAU_DATA_DIR=str(tmp_path / "var"), PANTAU_SOURCES_PATH=str(sources))
+    environment = clean_environment(tmp_path / "var", PANTAU_SOURCES_PATH=str(sources))
     process = await asyncio.create_subprocess_exec(
         PANTAU, "sources", "test", "langit", "--limit", "3",
         env=environment, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,

@@ -9,7 +9,6 @@ import asyncio
 import csv
 import gzip
 import json
-import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -23,6 +22,7 @@ from aiokafka import AIOKafkaConsumer
 from pantau import bus
 from pantau.normalise import ENVELOPE_VERSION, parse_timestamp
 from service.engines import TansuBroker
+from tests.environment import clean_environment
 
 pytestmark = pytest.mark.integration
 
@@ -30,13 +30,6 @@ PANTAU = str(Path(sys.executable).parent / "pantau")
 ROOT = Path(__file__).resolve().parents[2]
 MIGRATIONS = sorted(p.stem for p in (ROOT / "storage" / "migrations").glob("*.sql"))
 T0 = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
-
-
-def clean_environment(data_dir: Path, **env: str) -> dict[str, str]:
-    """This environment with no PANTAU_* setting but the data dir and `env`."""
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("PANTAU_")}
-    environment.update({"PANTAU_DATA_DIR": str(data_dir), **env})
-    return environment
 
 
 def run_pantau(

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -32,6 +31,7 @@ from service.engines import TansuBroker, ValkeyServer
 from storage.positions import Positions
 from storage.source_board import SourceReport, publish, read
 from streams.connectors.feeds import FeedConnector, FeedError, keyword_filter
+from tests.environment import clean_environment
 from tests.integration.sources_harness import LoopbackServer, RecordingSink, Reply, Request
 
 WATCHLIST = Path(__file__).resolve().parents[2] / "config" / "watchlist.yaml"
@@ -280,8 +280,7 @@ def sources_file(tmp_path: Path, server: FeedServer, poll_seconds: float = 1.0) 
 
 
 def pantau(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("PANTAU_")}
-    environment.update({"PANTAU_DATA_DIR": str(tmp_path / "var"), **env})
+    environment = clean_environment(tmp_path / "var", **env)
     return subprocess.run(
         [PANTAU, *args], env=environment, capture_output=True, text=True, timeout=120, check=False
     )
@@ -359,9 +358,8 @@ def test_a_feed_runs_inside_pantau_up_and_a_restart_neither_loses_nor_repeats(
     server.respond = lambda path, headers: Reply(200, rss(served[-1]))
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("PANTAU_")}
-    environment.update(
-        PANTAU_DATA_DIR=str(tmp_path / "var"),
+    environment = clean_environment(
+        tmp_path / "var",
         PANTAU_API_PORT=str(port),
         PANTAU_ADMIN_KEY=ADMIN_KEY,
         PANTAU_SOURCES_PATH=str(sources_file(tmp_path, server)),
@@ -423,9 +421,8 @@ def test_pantau_collect_runs_one_source_into_kafka_and_publishes_its_health(
     server: FeedServer, tmp_path: Path, broker: TansuBroker, valkey: ValkeyServer
 ) -> None:
     server.respond = lambda path, headers: Reply(200, rss(ITEMS))
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("PANTAU_")}
-    environment.update(
-        PANTAU_DATA_DIR=str(tmp_path / "var"),
+    environment = clean_environment(
+        tmp_path / "var",
         PANTAU_KAFKA_BROKERS=broker.brokers,
         PANTAU_REDIS_URL=valkey.url,
         PANTAU_SOURCES_PATH=str(sources_file(tmp_path, server)),
