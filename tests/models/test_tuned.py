@@ -923,12 +923,20 @@ def test_the_shipped_artefact_loads_and_carries_its_report_and_topic_threshold(m
 
 
 def test_the_shipped_artefact_is_what_the_documented_command_builds() -> None:
-    """`pantau train tuned --data DIR --stance-reads-target` rebuilds it: the recipe's defaults
-    and that one switch, nothing else."""
+    """`pantau train tuned --data DIR --stance-reads-target --political-sentiment-share 0.1
+    --political-stance-share 0.1 --political-turn-share 0.05 --turn-posts --seed 1` rebuilds it
+    (the README's training command): the recipe's defaults and those options, nothing else."""
     artefact = Artefact.load(TUNED_DIR)
+    documented = Recipe(
+        political_sentiment_share=0.1,
+        political_stance_share=0.1,
+        political_turn_share=0.05,
+        turn_posts=True,
+        seed=1,
+    )
     # Read back as a Recipe: a field added since (an option off by default, which plans exactly
     # as before) takes its default; a field the code no longer knows is an error.
-    assert asdict(Recipe(**artefact.report["recipe"])) == asdict(Recipe())
+    assert asdict(Recipe(**artefact.report["recipe"])) == asdict(documented)
     assert artefact.spec == TunedSpec(stance_reads_target=True)
 
 
