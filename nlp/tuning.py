@@ -124,12 +124,12 @@ POLITICAL_STANCE_BLIND = Path(__file__).parent / "data" / "political_stance_blin
 # where the two agreed. Sentiment is read with the target's name, as the service reads a post about
 # a watched target, so a model whose sentiment follows its stance shows here. Never trained on.
 TURN_SENTIMENT_BLIND = Path(__file__).parent / "data" / "turn_sentiment_blind.csv"
+TURN_STANCE_BLIND = Path(__file__).parent / "data" / "turn_stance_blind.csv"  # the same posts
 # Posts of the same kinds to train on (`Recipe.turn_posts`), by other writers who saw neither the
 # blind turn posts nor the model, about targets no other set names: a strong feeling beside a target
 # only mentioned (none), grief for a favourite, relief at a rival's fall.
 TURN_SENTIMENT = Path(__file__).parent / "data" / "turn_sentiment.csv"
 TURN_STANCE = Path(__file__).parent / "data" / "turn_stance.csv"  # the same posts
-TURN_STANCE_BLIND = Path(__file__).parent / "data" / "turn_stance_blind.csv"  # the same posts
 # Sentences comparing two people, {a} and {b}, with the stance each takes (`comparison_rows`).
 COMPARISON_TEMPLATES = Path(__file__).parent / "data" / "comparison_templates.csv"
 # Titles a template may write before a name itself ("Pak {a}", "Mr. {b}").

@@ -607,6 +607,10 @@ def train_tuned_command(
     if teacher_weight is not None and teacher is None:
         # Said rather than ignored: a run without its teacher is a different experiment.
         raise typer.BadParameter("only means something with --teacher", param_hint="--teacher-weight")
+    if turn_posts and not political_turn_share:
+        raise typer.BadParameter(
+            "only means something with --political-turn-share above 0", param_hint="--turn-posts"
+        )
     try:
         teaching = Artefact.load(teacher) if teacher is not None else None
     except TunedError as exc:

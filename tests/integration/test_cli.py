@@ -495,6 +495,13 @@ def test_training_refuses_a_teacher_that_is_not_an_artefact_before_it_loads_anyt
     assert not (tmp_path / "var").exists() or not any((tmp_path / "var").rglob("*.safetensors"))
 
 
+def test_training_refuses_the_turn_posts_without_a_turn_share(tmp_path: Path) -> None:
+    result = run_pantau(tmp_path / "var", "train", "tuned", "--data", str(tmp_path), "--turn-posts")
+    assert result.returncode == 2, result.stderr
+    said = " ".join(line.strip("│ ") for line in result.stderr.splitlines())
+    assert "Invalid value for --turn-posts" in said and "--political-turn-share" in said, said
+
+
 def test_training_refuses_a_teacher_weight_without_a_teacher(tmp_path: Path) -> None:
     result = run_pantau(tmp_path / "var", "train", "tuned", "--data", str(tmp_path), "--teacher-weight", "2")
     assert result.returncode == 2, result.stderr
