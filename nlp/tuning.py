@@ -1055,18 +1055,28 @@ class Trainer:
         turn_draws = random.Random(f"{recipe.seed}:political-turns")
         turn_share = recipe.political_turn_share if data.political_turns else 0.0
 
+        def take_sentiment_places(
+            rows: list[SentimentRow],
+            pool: Sequence[SentimentRow],
+            share: float,
+            draws: random.Random,
+            *,
+            paired: bool,
+        ) -> None:
+            """Each place of the batch taken, with chance `share`, by a row of `pool` (none twice),
+            paired with words of its own as the others are where `paired`."""
+            places = [i for i in range(len(rows)) if draws.random() < share]
+            for place, row in zip(places, draws.sample(pool, len(places)), strict=True):
+                rows[place] = pair(row, draws) if paired else row
+
         def sentiment_rows() -> list[SentimentRow]:
             rows = [pair(r, rng) for r in rng.sample(data.sentiment, recipe.sentiment_batch)]
             if political_share > 0:
-                places = [i for i in range(len(rows)) if political_draws.random() < political_share]
-                taken = political_draws.sample(data.political_sentiment, len(places))
-                for place, row in zip(places, taken, strict=True):
-                    rows[place] = pair(row, political_draws)
-            if turn_share > 0:
-                places = [i for i in range(len(rows)) if turn_draws.random() < turn_share]
-                turns = turn_draws.sample(data.political_turns, min(len(places), len(data.political_turns)))
-                for place, row in zip(places, turns, strict=False):
-                    rows[place] = row
+                take_sentiment_places(
+                    rows, data.political_sentiment, political_share, political_draws, paired=True
+                )
+            if turn_share > 0:  # read with their own target's name
+                take_sentiment_places(rows, data.political_turns, turn_share, turn_draws, paired=False)
             return rows
 
         # The political stance posts likewise, with a generator of their own; a comparison's place
@@ -1076,21 +1086,23 @@ class Trainer:
         stance_turn_draws = random.Random(f"{recipe.seed}:political-stance-turns")
         stance_turn_share = recipe.political_turn_share if data.political_stance_turns else 0.0
 
+        def take_stance_places(
+            rows: list[StanceRow], pool: Sequence[StanceRow], share: float, draws: random.Random
+        ) -> None:
+            """Each place of the batch but a comparison's taken, with chance `share`, by a row of
+            `pool` dressed as the others are."""
+            for place, row in enumerate(rows):
+                if row.source != "comparisons" and draws.random() < share:
+                    rows[place] = dressed(draws.choice(pool), draws)
+
         def stance_rows() -> list[StanceRow]:
             rows = [row for s in rng.choices(sources, weights, k=recipe.stance_batch) for row in draw(s)]
             if political_stance_share > 0:
-                for place, row in enumerate(rows):
-                    if (
-                        row.source != "comparisons"
-                        and political_stance_draws.random() < political_stance_share
-                    ):
-                        taken = political_stance_draws.choice(data.political_stance)
-                        rows[place] = dressed(taken, political_stance_draws)
+                take_stance_places(
+                    rows, data.political_stance, political_stance_share, political_stance_draws
+                )
             if stance_turn_share > 0:
-                for place, row in enumerate(rows):
-                    if row.source != "comparisons" and stance_turn_draws.random() < stance_turn_share:
-                        taken = stance_turn_draws.choice(data.political_stance_turns)
-                        rows[place] = dressed(taken, stance_turn_draws)
+                take_stance_places(rows, data.political_stance_turns, stance_turn_share, stance_turn_draws)
             return rows
 
         return [Batch(sentiment_rows(), stance_rows()) for _ in range(recipe.steps)]
