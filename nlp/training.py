@@ -185,16 +185,44 @@ GENERIC_NAME_WORDS = frozenset(
 _NOT_DISTINCT = STOPWORDS | GENERIC_NAME_WORDS
 
 
+# Words before a name that say how it is addressed, not who it is ("Pak Budi", "Mr Lee").
+NAME_TITLES = frozenset(
+    (
+        "pak", "bu", "bapak", "ibu", "mas", "mbak", "bang", "kak", "mr", "mrs", "ms", "dr", "sir",
+        "h", "hj", "prof", "gus", "kang", "cak", "ning",
+    )
+)  # fmt: skip
+
+
+def surname_alone(name: str) -> str | None:
+    """The last word of a person's name when it is the name's only word of four letters or more
+    and the words before it are a given name, not a title: "Brannigan" for "Tom Brannigan",
+    "Biden" for "Joe Biden"; none for "Pak Budi" nor for "Budi Ali" (a given name alone names
+    too many people)."""
+    words = name.replace("-", " ").split()
+    if not 2 <= len(words) <= 3 or not all(w[:1].isupper() for w in words):
+        return None
+    *given, last = words
+    if len(last) < 4 or any(len(w) >= 4 or fold(w).rstrip(".") in NAME_TITLES for w in given):
+        return None
+    return last
+
+
 def name_words(names: Sequence[str], which: NameWords) -> dict[str, tuple[str, ...]]:
     """Per name of `names`, the words of four letters or more that also find it ("Pak Raka",
     "#RakaPresiden"): every one, or only the distinct ones (`NameWords`); none unless the name has
-    two such words ("Pak Budi" is not found by "Budi" alone)."""
+    two such words ("Pak Budi" is not found by "Budi" alone), but for a distinct surname
+    (`surname_alone`: "Brannigan" finds "Tom Brannigan"), which the shipped training did not use."""
     split = {name: [w for w in name.replace("-", " ").split() if len(w) >= 4] for name in names}
     # Counted over each name's words once, so "Sari Sari" does not share a word with itself.
     used = Counter(fold(w) for words in split.values() for w in set(words))
     out: dict[str, tuple[str, ...]] = {}
     for name, words in split.items():
-        if len(words) < 2:
+        surname = surname_alone(name) if which == "distinct" else None
+        if surname is not None:
+            distinct = fold(surname) not in _NOT_DISTINCT and used[fold(surname)] == 1
+            out[name] = (surname,) if distinct else ()
+        elif len(words) < 2:
             out[name] = ()
         elif which == "every":
             out[name] = tuple(words)
