@@ -75,7 +75,8 @@ def test_a_surname_finds_a_person_whose_given_name_is_short() -> None:
 
 def test_the_shipped_training_finds_no_one_by_a_surname_alone() -> None:
     """Training's spans ("every" word) are as the shipped artefact was trained with."""
-    assert name_words(["Tom Brannigan", "Benediktus Wea"], "every") == {"Tom Brannigan": (), "Benediktus Wea": ()}
+    names = ["Tom Brannigan", "Benediktus Wea"]
+    assert name_words(names, "every") == {"Tom Brannigan": (), "Benediktus Wea": ()}
 
 
 @given(st.lists(st.lists(_WORD, min_size=1, max_size=4).map(" ".join), min_size=1, max_size=6, unique=True))
