@@ -102,6 +102,13 @@ class TunedSpec:
     # two names' own tokens carry their places in the sentence, which an attention spread over
     # the whole post blurs into the post's mood.
     stance_reads_mentions: bool = False
+    # Whether favor against against also follows the post's sentiment, turned per row by a learned
+    # sign in (-1, 1): +1 where the feeling is about the target ("Pak X keren"), -1 where it is
+    # about the target's fall ("lega X kalah"), 0 where it is about something else (TweetEval's
+    # ideological posts); the MLP's own logits are added. Unlike `stance_sentiment_prior`'s one map
+    # for every row, which training cancelled, the sign is each row's, so rows whose feeling is not
+    # their stance need not teach every other row to ignore the feeling.
+    stance_turns_sentiment: bool = False
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TunedSpec:
@@ -132,6 +139,7 @@ class StanceHead(nn.Module):
         sentiment_prior: bool = False,
         reads_post: bool = True,
         reads_mentions: bool = False,
+        turns_sentiment: bool = False,
     ) -> None:
         super().__init__()
         self.reads_target = reads_target
@@ -149,12 +157,23 @@ class StanceHead(nn.Module):
         self.key = nn.Linear(dim, hidden)
         self.mention_weight = nn.Parameter(torch.tensor(2.0))
         self.scale = hidden**-0.5
+        features = (2 + reads_target + reads_post + reads_mentions) * dim
         self.mlp = nn.Sequential(
-            nn.Linear((2 + reads_target + reads_post + reads_mentions) * dim, hidden),
+            nn.Linear(features, hidden),
             nn.GELU(),
             nn.Dropout(0.1),
             nn.Linear(hidden, len(STANCE_ORDER)),
         )
+        # Made after the MLP, so the modules before it start as they would without it.
+        self.turn: nn.Sequential | None = None
+        if turns_sentiment:
+            self.turn = nn.Sequential(
+                nn.Linear(features, hidden), nn.GELU(), nn.Dropout(0.1), nn.Linear(hidden, 1), nn.Tanh()
+            )
+
+    @property
+    def reads_sentiment(self) -> bool:
+        return self.prior is not None or self.turn is not None
 
     def forward(
         self,
@@ -182,13 +201,26 @@ class StanceHead(nn.Module):
                 min=1.0
             )
             parts.append(torch.where(count > 0, at_mentions.to(targets.dtype), targets))
-        logits: torch.Tensor = self.mlp(torch.cat(parts, dim=-1))
-        if self.prior is not None:
-            if sentiment is None:
-                raise ValueError("this stance head starts from the post's sentiment: pass it")
+        features = torch.cat(parts, dim=-1)
+        logits: torch.Tensor = self.mlp(features)
+        if self.reads_sentiment and sentiment is None:
+            raise ValueError("this stance head reads the post's sentiment: pass it")
+        if self.prior is not None and sentiment is not None:
             # Detached: stance rows must not pull the sentiment head towards their labels.
             logits = logits + self.prior(sentiment.detach().to(logits.dtype))
+        if self.turn is not None and sentiment is not None:
+            logits = logits + turned_sentiment(self.turn(features).squeeze(-1), sentiment.detach())
         return logits
+
+
+def turned_sentiment(sign: torch.Tensor, sentiment: torch.Tensor) -> torch.Tensor:
+    """Stance logits from each row's sentiment log-probabilities (rows, 3) turned by its sign (rows,):
+    the log-odds of positive against negative, times the sign, split between favor and against;
+    none untouched."""
+    odds = sentiment[:, SENTIMENT_ORDER.index("positive")] - sentiment[:, SENTIMENT_ORDER.index("negative")]
+    lean = (sign * odds.to(sign.dtype)) / 2
+    by_stance = {"favor": lean, "against": -lean, "none": torch.zeros_like(lean)}
+    return torch.stack([by_stance[stance] for stance in STANCE_ORDER], dim=-1)
 
 
 class TunedHeads(nn.Module):
@@ -202,6 +234,7 @@ class TunedHeads(nn.Module):
             sentiment_prior=spec.stance_sentiment_prior,
             reads_post=spec.stance_reads_post,
             reads_mentions=spec.stance_reads_mentions,
+            turns_sentiment=spec.stance_turns_sentiment,
         )
 
 

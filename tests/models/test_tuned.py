@@ -87,7 +87,7 @@ def rows() -> tuple[list[SentimentRow], list[StanceRow]]:
 
 
 def trained(
-    base: Path, steps: int, average_tail: float = 0.0, precision: str = "auto"
+    base: Path, steps: int, average_tail: float = 0.0, precision: str = "auto", spec: TunedSpec = SPEC
 ) -> tuple[Trainer, list[float]]:
     recipe = Recipe(
         steps=steps,
@@ -99,7 +99,7 @@ def trained(
         average_tail=average_tail,
         precision=precision,
     )
-    trainer = Trainer(base, SPEC, recipe)
+    trainer = Trainer(base, spec, recipe)
     sentiment, stance = rows()
 
     data = Data(sentiment, stance, [], [], [], [], [], [])
@@ -116,6 +116,31 @@ def trained(
 def test_training_fits_a_separable_stance_task(base: Path) -> None:
     _, losses = trained(base, steps=100)
     assert losses[-1] < losses[0] / 2
+
+
+def test_a_head_that_turns_sentiment_trains_and_serves_its_sign(base: Path, tmp_path: Path) -> None:
+    """The trainer hands the stance head the post's sentiment when it turns it, and the served
+    model reads the saved sign: its stance moves with the sign's weights."""
+    spec = replace(SPEC, stance_turns_sentiment=True)
+    trainer, losses = trained(base, steps=60, spec=spec)
+    assert losses[-1] < losses[0] / 2
+    trainer.artefact({}).save(tmp_path / "tuned")
+    artefact = Artefact.load(tmp_path / "tuned")
+    assert artefact.spec.stance_turns_sentiment
+    assert any(name.startswith("stance.turn.") for name in artefact.heads)
+    placement = choose_placement("cpu", "fp32")
+    asked = [[("raka", [(19, 23)])]]
+    served = TunedModel(artefact, base, placement, cache_dir=tmp_path, runtime="torch")
+    before = served.analyse(["teks ini mendukung raka"], asked)[0].stances[0]
+    with torch.no_grad():
+        turn = served.heads.stance.turn
+        assert turn is not None
+        sign_out = turn[-2]
+        assert isinstance(sign_out, torch.nn.Linear)
+        sign_out.bias.neg_()
+        sign_out.weight.neg_()
+    after = served.analyse(["teks ini mendukung raka"], asked)[0].stances[0]
+    assert not np.allclose(before, after)
 
 
 def test_averaging_the_tail_leaves_the_run_alone_and_puts_the_late_weights_mean_in_the_artefact(

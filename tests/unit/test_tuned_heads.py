@@ -374,6 +374,61 @@ def test_the_sentiment_prior_never_trains_the_sentiment_head_through_stance() ->
     assert sentiment.grad is None
 
 
+def _turning_head(sign: float) -> StanceHead:
+    """A head that turns sentiment whose MLP says nothing and whose sign is `sign` for every row."""
+    head = StanceHead(dim=8, hidden=16, turns_sentiment=True).eval()
+    assert head.turn is not None
+    last, turn_out = head.mlp[-1], head.turn[-2]
+    assert isinstance(last, torch.nn.Linear) and isinstance(turn_out, torch.nn.Linear)
+    with torch.no_grad():
+        last.weight.zero_()
+        last.bias.zero_()
+        turn_out.weight.zero_()
+        turn_out.bias.fill_(float(np.arctanh(sign)))
+    return head
+
+
+@pytest.mark.parametrize(
+    ("sign", "expected"),
+    [(0.9, ["against", "favor"]), (-0.9, ["favor", "against"]), (0.0, ["favor", "favor"])],
+)
+def test_a_head_that_turns_sentiment_follows_or_reverses_it_by_its_sign(
+    sign: float, expected: list[str]
+) -> None:
+    """Sign +1: the feeling is about the target ("Pak X keren"); -1: about its fall ("lega X kalah");
+    0: about something else, so favor and against are level (favor comes first in a tie)."""
+    head = _turning_head(sign)
+    states, mask = torch.randn(2, 5, 8), torch.ones(2, 5)
+    sentiment = torch.log_softmax(torch.tensor([[4.0, 0.0, 0.0], [0.0, 0.0, 4.0]]), dim=-1)  # neg, pos
+    logits = head(states, mask, torch.zeros(2, 5), torch.randn(2, 8), mean_pool(states, mask), sentiment)
+    assert [STANCE_ORDER[int(i)] for i in logits[:, :2].argmax(dim=-1)] == expected
+    assert torch.allclose(logits[:, STANCE_ORDER.index("none")], torch.zeros(2))
+    with pytest.raises(ValueError, match="sentiment"):
+        head(states, mask, torch.zeros(2, 5), torch.randn(2, 8), mean_pool(states, mask))
+
+
+def test_turning_sentiment_never_trains_the_sentiment_head_through_stance() -> None:
+    """Stance rows must not pull sentiment toward their labels (the seed-1 political run's fault):
+    the gradient reaches the sign, never the sentiment."""
+    head = StanceHead(dim=8, hidden=16, turns_sentiment=True)
+    states, mask = torch.randn(2, 4, 8), torch.ones(2, 4)
+    sentiment = torch.randn(2, 3, requires_grad=True)
+    head(
+        states, mask, torch.zeros(2, 4), torch.randn(2, 8), mean_pool(states, mask), sentiment
+    ).sum().backward()
+    assert sentiment.grad is None
+    assert head.turn is not None and head.turn[0].weight.grad is not None
+
+
+def test_an_artefact_from_before_the_turn_switch_does_not_turn_sentiment() -> None:
+    spec = TunedSpec.from_dict({"format": FORMAT, "layers": 6, "stance_reads_target": True})
+    assert not spec.stance_turns_sentiment
+    assert TunedHeads(8, spec).stance.turn is None
+    heads = TunedHeads(8, replace(spec, stance_turns_sentiment=True))
+    assert heads.stance.reads_sentiment
+    assert set(TunedHeads(8, spec).state_dict()) < set(heads.state_dict())
+
+
 def test_a_word_or_two_of_the_post_is_read_as_a_name() -> None:
     rng = random.Random(0)
     picks = {words_as_name("harga beras naik lagi", rng) for _ in range(200)}
