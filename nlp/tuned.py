@@ -29,6 +29,7 @@ import functools
 import hashlib
 import json
 import logging
+import math
 import tempfile
 import warnings
 from collections.abc import Callable, Sequence
@@ -127,6 +128,10 @@ class SentimentHead(nn.Module):
         return logits
 
 
+# The sign a head that turns sentiment starts every row at.
+TURN_START = 0.5
+
+
 class StanceHead(nn.Module):
     """Stance toward one target per row, from the post's token states and the target's vector."""
 
@@ -167,9 +172,15 @@ class StanceHead(nn.Module):
         # Made after the MLP, so the modules before it start as they would without it.
         self.turn: nn.Sequential | None = None
         if turns_sentiment:
-            self.turn = nn.Sequential(
-                nn.Linear(features, hidden), nn.GELU(), nn.Dropout(0.1), nn.Linear(hidden, 1), nn.Tanh()
-            )
+            sign = nn.Linear(hidden, 1)
+            # Every row starts at +0.5, following its sentiment half-way: most posts' feeling is
+            # about the target they name, and the path is in use before the MLP learns direction
+            # its own way; rows whose feeling is not their stance move their sign from there.
+            with torch.no_grad():
+                sign.weight.zero_()
+                sign.bias.fill_(math.atanh(TURN_START))
+            layers = [nn.Linear(features, hidden), nn.GELU(), nn.Dropout(0.1), sign, nn.Tanh()]
+            self.turn = nn.Sequential(*layers)
 
     @property
     def reads_sentiment(self) -> bool:

@@ -22,6 +22,7 @@ from nlp.tuned import (
     FORMAT,
     SENTIMENT_ORDER,
     STANCE_ORDER,
+    TURN_START,
     Span,
     StanceHead,
     TunedHeads,
@@ -405,6 +406,14 @@ def test_a_head_that_turns_sentiment_follows_or_reverses_it_by_its_sign(
     assert torch.allclose(logits[:, STANCE_ORDER.index("none")], torch.zeros(2))
     with pytest.raises(ValueError, match="sentiment"):
         head(states, mask, torch.zeros(2, 5), torch.randn(2, 8), mean_pool(states, mask))
+
+
+def test_a_fresh_head_follows_every_posts_sentiment_half_way() -> None:
+    """Before training, every row's sign is TURN_START, whatever the post."""
+    head = StanceHead(dim=8, hidden=16, turns_sentiment=True).eval()
+    assert head.turn is not None
+    features = torch.randn(5, 3 * 8)
+    assert torch.allclose(head.turn(features), torch.full((5, 1), TURN_START))
 
 
 def test_turning_sentiment_never_trains_the_sentiment_head_through_stance() -> None:
