@@ -122,7 +122,7 @@ def test_a_head_that_turns_sentiment_trains_and_serves_its_sign(base: Path, tmp_
     """The trainer hands the stance head the post's sentiment when it turns it, and the served
     model reads the saved sign: its stance moves with the sign's weights."""
     spec = replace(SPEC, stance_turns_sentiment=True)
-    trainer, losses = trained(base, steps=60, spec=spec)
+    trainer, losses = trained(base, steps=100, spec=spec)
     assert losses[-1] < losses[0] / 2
     trainer.artefact({}).save(tmp_path / "tuned")
     artefact = Artefact.load(tmp_path / "tuned")
