@@ -86,6 +86,18 @@ def read(text: str) -> dict[str, Stance]:
         # Two outcomes joined under one feeling, before or after.
         ("Senang Raka menang, Bima tersingkir.", {"raka": FAVOR, "bima": AGAINST}),
         ("Raka menang, Bima kalah. Lega aku.", {"raka": FAVOR, "bima": AGAINST}),
+        # An interjection right after the outcome, a few words of the outcome's own between.
+        ("Raka akhirnya dicopot 🎉 alhamdulillah, lega bgt jadi guru.", {"raka": AGAINST}),
+        ("Pak Bima divonis 8 tahun 👏 alhamdulillah, rakyat menang!", {"bima": AGAINST}),
+        ("Bima kalah. Innalillahi, padahal programnya bagus.", {"bima": FAVOR}),
+        # Outcomes of a party or a programme wound up.
+        ("PSN resmi bubar. Syukurlah.", {"psn": AGAINST}),
+        ("PSN got deregistered over the donation scandal. Good riddance.", {"psn": AGAINST}),
+        # The post's one outcome, and after it a sentence of the author's feeling alone, however far.
+        ("Raka dicopot 🎉 udah lama nunggu kabar ini, lega banget", {"raka": AGAINST}),
+        ("Raka kalah. Udah lama nunggu. Lega banget", {"raka": AGAINST}),
+        ("Bima kalah di pilkada. Sedih banget 😭", {"bima": FAVOR}),
+        ("RUU Transportasi Publik ditolak DPR hari ini. Dua tahun kami kawal. Aku sedih bgt", {"ruu": FAVOR}),
     ],
 )
 def test_the_authors_feeling_about_a_targets_outcome_places_it(text: str, placed: dict[str, Stance]) -> None:
@@ -134,6 +146,16 @@ def test_the_authors_feeling_about_a_targets_outcome_places_it(text: str, placed
         '"Sedih banget Bima kalah" kata timsesnya.',
         # "won't" is not "won".
         "Bima won't concede tonight, sad.",
+        # A later feeling about something else, or the target's own.
+        "Raka menang. Males banget besok Senin",
+        "Raka kalah. Btw seneng banget nasi padang enak hari ini",
+        "Raka kalah. Besok ujian, sedih banget",
+        "Raka kalah dan kecewa berat",
+        "Raka kalah, kesel, terus nuduh KPU curang",
+        "Raka dicopot. Pendukungnya sedih banget",
+        # Two outcomes, or feelings of both signs: which feeling answers which is not plain.
+        "Raka menang, Bima kalah. Campur aduk, senang dan sedih.",
+        "Raka kalah. Lega sih, tapi sedih juga.",
     ],
 )
 def test_what_is_not_the_authors_own_feeling_about_the_targets_outcome_is_left_out(text: str) -> None:
