@@ -420,9 +420,9 @@ _CRYING = re.compile(r"nangis|menangis|sayang\s+(?:sekali|banget|bgt)")
 # after an outcome with nothing but symbols between ("X dicopot 🎉 alhamdulillah", "X kalah.
 # Syukurin!", "X resigned. Good riddance"): the target does not say "alhamdulillah" of its own fall.
 _INTERJECTION_AFTER = re.compile(
-    rf"(?:[^\w?{OPEN}]*\w+){{0,3}}?[^\w?{OPEN}]*(?P<word>alhamdulillah|alhamdulilah|hamdalah|puji\s+tuhan|syukurlah|syukurin|sukurin|"
-    r"rasain|mampus|thank\s+god|thank\s+goodness|thankfully|good\s+riddance|hooray|hurray|woohoo|"
-    r"innalillahi)\b"
+    rf"(?:[^\w?{OPEN}]*\w+){{0,3}}?[^\w?{OPEN}]*"
+    r"(?P<word>alhamdulillah|alhamdulilah|hamdalah|puji\s+tuhan|syukurlah|syukurin|sukurin|rasain|"
+    r"mampus|thank\s+god|thank\s+goodness|thankfully|good\s+riddance|hooray|hurray|woohoo|innalillahi)\b"
 )
 # A clickbait hook ("SEDIH! Pak X kalah ...").
 _HOOK = re.compile(r"\W*[A-Z]{4,}\s*!")
@@ -753,7 +753,9 @@ def _stands_alone(marked: str, feeling: re.Match[str], after: int, context: _Con
     "so relieved 😌"); in a sentence after the outcome's (which ends at `after` or later), the
     sentence's first clause. Not "males banget besok Senin", "Besok ujian, sedih banget", nor
     "kecewa berat" after "dan" or ", kesel," (the target's own)."""
-    start = max(marked.rfind(mark, 0, feeling.start()) for mark in ",:.!;\n") + 1
+    # An emoji closes a clause as a comma does ("X kalah 😭 sedih bgt").
+    marks = list(re.finditer(rf"[,:.!;\n]|[^\w\s{OPEN}{CLOSE}'\"-]", marked[: feeling.start()]))
+    start = marks[-1].end() if marks else 0
     found = re.search(r"[.!?,;\n]", marked[feeling.end() :])
     end = feeling.end() + found.start() if found else len(marked)
     sentence = max(marked.rfind(mark, 0, feeling.start()) for mark in ".!?;\n") + 1
@@ -766,9 +768,8 @@ def _stands_alone(marked: str, feeling: re.Match[str], after: int, context: _Con
         and not _AUTHOR_MARK.search(marked[start : feeling.start()])
     ):
         return False
-    if re.search(r"\b(?:dan|and|&)\s*$", marked[: start - 1].rstrip(",:.!;\n ")) and not _FIRST_PERSON.search(
-        marked[start : feeling.start()]
-    ):
+    lead = marked[start : feeling.start()]
+    if re.search(r"\b(?:dan|and)\b|&", lead) and not _FIRST_PERSON.search(lead):
         return False
     clause = marked[start:end]
     inner = _FEELING.search(clause, feeling.start() - start)

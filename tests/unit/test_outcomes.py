@@ -97,6 +97,7 @@ def read(text: str) -> dict[str, Stance]:
         ("Raka dicopot 🎉 udah lama nunggu kabar ini, lega banget", {"raka": AGAINST}),
         ("Raka kalah. Udah lama nunggu. Lega banget", {"raka": AGAINST}),
         ("Bima kalah di pilkada. Sedih banget 😭", {"bima": FAVOR}),
+        ("Bima kalah 😭 sedih bgt", {"bima": FAVOR}),
         ("RUU Transportasi Publik ditolak DPR hari ini. Dua tahun kami kawal. Aku sedih bgt", {"ruu": FAVOR}),
     ],
 )
@@ -150,6 +151,7 @@ def test_the_authors_feeling_about_a_targets_outcome_places_it(text: str, placed
         "Raka menang. Males banget besok Senin",
         "Raka kalah. Btw seneng banget nasi padang enak hari ini",
         "Raka kalah. Besok ujian, sedih banget",
+        "Raka kalah 😭 besok ujian sedih bgt",
         "Raka kalah dan kecewa berat",
         "Raka kalah, kesel, terus nuduh KPU curang",
         "Raka dicopot. Pendukungnya sedih banget",
