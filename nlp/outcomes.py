@@ -14,11 +14,9 @@ does not place, to the model:
 - the target and its outcome, then a feeling in the clause after it: "X kalah, sedih banget",
   "X lost. Good riddance.", "X resigned and I'm devastated";
 - a second target's outcome joined to the first: "senang X menang dan Y tersingkir";
-- an interjection right after the outcome, a few of its own words between: "X dicopot 🎉
-  alhamdulillah", "X divonis 8 tahun 👏 syukurlah", "X kalah. Innalillahi";
-- in a post naming one target with one outcome, a clause of the author's feeling alone after it,
-  however far, where every feeling of the post is of that sign and none comes before the outcome:
-  "X dicopot 🎉 udah lama nunggu kabar ini, lega banget", "X kalah. Udah lama nunggu. Lega banget".
+- an interjection after the outcome, with at most a few of the outcome's own words and symbols
+  between and nothing after it in its clause: "X dicopot 🎉 alhamdulillah, lega bgt", "X divonis
+  8 tahun 👏 syukurlah", "X kalah. Innalillahi".
 
 An outcome is good for its target (menang, terpilih, lolos, disahkan; won, elected, passed) or
 bad (kalah, tersingkir, dicopot, mundur, ditolak; lost, ousted, resigned, rejected), turned by a
@@ -416,13 +414,15 @@ _ADDRESSED = re.compile(r"(?<!of )(?<!for )\b(?:kalian|lo|lu|elo|you|y'all|u|hat
 _GLOAT = re.compile(r"syukurin|sukurin|rasain|rasakan|mampus|modyar")
 # Tears, and "sayang banget" (love or pity): read only at a bad outcome.
 _CRYING = re.compile(r"nangis|menangis|sayang\s+(?:sekali|banget|bgt)")
-# Interjections of the author's feeling, which only the author can be saying when they come right
-# after an outcome with nothing but symbols between ("X dicopot 🎉 alhamdulillah", "X kalah.
-# Syukurin!", "X resigned. Good riddance"): the target does not say "alhamdulillah" of its own fall.
+# Interjections of the author's feeling, which only the author can be saying when they follow an
+# outcome with at most three of its own words ("8 tahun") and symbols between, nothing after them
+# in their clause ("X dicopot 🎉 alhamdulillah", "X kalah. Innalillahi", "X resigned. Good
+# riddance"): the target does not say "alhamdulillah" of its own fall. Not across a colon ("Tetangga:
+# alhamdulillah"), not after a comma's words ("X kalah, kubu sebelah teriak alhamdulillah").
 _INTERJECTION_AFTER = re.compile(
-    rf"(?:[^\w?{OPEN}]*\w+){{0,3}}?[^\w?{OPEN}]*"
+    rf"(?:\s+\w+){{0,3}}?[^\w?:;{OPEN}]*"
     r"(?P<word>alhamdulillah|alhamdulilah|hamdalah|puji\s+tuhan|syukurlah|syukurin|sukurin|rasain|"
-    r"mampus|thank\s+god|thank\s+goodness|thankfully|good\s+riddance|hooray|hurray|woohoo|innalillahi)\b"
+    r"thank\s+god|thank\s+goodness|thankfully|good\s+riddance|hooray|hurray|woohoo|innalillahi)\b"
 )
 # A clickbait hook ("SEDIH! Pak X kalah ...").
 _HOOK = re.compile(r"\W*[A-Z]{4,}\s*!")
@@ -533,11 +533,16 @@ def _feeling_before(prev: str, clause: str, event: _Event, context: _Context) ->
 def _feeling_after(rest: str, context: _Context) -> _Feeling | None:
     """A feeling opening the clause after an outcome and a few words of its own, about nothing else,
     if there is one ("X kalah tipis, sedih banget"; "X lost. Gutted."; "X resigned and I'm
-    devastated"); or an interjection right after the outcome ("X dicopot 🎉 alhamdulillah, lega
-    bgt"), which only the author can be saying."""
+    devastated"); or an interjection after the outcome ("X dicopot 🎉 alhamdulillah, lega bgt"),
+    which only the author can be saying."""
     interjection = _INTERJECTION_AFTER.match(rest)
-    if interjection is not None:
-        return _interjected(interjection.group("word"), rest[interjection.end() :], context)
+    interjected = (
+        None
+        if interjection is None
+        else _interjected(interjection.group("word"), rest[interjection.end() :], context)
+    )
+    if interjected is not None:
+        return interjected
     boundary = re.search(r"[.!,;\n]+|\s(?:and|dan)\s", rest)
     if boundary is None:
         return None
@@ -578,15 +583,18 @@ def _feeling_after(rest: str, context: _Context) -> _Feeling | None:
 
 
 def _interjected(word: str, after: str, context: _Context) -> _Feeling | None:
-    """The author's feeling in an interjection, unless another feeling in the post disagrees, what
-    follows in its sentence is about the margin ("thankfully not by much") or it is said to others
-    ("Syukurin kalian")."""
+    """The author's feeling in an interjection, unless another feeling in the post disagrees or
+    something other than closing words follows it in its clause ("thankfully not by much",
+    "syukurin kalian")."""
     feeling = _FEELING.fullmatch(word)
     glad = feeling is not None and feeling.group("glad") is not None
     if any(other_glad != glad and not negated for other_glad, negated in context.feelings):
         return None
-    sentence = re.split(r"[.!?;\n]", after, maxsplit=1)[0]
-    if _MARGIN_OR_MANNER.search(sentence) or (not _GLOAT.fullmatch(word) and _ADDRESSED.search(sentence)):
+    # Nothing but closing words after it in its clause: "alhamdulillah hari ini gajian" is about
+    # payday, "syukurlah bukan karena curang" about the manner, "thank god nobody got hurt" not
+    # about the outcome at all.
+    clause = re.split(r"[.!?,;\n]", after, maxsplit=1)[0]
+    if not _TAIL.fullmatch(clause) or _ADDRESSED.search(clause):
         return None
     return _Feeling(glad=glad, for_them=False, sympathy=False)
 
@@ -696,88 +704,6 @@ def _placed(prev: str, clause: str, after: str, context: _Context) -> Iterable[t
             yield event.target, Stance.favor if feeling.glad == event.good else Stance.against
 
 
-def _sole_reaction(marked: str, context: _Context) -> Stance | None:
-    """In a post naming one target with one outcome, whose every feeling comes after it and is of
-    one sign, not negated and not a hope: the author's feeling about that outcome, however far after
-    it ("X dicopot 🎉 udah lama nunggu kabar ini, lega banget"; "Finally RUU X batal disahkan!!
-    ribet bgt isinya. Relieved banget"). None where anything in the post may turn it (as in
-    `_placed`)."""
-    events = _events(marked)
-    if len(events) != 1 or not context.feelings or len({glad for glad, _ in context.feelings}) > 1:
-        return None
-    (event,) = events
-    glad = context.feelings[0][0]
-    feelings = list(_FEELING.finditer(marked))
-    # A feeling before the outcome is the clause rules' to read ("Sedih hujan terus, btw X menang",
-    # "His fans are heartbroken that X lost"); after it, with no other outcome, it answers it.
-    if any(f.start() < event.end for f in feelings):
-        return None
-    if not any(_stands_alone(marked, f, event.end, context) for f in feelings):
-        return None
-    if any(negated for _, negated in context.feelings) or any(
-        f.group("hope") or f.group("dread") for f in feelings
-    ):
-        return None
-    before, after = marked[: event.start], marked[event.end :]
-    if _BESIDE.search(before) or _CONDITION.search(before) or _CONTRAST.search(after):
-        return None
-    if _RUNS_ON.match(after) or _NARROW.search(re.split(r"[.!?;\n]", after, maxsplit=1)[0]):
-        return None
-    if any(_FOR_THEM.fullmatch(f.group()) for f in feelings) and not event.good:
-        return None
-    if glad and (
-        context.costly or context.for_their_sake or event.retirement or _EXIT_FOR_A_REASON.search(marked)
-    ):
-        return None
-    if glad and not event.good and _AGAIN.match(after):
-        return None
-    if context.laughing and not (glad and not event.good):
-        return None
-    if context.celebrating and not glad:
-        return None
-    if event.crime and not glad:
-        return None
-    if event.negated and _CHEATED.match(after):
-        return None
-    if not glad and any(_CRYING.fullmatch(f.group()) for f in feelings) and event.good:
-        return None
-    # Said to others ("Puas kalian!", "Happy now, haters."), but for gloats.
-    if _ADDRESSED.search(after) and not all(_GLOAT.fullmatch(f.group()) for f in feelings):
-        return None
-    return Stance.favor if glad == event.good else Stance.against
-
-
-def _stands_alone(marked: str, feeling: re.Match[str], after: int, context: _Context) -> bool:
-    """Whether `feeling`'s clause is the author's feeling and nothing else: the author, an
-    interjection or a degree before it, closing words after it ("lega banget", "Seneng pol!",
-    "so relieved 😌"); in a sentence after the outcome's (which ends at `after` or later), the
-    sentence's first clause. Not "males banget besok Senin", "Besok ujian, sedih banget", nor
-    "kecewa berat" after "dan" or ", kesel," (the target's own)."""
-    # An emoji closes a clause as a comma does ("X kalah 😭 sedih bgt").
-    marks = list(re.finditer(rf"[,:.!;\n]|[^\w\s{OPEN}{CLOSE}'\"-]", marked[: feeling.start()]))
-    start = marks[-1].end() if marks else 0
-    found = re.search(r"[.!?,;\n]", marked[feeling.end() :])
-    end = feeling.end() + found.start() if found else len(marked)
-    sentence = max(marked.rfind(mark, 0, feeling.start()) for mark in ".!?;\n") + 1
-    if sentence > after and re.search(r"\w", marked[sentence:start]):
-        return False
-    if (
-        marked[start - 1 : start] == ","
-        and found is not None
-        and found.group() == ","
-        and not _AUTHOR_MARK.search(marked[start : feeling.start()])
-    ):
-        return False
-    lead = marked[start : feeling.start()]
-    if re.search(r"\b(?:dan|and)\b|&", lead) and not _FIRST_PERSON.search(lead):
-        return False
-    clause = marked[start:end]
-    inner = _FEELING.search(clause, feeling.start() - start)
-    if inner is None or _authors(clause, inner, context) is None:
-        return False
-    return _TAIL.fullmatch(_FEELING.sub(" ", clause[inner.end() :])) is not None
-
-
 def _headline(text: str, mentions: Sequence[Mention]) -> bool:
     """Five words or more, seven in ten capitalised, the targets' names aside: news, whose feeling
     is the outlet's or its source's ("Innalillahi, PSN Gagal Lolos Parlemen Setelah 20 Tahun")."""
@@ -809,10 +735,6 @@ def reacted(text: str, mentions: Sequence[Mention]) -> dict[str, Stance]:
         ),
     )
     clauses = CLAUSE.findall(marked)
-    if len(targets) == 1:
-        sole = _sole_reaction(marked, context)
-        if sole is not None:
-            return {targets[0]: sole}
     return unanimous(
         (targets[side], stance)
         for i, clause in enumerate(clauses)

@@ -196,14 +196,18 @@ NAME_TITLES = frozenset(
 
 def surname_alone(name: str) -> str | None:
     """The last word of a person's name when it is the name's only word of four letters or more
-    and the words before it are a given name, not a title: "Brannigan" for "Tom Brannigan",
-    "Biden" for "Joe Biden"; none for "Pak Budi" nor for "Budi Ali" (a given name alone names
-    too many people)."""
+    and the words before it are a given name, not a title, an acronym or a common word:
+    "Brannigan" for "Tom Brannigan", "Biden" for "Joe Biden"; none for "Pak Budi", "UU
+    Kesehatan", "The Greens", nor for "Budi Ali" (a given name alone names too many people)."""
     words = name.replace("-", " ").split()
     if not 2 <= len(words) <= 3 or not all(w[:1].isupper() for w in words):
         return None
     *given, last = words
     if len(last) < 4 or any(len(w) >= 4 or fold(w).rstrip(".") in NAME_TITLES for w in given):
+        return None
+    # A given name is written Tom, not UU or PDI (acronyms: "UU Kesehatan" is a law), and is not
+    # a common word ("The Greens").
+    if any(not w[1:].islower() or fold(w) in STOPWORDS for w in given if len(w) > 1):
         return None
     return last
 

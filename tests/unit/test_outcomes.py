@@ -93,12 +93,9 @@ def read(text: str) -> dict[str, Stance]:
         # Outcomes of a party or a programme wound up.
         ("PSN resmi bubar. Syukurlah.", {"psn": AGAINST}),
         ("PSN got deregistered over the donation scandal. Good riddance.", {"psn": AGAINST}),
-        # The post's one outcome, and after it a sentence of the author's feeling alone, however far.
+        # A feeling closing a later clause of the outcome's sentence, or the next sentence.
         ("Raka dicopot 🎉 udah lama nunggu kabar ini, lega banget", {"raka": AGAINST}),
-        ("Raka kalah. Udah lama nunggu. Lega banget", {"raka": AGAINST}),
         ("Bima kalah di pilkada. Sedih banget 😭", {"bima": FAVOR}),
-        ("Bima kalah 😭 sedih bgt", {"bima": FAVOR}),
-        ("RUU Transportasi Publik ditolak DPR hari ini. Dua tahun kami kawal. Aku sedih bgt", {"ruu": FAVOR}),
     ],
 )
 def test_the_authors_feeling_about_a_targets_outcome_places_it(text: str, placed: dict[str, Stance]) -> None:
@@ -152,6 +149,26 @@ def test_the_authors_feeling_about_a_targets_outcome_places_it(text: str, placed
         "Raka kalah. Btw seneng banget nasi padang enak hari ini",
         "Raka kalah. Besok ujian, sedih banget",
         "Raka kalah 😭 besok ujian sedih bgt",
+        # An interjection about something else, someone else's, or about the margin or manner.
+        "Raka dicopot. Alhamdulillah hari ini gajian",
+        "Raka kalah. Alhamdulillah pemilu berjalan damai",
+        "Raka kalah, syukurlah bukan karena curang",
+        "Raka lost, thank god nobody got hurt at the rally",
+        "Raka won. Thank god that's over, no more campaign ads",
+        "Raka kalah di Jakarta, alhamdulillah menang di Surabaya",
+        "Raka kalah, kubu sebelah teriak alhamdulillah",
+        "Raka kalah. Tetangga: alhamdulillah",
+        "Raka kalah. Ibu saya bilang innalillahi",
+        "Raka kalah mampus gue",
+        # A feeling in a later sentence about something else.
+        "Raka menang. Tadi pagi ketinggalan kereta. Kesel banget",
+        "Raka won. My cat is sick. Heartbroken.",
+        "Raka kalah di putaran pertama. Masih ada putaran kedua. Lega banget",
+        "Raka dicopot. Ternyata selama ini dia korupsi. Sedih banget",
+        # Someone else's feeling in the outcome's own sentence.
+        "Raka kalah, pendukungnya: kecewa berat",
+        "Raka kalah, timsesnya 😭 sedih bgt",
+        "Raka resigned. So happy for him",
         "Raka kalah dan kecewa berat",
         "Raka kalah, kesel, terus nuduh KPU curang",
         "Raka dicopot. Pendukungnya sedih banget",

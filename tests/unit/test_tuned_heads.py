@@ -422,11 +422,14 @@ def test_turning_sentiment_never_trains_the_sentiment_head_through_stance() -> N
     head = StanceHead(dim=8, hidden=16, turns_sentiment=True)
     states, mask = torch.randn(2, 4, 8), torch.ones(2, 4)
     sentiment = torch.randn(2, 3, requires_grad=True)
-    head(
-        states, mask, torch.zeros(2, 4), torch.randn(2, 8), mean_pool(states, mask), sentiment
-    ).sum().backward()
+    logits = head(states, mask, torch.zeros(2, 4), torch.randn(2, 8), mean_pool(states, mask), sentiment)
+    # The loss of rows labelled favor (a plain sum would cancel: favor gains what against loses).
+    torch.nn.functional.cross_entropy(logits, torch.zeros(2, dtype=torch.long)).backward()
     assert sentiment.grad is None
-    assert head.turn is not None and head.turn[0].weight.grad is not None
+    assert head.turn is not None
+    sign_out = head.turn[-2]
+    assert isinstance(sign_out, torch.nn.Linear) and sign_out.weight.grad is not None
+    assert bool(sign_out.weight.grad.abs().sum() > 0)
 
 
 def test_an_artefact_from_before_the_turn_switch_does_not_turn_sentiment() -> None:
