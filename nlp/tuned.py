@@ -103,12 +103,12 @@ class TunedSpec:
     # two names' own tokens carry their places in the sentence, which an attention spread over
     # the whole post blurs into the post's mood.
     stance_reads_mentions: bool = False
-    # Whether favor against against also follows the post's sentiment, turned per row by a learned
-    # sign in (-1, 1): +1 where the feeling is about the target ("Pak X keren"), -1 where it is
-    # about the target's fall ("lega X kalah"), 0 where it is about something else (TweetEval's
-    # ideological posts); the MLP's own logits are added. Unlike `stance_sentiment_prior`'s one map
-    # for every row, which training cancelled, the sign is each row's, so rows whose feeling is not
-    # their stance need not teach every other row to ignore the feeling.
+    # Whether the choice between favor and against also follows the post's sentiment, turned per
+    # row by a learned sign in (-1, 1): +1 where the feeling is about the target ("Pak X keren"),
+    # -1 where it is about the target's fall ("lega X kalah"), 0 where it is about something else
+    # (TweetEval's ideological posts); the MLP's own logits are added. Unlike the one map of
+    # `stance_sentiment_prior` for every row, which training cancelled, the sign is each row's, so
+    # rows whose feeling is not their stance need not teach every other row to ignore the feeling.
     stance_turns_sentiment: bool = False
 
     @classmethod

@@ -476,7 +476,7 @@ def train_tuned_command(
     stance_turns_sentiment: Annotated[
         bool,
         typer.Option(
-            help="Favor against against also follows the post's sentiment, turned by a learned sign per row."
+            help="Favor or against also follows the post's sentiment, turned by a sign learned per row."
         ),
     ] = False,
     name_swap: Annotated[
