@@ -587,7 +587,9 @@ def _interjected(word: str, after: str, context: _Context) -> _Feeling | None:
     something other than closing words follows it in its clause ("thankfully not by much",
     "syukurin kalian")."""
     feeling = _FEELING.fullmatch(word)
-    glad = feeling is not None and feeling.group("glad") is not None
+    if feeling is None:  # every interjection is a feeling of _FEELING's; none is read as sad by default
+        return None
+    glad = feeling.group("glad") is not None
     if any(other_glad != glad and not negated for other_glad, negated in context.feelings):
         return None
     # Nothing but closing words after it in its clause: "alhamdulillah hari ini gajian" is about

@@ -957,7 +957,7 @@ class Trainer:
 
     def stance_logits(self, rows: Sequence[StanceRow], max_tokens: int) -> torch.Tensor:
         states, encoded, pooled = self.encode([r.text for r in rows], [r.names for r in rows], max_tokens)
-        # Only a head that starts from sentiment reads it (a step's sentiment rows are other texts).
+        # Only a head that reads sentiment gets it (a step's sentiment rows are other texts).
         sentiment = (
             torch.log_softmax(self.heads.sentiment(pooled).float(), dim=-1)
             if self.heads.stance.reads_sentiment
