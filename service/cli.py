@@ -479,6 +479,14 @@ def train_tuned_command(
             help="Favor or against also follows the post's sentiment, turned by a sign learned per row."
         ),
     ] = False,
+    turn_sign_weight: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="With --stance-turns-sentiment: weight of teaching the sign on the political posts "
+            "labelled for both feeling and stance (+1 the feeling is the stance, -1 reversed, 0 no side).",
+        ),
+    ] = 0.0,
     name_swap: Annotated[
         float,
         typer.Option(min=0.0, max=1.0, help="Share of person-target rows renamed to a random name."),
@@ -617,6 +625,15 @@ def train_tuned_command(
         raise typer.BadParameter(
             "only means something with --political-turn-share above 0", param_hint="--turn-posts"
         )
+    if turn_sign_weight and not stance_turns_sentiment:
+        raise typer.BadParameter(
+            "only means something with --stance-turns-sentiment", param_hint="--turn-sign-weight"
+        )
+    if turn_sign_weight and not (political_stance_share or political_turn_share):
+        raise typer.BadParameter(
+            "needs the political posts: --political-stance-share or --political-turn-share above 0",
+            param_hint="--turn-sign-weight",
+        )
     try:
         teaching = Artefact.load(teacher) if teacher is not None else None
     except TunedError as exc:
@@ -642,6 +659,7 @@ def train_tuned_command(
         political_stance_share=political_stance_share,
         political_turn_share=political_turn_share,
         turn_posts=turn_posts,
+        turn_sign_weight=turn_sign_weight,
         comparison_share=comparison_share,
         average_tail=average_tail,
         teacher_weight=Recipe.teacher_weight if teacher_weight is None else teacher_weight,

@@ -502,6 +502,24 @@ def test_training_refuses_the_turn_posts_without_a_turn_share(tmp_path: Path) ->
     assert "Invalid value for --turn-posts" in said and "--political-turn-share" in said, said
 
 
+@pytest.mark.parametrize(
+    ("options", "why"),
+    [
+        (["--political-stance-share", "0.1"], "only means something with --stance-turns-sentiment"),
+        (["--stance-turns-sentiment"], "needs the political posts"),
+    ],
+)
+def test_training_refuses_to_teach_a_sign_it_cannot_use_or_has_no_labels_for(
+    tmp_path: Path, options: list[str], why: str
+) -> None:
+    result = run_pantau(
+        tmp_path / "var", "train", "tuned", "--data", str(tmp_path), "--turn-sign-weight", "1", *options
+    )
+    assert result.returncode == 2, result.stderr
+    said = " ".join(line.strip("│ ") for line in result.stderr.splitlines())
+    assert "Invalid value for --turn-sign-weight" in said and why in said, said
+
+
 def test_training_refuses_a_teacher_weight_without_a_teacher(tmp_path: Path) -> None:
     result = run_pantau(tmp_path / "var", "train", "tuned", "--data", str(tmp_path), "--teacher-weight", "2")
     assert result.returncode == 2, result.stderr

@@ -28,6 +28,7 @@ from nlp.tuned import (
     SENTIMENT_ORDER,
     STANCE_ORDER,
     TUNED_DIR,
+    TURN_START,
     Artefact,
     Encoded,
     TunedError,
@@ -87,9 +88,16 @@ def rows() -> tuple[list[SentimentRow], list[StanceRow]]:
 
 
 def trained(
-    base: Path, steps: int, average_tail: float = 0.0, precision: str = "auto", spec: TunedSpec = SPEC
+    base: Path,
+    steps: int,
+    average_tail: float = 0.0,
+    precision: str = "auto",
+    spec: TunedSpec = SPEC,
+    turn_sign_weight: float = 0.0,
+    turn_sign: float | None = None,
 ) -> tuple[Trainer, list[float]]:
     recipe = Recipe(
+        turn_sign_weight=turn_sign_weight,
         steps=steps,
         sentiment_batch=4,
         stance_batch=4,
@@ -101,7 +109,7 @@ def trained(
     )
     trainer = Trainer(base, spec, recipe)
     sentiment, stance = rows()
-
+    stance = [replace(row, turn_sign=turn_sign) for row in stance]
     data = Data(sentiment, stance, [], [], [], [], [], [])
     teacher = {r.text: np.full(32, 32**-0.5, dtype=np.float32) for r in sentiment}
     losses: list[float] = []
@@ -141,6 +149,27 @@ def test_a_head_that_turns_sentiment_trains_and_serves_its_sign(base: Path, tmp_
         sign_out.weight.neg_()
     after = served.analyse(["teks ini mendukung raka"], asked)[0].stances[0]
     assert not np.allclose(before, after)
+
+
+def test_teaching_the_sign_moves_it_to_the_rows_labelled_sign(base: Path) -> None:
+    """Rows labelled as turning their feeling (-1, "sedih X kalah") pull the sign from its +0.5 start
+    below 0 when the sign is taught; the stance loss alone leaves it where its labels need it."""
+    spec = replace(SPEC, stance_turns_sentiment=True)
+    _, stance = rows()
+
+    def mean_sign(trainer: Trainer) -> float:
+        trainer.model.eval()
+        trainer.heads.eval()
+        with torch.no_grad():
+            sign = trainer.stance_reading(stance, 32).sign
+        assert sign is not None
+        return float(sign.mean())
+
+    taught, losses = trained(base, steps=60, spec=spec, turn_sign_weight=1.0, turn_sign=-1.0)
+    assert mean_sign(taught) < 0 < TURN_START
+    assert losses[-1] < losses[0]
+    untaught, _ = trained(base, steps=60, spec=spec, turn_sign=-1.0)
+    assert mean_sign(untaught) > mean_sign(taught) + 0.3
 
 
 def test_averaging_the_tail_leaves_the_run_alone_and_puts_the_late_weights_mean_in_the_artefact(

@@ -57,13 +57,17 @@ from nlp.tuning import (
     evaluate_tuned_sentiment,
     evaluate_tuned_stance,
     example_rows,
+    feeling_turn,
     held_example_targets,
     is_person_target,
+    political_stance_rows,
     row_weights,
     score_polarity,
+    sign_loss,
     tweeteval_rows,
     with_co_targets,
     with_spans,
+    with_turn_signs,
     words_as_name,
 )
 
@@ -430,6 +434,69 @@ def test_turning_sentiment_never_trains_the_sentiment_head_through_stance() -> N
     sign_out = head.turn[-2]
     assert isinstance(sign_out, torch.nn.Linear) and sign_out.weight.grad is not None
     assert bool(sign_out.weight.grad.abs().sum() > 0)
+
+
+@pytest.mark.parametrize(
+    ("feeling", "stance", "sign"),
+    [
+        ("positive", "favor", 1.0),  # "Pak X keren"
+        ("negative", "against", 1.0),
+        ("positive", "against", -1.0),  # "lega X kalah"
+        ("negative", "favor", -1.0),  # "sedih X kalah"
+        ("positive", "none", 0.0),  # glad about something else beside X
+        ("neutral", "none", 0.0),
+        ("neutral", "favor", None),  # a flat report that still sides: the feeling says nothing
+        ("neutral", "against", None),
+    ],
+)
+def test_a_posts_feeling_turns_toward_its_stance_by_a_sign(
+    feeling: str, stance: str, sign: float | None
+) -> None:
+    assert feeling_turn(feeling, stance) == sign
+
+
+def test_turn_signs_come_from_the_same_posts_feelings_row_for_row() -> None:
+    rows = [
+        StanceRow("Raka", "sedih Raka kalah", 0, (), "political"),
+        StanceRow("Raka", "Raka hebat", 0, (), "political"),
+    ]
+    assert [r.turn_sign for r in with_turn_signs(rows, ["negative", "positive"])] == [-1.0, 1.0]
+    with pytest.raises(ValueError, match="2 stance rows but 1 feelings"):
+        with_turn_signs(rows, ["negative"])
+
+
+def test_the_political_posts_carry_the_sign_their_two_labels_give() -> None:
+    """POLITICAL_STANCE and POLITICAL_SENTIMENT are the same posts row for row: most posts' feeling
+    is their stance (+1), some turn it (-1), and posts that take no side have 0."""
+    rows = political_stance_rows("every")
+    feelings = read_labelled(POLITICAL_SENTIMENT, TARGETED_SENTIMENT_COLUMNS)
+    assert len(rows) == len(feelings)
+    for row, feeling in zip(rows, feelings, strict=True):
+        assert row.turn_sign == feeling_turn(feeling["label"], STANCE_ORDER[row.label])
+    signs = Counter(r.turn_sign for r in rows)
+    assert signs[1.0] > signs[-1.0] > 0 and signs[0.0] > 0
+
+
+def test_the_sign_loss_reads_only_rows_with_a_sign_and_pulls_each_toward_it() -> None:
+    sign = torch.tensor([0.5, 0.5, 0.5], requires_grad=True)
+    loss = sign_loss(sign, [1.0, None, -1.0])
+    assert loss.item() == pytest.approx(((0.5 - 1.0) ** 2 + (0.5 + 1.0) ** 2) / 2)
+    loss.backward()
+    assert sign.grad is not None
+    assert sign.grad[0] < 0 and sign.grad[1] == 0 and sign.grad[2] > 0  # descent: up, untouched, down
+    nothing = sign_loss(sign, [None, None, None])
+    assert nothing.item() == 0.0 and nothing.requires_grad
+
+
+def test_a_head_reads_out_the_sign_it_turned_each_rows_sentiment_by() -> None:
+    states, mask = torch.randn(3, 4, 8), torch.ones(3, 4)
+    args = (states, mask, torch.zeros(3, 4), torch.randn(3, 8), mean_pool(states, mask), torch.randn(3, 3))
+    turning = StanceHead(dim=8, hidden=16, turns_sentiment=True).eval()
+    reading = turning.read(*args)
+    assert reading.sign is not None and reading.sign.shape == (3,)
+    assert torch.allclose(reading.sign, torch.full((3,), TURN_START))
+    assert torch.equal(reading.logits, turning(*args))
+    assert StanceHead(dim=8, hidden=16).eval().read(*args[:5]).sign is None
 
 
 def test_an_artefact_from_before_the_turn_switch_does_not_turn_sentiment() -> None:
