@@ -6,6 +6,11 @@ matches as a run of words ("Pak Raka") or squashed into one hashtag or handle ("
 several names ("#RakaSari", "#rakasari2029") names each of them: CamelCase parts are matched like
 words, and an all-lowercase tag is matched by the aliases it starts or ends with.
 
+An alias written as an acronym in capitals ("PNM", "PAN", "HRC": `is_acronym`) finds a plain word
+only where the post writes it in capitals too: folded, "PAN" would find "pan" (a frying pan) and
+"PKS" the slang "pks". In a hashtag or a handle it folds as any alias does ("#pnm"), as tags are
+written in any case and name something on purpose. A desk that wants lowercase "pks" lists it too.
+
 Mentions carry their character span in the original text, so the stance model can mask them.
 """
 
@@ -27,6 +32,12 @@ _CAMEL_PART = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 # ones ("pnm") would match inside unrelated tags.
 _MIN_AFFIX_ALIAS = 5
 MASK = "X"
+# An acronym alias: one word of two to six capitals and digits, at least two of them letters.
+_ACRONYM = re.compile(r"(?=(?:\d*[A-Z]){2})[A-Z\d]{2,6}")
+
+
+def is_acronym(alias: str) -> bool:
+    return _ACRONYM.fullmatch(alias.strip()) is not None
 
 
 @dataclass(frozen=True)
@@ -56,14 +67,15 @@ def _fold_with_offsets(text: str) -> tuple[str, list[int]]:
 
 class TargetMatcher:
     def __init__(self, watchlist: Watchlist) -> None:
-        self._by_first_word: dict[str, list[tuple[tuple[str, ...], str]]] = defaultdict(list)
+        # Per first word: (the alias's words, its target, whether it is an acronym found only in capitals).
+        self._by_first_word: dict[str, list[tuple[tuple[str, ...], str, bool]]] = defaultdict(list)
         self._by_squashed: dict[str, str] = {}
         for target in watchlist.targets:
             for alias in target.all_aliases:
                 words = tuple(bare(t) for t in tokens(alias))
                 if not words:
                     continue
-                self._by_first_word[words[0]].append((words, target.id))
+                self._by_first_word[words[0]].append((words, target.id, is_acronym(alias)))
                 self._by_squashed.setdefault("".join(words), target.id)
         for runs in self._by_first_word.values():
             runs.sort(key=lambda run: -len(run[0]))  # longest alias first
@@ -97,7 +109,9 @@ class TargetMatcher:
                     found.extend(Mention(t, *span) for t in tagged)
                     i += 1
                     continue
-            for run, target in self._by_first_word.get(plain[i], ()):
+            for run, target, acronym in self._by_first_word.get(plain[i], ()):
+                if acronym and not without_links[span[0] : span[1]].isupper():
+                    continue
                 if tuple(plain[i : i + len(run)]) == run:
                     last_end = words[i + len(run) - 1][2]
                     found.append(Mention(target, span[0], origin[last_end - 1] + 1))
@@ -118,7 +132,7 @@ class TargetMatcher:
         if len(parts) > 1:
             j = 0
             while j < len(parts):
-                for run, target in self._by_first_word.get(parts[j], ()):
+                for run, target, _ in self._by_first_word.get(parts[j], ()):
                     if tuple(parts[j : j + len(run)]) == run:
                         targets.setdefault(target)
                         j += len(run) - 1

@@ -212,11 +212,25 @@ def surname_alone(name: str) -> str | None:
     return last
 
 
+def name_initials(name: str) -> str | None:
+    """The initials a party, bill or programme of three words or more goes by, in capitals ("PAB"
+    for "Partai Akar Bangsa", "FUP" for "Forward Union Party"): only for a name with a word saying
+    what kind of thing it is (`GENERIC_NAME_WORDS`), as a person's initials are rarely how posts
+    name them; the matcher finds such an acronym only where a post writes it in capitals."""
+    words = name.replace("-", " ").split()
+    if not 3 <= len(words) <= 6 or not all(w[:1].isalpha() for w in words):
+        return None
+    if not any(fold(w) in GENERIC_NAME_WORDS for w in words):
+        return None
+    return "".join(w[0] for w in words).upper()
+
+
 def name_words(names: Sequence[str], which: NameWords) -> dict[str, tuple[str, ...]]:
     """Per name of `names`, the words of four letters or more that also find it ("Pak Raka",
     "#RakaPresiden"): every one, or only the distinct ones (`NameWords`); none unless the name has
     two such words ("Pak Budi" is not found by "Budi" alone), but for a distinct surname
-    (`surname_alone`: "Brannigan" finds "Tom Brannigan"), which the shipped training did not use."""
+    (`surname_alone`: "Brannigan" finds "Tom Brannigan"), which the shipped training did not use.
+    The distinct ones also hold a party's or a bill's initials (`name_initials`) no other name shares."""
     split = {name: [w for w in name.replace("-", " ").split() if len(w) >= 4] for name in names}
     # Counted over each name's words once, so "Sari Sari" does not share a word with itself.
     used = Counter(fold(w) for words in split.values() for w in set(words))
@@ -232,6 +246,12 @@ def name_words(names: Sequence[str], which: NameWords) -> dict[str, tuple[str, .
             out[name] = tuple(words)
         else:
             out[name] = tuple(w for w in words if fold(w) not in _NOT_DISTINCT and used[fold(w)] == 1)
+    if which == "distinct":
+        initials = {name: name_initials(name) for name in names}
+        shared = Counter(initials.values())
+        for name, letters in initials.items():
+            if letters is not None and shared[letters] == 1:
+                out[name] = (*out[name], letters)
     return out
 
 

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from nlp.targets import TargetMatcher
-from nlp.training import name_words, surname_alone, target_watchlist
+from nlp.training import name_initials, name_words, surname_alone, target_watchlist
 from nlp.tuning import Recipe, with_spans
 
 
@@ -26,7 +26,9 @@ def test_a_word_saying_what_kind_of_target_finds_none() -> None:
     """ "Partai" and "Rakyat" name no one party: a post about another party is not about this one."""
     assert found(["Partai Karya Rakyat"], "Partai Surya Madani menang, rakyat senang") == set()
     assert found(["Partai Karya Rakyat"], "Karya Rakyat menang") == {"Partai Karya Rakyat"}
-    assert name_words(["program makan gratis"], "distinct") == {"program makan gratis": ("makan", "gratis")}
+    assert name_words(["program makan gratis"], "distinct") == {
+        "program makan gratis": ("makan", "gratis", "PMG")
+    }
 
 
 def test_a_common_word_finds_none() -> None:
@@ -75,6 +77,25 @@ def test_a_surname_finds_a_person_whose_given_name_is_short() -> None:
     assert found(["UU Kesehatan", "PDI Perjuangan", "The Greens"], "kesehatan perjuangan greens") == set()
 
 
+def test_a_party_or_a_bill_is_found_by_its_initials_in_capitals() -> None:
+    names = ["Partai Obor Rakyat", "Forward Union Party", "Tom Brannigan"]
+    assert found(names, "Salut sama POR yg berani pecat kadernya") == {"Partai Obor Rakyat"}
+    assert found(names, "Election night and FUP is getting wiped out") == {"Forward Union Party"}
+    assert found(names, "por favor, FUPs everywhere") == set()  # not in capitals, not the word
+    assert name_initials("Tom Brannigan") is None and name_initials("Dewi Putri Rahayu") is None  # people
+    assert name_initials("Clean Rivers Act") == "CRA"
+
+
+def test_initials_two_names_share_find_neither() -> None:
+    names = ["Partai Akar Bangsa", "Partai Amanat Bangsa"]
+    assert found(names, "PAB menang") == set()
+    assert all(not any(w.isupper() for w in words) for words in name_words(names, "distinct").values())
+
+
+def test_training_finds_no_one_by_initials() -> None:
+    assert name_words(["Partai Obor Rakyat"], "every") == {"Partai Obor Rakyat": ("Partai", "Obor", "Rakyat")}
+
+
 def test_the_shipped_training_finds_no_one_by_a_surname_alone() -> None:
     """Training's spans ("every" word) are as the shipped artefact was trained with."""
     names = ["Tom Brannigan", "Benediktus Wea"]
@@ -84,13 +105,18 @@ def test_the_shipped_training_finds_no_one_by_a_surname_alone() -> None:
 @given(st.lists(st.lists(_WORD, min_size=1, max_size=4).map(" ".join), min_size=1, max_size=6, unique=True))
 def test_distinct_words_are_among_every_word_and_unshared(names: list[str]) -> None:
     every, distinct = name_words(names, "every"), name_words(names, "distinct")
+    initials = {name: name_initials(name) for name in names}
     for name in names:
+        letters = initials[name]
+        words = [w for w in distinct[name] if w != letters]
+        if letters in distinct[name]:
+            assert list(initials.values()).count(letters) == 1
         surname = surname_alone(name)
         if surname is None:
-            assert set(distinct[name]) <= set(every[name])
+            assert set(words) <= set(every[name])
         else:
-            assert distinct[name] in ((surname,), ())
-        for word in distinct[name]:
+            assert words in ([surname], [])
+        for word in words:
             others = [n for n in names if n != name]
             assert all(word.lower() not in (w.lower() for w in other.split()) for other in others)
 

@@ -9,8 +9,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from config.settings import DEFAULT_WATCHLIST
-from config.watchlist import Watchlist, load_watchlist
-from nlp.targets import MASK, TargetMatcher, _fold_with_offsets, mask_mentions
+from config.watchlist import Target, Watchlist, load_watchlist
+from nlp.targets import MASK, TargetMatcher, _fold_with_offsets, is_acronym, mask_mentions
 from nlp.text import STOPWORDS, bare, content_terms, fingerprint, tokens
 from pantau.folding import fold, strip_marks
 
@@ -159,7 +159,8 @@ def test_stop_words_are_folded_like_tokens() -> None:
         ("the digital food card is late", "kartu-pangan-digital"),
         ("#KartuPanganDigital", "kartu-pangan-digital"),
         ("PNM menang", "partai-nusantara-maju"),
-        ("pnm", "partai-nusantara-maju"),
+        ("#pnm", "partai-nusantara-maju"),
+        ("@PNM", "partai-nusantara-maju"),
         ("Bima, Bima, Bima", "bima-hartono"),
         ("Bu Sari", "sari-lestari"),
         ("United People's Party", "partai-rakyat-bersatu"),
@@ -168,6 +169,51 @@ def test_stop_words_are_folded_like_tokens() -> None:
 )
 def test_matches_aliases(text: str, target: str) -> None:
     assert MATCHER.match(text) == (target,)
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("PNM menang lagi", True),
+        ("Kader PNM-nya turun", True),
+        ("pnm menang lagi", False),  # an acronym alias in a plain word needs its capitals
+        ("Pnm menang lagi", False),
+        ("#pnm menang", True),  # tags fold as any alias does
+        ("#KPDBocor lagi", True),
+    ],
+)
+def test_an_acronym_alias_finds_a_plain_word_only_in_capitals(text: str, found: bool) -> None:
+    assert bool(MATCHER.match(text)) is found
+
+
+def test_an_acronym_alias_written_in_lowercase_too_finds_both() -> None:
+    watchlist = Watchlist(
+        targets=(Target(id="pks", kind="party", name="Partai Keadilan Sejahtera", aliases=("PKS", "pks")),)
+    )
+    matcher = TargetMatcher(watchlist)
+    assert matcher.match("pks lagi") == ("pks",) and matcher.match("PKS lagi") == ("pks",)
+    pan = TargetMatcher(
+        Watchlist(targets=(Target(id="pan", kind="party", name="Partai Amanat Nasional", aliases=("PAN",)),))
+    )
+    assert pan.match("goreng pakai pan anti lengket") == () and pan.match("PAN dukung Raka") == ("pan",)
+
+
+@pytest.mark.parametrize(
+    ("alias", "acronym"),
+    [
+        ("PNM", True),
+        ("HRC", True),
+        ("PKS ", True),
+        ("Pnm", False),
+        ("pnm", False),
+        ("P", False),
+        ("G20", False),
+        ("PDI Perjuangan", False),
+        ("TOOLONG", False),
+    ],
+)
+def test_which_aliases_are_acronyms(alias: str, acronym: bool) -> None:
+    assert is_acronym(alias) is acronym
 
 
 @pytest.mark.parametrize(
