@@ -18,6 +18,7 @@ from pantau.tables import TableError
 from service.console import settings_or_exit
 from service.keys_cli import keys_app
 from service.sources_cli import collect, sources_app, sources_or_exit
+from service.watchlist_cli import watchlist_app
 
 app = typer.Typer(help="Pantau: a war room for political social-media teams.", no_args_is_help=True)
 migrate_app = typer.Typer(help="ClickHouse schema migrations.", no_args_is_help=True)
@@ -28,6 +29,7 @@ eval_app = typer.Typer(help="Measure the configured models on labelled CSV data.
 app.add_typer(eval_app, name="eval")
 app.add_typer(keys_app, name="keys")
 app.add_typer(sources_app, name="sources")
+app.add_typer(watchlist_app, name="watchlist")
 app.command()(collect)
 
 

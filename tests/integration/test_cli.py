@@ -520,6 +520,36 @@ def test_training_refuses_to_teach_a_sign_it_cannot_use_or_has_no_labels_for(
     assert "Invalid value for --turn-sign-weight" in said and why in said, said
 
 
+def test_the_watchlist_check_names_what_to_mend_and_exits_1(tmp_path: Path) -> None:
+    bad = tmp_path / "watchlist.yaml"
+    bad.write_text(
+        "targets:\n"
+        "  - {id: arya-d, kind: candidate, name: Arya Dirgantara, aliases: [Pak Arya]}\n"
+        "  - {id: arya-w, kind: candidate, name: Arya Wicaksana, aliases: [pak arya, yang]}\n",
+        encoding="utf-8",
+    )
+    result = run_pantau(tmp_path / "var", "watchlist", "check", "--path", str(bad))
+    assert result.returncode == 1, result.stderr
+    lines = result.stdout.splitlines()
+    assert [line.split("\t")[0] for line in lines] == ["shared", "common-word"], lines
+    as_json = run_pantau(tmp_path / "var", "watchlist", "check", "--path", str(bad), "--json")
+    report = json.loads(as_json.stdout)
+    assert as_json.returncode == 1 and report["targets"] == 2
+    assert [(f["problem"], f["alias"]) for f in report["findings"]] == [
+        ("shared", "Pak Arya"),
+        ("common-word", "yang"),
+    ]
+
+
+def test_the_watchlist_check_passes_the_bundled_one_and_refuses_an_unreadable_one(tmp_path: Path) -> None:
+    clean = run_pantau(tmp_path / "var", "watchlist", "check")
+    assert clean.returncode == 0 and "nothing found" in clean.stdout, clean.stderr
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("targets: [{id: Bad Id}]\n", encoding="utf-8")
+    result = run_pantau(tmp_path / "var", "watchlist", "check", "--path", str(broken))
+    assert result.returncode == 2 and "invalid watchlist" in result.stderr, result.stderr
+
+
 def test_training_refuses_a_teacher_weight_without_a_teacher(tmp_path: Path) -> None:
     result = run_pantau(tmp_path / "var", "train", "tuned", "--data", str(tmp_path), "--teacher-weight", "2")
     assert result.returncode == 2, result.stderr

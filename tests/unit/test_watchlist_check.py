@@ -1,0 +1,50 @@
+"""The watchlist check: aliases that would find the wrong target, or most posts."""
+
+from __future__ import annotations
+
+from config.settings import DEFAULT_WATCHLIST
+from config.watchlist import Target, Watchlist, load_watchlist
+from nlp.watchlist_check import check_watchlist
+
+
+def _watchlist(*targets: tuple[str, str, tuple[str, ...]]) -> Watchlist:
+    return Watchlist(targets=tuple(Target(id=i, kind="candidate", name=n, aliases=a) for i, n, a in targets))
+
+
+def test_the_bundled_watchlist_has_nothing_to_mend() -> None:
+    assert check_watchlist(load_watchlist(DEFAULT_WATCHLIST)) == []
+
+
+def test_an_alias_two_targets_share_names_both_whatever_its_case_or_marks() -> None:
+    """ "Pak Arya" for Arya Dirgantara and "pak arya" for Arya Wicaksana: the matcher folds both to
+    one alias, and a post saying it is read as about the first only."""
+    watchlist = _watchlist(
+        ("arya-d", "Arya Dirgantara", ("Pak Arya",)),
+        ("arya-w", "Arya Wicaksana", ("pak arya", "Wicaksana")),
+    )
+    (finding,) = check_watchlist(watchlist)
+    assert finding.problem == "shared" and finding.targets == ("arya-d", "arya-w")
+    assert finding.alias == "Pak Arya" and "arya-d only" in finding.why
+
+
+def test_a_common_word_as_an_alias_is_found() -> None:
+    watchlist = _watchlist(
+        ("baru", "Partai Harapan Baru", ("Baru", "Harapan Baru")), ("the", "The Greens", ("The",))
+    )
+    found = {(f.problem, f.alias) for f in check_watchlist(watchlist)}
+    assert found == {("common-word", "Baru"), ("common-word", "The")}
+
+
+def test_a_short_lowercase_alias_is_found_but_an_acronym_in_capitals_is_not() -> None:
+    watchlist = _watchlist(
+        ("pan", "Partai Amanat Nasional", ("PAN", "nm")),
+        ("ab", "Agus Budiman", ("AB",)),
+        ("dan", "Dewan Adat Nasional", ("DAN",)),  # a stopword folded, but found only in capitals
+    )
+    assert [(f.problem, f.alias, f.targets) for f in check_watchlist(watchlist)] == [
+        ("too-short", "nm", ("pan",))
+    ]
+
+
+def test_a_target_listing_its_name_again_as_an_alias_shares_it_with_no_one() -> None:
+    assert check_watchlist(_watchlist(("raka", "Raka Wibisana", ("Raka Wibisana", "raka wibisana")))) == []
