@@ -6,10 +6,12 @@ matches as a run of words ("Pak Raka") or squashed into one hashtag or handle ("
 several names ("#RakaSari", "#rakasari2029") names each of them: CamelCase parts are matched like
 words, and an all-lowercase tag is matched by the aliases it starts or ends with.
 
-An alias written as an acronym in capitals ("PNM", "PAN", "HRC": `is_acronym`) finds a plain word
-only where the post writes it in capitals too: folded, "PAN" would find "pan" (a frying pan) and
-"PKS" the slang "pks". In a hashtag or a handle it folds as any alias does ("#pnm"), as tags are
-written in any case and name something on purpose. A desk that wants lowercase "pks" lists it too.
+An alias written as an acronym in capitals ("PNM", "PAN", "HRC": `is_acronym`) finds a plain word,
+or a part of a CamelCase hashtag, only where the post writes it in capitals too: folded, "PAN" would
+find "pan" (a frying pan), "#BeliPanBaru" and the slang "pks" for "PKS". A whole hashtag or handle
+folds as any alias does ("#pnm"), as tags are written in any case and name something on purpose; and
+a post written all in capitals ("BELI PAN BARU") still finds it. A desk that wants lowercase "pks"
+lists it too.
 
 Mentions carry their character span in the original text, so the stance model can mask them.
 """
@@ -128,11 +130,20 @@ class TargetMatcher:
         if not is_hashtag:
             return []  # a handle names one account: only the whole handle counts
         targets: dict[str, None] = {}
-        parts = [bare(t) for t in tokens(" ".join(_CAMEL_PART.findall(original)))]
+        # Each CamelCase part folded, beside it as written: an acronym is found in capitals only
+        # ("#KPDBocor" names KPD, "#BeliPanBaru" does not name PAN).
+        parts: list[str] = []
+        written: list[str] = []
+        for part in _CAMEL_PART.findall(original):
+            for token in tokens(part):
+                parts.append(bare(token))
+                written.append(part)
         if len(parts) > 1:
             j = 0
             while j < len(parts):
-                for run, target, _ in self._by_first_word.get(parts[j], ()):
+                for run, target, acronym in self._by_first_word.get(parts[j], ()):
+                    if acronym and not written[j].isupper():
+                        continue
                     if tuple(parts[j : j + len(run)]) == run:
                         targets.setdefault(target)
                         j += len(run) - 1

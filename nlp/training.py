@@ -217,12 +217,15 @@ def name_initials(name: str) -> str | None:
     for "Partai Akar Bangsa", "FUP" for "Forward Union Party"): only for a name with a word saying
     what kind of thing it is (`GENERIC_NAME_WORDS`), as a person's initials are rarely how posts
     name them; the matcher finds such an acronym only where a post writes it in capitals."""
-    words = name.replace("-", " ").split()
+    # Lowercase small words are left out, as acronyms leave them ("Partai Persatuan dan Pembangunan":
+    # PPP); a capitalised one is part of the name ("Forward Union Party": FUP).
+    words = [w for w in name.replace("-", " ").split() if not (w.islower() and fold(w) in STOPWORDS)]
     if not 3 <= len(words) <= 6 or not all(w[:1].isalpha() for w in words):
         return None
     if not any(fold(w) in GENERIC_NAME_WORDS for w in words):
         return None
-    return "".join(w[0] for w in words).upper()
+    letters = "".join(w[0] for w in words).upper()
+    return None if fold(letters) in STOPWORDS else letters  # "DAN", "YANG" are words first
 
 
 def name_words(names: Sequence[str], which: NameWords) -> dict[str, tuple[str, ...]]:

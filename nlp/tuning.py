@@ -836,7 +836,7 @@ def political_stance_rows(words: NameWords) -> list[StanceRow]:
     """POLITICAL_STANCE's rows, each with its sign from the same post's feeling in POLITICAL_SENTIMENT."""
     stances = read_labelled(POLITICAL_STANCE, STANCE_COLUMNS)
     feelings = read_labelled(POLITICAL_SENTIMENT, TARGETED_SENTIMENT_COLUMNS)
-    if [r["text"] for r in feelings] != [r["text"] for r in stances]:
+    if [(r["text"], r["target"]) for r in feelings] != [(r["text"], r["target"]) for r in stances]:
         raise ValueError(f"{POLITICAL_SENTIMENT.name} and {POLITICAL_STANCE.name} must hold the same posts")
     return with_turn_signs(with_spans(stances, "political", words=words), [r["label"] for r in feelings])
 
@@ -853,7 +853,9 @@ def political_turns(*, with_turn_posts: bool = False) -> tuple[list[SentimentRow
     for feeling_set, stance_set in pairs:
         feeling_rows = read_labelled(feeling_set, TARGETED_SENTIMENT_COLUMNS)
         stance_rows = read_labelled(stance_set, STANCE_COLUMNS)
-        if [r["text"] for r in feeling_rows] != [r["text"] for r in stance_rows]:
+        if [(r["text"], r["target"]) for r in feeling_rows] != [
+            (r["text"], r["target"]) for r in stance_rows
+        ]:
             raise ValueError(f"{feeling_set.name} and {stance_set.name} must hold the same posts")
         feelings += feeling_rows
         stances += stance_rows

@@ -2,9 +2,11 @@
 relies on it (`pantau watchlist check`).
 
 The matcher folds case and diacritics and reads hashtags and handles (`nlp.targets`), so an alias
-two targets share goes to one of them only, a common word ("baru", "the") finds most posts, and a
-lowercase word of two letters finds any post with that syllable written alone. An acronym written
-in capitals is safe: it is found only in capitals.
+two targets share (or that joins into the same hashtag) goes to one of them only, a common word
+("baru", "the") finds most posts, and a lowercase word of two letters finds any post with that
+syllable written alone. Each spelling is judged on its own: an acronym in capitals ("DAN") is found
+only in capitals, a plain word only as a whole tag or in an all-capitals post, but the same letters
+listed in lowercase ("dan") are found everywhere.
 """
 
 from __future__ import annotations
@@ -34,45 +36,58 @@ def _folded(alias: str) -> tuple[str, ...]:
 
 def check_watchlist(watchlist: Watchlist) -> list[Finding]:
     """Each alias (a target's name counts as one) that two targets share, that is a common word,
-    or that is a short lowercase word; in the watchlist's order, each alias once per problem."""
-    listed_by: dict[tuple[str, ...], dict[str, str]] = defaultdict(dict)  # folded -> target id -> as written
+    or that is a short lowercase word; in the watchlist's order, each spelling once per problem."""
+    # Folded words -> target id -> each spelling the target lists; and the hashtag the words join into.
+    listed_by: dict[tuple[str, ...], dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    tagged_by: dict[str, dict[str, str]] = defaultdict(dict)
     for target in watchlist.targets:
         for alias in target.all_aliases:
             words = _folded(alias)
             if words:
-                listed_by[words].setdefault(target.id, alias)
+                spellings = listed_by[words][target.id]
+                if alias not in spellings:
+                    spellings.append(alias)
+                tagged_by["".join(words)].setdefault(target.id, alias)
     findings: list[Finding] = []
-    for words, by_target in listed_by.items():
-        alias = next(iter(by_target.values()))
-        ids = tuple(by_target)
-        if len(ids) > 1:
+    for joined in tagged_by.values():
+        if len(joined) > 1:
+            ids = tuple(joined)
+            first = joined[ids[0]]
             findings.append(
                 Finding(
                     "shared",
-                    alias,
+                    first,
                     ids,
-                    f"{alias!r} is an alias of {len(ids)} targets ({', '.join(ids)}): a post that says "
-                    f"it is read as about {ids[0]} only; give each a name of its own",
+                    f"{first!r} names {len(ids)} targets ({', '.join(ids)}) once case, marks and spaces "
+                    "are folded: a post that says it is read as about one of them only; give each a "
+                    "name of its own",
                 )
             )
-        if len(words) == 1 and words[0] in STOPWORDS and not any(is_acronym(a) for a in by_target.values()):
-            findings.append(
-                Finding(
-                    "common-word",
-                    alias,
-                    ids,
-                    f"{alias!r} is a common word: it finds posts that are not about {ids[0]}; "
-                    "use a longer alias (with a title or the full name)",
-                )
-            )
-        elif len(words) == 1 and len(words[0]) <= 2 and not all(is_acronym(a) for a in by_target.values()):
-            findings.append(
-                Finding(
-                    "too-short",
-                    alias,
-                    ids,
-                    f"{alias!r} is {len(words[0])} letters in any case: it finds any post with that word; "
-                    "write it in capitals if it is an acronym, found only so",
-                )
-            )
+    for words, by_target in listed_by.items():
+        if len(words) != 1:
+            continue
+        for target_id, spellings in by_target.items():
+            for alias in spellings:
+                if is_acronym(alias):
+                    continue
+                if words[0] in STOPWORDS:
+                    findings.append(
+                        Finding(
+                            "common-word",
+                            alias,
+                            (target_id,),
+                            f"{alias!r} is a common word: it finds posts that are not about {target_id}; "
+                            "use a longer alias (with a title or the full name)",
+                        )
+                    )
+                elif len(words[0]) <= 2:
+                    findings.append(
+                        Finding(
+                            "too-short",
+                            alias,
+                            (target_id,),
+                            f"{alias!r} is {len(words[0])} letters found in any case: it finds any post "
+                            "with that word; write it in capitals if it is an acronym, found only so",
+                        )
+                    )
     return findings

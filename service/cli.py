@@ -631,10 +631,11 @@ def train_tuned_command(
         raise typer.BadParameter(
             "only means something with --stance-turns-sentiment", param_hint="--turn-sign-weight"
         )
-    if turn_sign_weight and not (political_stance_share or political_turn_share):
+    if turn_sign_weight and not political_stance_share:
+        # The turn share's posts are only those whose feeling parts from their stance (signs -1
+        # and 0): taught on them alone, the sign would only ever be pulled down.
         raise typer.BadParameter(
-            "needs the political posts: --political-stance-share or --political-turn-share above 0",
-            param_hint="--turn-sign-weight",
+            "needs the political posts: --political-stance-share above 0", param_hint="--turn-sign-weight"
         )
     try:
         teaching = Artefact.load(teacher) if teacher is not None else None

@@ -507,6 +507,7 @@ def test_training_refuses_the_turn_posts_without_a_turn_share(tmp_path: Path) ->
     [
         (["--political-stance-share", "0.1"], "only means something with --stance-turns-sentiment"),
         (["--stance-turns-sentiment"], "needs the political posts"),
+        (["--stance-turns-sentiment", "--political-turn-share", "0.05"], "--political-stance-share above 0"),
     ],
 )
 def test_training_refuses_to_teach_a_sign_it_cannot_use_or_has_no_labels_for(

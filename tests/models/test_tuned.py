@@ -152,8 +152,9 @@ def test_a_head_that_turns_sentiment_trains_and_serves_its_sign(base: Path, tmp_
 
 
 def test_teaching_the_sign_moves_it_to_the_rows_labelled_sign(base: Path) -> None:
-    """Rows labelled as turning their feeling (-1, "sedih X kalah") pull the sign from its +0.5 start
-    below 0 when the sign is taught; the stance loss alone leaves it where its labels need it."""
+    """Rows labelled as turning their feeling (-1) pull the sign from its +0.5 start below 0 when
+    the sign is taught; the stance loss alone leaves it well above. (The mechanics only: the tiny
+    rows are plain favor and against posts, labelled -1 to see the loss move the sign.)"""
     spec = replace(SPEC, stance_turns_sentiment=True)
     _, stance = rows()
 

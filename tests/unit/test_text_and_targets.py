@@ -180,6 +180,9 @@ def test_matches_aliases(text: str, target: str) -> None:
         ("Pnm menang lagi", False),
         ("#pnm menang", True),  # tags fold as any alias does
         ("#KPDBocor lagi", True),
+        ("#PNMMenang", True),
+        ("#BeliPnmBaru", False),  # a CamelCase part "Pnm" is a word, not the acronym
+        ("PNM MENANG LAGI", True),  # a post all in capitals
     ],
 )
 def test_an_acronym_alias_finds_a_plain_word_only_in_capitals(text: str, found: bool) -> None:

@@ -24,7 +24,29 @@ def test_an_alias_two_targets_share_names_both_whatever_its_case_or_marks() -> N
     )
     (finding,) = check_watchlist(watchlist)
     assert finding.problem == "shared" and finding.targets == ("arya-d", "arya-w")
-    assert finding.alias == "Pak Arya" and "arya-d only" in finding.why
+    assert finding.alias == "Pak Arya" and "one of them only" in finding.why
+
+
+def test_two_aliases_that_join_into_one_hashtag_are_shared() -> None:
+    watchlist = _watchlist(("nm", "Nusantara Maju", ()), ("nm2", "Partai NM", ("NusantaraMaju",)))
+    assert [(f.problem, f.alias, f.targets) for f in check_watchlist(watchlist)] == [
+        ("shared", "Nusantara Maju", ("nm", "nm2"))
+    ]
+
+
+def test_each_spelling_is_judged_on_its_own() -> None:
+    """ "UU" is found only in capitals; "uu" listed beside it is found in any case."""
+    watchlist = _watchlist(
+        ("uu", "Undang Undang Cipta", ("UU", "uu")),
+        ("dan", "Dewan Adat Nasional", ("DAN",)),
+        ("dan2", "Dani", ("dan",)),
+    )
+    found = [(f.problem, f.alias, f.targets) for f in check_watchlist(watchlist)]
+    assert found == [
+        ("shared", "DAN", ("dan", "dan2")),
+        ("too-short", "uu", ("uu",)),
+        ("common-word", "dan", ("dan2",)),
+    ]
 
 
 def test_a_common_word_as_an_alias_is_found() -> None:
