@@ -35,7 +35,7 @@ from alerts.notifiers import Notifier
 from alerts.state import AlertState
 from config.settings import Settings
 from config.sources import load_sources
-from config.watchlist import load_watchlist
+from config.watchlist import Watchlist, load_watchlist
 from detectors.coordination import CoordinatedPosting
 from detectors.ensemble import DetectorSet
 from detectors.issues import IssueTracker
@@ -43,6 +43,7 @@ from detectors.shifts import ShareShift
 from detectors.timescales import DAY, HOURS, MINUTES, SeasonalBurst
 from detectors.topics import EmergingTopics
 from nlp.models import build_classifier
+from nlp.watchlist_check import check_watchlist
 from pantau import bus, metrics
 from pantau.bus import RawSink
 from pantau.topic_bands import E5_SMALL_BANDS, TopicBands
@@ -150,9 +151,19 @@ def make_issue_tracker(settings: Settings, bands: TopicBands = E5_SMALL_BANDS) -
     )
 
 
+def warn_about_watchlist(watchlist: Watchlist) -> int:
+    """Log each alias that would find the wrong target or most posts (`pantau watchlist check`);
+    the service still starts: a desk mid-campaign must not lose its watch over an alias."""
+    findings = check_watchlist(watchlist)
+    for finding in findings:
+        log.warning("watchlist %s: %s", finding.problem, finding.why)
+    return len(findings)
+
+
 def make_pipeline(settings: Settings, store: ClickHouseStore, redis: Redis) -> Pipeline:
     """What the agents work with, from the settings: the one place the models are chosen."""
     watchlist = load_watchlist(settings.watchlist_path)
+    warn_about_watchlist(watchlist)
     classifier = build_classifier(settings, watchlist)
     release_freed_memory()  # the model's load-time copies
     return Pipeline(

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
+import pytest
+
 from config.settings import DEFAULT_WATCHLIST
 from config.watchlist import Target, Watchlist, load_watchlist
 from nlp.watchlist_check import check_watchlist
@@ -70,3 +74,14 @@ def test_a_short_lowercase_alias_is_found_but_an_acronym_in_capitals_is_not() ->
 
 def test_a_target_listing_its_name_again_as_an_alias_shares_it_with_no_one() -> None:
     assert check_watchlist(_watchlist(("raka", "Raka Wibisana", ("Raka Wibisana", "raka wibisana")))) == []
+
+
+def test_the_service_logs_each_finding_and_starts_anyway(caplog: pytest.LogCaptureFixture) -> None:
+    from service.runtime import warn_about_watchlist
+
+    watchlist = _watchlist(("a", "Arya Dirgantara", ("Pak Arya",)), ("b", "Arya Wicaksana", ("Pak Arya",)))
+    with caplog.at_level(logging.WARNING, logger="pantau"):
+        assert warn_about_watchlist(watchlist) == 1
+    assert [r.getMessage().split(":")[0] for r in caplog.records] == ["watchlist shared"]
+    caplog.clear()
+    assert warn_about_watchlist(load_watchlist(DEFAULT_WATCHLIST)) == 0 and not caplog.records
