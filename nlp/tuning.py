@@ -1181,7 +1181,7 @@ class Trainer:
         self.heads.train()
         started = time.perf_counter()
         losses: Counter[str] = Counter()
-        window = 0  # steps whose losses are in `losses`
+        window: Counter[str] = Counter()  # per loss, the steps in `losses` that had it
         bf16 = self.uses_bf16()
         if recipe.balance == "all":
             self.stance_weights = class_weights([r.label for r in data.stance], len(STANCE_ORDER))
@@ -1201,11 +1201,11 @@ class Trainer:
                     self.tail = TailAverage(adapters + list(self.heads.parameters()))
                 self.tail.update()
             losses.update(parts)
-            window += 1
+            window.update(parts.keys())
             if (step + 1) % 50 == 0 or step + 1 == recipe.steps:
-                mean = {k: round(v / window, 4) for k, v in losses.items()}
+                mean = {k: round(v / window[k], 4) for k, v in losses.items()}
                 losses.clear()
-                window = 0
+                window.clear()
                 rate = (step + 1) / (time.perf_counter() - started)
                 progress(f"step {step + 1}/{recipe.steps} ({rate:.2f}/s) loss {mean}")
         self.model.eval()
@@ -1262,9 +1262,11 @@ class Trainer:
         loss = sentiment_loss + stance_loss + weight * distill
         parts = {"sentiment": sentiment_loss.item(), "stance": stance_loss.item(), "distill": distill.item()}
         if self.recipe.turn_sign_weight and reading.sign is not None:
-            taught = sign_loss(reading.sign.float(), [row.turn_sign for row in stance_rows])
+            wanted = [row.turn_sign for row in stance_rows]
+            taught = sign_loss(reading.sign.float(), wanted)
             loss = loss + self.recipe.turn_sign_weight * taught
-            parts["sign"] = taught.item()
+            if any(value is not None for value in wanted):
+                parts["sign"] = taught.item()  # a step without such rows is left out of the mean
         if soft is not None:
             temperature = self.recipe.teacher_temperature
             matched = soft_target_loss(logits, soft.sentiment, temperature) + soft_target_loss(
