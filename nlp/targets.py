@@ -132,6 +132,8 @@ class TargetMatcher:
         targets: dict[str, None] = {}
         # Each CamelCase part folded, beside it as written: an acronym is found in capitals only
         # ("#KPDBocor" names KPD, "#BeliPanBaru" does not name PAN).
+        # A tag written all in lowercase ("#pnm2029") says nothing by its case: found as before.
+        mixed_case = original != original.lower()
         parts: list[str] = []
         written: list[str] = []
         for part in _CAMEL_PART.findall(original):
@@ -142,7 +144,7 @@ class TargetMatcher:
             j = 0
             while j < len(parts):
                 for run, target, acronym in self._by_first_word.get(parts[j], ()):
-                    if acronym and not written[j].isupper():
+                    if acronym and mixed_case and not written[j].isupper():
                         continue
                     if tuple(parts[j : j + len(run)]) == run:
                         targets.setdefault(target)

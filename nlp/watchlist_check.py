@@ -4,9 +4,10 @@ relies on it (`pantau watchlist check`).
 The matcher folds case and diacritics and reads hashtags and handles (`nlp.targets`), so an alias
 two targets share (or that joins into the same hashtag) goes to one of them only, a common word
 ("baru", "the") finds most posts, and a lowercase word of two letters finds any post with that
-syllable written alone. Each spelling is judged on its own: an acronym in capitals ("DAN") is found
-only in capitals, a plain word only as a whole tag or in an all-capitals post, but the same letters
-listed in lowercase ("dan") are found everywhere.
+syllable written alone. Each spelling is judged on its own: an acronym in capitals ("PNM") is found
+as a plain word only in capitals (as a whole tag, or in an all-capitals post, in any case), but the
+same letters listed in lowercase ("pnm") are found everywhere; an acronym that is also a common word
+("DAN") still finds all-capitals posts and tags that are not about it.
 """
 
 from __future__ import annotations
@@ -53,14 +54,15 @@ def check_watchlist(watchlist: Watchlist) -> list[Finding]:
         if len(joined) > 1:
             ids = tuple(joined)
             first = joined[ids[0]]
+            spelt = ", ".join(f"{alias!r} ({target_id})" for target_id, alias in joined.items())
             findings.append(
                 Finding(
                     "shared",
                     first,
                     ids,
-                    f"{first!r} names {len(ids)} targets ({', '.join(ids)}) once case, marks and spaces "
-                    "are folded: a post that says it is read as about one of them only; give each a "
-                    "name of its own",
+                    f"{spelt} are one alias once case, marks, spaces, '#' and '@' are folded: a post "
+                    f"that says it is read as about one of them only ({ids[0]}, listed first); give "
+                    "each a name of its own",
                 )
             )
     for words, by_target in listed_by.items():
@@ -69,6 +71,17 @@ def check_watchlist(watchlist: Watchlist) -> list[Finding]:
         for target_id, spellings in by_target.items():
             for alias in spellings:
                 if is_acronym(alias):
+                    if words[0] in STOPWORDS:  # "DAN", "US": still found in tags and all-capitals posts
+                        findings.append(
+                            Finding(
+                                "common-word",
+                                alias,
+                                (target_id,),
+                                f"{alias!r} is also a common word: in capitals it is still found in "
+                                f"all-capitals posts and in hashtags ('#{words[0]}') not about {target_id}; "
+                                "use a longer alias",
+                            )
+                        )
                     continue
                 if words[0] in STOPWORDS:
                     findings.append(
@@ -86,8 +99,9 @@ def check_watchlist(watchlist: Watchlist) -> list[Finding]:
                             "too-short",
                             alias,
                             (target_id,),
-                            f"{alias!r} is {len(words[0])} letters found in any case: it finds any post "
-                            "with that word; write it in capitals if it is an acronym, found only so",
+                            f"{alias!r} is that short and found in any case: it finds any post with "
+                            "that word; use a longer alias, or capitals for an acronym of two letters "
+                            "or more, found only so",
                         )
                     )
     return findings

@@ -134,7 +134,7 @@ def test_a_head_that_turns_sentiment_trains_and_serves_its_sign(base: Path, tmp_
     model reads the saved sign: its stance moves with the sign's weights."""
     spec = replace(SPEC, stance_turns_sentiment=True)
     trainer, losses = trained(base, steps=100, spec=spec)
-    # Falls, not halves: with some of the tiny random encoders (a new one each session) the tiny
+    # Falls, not halves: in some test processes (the tiny run is not the same in each) the tiny
     # sentiment head's log-odds are extreme and the stance loss settles near 0.7 from 0.95.
     assert losses[-1] < losses[0] * 0.9
     trainer.artefact({}).save(tmp_path / "tuned")
@@ -178,7 +178,7 @@ def test_teaching_the_sign_moves_it_to_the_rows_labelled_sign(base: Path) -> Non
     assert mean_sign(untaught) > mean_sign(taught) + 0.3
 
 
-def test_the_sign_loss_is_logged_only_over_steps_that_teach_it(base: Path) -> None:
+def test_the_sign_loss_is_logged_only_when_rows_teach_it(base: Path) -> None:
     spec = replace(SPEC, stance_turns_sentiment=True)
     taught: list[str] = []
     trained(base, steps=50, spec=spec, turn_sign_weight=1.0, turn_sign=-1.0, lines=taught)

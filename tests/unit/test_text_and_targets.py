@@ -182,6 +182,7 @@ def test_matches_aliases(text: str, target: str) -> None:
         ("#KPDBocor lagi", True),
         ("#PNMMenang", True),
         ("#BeliPnmBaru", False),  # a CamelCase part "Pnm" is a word, not the acronym
+        ("#pnm2029", True),  # a lowercase tag says nothing by its case
         ("PNM MENANG LAGI", True),  # a post all in capitals
     ],
 )
