@@ -70,30 +70,22 @@ def check_watchlist(watchlist: Watchlist) -> list[Finding]:
             continue
         for target_id, spellings in by_target.items():
             for alias in spellings:
-                if is_acronym(alias):
-                    if words[0] in STOPWORDS:  # "DAN", "US": still found in tags and all-capitals posts
-                        findings.append(
-                            Finding(
-                                "common-word",
-                                alias,
-                                (target_id,),
-                                f"{alias!r} is also a common word: in capitals it is still found in "
-                                f"all-capitals posts and in hashtags ('#{words[0]}') not about {target_id}; "
-                                "use a longer alias",
-                            )
-                        )
-                    continue
+                acronym = is_acronym(alias)  # found as a plain word only in capitals
                 if words[0] in STOPWORDS:
+                    where = (
+                        f"in capitals it is still found in all-capitals posts and in hashtags "
+                        f"('#{words[0]}') not about {target_id}; use a longer alias"
+                        if acronym  # "DAN", "US"
+                        else f"it finds posts that are not about {target_id}; use a longer alias "
+                        "(with a title or the full name)"
+                    )
+                    also = " also" if acronym else ""
                     findings.append(
                         Finding(
-                            "common-word",
-                            alias,
-                            (target_id,),
-                            f"{alias!r} is a common word: it finds posts that are not about {target_id}; "
-                            "use a longer alias (with a title or the full name)",
+                            "common-word", alias, (target_id,), f"{alias!r} is{also} a common word: {where}"
                         )
                     )
-                elif len(words[0]) <= 2:
+                elif not acronym and len(words[0]) <= 2:
                     findings.append(
                         Finding(
                             "too-short",
